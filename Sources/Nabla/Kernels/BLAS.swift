@@ -1,0 +1,140 @@
+import CBLAS
+
+/// The validated BLAS kernels: the only code in Nabla that calls BLAS.
+///
+/// Matrices are row-major. Every size and leading dimension is checked in Swift before the call,
+/// because OpenBLAS answers bad arguments only with a line on stdout and a stale result.
+public enum BLAS {
+    /// `c ← alpha · op(a) · op(b) + beta · c`, where `op(x)` is `x` or its transpose.
+    ///
+    /// Shapes: `op(a)` is `[m, k]`, `op(b)` is `[k, n]`, `c` is `[m, n]`. Stored, `a` is `[m, k]`
+    /// or, with `transposeA`, `[k, m]`, with rows `lda` scalars apart; likewise `b` and `c`.
+    /// With `beta == 0`, `c` is overwritten and its old contents (even NaN) are ignored.
+    public static func gemm<Scalar: TensorScalar>(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Scalar = 1,
+        a: UnsafeBufferPointer<Scalar>, lda: Int,
+        b: UnsafeBufferPointer<Scalar>, ldb: Int,
+        beta: Scalar = 0,
+        c: UnsafeMutableBufferPointer<Scalar>, ldc: Int
+    ) {
+        let op = "gemm"
+        Misuse.check(
+            m >= 0 && n >= 0 && k >= 0, op, "sizes m \(m), n \(n), k \(k) must not be negative")
+        checkMatrix(
+            op, "a", rows: transposeA ? k : m, columns: transposeA ? m : k, leading: lda,
+            count: a.count)
+        checkMatrix(
+            op, "b", rows: transposeB ? n : k, columns: transposeB ? k : n, leading: ldb,
+            count: b.count)
+        checkMatrix(op, "c", rows: m, columns: n, leading: ldc, count: c.count)
+        guard m > 0, n > 0 else { return }
+        Scalar.cblasGemm(
+            transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Misuse.int32(op, "m", m), Misuse.int32(op, "n", n), Misuse.int32(op, "k", k),
+            alpha, a.baseAddress!, Misuse.int32(op, "lda", lda),
+            b.baseAddress!, Misuse.int32(op, "ldb", ldb),
+            beta, c.baseAddress!, Misuse.int32(op, "ldc", ldc))
+    }
+
+    /// `y ← alpha · op(a) · x + beta · y`, with `a` stored `[m, n]` (rows `lda` apart).
+    ///
+    /// `x` has `n` elements (`m` with `transposeA`) and `y` has `m` (`n` with `transposeA`).
+    public static func gemv<Scalar: TensorScalar>(
+        transposeA: Bool = false, m: Int, n: Int, alpha: Scalar = 1,
+        a: UnsafeBufferPointer<Scalar>, lda: Int,
+        x: UnsafeBufferPointer<Scalar>,
+        beta: Scalar = 0,
+        y: UnsafeMutableBufferPointer<Scalar>
+    ) {
+        let op = "gemv"
+        Misuse.check(m >= 0 && n >= 0, op, "sizes m \(m), n \(n) must not be negative")
+        checkMatrix(op, "a", rows: m, columns: n, leading: lda, count: a.count)
+        let (xCount, yCount) = transposeA ? (m, n) : (n, m)
+        Misuse.check(x.count >= xCount, op, "x has \(x.count) elements, needs \(xCount)")
+        Misuse.check(y.count >= yCount, op, "y has \(y.count) elements, needs \(yCount)")
+        guard yCount > 0 else { return }
+        Scalar.cblasGemv(
+            transposeA ? CblasTrans : CblasNoTrans, Misuse.int32(op, "m", m),
+            Misuse.int32(op, "n", n), alpha, a.baseAddress!, Misuse.int32(op, "lda", lda),
+            x.baseAddress ?? UnsafePointer(y.baseAddress!), 1, beta, y.baseAddress!, 1)
+    }
+
+    /// `y ← alpha · x + y` over the first `x.count` elements.
+    public static func axpy<Scalar: TensorScalar>(
+        alpha: Scalar, x: UnsafeBufferPointer<Scalar>, y: UnsafeMutableBufferPointer<Scalar>
+    ) {
+        Misuse.check(
+            x.count == y.count, "axpy", "x has \(x.count) elements and y \(y.count): counts differ")
+        guard x.count > 0 else { return }
+        Scalar.cblasAxpy(
+            Misuse.int32("axpy", "n", x.count), alpha, x.baseAddress!, 1, y.baseAddress!, 1)
+    }
+
+    /// The dot product `⟨x, y⟩`.
+    public static func dot<Scalar: TensorScalar>(
+        _ x: UnsafeBufferPointer<Scalar>, _ y: UnsafeBufferPointer<Scalar>
+    ) -> Scalar {
+        Misuse.check(
+            x.count == y.count, "dot", "x has \(x.count) elements and y \(y.count): counts differ")
+        guard x.count > 0 else { return 0 }
+        return Scalar.cblasDot(
+            Misuse.int32("dot", "n", x.count), x.baseAddress!, 1, y.baseAddress!, 1)
+    }
+
+    /// Writes the transpose of the `[rows, columns]` matrix `source` into `destination`
+    /// (`[columns, rows]`), both contiguous.
+    public static func transpose<Scalar: TensorScalar>(
+        rows: Int, columns: Int,
+        source: UnsafeBufferPointer<Scalar>, destination: UnsafeMutableBufferPointer<Scalar>
+    ) {
+        let op = "transpose"
+        Misuse.check(rows >= 0 && columns >= 0, op, "sizes \(rows) × \(columns) are negative")
+        Misuse.check(
+            source.count == rows * columns && destination.count == rows * columns, op,
+            "source has \(source.count) and destination \(destination.count) elements "
+                + "for a \(rows) × \(columns) matrix")
+        guard rows > 0, columns > 0 else { return }
+        Scalar.cblasOmatcopy(
+            CblasTrans, Misuse.int32(op, "rows", rows), Misuse.int32(op, "columns", columns), 1,
+            source.baseAddress!, Misuse.int32(op, "lda", columns),
+            destination.baseAddress!, Misuse.int32(op, "ldb", rows))
+    }
+
+    /// Checks that a `[rows, columns]` matrix with leading dimension `leading` fits in `count`.
+    @usableFromInline
+    static func checkMatrix(
+        _ op: String, _ name: String, rows: Int, columns: Int, leading: Int, count: Int
+    ) {
+        Misuse.check(
+            leading >= max(1, columns), op,
+            "\(name) is \(rows) × \(columns) but its leading dimension is \(leading)")
+        let needed = rows == 0 || columns == 0 ? 0 : (rows - 1) * leading + columns
+        Misuse.check(
+            count >= needed, op,
+            "\(name) is \(rows) × \(columns) with leading dimension \(leading), which needs "
+                + "\(needed) elements, but its buffer has \(count)")
+    }
+}
+
+extension BLAS {
+    /// The number of threads OpenBLAS uses.
+    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+
+    /// Sets the number of threads OpenBLAS uses, for the whole process.
+    public static func setThreadCount(_ count: Int) {
+        Misuse.check(count >= 1, "setThreadCount", "thread count \(count) must be at least 1")
+        openblas_set_num_threads(Misuse.int32("setThreadCount", "count", count))
+    }
+
+    /// OpenBLAS's build configuration, e.g. `OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64`.
+    public static var configuration: String {
+        openblas_get_config().map { String(cString: $0) } ?? "unknown"
+    }
+
+    /// The CPU kernel OpenBLAS chose at run time, e.g. `Zen` or `Haswell`.
+    public static var coreName: String {
+        openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+    }
+}
