@@ -30,6 +30,15 @@ public enum BLAS {
             count: b.count)
         checkMatrix(op, "c", rows: m, columns: n, leading: ldc, count: c.count)
         guard m > 0, n > 0 else { return }
+        if k == 0 {  // c ← beta · c, done here so that beta == 0 overwrites even NaN
+            for row in 0..<m {
+                for column in 0..<n {
+                    let index = row * ldc + column
+                    c[index] = beta == 0 ? 0 : beta * c[index]
+                }
+            }
+            return
+        }
         Scalar.cblasGemm(
             transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Misuse.int32(op, "m", m), Misuse.int32(op, "n", n), Misuse.int32(op, "k", k),

@@ -1,0 +1,91 @@
+/// Shape rules shared by tensor ops, each returning the result shape or stopping with a message
+/// that names the op and every shape involved.
+extension Misuse {
+    /// The NumPy broadcast of two shapes: aligned from the right, each pair of dimensions must be
+    /// equal or one of them 1.
+    @inlinable
+    static func broadcastShape(_ op: String, _ lhs: [Int], _ rhs: [Int]) -> [Int] {
+        if lhs == rhs { return lhs }
+        let rank = max(lhs.count, rhs.count)
+        var shape = [Int](repeating: 1, count: rank)
+        for axis in 0..<rank {
+            let a = axis - (rank - lhs.count) >= 0 ? lhs[axis - (rank - lhs.count)] : 1
+            let b = axis - (rank - rhs.count) >= 0 ? rhs[axis - (rank - rhs.count)] : 1
+            guard a == b || a == 1 || b == 1 else {
+                fail(
+                    op,
+                    "lhs \(lhs) and rhs \(rhs): shapes do not broadcast (dimension \(axis): "
+                        + "\(a) ≠ \(b))")
+            }
+            shape[axis] = a == 1 ? b : a
+        }
+        return shape
+    }
+
+    /// The shape of `matmul(lhs, rhs)` for 2-D operands or batched 3-D ones (a 2-D operand is
+    /// shared across the batch).
+    @inlinable
+    static func matmulShape(_ lhs: [Int], _ rhs: [Int], transposeLHS: Bool, transposeRHS: Bool)
+        -> (batch: Int, m: Int, n: Int, k: Int)
+    {
+        let op = "matmul"
+        check(
+            (2...3).contains(lhs.count) && (2...3).contains(rhs.count), op,
+            "lhs \(lhs) and rhs \(rhs): operands must be 2-D or batched 3-D")
+        let lhsRows = lhs[lhs.count - 2], lhsColumns = lhs[lhs.count - 1]
+        let rhsRows = rhs[rhs.count - 2], rhsColumns = rhs[rhs.count - 1]
+        let (m, k) = transposeLHS ? (lhsColumns, lhsRows) : (lhsRows, lhsColumns)
+        let (rhsK, n) = transposeRHS ? (rhsColumns, rhsRows) : (rhsRows, rhsColumns)
+        check(
+            k == rhsK, op,
+            "lhs \(lhs) and rhs \(rhs): inner dimensions \(k) ≠ \(rhsK)"
+                + (transposeLHS || transposeRHS
+                    ? " (transposing lhs: \(transposeLHS), rhs: \(transposeRHS))" : ""))
+        let lhsBatch = lhs.count == 3 ? lhs[0] : nil, rhsBatch = rhs.count == 3 ? rhs[0] : nil
+        if let lhsBatch, let rhsBatch {
+            check(
+                lhsBatch == rhsBatch, op,
+                "lhs \(lhs) and rhs \(rhs): batch sizes \(lhsBatch) ≠ \(rhsBatch)")
+        }
+        return (lhsBatch ?? rhsBatch ?? 1, m, n, k)
+    }
+
+    /// Checks that two shapes are equal, for ops that do not broadcast.
+    @inlinable
+    static func checkSameShape(_ op: String, _ lhs: [Int], _ rhs: [Int]) {
+        check(lhs == rhs, op, "lhs \(lhs) and rhs \(rhs): shapes differ")
+    }
+
+    /// Resolves a reshape target that may contain one `-1`, or stops.
+    @inlinable
+    static func reshapeTarget(_ shape: [Int], to target: [Int]) -> [Int] {
+        let op = "reshape"
+        let count = shape.reduce(1, *)
+        let inferred = target.indices.filter { target[$0] == -1 }
+        check(inferred.count <= 1, op, "\(shape) to \(target): at most one dimension may be -1")
+        for dimension in target where dimension < -1 {
+            fail(op, "\(shape) to \(target): dimension \(dimension) is negative")
+        }
+        var resolved = target
+        if let axis = inferred.first {
+            let known = target.filter { $0 != -1 }.reduce(1, *)
+            check(
+                known > 0 && count % known == 0, op,
+                "\(shape) to \(target): \(count) scalars do not divide into dimensions of \(known)")
+            resolved[axis] = count / known
+        }
+        let resolvedCount = resolved.reduce(1, *)
+        check(
+            resolvedCount == count, op,
+            "\(shape) to \(target): element counts \(count) ≠ \(resolvedCount)")
+        return resolved
+    }
+
+    /// Checks that `permutation` is a permutation of `0..<shape.count`.
+    @inlinable
+    static func checkPermutation(_ op: String, _ permutation: [Int], shape: [Int]) {
+        check(
+            permutation.sorted() == Array(0..<shape.count), op,
+            "permutation \(permutation) is not a permutation of the axes of \(shape)")
+    }
+}

@@ -1,0 +1,162 @@
+// Reshape, transpose, concatenate, split, slice, squeeze and unsqueeze.
+
+extension Tensor {
+    /// The same scalars with another shape; one dimension may be `-1` to be inferred.
+    /// Shares storage: no copy.
+    @inlinable
+    public func reshaped(to newShape: [Int]) -> Tensor {
+        Tensor(shape: Misuse.reshapeTarget(shape, to: newShape), storage: storage)
+    }
+
+    /// The tensor flattened to rank 1.
+    @inlinable
+    public func flattened() -> Tensor { reshaped(to: [scalarCount]) }
+
+    /// The tensor with axes of size 1 removed: those in `axes`, or all of them if `axes` is nil.
+    public func squeezed(axes: [Int]? = nil) -> Tensor {
+        guard let axes else { return reshaped(to: shape.filter { $0 != 1 }) }
+        let resolved = Misuse.resolveAxes("squeeze", axes, shape: shape)
+        for axis in resolved where shape[axis] != 1 {
+            Misuse.fail("squeeze", "axis \(axis) of shape \(shape) has size \(shape[axis]), not 1")
+        }
+        return reshaped(to: shape.indices.filter { !resolved.contains($0) }.map { shape[$0] })
+    }
+
+    /// The tensor with a new axis of size 1 inserted at `axis` (`-1` appends at the end).
+    public func unsqueezed(axis: Int) -> Tensor {
+        let axis = Misuse.resolveAxis("unsqueeze", axis, shape: shape, allowingEnd: true)
+        var newShape = shape
+        newShape.insert(1, at: axis)
+        return reshaped(to: newShape)
+    }
+
+    /// The tensor with its axes reordered: axis `i` of the result is axis `permutation[i]`.
+    public func transposed(permutation: [Int]) -> Tensor {
+        Misuse.checkPermutation("transpose", permutation, shape: shape)
+        if permutation == Array(shape.indices) { return self }
+        if rank == 2 { return transposed() }
+        let newShape = permutation.map { shape[$0] }
+        return withUnsafeBufferPointer { x in
+            Tensor(unsafeUninitializedShape: newShape) { y in
+                ElementwiseKernels.permute(x, shape: shape, permutation: permutation, into: y)
+            }
+        }
+    }
+
+    /// The tensor with its axes reversed; for a matrix, the usual transpose (through BLAS).
+    public func transposed() -> Tensor {
+        guard rank == 2 else { return transposed(permutation: Array(shape.indices.reversed())) }
+        return withUnsafeBufferPointer { x in
+            Tensor(unsafeUninitializedShape: [shape[1], shape[0]]) { y in
+                BLAS.transpose(rows: shape[0], columns: shape[1], source: x, destination: y)
+            }
+        }
+    }
+
+    /// `tensor` repeated along its size-1 axes to `newShape` (NumPy broadcasting rules).
+    public func broadcasted(to newShape: [Int]) -> Tensor {
+        let shape = Misuse.broadcastShape("broadcast", self.shape, newShape)
+        Misuse.check(
+            shape == newShape, "broadcast", "shape \(self.shape) does not broadcast to \(newShape)")
+        if shape == self.shape { return self }
+        return Tensor.broadcasting("broadcast", self, Tensor(repeating: 0, shape: newShape)) {
+            a, _ in a
+        }
+    }
+
+    /// Joins `tensors` along `axis`. All other dimensions must match.
+    ///
+    /// - Precondition: `tensors` is not empty.
+    public init(concatenating tensors: [Tensor], alongAxis axis: Int = 0) {
+        let op = "concatenate"
+        guard let first = tensors.first else { Misuse.fail(op, "no tensors to concatenate") }
+        let axis = Misuse.resolveAxis(op, axis, shape: first.shape)
+        for tensor in tensors {
+            var expected = first.shape, actual = tensor.shape
+            if actual.count == expected.count {
+                expected[axis] = 0
+                actual[axis] = 0
+            }
+            Misuse.check(
+                expected == actual, op,
+                "shapes \(tensors.map(\.shape)) differ outside axis \(axis)")
+        }
+        var shape = first.shape
+        shape[axis] = tensors.map { $0.shape[axis] }.reduce(0, +)
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        let outputRow = shape[axis] * inner
+        self.init(unsafeUninitializedShape: shape) { output in
+            var column = 0
+            for tensor in tensors {
+                let row = tensor.shape[axis] * inner
+                tensor.withUnsafeBufferPointer { x in
+                    for o in 0..<outer where row > 0 {
+                        (output.baseAddress! + o * outputRow + column)
+                            .initialize(from: x.baseAddress! + o * row, count: row)
+                    }
+                }
+                column += row
+            }
+        }
+    }
+
+    /// The part of the tensor in `range` along `axis`.
+    public func slice(alongAxis axis: Int, _ range: Range<Int>) -> Tensor {
+        let axis = Misuse.resolveAxis("slice", axis, shape: shape)
+        Misuse.check(
+            range.lowerBound >= 0 && range.upperBound <= shape[axis], "slice",
+            "range \(range) is out of bounds for axis \(axis) of shape \(shape)")
+        var newShape = shape
+        newShape[axis] = range.count
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        let row = range.count * inner, sourceRow = shape[axis] * inner
+        return withUnsafeBufferPointer { x in
+            Tensor(unsafeUninitializedShape: newShape) { y in
+                for o in 0..<outer where row > 0 {
+                    (y.baseAddress! + o * row).initialize(
+                        from: x.baseAddress! + o * sourceRow + range.lowerBound * inner,
+                        count: row)
+                }
+            }
+        }
+    }
+
+    /// The part of the tensor from `lowerBounds` up to, not including, `upperBounds`, per axis.
+    public func slice(lowerBounds: [Int], upperBounds: [Int]) -> Tensor {
+        Misuse.check(
+            lowerBounds.count == rank && upperBounds.count == rank, "slice",
+            "bounds \(lowerBounds)..<\(upperBounds) do not match the rank of shape \(shape)")
+        var result = self
+        for axis in shape.indices where lowerBounds[axis] != 0 || upperBounds[axis] != shape[axis] {
+            Misuse.check(
+                lowerBounds[axis] <= upperBounds[axis], "slice",
+                "bounds \(lowerBounds)..<\(upperBounds) are reversed on axis \(axis)")
+            result = result.slice(alongAxis: axis, lowerBounds[axis]..<upperBounds[axis])
+        }
+        return result
+    }
+
+    /// Splits the tensor along `axis` into pieces of the given `sizes`, which must add up to
+    /// that axis's size.
+    public func split(sizes: [Int], alongAxis axis: Int = 0) -> [Tensor] {
+        let axis = Misuse.resolveAxis("split", axis, shape: shape)
+        Misuse.check(
+            sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[axis], "split",
+            "sizes \(sizes) do not add up to \(shape[axis]), axis \(axis) of shape \(shape)")
+        var start = 0
+        return sizes.map { size in
+            defer { start += size }
+            return slice(alongAxis: axis, start..<(start + size))
+        }
+    }
+
+    /// Splits the tensor along `axis` into `count` equal pieces.
+    public func split(count: Int, alongAxis axis: Int = 0) -> [Tensor] {
+        let resolved = Misuse.resolveAxis("split", axis, shape: shape)
+        Misuse.check(
+            count > 0 && shape[resolved] % count == 0, "split",
+            "axis \(resolved) of shape \(shape) does not split into \(count) equal pieces")
+        return split(
+            sizes: Array(repeating: shape[resolved] / count, count: count), alongAxis: resolved)
+    }
+}
