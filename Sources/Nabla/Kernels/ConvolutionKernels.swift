@@ -1,0 +1,343 @@
+/// How a 2-D convolution window moves over its input: stride, zero padding and dilation, each
+/// given separately for the height and width dimensions.
+///
+/// The values are checked when they are combined with an input in ``Convolution2DGeometry``:
+/// strides and dilations must be positive and paddings non-negative.
+public struct Convolution2DConfiguration: Hashable, Sendable, CustomStringConvertible {
+    /// The step between neighboring windows, in input rows.
+    public var strideHeight: Int
+    /// The step between neighboring windows, in input columns.
+    public var strideWidth: Int
+    /// The number of zero rows added above and below the input.
+    public var paddingHeight: Int
+    /// The number of zero columns added left and right of the input.
+    public var paddingWidth: Int
+    /// The spacing between kernel taps, in input rows (1 means adjacent rows).
+    public var dilationHeight: Int
+    /// The spacing between kernel taps, in input columns (1 means adjacent columns).
+    public var dilationWidth: Int
+
+    /// Creates a configuration with the same stride, padding and dilation in both dimensions.
+    public init(stride: Int = 1, padding: Int = 0, dilation: Int = 1) {
+        self.init(
+            strideHeight: stride, strideWidth: stride,
+            paddingHeight: padding, paddingWidth: padding,
+            dilationHeight: dilation, dilationWidth: dilation)
+    }
+
+    /// Creates a configuration with separate values for the height and width dimensions.
+    public init(
+        strideHeight: Int, strideWidth: Int,
+        paddingHeight: Int, paddingWidth: Int,
+        dilationHeight: Int, dilationWidth: Int
+    ) {
+        self.strideHeight = strideHeight
+        self.strideWidth = strideWidth
+        self.paddingHeight = paddingHeight
+        self.paddingWidth = paddingWidth
+        self.dilationHeight = dilationHeight
+        self.dilationWidth = dilationWidth
+    }
+
+    /// For example `stride 2×1, padding 1×0, dilation 1×1` (height × width).
+    public var description: String {
+        "stride \(strideHeight)×\(strideWidth), padding \(paddingHeight)×\(paddingWidth), "
+            + "dilation \(dilationHeight)×\(dilationWidth)"
+    }
+}
+
+/// The sizes of a 2-D convolution over an NCHW input: the input, the kernel window and the
+/// ``Convolution2DConfiguration``, from which the output size and the shape of the im2col matrix
+/// follow.
+///
+/// The input is `[batch, channels, height, width]` and the kernel window `[kernelHeight,
+/// kernelWidth]`. The output is `[batch, ·, outputHeight, outputWidth]`, and the im2col matrix
+/// is `[columnRows, columnCount]` = `[channels·kernelHeight·kernelWidth,
+/// batch·outputHeight·outputWidth]`.
+public struct Convolution2DGeometry: Hashable, Sendable {
+    /// The number of images, `N`.
+    public let batch: Int
+    /// The number of input channels, `C`.
+    public let channels: Int
+    /// The input height, `H`, before padding.
+    public let height: Int
+    /// The input width, `W`, before padding.
+    public let width: Int
+    /// The kernel window height, `kh`.
+    public let kernelHeight: Int
+    /// The kernel window width, `kw`.
+    public let kernelWidth: Int
+    /// Stride, padding and dilation.
+    public let configuration: Convolution2DConfiguration
+
+    /// Creates the geometry of a convolution over a `[batch, channels, height, width]` input
+    /// with a `[kernelHeight, kernelWidth]` window.
+    ///
+    /// - Precondition: `batch ≥ 0`; channels, sizes, strides and dilations are positive;
+    ///   paddings are non-negative; and the dilated kernel fits in the padded input, so the
+    ///   output is at least 1 × 1.
+    public init(
+        batch: Int, channels: Int, height: Int, width: Int,
+        kernelHeight: Int, kernelWidth: Int,
+        configuration: Convolution2DConfiguration = .init()
+    ) {
+        self.init(
+            batch: batch, channels: channels, height: height, width: width,
+            kernelHeight: kernelHeight, kernelWidth: kernelWidth, configuration: configuration,
+            operation: "conv2d",
+            shapes: "input [\(batch), \(channels), \(height), \(width)] and kernel "
+                + "[\(kernelHeight), \(kernelWidth)]")
+    }
+
+    /// The validating initializer; misuse messages read `operation: shapes: problem`.
+    @usableFromInline
+    init(
+        batch: Int, channels: Int, height: Int, width: Int,
+        kernelHeight: Int, kernelWidth: Int, configuration: Convolution2DConfiguration,
+        operation: String, shapes: @autoclosure () -> String
+    ) {
+        let c = configuration
+        func check(_ condition: Bool, _ problem: @autoclosure () -> String) {
+            Misuse.check(condition, operation, "\(shapes()): \(problem())")
+        }
+        check(batch >= 0, "batch size \(batch) is negative")
+        check(
+            channels >= 1 && height >= 1 && width >= 1,
+            "channels, height and width must be positive")
+        check(kernelHeight >= 1 && kernelWidth >= 1, "kernel sizes must be positive")
+        check(c.strideHeight >= 1 && c.strideWidth >= 1, "\(c): strides must be positive")
+        check(c.dilationHeight >= 1 && c.dilationWidth >= 1, "\(c): dilations must be positive")
+        check(c.paddingHeight >= 0 && c.paddingWidth >= 0, "\(c): paddings must not be negative")
+        let extentHeight = c.dilationHeight * (kernelHeight - 1) + 1
+        let extentWidth = c.dilationWidth * (kernelWidth - 1) + 1
+        check(
+            extentHeight <= height + 2 * c.paddingHeight
+                && extentWidth <= width + 2 * c.paddingWidth,
+            "\(c): the dilated kernel \(extentHeight)×\(extentWidth) does not fit the padded "
+                + "input \(height + 2 * c.paddingHeight)×\(width + 2 * c.paddingWidth), so the "
+                + "output would be empty")
+        self.batch = batch
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.configuration = configuration
+    }
+
+    /// `(H + 2·paddingHeight − dilationHeight·(kh − 1) − 1) / strideHeight + 1`.
+    @inlinable public var outputHeight: Int {
+        let c = configuration
+        return (height + 2 * c.paddingHeight - c.dilationHeight * (kernelHeight - 1) - 1)
+            / c.strideHeight + 1
+    }
+
+    /// `(W + 2·paddingWidth − dilationWidth·(kw − 1) − 1) / strideWidth + 1`.
+    @inlinable public var outputWidth: Int {
+        let c = configuration
+        return (width + 2 * c.paddingWidth - c.dilationWidth * (kernelWidth - 1) - 1)
+            / c.strideWidth + 1
+    }
+
+    /// The rows of the im2col matrix: `channels · kernelHeight · kernelWidth`.
+    @inlinable public var columnRows: Int { channels * kernelHeight * kernelWidth }
+
+    /// The columns of the im2col matrix: `batch · outputHeight · outputWidth`.
+    @inlinable public var columnCount: Int { batch * outputHeight * outputWidth }
+
+    /// The number of input scalars: `batch · channels · height · width`.
+    @inlinable public var inputCount: Int { batch * channels * height * width }
+
+    /// The input shape `[batch, channels, height, width]`.
+    @inlinable public var inputShape: [Int] { [batch, channels, height, width] }
+}
+
+/// The im2col lowering of 2-D convolution over NCHW tensors, and its adjoint col2im.
+///
+/// im2col unrolls every kernel window into a column, so a convolution becomes one matrix
+/// product with the filter viewed as `[outputChannels, channels·kh·kw]`.
+public enum ConvolutionKernels {
+    /// Writes the im2col matrix of `input` into `columns`.
+    ///
+    /// `input` is `[N, C, H, W]`; `columns` is `[C·kh·kw, N·oh·ow]`, row-major. Row
+    /// `(c·kh + i)·kw + j` holds tap `(i, j)` of channel `c`; column `(n·oh + oy)·ow + ox` is
+    /// the window of image `n` at output position `(oy, ox)`. Taps that fall in the padding are 0.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func im2col<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry,
+        input: UnsafeBufferPointer<S>,
+        columns: UnsafeMutableBufferPointer<S>
+    ) {
+        checkBuffers("im2col", geometry, input: input.count, columns: columns.count)
+        guard columns.count > 0 else { return }
+        let g = geometry
+        let c = geometry.configuration
+        let (height, width) = (g.height, g.width)
+        let (outputHeight, outputWidth) = (g.outputHeight, g.outputWidth)
+        let inputPlane = height * width
+        let outputPlane = outputHeight * outputWidth
+        let strideWidth = c.strideWidth
+        let source = input.baseAddress!
+        var row = columns.baseAddress!  // start of the current im2col row
+
+        for channel in 0..<g.channels {
+            for i in 0..<g.kernelHeight {
+                let offsetY = i * c.dilationHeight - c.paddingHeight
+                let rowsY = validOutputs(
+                    offset: offsetY, stride: c.strideHeight, inputSize: height,
+                    outputSize: outputHeight)
+                for j in 0..<g.kernelWidth {
+                    let offsetX = j * c.dilationWidth - c.paddingWidth
+                    let rangeX = validOutputs(
+                        offset: offsetX, stride: strideWidth, inputSize: width,
+                        outputSize: outputWidth)
+                    let (lowX, countX) = (rangeX.lowerBound, rangeX.count)
+                    let tailX = outputWidth - rangeX.upperBound
+                    for image in 0..<g.batch {
+                        let plane = source + (image * g.channels + channel) * inputPlane
+                        let block = row + image * outputPlane
+                        // Output rows whose window row lies in the top or bottom padding.
+                        block.update(repeating: 0, count: rowsY.lowerBound * outputWidth)
+                        (block + rowsY.upperBound * outputWidth).update(
+                            repeating: 0, count: (outputHeight - rowsY.upperBound) * outputWidth)
+                        for outputY in rowsY {
+                            let target = block + outputY * outputWidth
+                            target.update(repeating: 0, count: lowX)
+                            (target + rangeX.upperBound).update(repeating: 0, count: tailX)
+                            guard countX > 0 else { continue }
+                            let inputY = outputY * c.strideHeight + offsetY
+                            let from = plane + inputY * width + (lowX * strideWidth + offsetX)
+                            if strideWidth == 1 {
+                                (target + lowX).update(from: from, count: countX)
+                            } else {
+                                for k in 0..<countX { target[lowX + k] = from[k * strideWidth] }
+                            }
+                        }
+                    }
+                    row += g.batch * outputPlane
+                }
+            }
+        }
+    }
+
+    /// Overwrites `input` with col2im of `columns`: every entry of `columns` is added back to the
+    /// input element it was copied from by ``im2col(_:input:columns:)``; entries in the padding
+    /// are dropped.
+    ///
+    /// This is the adjoint of im2col: `⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩`. Shapes are as in
+    /// ``im2col(_:input:columns:)``: `columns` is `[C·kh·kw, N·oh·ow]`, `input` is `[N, C, H, W]`.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func col2im<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry,
+        columns: UnsafeBufferPointer<S>,
+        input: UnsafeMutableBufferPointer<S>
+    ) {
+        checkBuffers("col2im", geometry, input: input.count, columns: columns.count)
+        guard input.count > 0 else { return }
+        input.update(repeating: 0)
+        let g = geometry
+        let c = geometry.configuration
+        let (height, width) = (g.height, g.width)
+        let (outputHeight, outputWidth) = (g.outputHeight, g.outputWidth)
+        let inputPlane = height * width
+        let outputPlane = outputHeight * outputWidth
+        let strideWidth = c.strideWidth
+        let target = input.baseAddress!
+        var row = columns.baseAddress!
+
+        for channel in 0..<g.channels {
+            for i in 0..<g.kernelHeight {
+                let offsetY = i * c.dilationHeight - c.paddingHeight
+                let rowsY = validOutputs(
+                    offset: offsetY, stride: c.strideHeight, inputSize: height,
+                    outputSize: outputHeight)
+                for j in 0..<g.kernelWidth {
+                    let offsetX = j * c.dilationWidth - c.paddingWidth
+                    let rangeX = validOutputs(
+                        offset: offsetX, stride: strideWidth, inputSize: width,
+                        outputSize: outputWidth)
+                    let (lowX, countX) = (rangeX.lowerBound, rangeX.count)
+                    guard countX > 0 else {
+                        row += g.batch * outputPlane
+                        continue
+                    }
+                    for image in 0..<g.batch {
+                        let plane = target + (image * g.channels + channel) * inputPlane
+                        let block = row + image * outputPlane
+                        for outputY in rowsY {
+                            let inputY = outputY * c.strideHeight + offsetY
+                            let to = plane + inputY * width + (lowX * strideWidth + offsetX)
+                            let from = block + outputY * outputWidth + lowX
+                            if strideWidth == 1 {
+                                for k in 0..<countX { to[k] += from[k] }
+                            } else {
+                                for k in 0..<countX { to[k * strideWidth] += from[k] }
+                            }
+                        }
+                    }
+                    row += g.batch * outputPlane
+                }
+            }
+        }
+    }
+
+    /// The output positions `o` in `0..<outputSize` whose input index `o·stride + offset` lies
+    /// in `0..<inputSize`: one contiguous range, so the inner loops need no bounds branch.
+    @inlinable
+    static func validOutputs(offset: Int, stride: Int, inputSize: Int, outputSize: Int)
+        -> Range<Int>
+    {
+        // ⌈a / b⌉ for b > 0 and any sign of a.
+        func ceilingDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -(-a / b) }
+        let low = min(max(ceilingDivide(-offset, stride), 0), outputSize)
+        let high = max(min(ceilingDivide(inputSize - offset, stride), outputSize), low)
+        return low..<high
+    }
+
+    /// Checks the buffer sizes of im2col and col2im against `geometry`.
+    @usableFromInline
+    static func checkBuffers(
+        _ op: String, _ geometry: Convolution2DGeometry, input: Int, columns: Int
+    ) {
+        Misuse.check(
+            input == geometry.inputCount, op,
+            "input \(geometry.inputShape) needs \(geometry.inputCount) scalars, but its buffer "
+                + "has \(input)")
+        let needed = geometry.columnRows * geometry.columnCount
+        Misuse.check(
+            columns == needed, op,
+            "input \(geometry.inputShape) with kernel [\(geometry.kernelHeight), "
+                + "\(geometry.kernelWidth)] and \(geometry.configuration) needs a "
+                + "[\(geometry.columnRows), \(geometry.columnCount)] column matrix of \(needed) "
+                + "scalars, but its buffer has \(columns)")
+    }
+
+    /// Copies `source`, shaped `[outer, inner, block]`, into `destination` as
+    /// `[inner, outer, block]`: the permutation between `[N, O, oh·ow]` and `[O, N·oh·ow]`.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    static func interchangeLeadingAxes<S: TensorScalar>(
+        outer: Int, inner: Int, block: Int,
+        source: UnsafeBufferPointer<S>, destination: UnsafeMutableBufferPointer<S>
+    ) {
+        Misuse.check(
+            source.count == outer * inner * block && destination.count == source.count,
+            "interchangeLeadingAxes",
+            "[\(outer), \(inner), \(block)] needs \(outer * inner * block) scalars, but source "
+                + "has \(source.count) and destination \(destination.count)")
+        guard source.count > 0 else { return }
+        let from = source.baseAddress!
+        let to = destination.baseAddress!
+        for o in 0..<outer {
+            for i in 0..<inner {
+                (to + (i * outer + o) * block).update(
+                    from: from + (o * inner + i) * block, count: block)
+            }
+        }
+    }
+}

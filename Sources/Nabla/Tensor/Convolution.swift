@@ -1,0 +1,260 @@
+// 2-D convolution over NCHW tensors through im2col and one matrix product: the single
+// implementation behind the convolution layers and their gradients.
+
+/// The 2-D convolution (cross-correlation, as in deep learning) of `input` with `filter`.
+///
+/// - Parameters:
+///   - input: `[N, C, H, W]`.
+///   - filter: `[O, C, kh, kw]`.
+///   - configuration: stride, zero padding and dilation.
+/// - Returns: `[N, O, oh, ow]`, with `oh = (H + 2·paddingHeight − dilationHeight·(kh − 1) − 1)
+///   / strideHeight + 1` and likewise `ow`.
+///
+/// ```swift
+/// let y = conv2d(x, filter: w, configuration: .init(stride: 2, padding: 1))
+/// ```
+@inlinable
+public func conv2d<S: TensorScalar>(
+    _ input: Tensor<S>, filter: Tensor<S>,
+    configuration: Convolution2DConfiguration = .init()
+) -> Tensor<S> {
+    let geometry = ConvolutionShapes.geometry(
+        "conv2d", "input \(input.shape) and filter \(filter.shape)", input: input.shape,
+        filter: filter.shape, configuration: configuration)
+    let outputChannels = filter.shape[0]
+    let outputShape = [geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth]
+    guard geometry.batch > 0 else { return Tensor(shape: outputShape, scalars: []) }
+
+    let columns = ConvolutionShapes.im2col(geometry, input)
+    defer { columns.deallocate() }
+    return Tensor(unsafeUninitializedShape: outputShape) { output in
+        filter.withUnsafeBufferPointer { filter in
+            let (rows, count) = (geometry.columnRows, geometry.columnCount)
+            // filter [O, C·kh·kw] · columns [C·kh·kw, N·oh·ow] = [O, N·oh·ow].
+            func multiply(into product: UnsafeMutableBufferPointer<S>) {
+                BLAS.gemm(
+                    m: outputChannels, n: count, k: rows,
+                    a: filter, lda: rows, b: UnsafeBufferPointer(columns), ldb: count,
+                    c: product, ldc: count)
+            }
+            guard geometry.batch > 1 else { return multiply(into: output) }  // already [1, O, ·]
+            let product = UnsafeMutableBufferPointer<S>.allocate(capacity: output.count)
+            defer { product.deallocate() }
+            multiply(into: product)
+            ConvolutionKernels.interchangeLeadingAxes(
+                outer: outputChannels, inner: geometry.batch,
+                block: geometry.outputHeight * geometry.outputWidth,
+                source: UnsafeBufferPointer(product), destination: output)
+        }
+    }
+}
+
+/// The gradient of ``conv2d(_:filter:configuration:)`` with respect to its input.
+///
+/// - Parameters:
+///   - outputGradient: `[N, O, oh, ow]`, the gradient with respect to the convolution's output.
+///   - filter: `[O, C, kh, kw]`.
+///   - inputShape: `[N, C, H, W]`.
+///   - configuration: as in the forward convolution.
+/// - Returns: `[N, C, H, W]`: col2im of `filterᵀ · outputGradient`.
+@inlinable
+public func conv2dBackwardInput<S: TensorScalar>(
+    _ outputGradient: Tensor<S>, filter: Tensor<S>, inputShape: [Int],
+    configuration: Convolution2DConfiguration = .init()
+) -> Tensor<S> {
+    let op = "conv2dBackwardInput"
+    func shapes() -> String {
+        "output gradient \(outputGradient.shape), filter \(filter.shape) and input shape "
+            + "\(inputShape)"
+    }
+    let geometry = ConvolutionShapes.geometry(
+        op, shapes(), input: inputShape, filter: filter.shape, configuration: configuration)
+    let outputChannels = filter.shape[0]
+    ConvolutionShapes.checkOutputGradient(
+        op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
+    guard geometry.batch > 0 else { return Tensor(shape: inputShape, scalars: []) }
+
+    let (rows, count) = (geometry.columnRows, geometry.columnCount)
+    let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * count)
+    defer { columns.deallocate() }
+    ConvolutionShapes.withChannelMajor(outputGradient, geometry) { gradient in
+        filter.withUnsafeBufferPointer { filter in
+            // filterᵀ [C·kh·kw, O] · gradient [O, N·oh·ow]; the filter is read transposed.
+            BLAS.gemm(
+                transposeA: true, m: rows, n: count, k: outputChannels,
+                a: filter, lda: rows, b: gradient, ldb: count, c: columns, ldc: count)
+        }
+    }
+    return Tensor(unsafeUninitializedShape: inputShape) { input in
+        ConvolutionKernels.col2im(geometry, columns: UnsafeBufferPointer(columns), input: input)
+    }
+}
+
+/// The gradient of ``conv2d(_:filter:configuration:)`` with respect to its filter.
+///
+/// - Parameters:
+///   - outputGradient: `[N, O, oh, ow]`, the gradient with respect to the convolution's output.
+///   - input: `[N, C, H, W]`, the convolution's input.
+///   - filterShape: `[O, C, kh, kw]`.
+///   - configuration: as in the forward convolution.
+/// - Returns: `[O, C, kh, kw]`: `outputGradient · im2col(input)ᵀ`.
+@inlinable
+public func conv2dBackwardFilter<S: TensorScalar>(
+    _ outputGradient: Tensor<S>, input: Tensor<S>, filterShape: [Int],
+    configuration: Convolution2DConfiguration = .init()
+) -> Tensor<S> {
+    let op = "conv2dBackwardFilter"
+    func shapes() -> String {
+        "output gradient \(outputGradient.shape), input \(input.shape) and filter shape "
+            + "\(filterShape)"
+    }
+    let geometry = ConvolutionShapes.geometry(
+        op, shapes(), input: input.shape, filter: filterShape, configuration: configuration)
+    let outputChannels = filterShape[0]
+    ConvolutionShapes.checkOutputGradient(
+        op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
+    guard geometry.batch > 0 else { return Tensor(repeating: 0, shape: filterShape) }
+
+    let columns = ConvolutionShapes.im2col(geometry, input)
+    defer { columns.deallocate() }
+    let (rows, count) = (geometry.columnRows, geometry.columnCount)
+    return Tensor(unsafeUninitializedShape: filterShape) { filter in
+        ConvolutionShapes.withChannelMajor(outputGradient, geometry) { gradient in
+            // gradient [O, N·oh·ow] · columnsᵀ [N·oh·ow, C·kh·kw]; columns are read transposed.
+            BLAS.gemm(
+                transposeB: true, m: outputChannels, n: rows, k: count,
+                a: gradient, lda: count, b: UnsafeBufferPointer(columns), ldb: count,
+                c: filter, ldc: rows)
+        }
+    }
+}
+
+/// The im2col matrix of `input`: every `kernelHeight × kernelWidth` window as a column.
+///
+/// - Parameters:
+///   - input: `[N, C, H, W]`.
+/// - Returns: `[C·kh·kw, N·oh·ow]`. Row `(c·kh + i)·kw + j` holds tap `(i, j)` of channel `c`;
+///   column `(n·oh + oy)·ow + ox` is the window of image `n` at output position `(oy, ox)`.
+///   Taps in the zero padding are 0.
+@inlinable
+public func im2col<S: TensorScalar>(
+    _ input: Tensor<S>, kernelHeight: Int, kernelWidth: Int,
+    configuration: Convolution2DConfiguration = .init()
+) -> Tensor<S> {
+    let op = "im2col"
+    Misuse.check(input.rank == 4, op, "input \(input.shape) must have rank 4 [N, C, H, W]")
+    let geometry = Convolution2DGeometry(
+        batch: input.shape[0], channels: input.shape[1], height: input.shape[2],
+        width: input.shape[3], kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+        configuration: configuration, operation: op,
+        shapes: "input \(input.shape) and kernel [\(kernelHeight), \(kernelWidth)]")
+    return Tensor(unsafeUninitializedShape: [geometry.columnRows, geometry.columnCount]) {
+        columns in
+        input.withUnsafeBufferPointer {
+            ConvolutionKernels.im2col(geometry, input: $0, columns: columns)
+        }
+    }
+}
+
+/// col2im, the adjoint of ``im2col(_:kernelHeight:kernelWidth:configuration:)``: adds every
+/// column entry back into the input element it came from.
+///
+/// - Parameters:
+///   - columns: `[C·kh·kw, N·oh·ow]`.
+///   - inputShape: `[N, C, H, W]`.
+/// - Returns: a tensor of `inputShape`.
+@inlinable
+public func col2im<S: TensorScalar>(
+    _ columns: Tensor<S>, inputShape: [Int], kernelHeight: Int, kernelWidth: Int,
+    configuration: Convolution2DConfiguration = .init()
+) -> Tensor<S> {
+    let op = "col2im"
+    func shapes() -> String {
+        "columns \(columns.shape), input shape \(inputShape) and kernel "
+            + "[\(kernelHeight), \(kernelWidth)]"
+    }
+    Misuse.check(
+        inputShape.count == 4, op, "\(shapes()): input shape must have rank 4 [N, C, H, W]")
+    let geometry = Convolution2DGeometry(
+        batch: inputShape[0], channels: inputShape[1], height: inputShape[2],
+        width: inputShape[3], kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+        configuration: configuration, operation: op, shapes: shapes())
+    let expected = [geometry.columnRows, geometry.columnCount]
+    Misuse.check(
+        columns.shape == expected, op,
+        "\(shapes()) with \(configuration): columns must be \(expected)")
+    return Tensor(unsafeUninitializedShape: inputShape) { input in
+        columns.withUnsafeBufferPointer {
+            ConvolutionKernels.col2im(geometry, columns: $0, input: input)
+        }
+    }
+}
+
+/// Shape checks and buffer plumbing shared by the tensor-level convolutions.
+@usableFromInline
+enum ConvolutionShapes {
+    /// Checks an `[N, C, H, W]` input against an `[O, C, kh, kw]` filter and returns the geometry.
+    @usableFromInline
+    static func geometry(
+        _ op: String, _ shapes: @autoclosure () -> String, input: [Int], filter: [Int],
+        configuration: Convolution2DConfiguration
+    ) -> Convolution2DGeometry {
+        Misuse.check(input.count == 4, op, "\(shapes()): input must have rank 4 [N, C, H, W]")
+        Misuse.check(filter.count == 4, op, "\(shapes()): filter must have rank 4 [O, C, kh, kw]")
+        Misuse.check(
+            input[1] == filter[1], op,
+            "\(shapes()): input has \(input[1]) channels, filter expects \(filter[1])")
+        Misuse.check(filter[0] >= 1, op, "\(shapes()): filter must have at least 1 output channel")
+        return Convolution2DGeometry(
+            batch: input[0], channels: input[1], height: input[2], width: input[3],
+            kernelHeight: filter[2], kernelWidth: filter[3], configuration: configuration,
+            operation: op, shapes: shapes())
+    }
+
+    /// Checks that an output gradient is `[N, O, oh, ow]`.
+    @usableFromInline
+    static func checkOutputGradient(
+        _ op: String, _ shapes: @autoclosure () -> String, _ shape: [Int],
+        geometry: Convolution2DGeometry,
+        outputChannels: Int
+    ) {
+        let expected = [
+            geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth,
+        ]
+        Misuse.check(
+            shape == expected, op,
+            "\(shapes()) with \(geometry.configuration): output gradient must be \(expected)")
+    }
+
+    /// The im2col matrix of `input` in a new buffer, which the caller deallocates.
+    @inlinable
+    static func im2col<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, _ input: Tensor<S>
+    ) -> UnsafeMutableBufferPointer<S> {
+        let columns = UnsafeMutableBufferPointer<S>.allocate(
+            capacity: geometry.columnRows * geometry.columnCount)
+        input.withUnsafeBufferPointer {
+            ConvolutionKernels.im2col(geometry, input: $0, columns: columns)
+        }
+        return columns
+    }
+
+    /// Calls `body` with an `[N, O, oh, ow]` gradient permuted to `[O, N·oh·ow]`; no copy when
+    /// `N == 1`.
+    @inlinable
+    static func withChannelMajor<S: TensorScalar>(
+        _ gradient: Tensor<S>, _ geometry: Convolution2DGeometry,
+        _ body: (UnsafeBufferPointer<S>) -> Void
+    ) {
+        gradient.withUnsafeBufferPointer { gradient in
+            guard geometry.batch > 1 else { return body(gradient) }
+            let permuted = UnsafeMutableBufferPointer<S>.allocate(capacity: gradient.count)
+            defer { permuted.deallocate() }
+            ConvolutionKernels.interchangeLeadingAxes(
+                outer: geometry.batch, inner: gradient.count / geometry.columnCount,
+                block: geometry.outputHeight * geometry.outputWidth,
+                source: gradient, destination: permuted)
+            body(UnsafeBufferPointer(permuted))
+        }
+    }
+}
