@@ -7,22 +7,7 @@ import Testing
 
 // MARK: - Test data
 
-/// SplitMix64: a small fixed-seed generator, so every run sees the same data.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-extension SplitMix64 {
+extension SeededGenerator {
     /// `count` scalars uniform in `-1...1`.
     mutating func scalars<S: TensorScalar>(_ count: Int, as _: S.Type = S.self) -> [S] {
         (0..<count).map { _ in S.random(in: -1...1, using: &self) }
@@ -103,7 +88,7 @@ struct KernelParityTests {
     }
 
     func checkGemm<S: TensorScalar>(_ t: GemmCase, _: S.Type) {
-        var random = SplitMix64(seed: 0x6E6D + UInt64(t.m * 10_000 + t.n * 100 + t.k))
+        var random = SeededGenerator(seed: 0x6E6D + UInt64(t.m * 10_000 + t.n * 100 + t.k))
         // Stored shapes, with leading dimensions larger than the minimum.
         let (aRows, aColumns) = t.transposeA ? (t.k, t.m) : (t.m, t.k)
         let (bRows, bColumns) = t.transposeB ? (t.n, t.k) : (t.k, t.n)
@@ -165,7 +150,7 @@ struct KernelParityTests {
     }
 
     func checkTranspose<S: TensorScalar>(_ rows: Int, _ columns: Int, _: S.Type) {
-        var random = SplitMix64(seed: 0x7472 + UInt64(rows * 100 + columns))
+        var random = SeededGenerator(seed: 0x7472 + UInt64(rows * 100 + columns))
         let source: [S] = random.scalars(rows * columns)
         var fast = [S](repeating: 0, count: rows * columns)
         var naive = fast
@@ -278,7 +263,7 @@ struct KernelParityTests {
     }
 
     func checkConvolution<S: TensorScalar>(_ t: ConvolutionCase, _: S.Type) {
-        var random = SplitMix64(seed: 0xC0DE &+ t.seed)
+        var random = SeededGenerator(seed: 0xC0DE &+ t.seed)
         let input: Tensor<S> = random.tensor(t.inputShape)
         let filter: Tensor<S> = random.tensor(t.filterShape)
         let output = conv2d(input, filter: filter, configuration: t.configuration)
@@ -299,7 +284,7 @@ struct KernelParityTests {
         "im2col has the documented layout and col2im is its adjoint",
         arguments: ConvolutionCase.parity)
     func im2colAdjoint(convolution t: ConvolutionCase) {
-        var random = SplitMix64(seed: 0xAD70 &+ t.seed)
+        var random = SeededGenerator(seed: 0xAD70 &+ t.seed)
         let g = t.geometry
         let x: Tensor<Double> = random.tensor(t.inputShape)
         let y: Tensor<Double> = random.tensor([g.columnRows, g.columnCount])
@@ -347,7 +332,7 @@ struct KernelParityTests {
     @Test(
         "conv2d gradients match central finite differences", arguments: ConvolutionCase.small)
     func convolutionGradients(convolution t: ConvolutionCase) {
-        var random = SplitMix64(seed: 0x6AD &+ t.seed)
+        var random = SeededGenerator(seed: 0x6AD &+ t.seed)
         let input: Tensor<Double> = random.tensor(t.inputShape)
         let filter: Tensor<Double> = random.tensor(t.filterShape)
         let g = t.geometry

@@ -8,18 +8,7 @@ import Testing
 
 // MARK: - Test support
 
-/// SplitMix64: a small, fixed-seed generator, so every run sees the same matrices.
-private struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SeededGenerator {
     /// Uniform in [-1, 1).
     mutating func uniform() -> Double {
         Double(next() >> 11) * 0x1p-52 - 1
@@ -56,7 +45,7 @@ private struct Matrix {
     }
 
     static func random(_ rows: Int, _ columns: Int, seed: UInt64) -> Matrix {
-        var generator = SplitMix64(state: seed)
+        var generator = SeededGenerator(seed: seed)
         return Matrix(
             rows: rows, columns: columns,
             values: (0..<rows * columns).map { _ in generator.uniform() })
@@ -374,7 +363,7 @@ struct LinearAlgebraDeterminantTests {
             let n: Int
             func run<Scalar: TensorScalar>(_: Scalar.Type, tolerance: Double) throws {
                 var upper = Matrix.random(n, n, seed: UInt64(700 + n))
-                var generator = SplitMix64(state: UInt64(800 + n))
+                var generator = SeededGenerator(seed: UInt64(800 + n))
                 for i in 0..<n {
                     // |diagonal| in [0.5, 1.5), random sign.
                     let magnitude = 1 + 0.5 * generator.uniform()

@@ -1,0 +1,35 @@
+# Nabla: `make test` and `make run` install what is missing, then build.
+SWIFT ?= swift
+APT_PACKAGES := libopenblas-dev liblapacke-dev dataset-fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test run bench clean
+
+all: build
+
+# Installs the system packages that are not installed yet (apt-get update once, only if needed).
+deps:
+	@missing=""; \
+	for package in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" \
+	    || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) test
+
+run: deps
+	$(SWIFT) run -c release nabla
+
+clean:
+	rm -rf .build Benchmarks/.build
+
+-include Benchmarks/bench.mk

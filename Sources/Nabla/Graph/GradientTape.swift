@@ -1,0 +1,205 @@
+import Synchronization
+
+/// A backward rule: given the gradient flowing into an op's output and which inputs need a
+/// gradient, returns one gradient per input (`nil` where not needed).
+///
+/// Rules are written with ``TensorOperations``, so a tape that records them can differentiate
+/// them again.
+public typealias BackwardRule<Scalar: TensorScalar> =
+    (_ upstream: Variable<Scalar>, _ needsGradient: [Bool]) -> [Variable<Scalar>?]
+
+/// One recorded op: its inputs, its output's identity and its backward rule.
+final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
+    let name: String
+    let inputs: [Variable<Scalar>]
+    let outputID: UInt64
+    let outputShape: [Int]
+    let rule: BackwardRule<Scalar>
+    /// The name scope the op was recorded in, for the graph export.
+    let scope: String?
+    /// Where the op was created (only in anomaly mode).
+    let site: String?
+
+    init(
+        name: String, inputs: [Variable<Scalar>], output: Variable<Scalar>,
+        rule: @escaping BackwardRule<Scalar>, site: String?
+    ) {
+        self.name = name
+        self.inputs = inputs
+        self.outputID = output.id
+        self.outputShape = output.shape
+        self.rule = rule
+        self.scope = GraphContext.scopeName
+        self.site = site
+    }
+}
+
+/// What ``TensorOperations`` needs of a tape, independent of its scalar type.
+protocol RecordingTape: AnyObject, Sendable {
+    /// Records `node` if this tape tracks one of its inputs; returns whether it did.
+    func recordIfTracking<S: TensorScalar>(_ node: TapeNode<S>) -> Bool
+}
+
+/// Records differentiable ops and computes gradients by walking them in reverse.
+///
+/// ```swift
+/// let tape = GradientTape<Double>()
+/// let x = TensorOperations.variable(Tensor([1, 2, 3]))
+/// let y = tape.record { TensorOperations.sum(TensorOperations.exp(x)) }
+/// let dx = tape.gradient(of: y, withRespectTo: [x])[0]   // exp(x)
+/// ```
+///
+/// A tape tracks variables made with `requiresGradient: true` and those it ``watch(_:)``es, and
+/// records every op one of whose inputs it tracks. Tapes nest: while an inner tape computes a
+/// gradient, an outer tape that tracks the same variables records that computation, which gives
+/// second and higher derivatives. Ops outside ``record(_:)`` allocate no graph nodes.
+public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
+    /// Whether ``gradient(of:withRespectTo:seed:createGraph:)`` may be called more than once.
+    public let isPersistent: Bool
+
+    private struct State {
+        var nodes: [TapeNode<Scalar>] = []
+        var tracked: Set<UInt64> = []
+        var hasComputedGradient = false
+    }
+    private let state = Mutex(State())
+
+    /// Creates a tape. A persistent tape keeps its graph for several gradient calls; one that is
+    /// not frees each node's saved tensors as soon as its backward rule has run.
+    public init(persistent: Bool = false) {
+        self.isPersistent = persistent
+    }
+
+    /// Marks `variable` for differentiation on this tape.
+    public func watch(_ variable: Variable<Scalar>) {
+        state.withLock { _ = $0.tracked.insert(variable.id) }
+    }
+
+    /// Marks each of `variables` for differentiation on this tape.
+    public func watch(_ variables: [Variable<Scalar>]) {
+        state.withLock { state in for v in variables { state.tracked.insert(v.id) } }
+    }
+
+    /// Runs `body` with this tape recording (inside any tapes already recording).
+    public func record<R>(_ body: () throws -> R) rethrows -> R {
+        try GraphContext.$activeTapes.withValue(GraphContext.activeTapes + [self], operation: body)
+    }
+
+    /// The number of ops recorded so far.
+    public var recordedOperationCount: Int { state.withLock { $0.nodes.count } }
+
+    func recordIfTracking<S: TensorScalar>(_ node: TapeNode<S>) -> Bool {
+        guard let node = node as? TapeNode<Scalar> else { return false }
+        return state.withLock { state in
+            guard node.inputs.contains(where: { $0.requiresGradient || state.tracked.contains($0.id) })
+            else { return false }
+            state.nodes.append(node)
+            state.tracked.insert(node.outputID)
+            return true
+        }
+    }
+
+    /// The gradients of `target` with respect to each of `sources`.
+    ///
+    /// - Parameters:
+    ///   - target: The value to differentiate. Without a `seed` it must hold one scalar.
+    ///   - sources: The variables to differentiate with respect to. A source that `target` does
+    ///     not depend on gets a zero gradient.
+    ///   - seed: The upstream gradient ∂L/∂target, of `target`'s shape; a layer's autodiff
+    ///     backward passes the gradient it receives from the next layer here.
+    ///   - createGraph: Also record the backward computation on this tape (which must be
+    ///     persistent), so that a later call can differentiate these gradients again. Outer
+    ///     tapes record it whatever this flag says.
+    /// - Returns: One gradient per source, with that source's shape.
+    public func gradient(
+        of target: Variable<Scalar>, withRespectTo sources: [Variable<Scalar>],
+        seed: Tensor<Scalar>? = nil, createGraph: Bool = false
+    ) -> [Variable<Scalar>] {
+        let op = "gradient"
+        Misuse.check(
+            !createGraph || isPersistent, op,
+            "createGraph needs a persistent tape: create it with GradientTape(persistent: true)")
+        var nodes = state.withLock { state -> [TapeNode<Scalar>?] in
+            if state.hasComputedGradient && !isPersistent {
+                Misuse.fail(
+                    op,
+                    "this tape is not persistent and has already computed a gradient; "
+                        + "create it with GradientTape(persistent: true) to call gradient again")
+            }
+            state.hasComputedGradient = true
+            let nodes = state.nodes
+            if !isPersistent { state.nodes = [] }
+            return nodes.map { $0 }
+        }
+        let seedValue: Tensor<Scalar>
+        if let seed {
+            Misuse.check(
+                seed.shape == target.shape, op,
+                "seed \(seed.shape) and target \(target.shape): shapes differ")
+            seedValue = seed
+        } else {
+            Misuse.check(
+                target.value.scalarCount == 1, op,
+                "target \(target.shape) is not a scalar; pass seed: the upstream gradient of "
+                    + "shape \(target.shape)")
+            seedValue = Tensor(repeating: 1, shape: target.shape)
+        }
+
+        // Only ops on a path from a source need their rules run.
+        var relevant = Set(sources.map(\.id))
+        for case let node? in nodes where node.inputs.contains(where: { relevant.contains($0.id) }) {
+            relevant.insert(node.outputID)
+        }
+
+        let backwardTapes = GraphContext.activeTapes.filter { $0 !== self }
+            + (createGraph ? [self] : [])
+        var gradients: [UInt64: Variable<Scalar>] = [target.id: TensorOperations.constant(seedValue)]
+        let sourceIDs = Set(sources.map(\.id))
+        GraphContext.$activeTapes.withValue(backwardTapes) {
+            for index in nodes.indices.reversed() {
+                guard let node = nodes[index] else { continue }
+                if !isPersistent { nodes[index] = nil }  // frees what the node saved once it has run
+                guard relevant.contains(node.outputID), let upstream = gradients[node.outputID]
+                else { continue }
+                if !sourceIDs.contains(node.outputID) { gradients[node.outputID] = nil }
+                let needs = node.inputs.map { relevant.contains($0.id) }
+                let inputGradients = node.rule(upstream, needs)
+                Self.checkRuleResult(node, inputGradients, needs)
+                for (input, gradient) in zip(node.inputs, inputGradients) {
+                    guard let gradient, relevant.contains(input.id) else { continue }
+                    gradients[input.id] = gradients[input.id].map { TensorOperations.add($0, gradient) }
+                        ?? gradient
+                }
+            }
+        }
+        return sources.map { gradients[$0.id] ?? TensorOperations.constant(.zeros(shape: $0.shape)) }
+    }
+
+    /// Checks a rule's result: one gradient per needed input, each of its input's shape, and in
+    /// anomaly mode, finite.
+    private static func checkRuleResult(
+        _ node: TapeNode<Scalar>, _ gradients: [Variable<Scalar>?], _ needs: [Bool]
+    ) {
+        let op = "\(node.name) backward"
+        Misuse.check(
+            gradients.count == node.inputs.count, op,
+            "the rule returned \(gradients.count) gradients for \(node.inputs.count) inputs")
+        for (index, (input, gradient)) in zip(node.inputs, gradients).enumerated() {
+            guard let gradient else {
+                Misuse.check(!needs[index], op, "the rule gave no gradient for needed input \(index)")
+                continue
+            }
+            Misuse.check(
+                gradient.shape == input.shape, op,
+                "gradient \(gradient.shape) for input \(index) of shape \(input.shape)")
+            if GraphContext.detectsAnomalies,
+                !gradient.value.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) })
+            {
+                Misuse.fail(
+                    "anomaly",
+                    "the backward of \(node.name)\(node.site.map { " created at \($0)" } ?? "")"
+                        + " produced a non-finite gradient for input \(index) of shape \(input.shape)")
+            }
+        }
+    }
+}

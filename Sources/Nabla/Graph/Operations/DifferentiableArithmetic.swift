@@ -1,0 +1,125 @@
+// Broadcasting arithmetic and its backward rules. Every rule sums its gradient back to the
+// operand's shape through `reduce(_:toShape:)`, the one place that undoes broadcasting.
+
+extension TensorOperations {
+    /// `lhs + rhs` with broadcasting.
+    public static func add(
+        _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("add", [lhs, rhs], lhs.value + rhs.value, file: file, line: line) { g, needs in
+            [needs[0] ? reduce(g, toShape: lhs.shape) : nil,
+             needs[1] ? reduce(g, toShape: rhs.shape) : nil]
+        }
+    }
+
+    /// `lhs − rhs` with broadcasting.
+    public static func subtract(
+        _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("subtract", [lhs, rhs], lhs.value - rhs.value, file: file, line: line) { g, needs in
+            [needs[0] ? reduce(g, toShape: lhs.shape) : nil,
+             needs[1] ? reduce(negate(g), toShape: rhs.shape) : nil]
+        }
+    }
+
+    /// `lhs ⊙ rhs` (elementwise) with broadcasting.
+    public static func multiply(
+        _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("multiply", [lhs, rhs], lhs.value * rhs.value, file: file, line: line) { g, needs in
+            [needs[0] ? reduce(multiply(g, rhs), toShape: lhs.shape) : nil,
+             needs[1] ? reduce(multiply(g, lhs), toShape: rhs.shape) : nil]
+        }
+    }
+
+    /// `lhs / rhs` (elementwise) with broadcasting.
+    public static func divide(
+        _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("divide", [lhs, rhs], lhs.value / rhs.value, file: file, line: line) { g, needs in
+            [needs[0] ? reduce(divide(g, rhs), toShape: lhs.shape) : nil,
+             needs[1] ? reduce(negate(divide(multiply(g, lhs), square(rhs))), toShape: rhs.shape) : nil]
+        }
+    }
+
+    /// `−x`.
+    public static func negate(
+        _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("negate", [x], -x.value, file: file, line: line) { g, _ in [negate(g)] }
+    }
+
+    /// `factor · x` for a constant `factor`.
+    public static func scale(
+        _ x: Variable<Scalar>, by factor: Scalar, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("scale", [x], x.value * factor, file: file, line: line) { g, _ in
+            [scale(g, by: factor)]
+        }
+    }
+
+    /// `x + c` for a constant `c`.
+    public static func shift(
+        _ x: Variable<Scalar>, by c: Scalar, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("shift", [x], x.value + c, file: file, line: line) { g, _ in [g] }
+    }
+
+    /// `lhs ⊙ rhs`, except 0 wherever `lhs` is 0, even where `rhs` is NaN or infinite.
+    ///
+    /// Backward rules multiply their upstream gradient by a local derivative with this, so a
+    /// branch that a selection did not take (zero upstream) never leaks a NaN into the gradient.
+    public static func guardedMultiply(
+        _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = Tensor.broadcasting("guardedMultiply", lhs.value, rhs.value) { a, b in
+            a == 0 ? 0 : a * b
+        }
+        return record("guardedMultiply", [lhs, rhs], value, file: file, line: line) { g, needs in
+            let nonzero = constant(lhs.value.map { $0 == 0 ? 0 : 1 })
+            return [needs[0] ? reduce(guardedMultiply(multiply(g, nonzero), rhs), toShape: lhs.shape) : nil,
+                    needs[1] ? reduce(multiply(g, lhs), toShape: rhs.shape) : nil]
+        }
+    }
+
+    /// `condition ? lhs : rhs` elementwise, with broadcasting. `condition` is a constant mask
+    /// (nonzero selects `lhs`). The gradient of each side is exactly zero where the other side
+    /// was chosen, whatever the upstream gradient holds there.
+    public static func select(
+        _ condition: Tensor<Scalar>, _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let shape = Misuse.broadcastShape(
+            "select", Misuse.broadcastShape("select", condition.shape, lhs.shape), rhs.shape)
+        let mask = condition.broadcasted(to: shape)
+        let value = Tensor.broadcasting("select", mask, lhs.value.broadcasted(to: shape)) { m, a in
+            m != 0 ? a : 0
+        } + Tensor.broadcasting("select", mask, rhs.value.broadcasted(to: shape)) { m, b in
+            m != 0 ? 0 : b
+        }
+        let keep = mask.map { $0 != 0 ? 1 : 0 }
+        return record("select", [lhs, rhs], value, file: file, line: line) { g, needs in
+            let zero = constant(.zeros(shape: []))
+            return [needs[0] ? reduce(select(keep, g, zero), toShape: lhs.shape) : nil,
+                    needs[1] ? reduce(select(keep, zero, g), toShape: rhs.shape) : nil]
+        }
+    }
+}
+
+extension Variable {
+    public static func + (lhs: Variable, rhs: Variable) -> Variable { TensorOperations.add(lhs, rhs) }
+    public static func - (lhs: Variable, rhs: Variable) -> Variable { TensorOperations.subtract(lhs, rhs) }
+    public static func * (lhs: Variable, rhs: Variable) -> Variable { TensorOperations.multiply(lhs, rhs) }
+    public static func / (lhs: Variable, rhs: Variable) -> Variable { TensorOperations.divide(lhs, rhs) }
+    public static prefix func - (x: Variable) -> Variable { TensorOperations.negate(x) }
+    public static func * (lhs: Scalar, rhs: Variable) -> Variable { TensorOperations.scale(rhs, by: lhs) }
+    public static func * (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.scale(lhs, by: rhs) }
+    public static func / (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.scale(lhs, by: 1 / rhs) }
+    public static func + (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.shift(lhs, by: rhs) }
+    public static func - (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.shift(lhs, by: -rhs) }
+}

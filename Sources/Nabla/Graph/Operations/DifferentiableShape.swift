@@ -1,0 +1,73 @@
+// Shape operations and their backward rules: each is undone by its inverse.
+
+extension TensorOperations {
+    /// `x` with a new shape of the same element count (one dimension may be `-1`).
+    public static func reshape(
+        _ x: Variable<Scalar>, to shape: [Int], file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("reshape", [x], x.value.reshaped(to: shape), file: file, line: line) { g, _ in
+            [reshape(g, to: x.shape)]
+        }
+    }
+
+    /// `x` with its axes permuted: axis `i` of the result is axis `permutation[i]`. Without a
+    /// permutation, the axes are reversed (the matrix transpose for rank 2).
+    public static func transpose(
+        _ x: Variable<Scalar>, permutation: [Int]? = nil,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let permutation = permutation ?? Array(x.shape.indices.reversed())
+        let value = x.value.transposed(permutation: permutation)
+        return record("transpose", [x], value, file: file, line: line) { g, _ in
+            var inverse = permutation
+            for (index, axis) in permutation.enumerated() { inverse[axis] = index }
+            return [transpose(g, permutation: inverse)]
+        }
+    }
+
+    /// `tensors` joined along `axis`.
+    public static func concatenate(
+        _ tensors: [Variable<Scalar>], alongAxis axis: Int = 0,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = Tensor(concatenating: tensors.map(\.value), alongAxis: axis)
+        let axis = Misuse.resolveAxis("concatenate", axis, shape: value.shape)
+        return record("concatenate", tensors, value, file: file, line: line) { g, needs in
+            let pieces = split(g, sizes: tensors.map { $0.shape[axis] }, alongAxis: axis)
+            return zip(pieces, needs).map { $1 ? $0 : nil }
+        }
+    }
+
+    /// `x` cut along `axis` into pieces of `sizes`.
+    public static func split(
+        _ x: Variable<Scalar>, sizes: [Int], alongAxis axis: Int = 0,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> [Variable<Scalar>] {
+        let axis = Misuse.resolveAxis("split", axis, shape: x.shape)
+        Misuse.check(
+            sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == x.shape[axis], "split",
+            "sizes \(sizes) do not add up to \(x.shape[axis]), axis \(axis) of shape \(x.shape)")
+        var start = 0
+        return sizes.map { size in
+            defer { start += size }
+            return slice(x, alongAxis: axis, start..<(start + size), file: file, line: line)
+        }
+    }
+
+    /// The part of `x` in `range` along `axis`.
+    public static func slice(
+        _ x: Variable<Scalar>, alongAxis axis: Int, _ range: Range<Int>,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = x.value.slice(alongAxis: axis, range)
+        let axis = Misuse.resolveAxis("slice", axis, shape: x.shape)
+        return record("slice", [x], value, file: file, line: line) { g, _ in
+            // The adjoint pads the gradient with zeros back to x's shape.
+            var before = x.shape, after = x.shape
+            before[axis] = range.lowerBound
+            after[axis] = x.shape[axis] - range.upperBound
+            return [concatenate(
+                [constant(.zeros(shape: before)), g, constant(.zeros(shape: after))], alongAxis: axis)]
+        }
+    }
+}

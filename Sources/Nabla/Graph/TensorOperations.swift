@@ -1,0 +1,91 @@
+/// Differentiable operations on ``Variable``s.
+///
+/// Each op computes its result with the same ``Tensor`` kernels as everything else and, when a
+/// recording ``GradientTape`` tracks one of its inputs, records a backward rule. Every rule is
+/// itself written with these ops, so gradients can be differentiated again. The rules of each op
+/// family sit beside its forward, in `Graph/Operations/`.
+public enum TensorOperations<Scalar: TensorScalar> {
+    /// A variable holding `value`. With `requiresGradient`, every tape tracks it without
+    /// ``GradientTape/watch(_:)``.
+    public static func variable(_ value: Tensor<Scalar>, requiresGradient: Bool = false)
+        -> Variable<Scalar>
+    {
+        Variable(value, requiresGradient: requiresGradient)
+    }
+
+    /// A constant: a variable that no tape differentiates unless it is watched.
+    public static func constant(_ value: Tensor<Scalar>) -> Variable<Scalar> {
+        Variable(value)
+    }
+
+    /// `x`'s value as a new constant: gradients do not flow through it.
+    public static func stopGradient(_ x: Variable<Scalar>) -> Variable<Scalar> {
+        Variable(x.value)
+    }
+
+    /// Records an op whose result is `value`, computed from `inputs`, with backward `rule`.
+    ///
+    /// This is the one place where ops meet tapes: with no recording tape tracking an input, it
+    /// allocates nothing but the result.
+    static func record(
+        _ name: String, _ inputs: [Variable<Scalar>], _ value: Tensor<Scalar>,
+        file: StaticString, line: UInt, rule: @escaping BackwardRule<Scalar>
+    ) -> Variable<Scalar> {
+        let output = Variable(value)
+        let tapes = GraphContext.activeTapes
+        guard !tapes.isEmpty, !GraphContext.isRecordingSuspended else { return output }
+        let site = GraphContext.detectsAnomalies ? "\(file):\(line)" : nil
+        let node = TapeNode(name: name, inputs: inputs, output: output, rule: rule, site: site)
+        for tape in tapes { _ = tape.recordIfTracking(node) }
+        return output
+    }
+
+    /// Records an op whose backward rule also reads the op's own output (as `exp` does).
+    static func record(
+        _ name: String, _ inputs: [Variable<Scalar>], _ value: Tensor<Scalar>,
+        file: StaticString, line: UInt,
+        ruleUsingOutput rule: @escaping (Variable<Scalar>, Variable<Scalar>, [Bool]) -> [Variable<Scalar>?]
+    ) -> Variable<Scalar> {
+        var output: Variable<Scalar>?
+        let result = record(name, inputs, value, file: file, line: line) { g, needs in
+            rule(output!, g, needs)
+        }
+        output = result
+        return result
+    }
+
+    /// A custom differentiable op: `forward` computes the result from the inputs' values and
+    /// `backward` maps the upstream gradient to one gradient per input.
+    ///
+    /// - Parameter isBackwardDifferentiable: Whether `backward` is written with
+    ///   ``TensorOperations`` so that it can be differentiated again. If not, the rule runs with
+    ///   recording suspended, and asking for a derivative through its result stops with a clear
+    ///   message instead of silently returning zero.
+    public static func custom(
+        _ name: String, inputs: [Variable<Scalar>],
+        isBackwardDifferentiable: Bool,
+        forward: ([Tensor<Scalar>]) -> Tensor<Scalar>,
+        backward: @escaping BackwardRule<Scalar>,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = forward(inputs.map(\.value))
+        guard !isBackwardDifferentiable else {
+            return record(name, inputs, value, file: file, line: line, rule: backward)
+        }
+        return record(name, inputs, value, file: file, line: line) { upstream, needs in
+            let gradients = withoutRecording { backward(upstream, needs) }
+            // Gradients that an outer tape would have differentiated get a node that refuses.
+            return gradients.enumerated().map { index, gradient in
+                gradient.map { gradient in
+                    record("\(name) (backward, not differentiable)", [upstream] + inputs, gradient.value,
+                        file: file, line: line) { _, _ in
+                        Misuse.fail(
+                            name,
+                            "its backward rule is marked not differentiable, so the gradient of "
+                                + "input \(index) cannot be differentiated again")
+                    }
+                }
+            }
+        }
+    }
+}
