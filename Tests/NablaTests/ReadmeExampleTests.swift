@@ -1,0 +1,29 @@
+import Testing
+
+import Nabla
+
+/// The README's example, compiled and checked, so the README cannot go stale.
+@Test func readmeExample() throws {
+    var generator = SeededGenerator(seed: 42)
+    let a = Tensor<Double>.randomNormal(shape: [3, 3], using: &generator) + .identity(3) * 3
+    let b = Tensor<Double>(shape: [3, 1], scalars: [1, 2, 3])
+
+    let product = matmul(a, b, transposeLHS: true)
+    let x = try LinearAlgebra.solve(a, b)
+    #expect(matmul(a, x).isClose(to: b))
+    #expect(product.isClose(to: matmul(a.transposed(), b)))
+
+    let rowMeans = a.mean(alongAxes: [1], keepingDimensions: true)
+    let centered = a - rowMeans
+    #expect(rowMeans.shape == [3, 1])
+    #expect(centered.sum(alongAxes: [1]).isClose(to: .zeros(shape: [3]), atol: 1e-12))
+
+    typealias Ops = TensorOperations<Double>
+    let w = Ops.variable(b, requiresGradient: true)
+    let tape = GradientTape<Double>()
+    let loss = tape.record { Ops.sum(Ops.tanh(Ops.matrixMultiply(Ops.constant(a), w))) }
+    let dw = tape.gradient(of: loss, withRespectTo: [w])[0].value
+    // d/dw sum(tanh(a·w)) = aᵀ·(1 − tanh²(a·w))
+    let h = tanh(matmul(a, b))
+    #expect(dw.isClose(to: matmul(a, 1 - h * h, transposeLHS: true), rtol: 1e-12))
+}
