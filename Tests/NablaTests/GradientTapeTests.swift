@@ -161,6 +161,17 @@ typealias Ops = TensorOperations<Double>
         expectClose(gradient, wValue * (2 * (norm - 1) / norm), rtol: 1e-12)
     }
 
+    /// With createGraph, a persistent tape records its own backward pass and differentiates it.
+    @Test func createGraphOnOnePersistentTape() {
+        let x = Ops.variable(Tensor([1.5, -2]), requiresGradient: true)
+        let tape = GradientTape<Double>(persistent: true)
+        let y = tape.record { Ops.sum(Ops.power(x, 3)) }
+        let first = tape.gradient(of: y, withRespectTo: [x], createGraph: true)[0]
+        expectClose(first.value, Tensor([6.75, 12]), rtol: 1e-14)
+        let second = tape.gradient(of: tape.record { Ops.sum(first) }, withRespectTo: [x])[0]
+        expectClose(second.value, Tensor([9, -12]), rtol: 1e-14)
+    }
+
     @Test func differentiableCustomOpHasSecondDerivative() {
         // cube(x) = x³ with a rule written in differentiable ops: d²/dx² = 6x.
         let x = Ops.variable(Tensor([1.5, -2]), requiresGradient: true)
