@@ -88,4 +88,34 @@ extension Misuse {
             permutation.sorted() == Array(0..<shape.count), op,
             "permutation \(permutation) is not a permutation of the axes of \(shape)")
     }
+
+    /// Checks the arguments of a row-major `gemm`: sizes, and that each matrix fits its buffer.
+    @usableFromInline
+    static func checkGemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        lda: Int, aCount: Int, ldb: Int, bCount: Int, ldc: Int, cCount: Int
+    ) {
+        let op = "gemm"
+        check(m >= 0 && n >= 0 && k >= 0, op, "sizes m \(m), n \(n), k \(k) must not be negative")
+        checkMatrix(
+            op, "a", rows: transposeA ? k : m, columns: transposeA ? m : k, leading: lda, count: aCount)
+        checkMatrix(
+            op, "b", rows: transposeB ? n : k, columns: transposeB ? k : n, leading: ldb, count: bCount)
+        checkMatrix(op, "c", rows: m, columns: n, leading: ldc, count: cCount)
+    }
+
+    /// Checks that a `[rows, columns]` matrix with leading dimension `leading` fits in `count`.
+    @usableFromInline
+    static func checkMatrix(
+        _ op: String, _ name: String, rows: Int, columns: Int, leading: Int, count: Int
+    ) {
+        Misuse.check(
+            leading >= max(1, columns), op,
+            "\(name) is \(rows) × \(columns) but its leading dimension is \(leading)")
+        let needed = rows == 0 || columns == 0 ? 0 : (rows - 1) * leading + columns
+        Misuse.check(
+            count >= needed, op,
+            "\(name) is \(rows) × \(columns) with leading dimension \(leading), which needs "
+                + "\(needed) elements, but its buffer has \(count)")
+    }
 }

@@ -20,15 +20,9 @@ public enum BLAS {
         c: UnsafeMutableBufferPointer<Scalar>, ldc: Int
     ) {
         let op = "gemm"
-        Misuse.check(
-            m >= 0 && n >= 0 && k >= 0, op, "sizes m \(m), n \(n), k \(k) must not be negative")
-        checkMatrix(
-            op, "a", rows: transposeA ? k : m, columns: transposeA ? m : k, leading: lda,
-            count: a.count)
-        checkMatrix(
-            op, "b", rows: transposeB ? n : k, columns: transposeB ? k : n, leading: ldb,
-            count: b.count)
-        checkMatrix(op, "c", rows: m, columns: n, leading: ldc, count: c.count)
+        Misuse.checkGemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda,
+            aCount: a.count, ldb: ldb, bCount: b.count, ldc: ldc, cCount: c.count)
         guard m > 0, n > 0 else { return }
         if k == 0 {  // c ← beta · c, done here so that beta == 0 overwrites even NaN
             for row in 0..<m {
@@ -59,7 +53,7 @@ public enum BLAS {
     ) {
         let op = "gemv"
         Misuse.check(m >= 0 && n >= 0, op, "sizes m \(m), n \(n) must not be negative")
-        checkMatrix(op, "a", rows: m, columns: n, leading: lda, count: a.count)
+        Misuse.checkMatrix(op, "a", rows: m, columns: n, leading: lda, count: a.count)
         let (xCount, yCount) = transposeA ? (m, n) : (n, m)
         Misuse.check(x.count >= xCount, op, "x has \(x.count) elements, needs \(xCount)")
         Misuse.check(y.count >= yCount, op, "y has \(y.count) elements, needs \(yCount)")
@@ -109,21 +103,6 @@ public enum BLAS {
             CblasTrans, Misuse.int32(op, "rows", rows), Misuse.int32(op, "columns", columns), 1,
             source.baseAddress!, Misuse.int32(op, "lda", columns),
             destination.baseAddress!, Misuse.int32(op, "ldb", rows))
-    }
-
-    /// Checks that a `[rows, columns]` matrix with leading dimension `leading` fits in `count`.
-    @usableFromInline
-    static func checkMatrix(
-        _ op: String, _ name: String, rows: Int, columns: Int, leading: Int, count: Int
-    ) {
-        Misuse.check(
-            leading >= max(1, columns), op,
-            "\(name) is \(rows) × \(columns) but its leading dimension is \(leading)")
-        let needed = rows == 0 || columns == 0 ? 0 : (rows - 1) * leading + columns
-        Misuse.check(
-            count >= needed, op,
-            "\(name) is \(rows) × \(columns) with leading dimension \(leading), which needs "
-                + "\(needed) elements, but its buffer has \(count)")
     }
 }
 

@@ -19,16 +19,9 @@ public enum NaiveKernels {
         beta: Scalar = 0,
         c: UnsafeMutableBufferPointer<Scalar>, ldc: Int
     ) {
-        let op = "gemm"
-        Misuse.check(
-            m >= 0 && n >= 0 && k >= 0, op, "sizes m \(m), n \(n), k \(k) must not be negative")
-        BLAS.checkMatrix(
-            op, "a", rows: transposeA ? k : m, columns: transposeA ? m : k, leading: lda,
-            count: a.count)
-        BLAS.checkMatrix(
-            op, "b", rows: transposeB ? n : k, columns: transposeB ? k : n, leading: ldb,
-            count: b.count)
-        BLAS.checkMatrix(op, "c", rows: m, columns: n, leading: ldc, count: c.count)
+        Misuse.checkGemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda,
+            aCount: a.count, ldb: ldb, bCount: b.count, ldc: ldc, cCount: c.count)
         for i in 0..<m {
             for j in 0..<n {
                 var sum: Scalar = 0
