@@ -203,7 +203,7 @@ extension OperationSpec {
     ]
 
     /// Every row of the table.
-    static let all: [OperationSpec] = core + normalization
+    static let all: [OperationSpec] = core + normalization + convolution
 }
 
 /// A fixed 0/1 mask with both values present.

@@ -1,0 +1,227 @@
+// Convolution and pooling and their backward rules. Each linear op is paired with its adjoint
+// op (im2col/col2im, gather/scatter, avgPool2d/avgPool2dAdjoint), each the other's backward,
+// so derivatives of every order exist; conv2d's rule is written with these ops and matrix
+// multiplies, so second derivatives through a convolution work.
+
+extension TensorOperations {
+    /// The im2col matrix of `x`: every `kernelHeight × kernelWidth` window as a column.
+    ///
+    /// - Parameters:
+    ///   - x: `[N, C, H, W]`.
+    /// - Returns: `[C·kh·kw, N·oh·ow]`, laid out as in
+    ///   ``Nabla/im2col(_:kernelHeight:kernelWidth:configuration:)``. Its backward is
+    ///   ``col2im(_:inputShape:kernelHeight:kernelWidth:configuration:file:line:)``.
+    public static func im2col(
+        _ x: Variable<Scalar>, kernelHeight: Int, kernelWidth: Int,
+        configuration: Convolution2DConfiguration = .init(),
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = Nabla.im2col(
+            x.value, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+            configuration: configuration)
+        return record("im2col", [x], value, file: file, line: line) { g, _ in
+            [col2im(
+                g, inputShape: x.shape, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                configuration: configuration)]
+        }
+    }
+
+    /// col2im, the adjoint of ``im2col(_:kernelHeight:kernelWidth:configuration:file:line:)``:
+    /// adds every column entry back into the input element it came from.
+    ///
+    /// - Parameters:
+    ///   - columns: `[C·kh·kw, N·oh·ow]`.
+    ///   - inputShape: `[N, C, H, W]`.
+    /// - Returns: a tensor of `inputShape`. Its backward is im2col.
+    public static func col2im(
+        _ columns: Variable<Scalar>, inputShape: [Int], kernelHeight: Int, kernelWidth: Int,
+        configuration: Convolution2DConfiguration = .init(),
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = Nabla.col2im(
+            columns.value, inputShape: inputShape, kernelHeight: kernelHeight,
+            kernelWidth: kernelWidth, configuration: configuration)
+        return record("col2im", [columns], value, file: file, line: line) { g, _ in
+            [im2col(
+                g, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                configuration: configuration)]
+        }
+    }
+
+    /// The 2-D convolution (cross-correlation) of `input` with `filter`, plus `bias` per output
+    /// channel if given.
+    ///
+    /// - Parameters:
+    ///   - input: `[N, C, H, W]`.
+    ///   - filter: `[O, C, kh, kw]`.
+    ///   - bias: `[O]`, or `nil`.
+    ///   - configuration: stride, zero padding and dilation.
+    /// - Returns: `[N, O, oh, ow]`, sizes as in ``Nabla/conv2d(_:filter:configuration:)``.
+    ///
+    /// The forward is im2col and one GEMM. The backward uses differentiable ops:
+    /// `dInput = col2im(Wᵀ·G)` and `dFilter = G·im2col(input)ᵀ`, with `W` the filter as
+    /// `[O, C·kh·kw]` and `G` the upstream gradient as `[O, N·oh·ow]`.
+    public static func conv2d(
+        _ input: Variable<Scalar>, filter: Variable<Scalar>, bias: Variable<Scalar>? = nil,
+        configuration: Convolution2DConfiguration = .init(),
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = Nabla.conv2d(input.value, filter: filter.value, configuration: configuration)
+        let outputChannels = filter.shape[0]
+        let (kernelHeight, kernelWidth) = (filter.shape[2], filter.shape[3])
+        let result = record("conv2d", [input, filter], value, file: file, line: line) { g, needs in
+            // G: [N, O, oh, ow] → [O, N·oh·ow], the column order of im2col.
+            let gMatrix = reshape(
+                transpose(g, permutation: [1, 0, 2, 3]), to: [outputChannels, -1])
+            let inputGradient = !needs[0] ? nil : col2im(
+                matrixMultiply(
+                    reshape(filter, to: [outputChannels, -1]), gMatrix, transposeLHS: true),
+                inputShape: input.shape, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                configuration: configuration)
+            let filterGradient = !needs[1] ? nil : reshape(
+                matrixMultiply(
+                    gMatrix,
+                    im2col(
+                        input, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                        configuration: configuration),
+                    transposeRHS: true),
+                to: filter.shape)
+            return [inputGradient, filterGradient]
+        }
+        guard let bias else { return result }
+        Misuse.check(
+            bias.shape == [outputChannels], "conv2d",
+            "input \(input.shape), filter \(filter.shape) and bias \(bias.shape): bias must be "
+                + "[\(outputChannels)]")
+        return add(result, reshape(bias, to: [1, outputChannels, 1, 1]), file: file, line: line)
+    }
+
+    /// 2-D max pooling with a square window; `stride` defaults to `kernelSize`.
+    ///
+    /// - Parameters:
+    ///   - x: `[N, C, H, W]`.
+    ///   - padding: at most `kernelSize / 2`; padding never wins (it acts as −∞).
+    /// - Returns: `[N, C, oh, ow]` with `oh = (H + 2·padding − kernelSize) / stride + 1`, and
+    ///   likewise `ow`.
+    public static func maxPool2d(
+        _ x: Variable<Scalar>, kernelSize: Int, stride: Int? = nil, padding: Int = 0,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        maxPool2d(
+            x, kernelHeight: kernelSize, kernelWidth: kernelSize,
+            configuration: .init(stride: stride ?? kernelSize, padding: padding),
+            file: file, line: line)
+    }
+
+    /// 2-D max pooling with separate window sizes, strides and paddings per dimension.
+    ///
+    /// - Parameters:
+    ///   - x: `[N, C, H, W]`.
+    ///   - configuration: stride and padding; dilation must be 1 and padding at most half the
+    ///     window.
+    /// - Returns: `[N, C, oh, ow]`. The gradient goes to each window's maximum (the first of
+    ///   tied maxima) through ``scatter(_:atIndices:intoShape:file:line:)``.
+    public static func maxPool2d(
+        _ x: Variable<Scalar>, kernelHeight: Int, kernelWidth: Int,
+        configuration: Convolution2DConfiguration,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let (value, indices) = maxPool2dWithIndices(
+            x.value, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+            configuration: configuration)
+        return record("maxPool2d", [x], value, file: file, line: line) { g, _ in
+            [scatter(g, atIndices: indices, intoShape: x.shape)]
+        }
+    }
+
+    /// The elements of `x` at row-major offsets `indices`, as a tensor of `shape` (one index per
+    /// element). Its backward is ``scatter(_:atIndices:intoShape:file:line:)``.
+    public static func gather(
+        _ x: Variable<Scalar>, atIndices indices: [Int], shape: [Int],
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = Nabla.gather(x.value, atIndices: indices, shape: shape)
+        return record("gather", [x], value, file: file, line: line) { g, _ in
+            [scatter(g, atIndices: indices, intoShape: x.shape)]
+        }
+    }
+
+    /// A zero tensor of `shape` with each element of `values` added at its row-major offset in
+    /// `indices` (one index per element of `values`; repeats add up). Its backward is
+    /// ``gather(_:atIndices:shape:file:line:)``.
+    public static func scatter(
+        _ values: Variable<Scalar>, atIndices indices: [Int], intoShape shape: [Int],
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = Nabla.scatter(values.value, atIndices: indices, intoShape: shape)
+        return record("scatter", [values], value, file: file, line: line) { g, _ in
+            [gather(g, atIndices: indices, shape: values.shape)]
+        }
+    }
+
+    /// 2-D average pooling with a square window; `stride` defaults to `kernelSize`.
+    ///
+    /// Padding counts: every window sum is divided by `kernelSize²`, zeros in the padding
+    /// included, as PyTorch's default `count_include_pad=True`.
+    ///
+    /// - Parameters:
+    ///   - x: `[N, C, H, W]`.
+    ///   - padding: at most `kernelSize / 2`.
+    /// - Returns: `[N, C, oh, ow]` with `oh = (H + 2·padding − kernelSize) / stride + 1`, and
+    ///   likewise `ow`.
+    public static func avgPool2d(
+        _ x: Variable<Scalar>, kernelSize: Int, stride: Int? = nil, padding: Int = 0,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        avgPool2d(
+            x, kernelHeight: kernelSize, kernelWidth: kernelSize,
+            configuration: .init(stride: stride ?? kernelSize, padding: padding),
+            file: file, line: line)
+    }
+
+    /// 2-D average pooling with separate window sizes, strides and paddings per dimension,
+    /// dividing by `kernelHeight · kernelWidth` (padding counts).
+    ///
+    /// - Parameters:
+    ///   - x: `[N, C, H, W]`.
+    ///   - configuration: stride and padding; dilation must be 1 and padding at most half the
+    ///     window.
+    /// - Returns: `[N, C, oh, ow]`. Its backward is
+    ///   ``avgPool2dAdjoint(_:inputShape:kernelHeight:kernelWidth:configuration:file:line:)``.
+    public static func avgPool2d(
+        _ x: Variable<Scalar>, kernelHeight: Int, kernelWidth: Int,
+        configuration: Convolution2DConfiguration,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = Nabla.avgPool2d(
+            x.value, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+            configuration: configuration)
+        return record("avgPool2d", [x], value, file: file, line: line) { g, _ in
+            [avgPool2dAdjoint(
+                g, inputShape: x.shape, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                configuration: configuration)]
+        }
+    }
+
+    /// The adjoint of average pooling: spreads each element of `pooled`, divided by
+    /// `kernelHeight · kernelWidth`, over its window.
+    ///
+    /// - Parameters:
+    ///   - pooled: `[N, C, oh, ow]`.
+    ///   - inputShape: `[N, C, H, W]`.
+    /// - Returns: a tensor of `inputShape`. Its backward is average pooling.
+    public static func avgPool2dAdjoint(
+        _ pooled: Variable<Scalar>, inputShape: [Int], kernelHeight: Int, kernelWidth: Int,
+        configuration: Convolution2DConfiguration,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = Nabla.avgPool2dAdjoint(
+            pooled.value, inputShape: inputShape, kernelHeight: kernelHeight,
+            kernelWidth: kernelWidth, configuration: configuration)
+        return record("avgPool2dAdjoint", [pooled], value, file: file, line: line) { g, _ in
+            [avgPool2d(
+                g, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                configuration: configuration)]
+        }
+    }
+}

@@ -1,0 +1,265 @@
+// 2-D max and average pooling over NCHW tensors, the index gather and scatter behind max
+// pooling's gradient, and the adjoint of average pooling.
+
+/// 2-D max pooling of `input`, with the element each maximum came from.
+///
+/// - Parameters:
+///   - input: `[N, C, H, W]`.
+///   - kernelHeight, kernelWidth: the window.
+///   - configuration: stride and padding (dilation must be 1; padding at most half the
+///     window). Padding never wins: it acts as −∞.
+/// - Returns: `values` `[N, C, oh, ow]`, sizes as in ``conv2d(_:filter:configuration:)``, and
+///   `indices`, for each output element (row-major) the row-major offset in `input` of its
+///   maximum; ties go to the first in window order, and NaN wins.
+@inlinable
+public func maxPool2dWithIndices<S: TensorScalar>(
+    _ input: Tensor<S>, kernelHeight: Int, kernelWidth: Int,
+    configuration: Convolution2DConfiguration
+) -> (values: Tensor<S>, indices: [Int]) {
+    let g = Misuse.pooling2DGeometry(
+        "maxPool2d", inputShape: input.shape, kernelHeight: kernelHeight,
+        kernelWidth: kernelWidth, configuration: configuration)
+    let shape = [g.batch, g.channels, g.outputHeight, g.outputWidth]
+    var indices = [Int](repeating: 0, count: shape.reduce(1, *))
+    let values = Tensor<S>(unsafeUninitializedShape: shape) { output in
+        input.withUnsafeBufferPointer { input in
+            indices.withUnsafeMutableBufferPointer { indices in
+                PoolingKernels.maxPool(g, input: input, output: output, indices: indices)
+            }
+        }
+    }
+    return (values, indices)
+}
+
+/// 2-D max pooling: ``maxPool2dWithIndices(_:kernelHeight:kernelWidth:configuration:)``
+/// without the indices. `[N, C, H, W]` → `[N, C, oh, ow]`.
+@inlinable
+public func maxPool2d<S: TensorScalar>(
+    _ input: Tensor<S>, kernelHeight: Int, kernelWidth: Int,
+    configuration: Convolution2DConfiguration
+) -> Tensor<S> {
+    maxPool2dWithIndices(
+        input, kernelHeight: kernelHeight, kernelWidth: kernelWidth, configuration: configuration
+    ).values
+}
+
+/// 2-D average pooling, counting padding: every window sum is divided by
+/// `kernelHeight · kernelWidth`, zeros in the padding included (PyTorch's default
+/// `count_include_pad=True`).
+///
+/// - Parameters:
+///   - input: `[N, C, H, W]`.
+///   - configuration: stride and padding (dilation must be 1; padding at most half the window).
+/// - Returns: `[N, C, oh, ow]`, sizes as in ``conv2d(_:filter:configuration:)``.
+@inlinable
+public func avgPool2d<S: TensorScalar>(
+    _ input: Tensor<S>, kernelHeight: Int, kernelWidth: Int,
+    configuration: Convolution2DConfiguration
+) -> Tensor<S> {
+    let g = Misuse.pooling2DGeometry(
+        "avgPool2d", inputShape: input.shape, kernelHeight: kernelHeight,
+        kernelWidth: kernelWidth, configuration: configuration)
+    return Tensor(unsafeUninitializedShape: [g.batch, g.channels, g.outputHeight, g.outputWidth]) {
+        output in
+        input.withUnsafeBufferPointer { PoolingKernels.averagePool(g, input: $0, output: output) }
+    }
+}
+
+/// The adjoint of ``avgPool2d(_:kernelHeight:kernelWidth:configuration:)``: spreads each pooled
+/// element, divided by `kernelHeight · kernelWidth`, over its window (padding dropped).
+///
+/// - Parameters:
+///   - pooled: `[N, C, oh, ow]`.
+///   - inputShape: `[N, C, H, W]`.
+/// - Returns: a tensor of `inputShape`.
+@inlinable
+public func avgPool2dAdjoint<S: TensorScalar>(
+    _ pooled: Tensor<S>, inputShape: [Int], kernelHeight: Int, kernelWidth: Int,
+    configuration: Convolution2DConfiguration
+) -> Tensor<S> {
+    let op = "avgPool2dAdjoint"
+    let g = Misuse.pooling2DGeometry(
+        op, inputShape: inputShape, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+        configuration: configuration)
+    Misuse.checkPooledShape(op, pooled.shape, geometry: g)
+    return Tensor(unsafeUninitializedShape: inputShape) { input in
+        pooled.withUnsafeBufferPointer {
+            PoolingKernels.averagePoolAdjoint(g, pooled: $0, input: input)
+        }
+    }
+}
+
+/// The elements of `x` at `indices`: result element `i` (row-major) is the element of `x` at
+/// row-major offset `indices[i]`.
+///
+/// - Parameters:
+///   - indices: one offset into `x` per element of `shape`.
+/// - Returns: a tensor of `shape`.
+@inlinable
+public func gather<S: TensorScalar>(_ x: Tensor<S>, atIndices indices: [Int], shape: [Int])
+    -> Tensor<S>
+{
+    Misuse.checkIndices("gather", indices, shape: shape, target: x.shape)
+    return Tensor(unsafeUninitializedShape: shape) { output in
+        x.withUnsafeBufferPointer { source in
+            for (i, index) in indices.enumerated() { output[i] = source[index] }
+        }
+    }
+}
+
+/// The adjoint of ``gather(_:atIndices:shape:)``: a zero tensor of `shape` with element `i` of
+/// `values` added at row-major offset `indices[i]` (repeated offsets add up).
+///
+/// - Parameters:
+///   - values: any shape; `indices` has one offset per element.
+/// - Returns: a tensor of `shape`.
+@inlinable
+public func scatter<S: TensorScalar>(
+    _ values: Tensor<S>, atIndices indices: [Int], intoShape shape: [Int]
+) -> Tensor<S> {
+    Misuse.checkIndices("scatter", indices, shape: values.shape, target: shape)
+    return Tensor(unsafeUninitializedShape: shape) { output in
+        output.update(repeating: 0)
+        values.withUnsafeBufferPointer { values in
+            for (i, index) in indices.enumerated() { output[index] += values[i] }
+        }
+    }
+}
+
+/// The loops of 2-D pooling over NCHW buffers, sized by a ``Convolution2DGeometry`` whose
+/// `channels` are pooled independently (dilation 1).
+public enum PoolingKernels {
+    /// The input rows (or columns) that output position `o` covers, padding removed; never
+    /// empty when padding is at most half the window.
+    @inlinable
+    static func windows(stride: Int, padding: Int, kernel: Int, size: Int, outputs: Int)
+        -> [Range<Int>]
+    {
+        (0..<outputs).map { o in
+            let start = o * stride - padding
+            return Swift.max(start, 0)..<Swift.min(start + kernel, size)
+        }
+    }
+
+    /// Writes each window's maximum to `output` and its row-major input offset to `indices`.
+    /// `input` is `[N, C, H, W]`; `output` and `indices` are `[N, C, oh, ow]`.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func maxPool<S: TensorScalar>(
+        _ g: Convolution2DGeometry, input: UnsafeBufferPointer<S>,
+        output: UnsafeMutableBufferPointer<S>, indices: UnsafeMutableBufferPointer<Int>
+    ) {
+        Misuse.checkPoolingBuffers("maxPool", g, input: input.count, pooled: output.count)
+        Misuse.check(
+            indices.count == output.count, "maxPool",
+            "\(indices.count) indices for \(output.count) pooled scalars")
+        guard output.count > 0 else { return }
+        let c = g.configuration
+        let rows = windows(
+            stride: c.strideHeight, padding: c.paddingHeight, kernel: g.kernelHeight,
+            size: g.height, outputs: g.outputHeight)
+        let columns = windows(
+            stride: c.strideWidth, padding: c.paddingWidth, kernel: g.kernelWidth,
+            size: g.width, outputs: g.outputWidth)
+        let source = input.baseAddress!
+        var o = 0
+        for plane in 0..<(g.batch * g.channels) {
+            let base = plane * g.height * g.width
+            for rowRange in rows {
+                for columnRange in columns {
+                    var bestIndex = base + rowRange.lowerBound * g.width + columnRange.lowerBound
+                    var best = source[bestIndex]
+                    for y in rowRange {
+                        let row = base + y * g.width
+                        for x in columnRange {
+                            let v = source[row + x]
+                            if v > best || (v.isNaN && !best.isNaN) {
+                                best = v
+                                bestIndex = row + x
+                            }
+                        }
+                    }
+                    output[o] = best
+                    indices[o] = bestIndex
+                    o += 1
+                }
+            }
+        }
+    }
+
+    /// Writes each window's sum divided by `kh · kw` to `output`. `input` is `[N, C, H, W]`,
+    /// `output` `[N, C, oh, ow]`.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func averagePool<S: TensorScalar>(
+        _ g: Convolution2DGeometry, input: UnsafeBufferPointer<S>,
+        output: UnsafeMutableBufferPointer<S>
+    ) {
+        Misuse.checkPoolingBuffers("averagePool", g, input: input.count, pooled: output.count)
+        guard output.count > 0 else { return }
+        let c = g.configuration
+        let rows = windows(
+            stride: c.strideHeight, padding: c.paddingHeight, kernel: g.kernelHeight,
+            size: g.height, outputs: g.outputHeight)
+        let columns = windows(
+            stride: c.strideWidth, padding: c.paddingWidth, kernel: g.kernelWidth,
+            size: g.width, outputs: g.outputWidth)
+        let scale = 1 / S(g.kernelHeight * g.kernelWidth)
+        let source = input.baseAddress!
+        var o = 0
+        for plane in 0..<(g.batch * g.channels) {
+            let base = plane * g.height * g.width
+            for rowRange in rows {
+                for columnRange in columns {
+                    var sum: S = 0
+                    for y in rowRange {
+                        let row = source + base + y * g.width
+                        for x in columnRange { sum += row[x] }
+                    }
+                    output[o] = sum * scale
+                    o += 1
+                }
+            }
+        }
+    }
+
+    /// Overwrites `input` with the adjoint of ``averagePool(_:input:output:)`` applied to
+    /// `pooled`.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func averagePoolAdjoint<S: TensorScalar>(
+        _ g: Convolution2DGeometry, pooled: UnsafeBufferPointer<S>,
+        input: UnsafeMutableBufferPointer<S>
+    ) {
+        Misuse.checkPoolingBuffers(
+            "averagePoolAdjoint", g, input: input.count, pooled: pooled.count)
+        guard input.count > 0 else { return }
+        input.update(repeating: 0)
+        let c = g.configuration
+        let rows = windows(
+            stride: c.strideHeight, padding: c.paddingHeight, kernel: g.kernelHeight,
+            size: g.height, outputs: g.outputHeight)
+        let columns = windows(
+            stride: c.strideWidth, padding: c.paddingWidth, kernel: g.kernelWidth,
+            size: g.width, outputs: g.outputWidth)
+        let scale = 1 / S(g.kernelHeight * g.kernelWidth)
+        let target = input.baseAddress!
+        var o = 0
+        for plane in 0..<(g.batch * g.channels) {
+            let base = plane * g.height * g.width
+            for rowRange in rows {
+                for columnRange in columns {
+                    let v = pooled[o] * scale
+                    for y in rowRange {
+                        let row = target + base + y * g.width
+                        for x in columnRange { row[x] += v }
+                    }
+                    o += 1
+                }
+            }
+        }
+    }
+}
