@@ -1,0 +1,38 @@
+// swift-tools-version: 6.1
+// Nabla's benchmarks: a package of their own, so `swift test` at the root never builds them.
+// Run through the top-level `make bench` (Benchmarks/bench.mk), or directly from this folder:
+//   swift package --allow-writing-to-package-directory benchmark --format jmh --path Results
+import PackageDescription
+
+let package = Package(
+    name: "NablaBenchmarks",
+    dependencies: [
+        .package(name: "Nabla", path: ".."),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // The suite: GEMM, transpose, conv2d and elementwise, each Nabla kernel timed against its
+        // reference (raw CBLAS, naive loops, hand-written loops) interleaved in the same iterations.
+        .executableTarget(
+            name: "NablaBenchmarks",
+            dependencies: [
+                .product(name: "Nabla", package: "Nabla"),
+                .product(name: "RealModule", package: "swift-numerics"),
+                .product(name: "Benchmark", package: "benchmark"),
+                "BenchCatalog",
+            ],
+            path: "Benchmarks/NablaBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The shapes, benchmark names, kernel labels and flop counts, shared by the suite and the
+        // report so the two cannot disagree.
+        .target(name: "BenchCatalog", path: "Sources/BenchCatalog"),
+        // Reads the suite's JMH export(s) and prints the compact table of ratios.
+        .executableTarget(
+            name: "BenchReport",
+            dependencies: ["BenchCatalog"],
+            path: "Sources/BenchReport"
+        ),
+    ]
+)

@@ -1,0 +1,144 @@
+/// What the suite measures, shared by the benchmarks (`NablaBenchmarks`) and the report
+/// (`BenchReport`): shapes, benchmark names, kernel labels and work counts.
+///
+/// Every benchmark times several kernels on the same buffers, interleaved within each iteration,
+/// and records as custom metrics each kernel's wall-clock nanoseconds per call and, for every
+/// reference kernel, Nabla's speedup over it in that same iteration. The report's absolute
+/// numbers are medians of the times; its ratios are medians of the paired speedups, which a
+/// shared, noisy machine disturbs far less than a ratio of two medians, let alone of two runs.
+
+/// A kernel timed inside a benchmark; its raw value names the custom metric (nanoseconds).
+public enum Kernel: String, CaseIterable, Sendable {
+    /// Nabla's public API (`BLAS.gemm`, `BLAS.transpose`, `conv2d`, Tensor operators).
+    case nabla = "nabla ns"
+    /// A raw `cblas_?gemm` call, no validation.
+    case raw = "raw cblas ns"
+    /// `NaiveKernels` (triple loops, direct convolution).
+    case naive = "naive ns"
+    /// A hand-written loop over `UnsafeBufferPointer`.
+    case hand = "hand loop ns"
+    /// Nabla's `BLAS.gemm` on ``Catalog/convReferenceGemm`` (sgemm n = 512), timed inside the
+    /// convolution benchmarks so that conv GFLOP/s ÷ sgemm GFLOP/s is a paired ratio too.
+    case referenceGemm = "sgemm n=512 ns"
+
+    /// The custom metric holding, per iteration, `time(self) / time(nabla) × ratioScale`: how
+    /// many times faster Nabla's kernel was than this one in the same iteration.
+    public var pairedSpeedupMetricName: String { "nabla speedup vs \(rawValue.dropLast(3)) x1e4" }
+
+    /// Paired ratios are recorded as integers scaled by this.
+    public static let ratioScale = 10_000.0
+}
+
+/// `Float` or `Double`, by name.
+public enum ScalarName: String, CaseIterable, Sendable {
+    case float = "Float"
+    case double = "Double"
+}
+
+/// A GEMM shape: `[m × k] · [k × n]`.
+public struct GemmShape: Sendable {
+    public let m: Int
+    public let n: Int
+    public let k: Int
+    /// Short label for the table, e.g. `n=256` or `64×784·784×256`.
+    public let label: String
+    /// Whether the naive triple loop is timed too (it is skipped for the largest shapes).
+    public let timesNaive: Bool
+
+    public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+
+    public func name(_ scalar: ScalarName) -> String { "gemm \(scalar.rawValue) \(label)" }
+
+    public var kernels: [Kernel] { timesNaive ? [.nabla, .raw, .naive] : [.nabla, .raw] }
+}
+
+/// A row-major `[rows × columns]` matrix transposed out of place.
+public struct TransposeShape: Sendable {
+    public let rows: Int
+    public let columns: Int
+    public var label: String { "\(rows)×\(columns)" }
+    public var name: String { "transpose Float \(label)" }
+    /// Bytes read plus bytes written.
+    public var bytes: Double { 2 * Double(rows * columns * MemoryLayout<Float>.stride) }
+    public var kernels: [Kernel] { [.nabla, .naive] }
+}
+
+/// An NCHW convolution forward pass with an `[O, C, kh, kw]` filter.
+public struct ConvShape: Sendable {
+    public let batch: Int
+    public let inChannels: Int
+    public let outChannels: Int
+    public let height: Int
+    public let width: Int
+    public let kernelHeight: Int
+    public let kernelWidth: Int
+    public let stride: Int
+    public let padding: Int
+
+    public var outHeight: Int { (height + 2 * padding - kernelHeight) / stride + 1 }
+    public var outWidth: Int { (width + 2 * padding - kernelWidth) / stride + 1 }
+
+    /// `2 · N · O · C · kh · kw · oh · ow`.
+    public var flops: Double {
+        2 * Double(batch * outChannels * inChannels * kernelHeight * kernelWidth)
+            * Double(outHeight * outWidth)
+    }
+
+    public var label: String {
+        "N\(batch) \(inChannels)→\(outChannels) \(height)×\(width) \(kernelHeight)×\(kernelWidth)"
+    }
+    public var name: String { "conv2d Float \(label)" }
+    public var kernels: [Kernel] { [.nabla, .naive, .referenceGemm] }
+}
+
+/// An elementwise operation or reduction over ``Catalog/elementwiseCount`` Floats.
+public enum ElementwiseOp: String, CaseIterable, Sendable {
+    case add = "a + b"
+    case multiply = "a * b"
+    case exp = "exp(a)"
+    case sum = "a.sum()"
+
+    public var name: String { "elementwise Float \(rawValue)" }
+    public var kernels: [Kernel] { [.nabla, .hand] }
+    /// Bytes read plus bytes written per call.
+    public func bytes(count: Int) -> Double {
+        let arrays: Int
+        switch self {
+        case .add, .multiply: arrays = 3
+        case .exp: arrays = 2
+        case .sum: arrays = 1
+        }
+        return Double(arrays * count * MemoryLayout<Float>.stride)
+    }
+}
+
+public enum Catalog {
+    public static let gemmShapes: [GemmShape] =
+        [64, 128, 256, 512, 1024].map {
+            GemmShape(m: $0, n: $0, k: $0, label: "n=\($0)", timesNaive: $0 <= 512)
+        } + [
+            // Dense layers at batch 64: [64 × 784]·[784 × 256] and [64 × 1024]·[1024 × 1024].
+            GemmShape(m: 64, n: 256, k: 784, label: "64×784·784×256", timesNaive: true),
+            GemmShape(m: 64, n: 1024, k: 1024, label: "64×1024·1024×1024", timesNaive: true),
+        ]
+
+    public static let transposeShapes: [TransposeShape] = [
+        TransposeShape(rows: 1024, columns: 1024),
+        TransposeShape(rows: 4096, columns: 256),
+    ]
+
+    /// The Fashion-MNIST CNN's two convolutions at batch 32.
+    public static let convShapes: [ConvShape] = [
+        ConvShape(
+            batch: 32, inChannels: 1, outChannels: 32, height: 28, width: 28,
+            kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+        ConvShape(
+            batch: 32, inChannels: 32, outChannels: 64, height: 14, width: 14,
+            kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+    ]
+
+    /// The sgemm shape whose GFLOP/s the 32→64 convolution is compared with.
+    public static let convReferenceGemm = gemmShapes[3]  // n = 512
+
+    public static let elementwiseCount = 1 << 20
+}

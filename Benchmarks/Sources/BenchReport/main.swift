@@ -1,0 +1,224 @@
+// Prints the compact table of ratios from one or more JMH exports of the NablaBenchmarks suite.
+//
+//   BenchReport --run "OPENBLAS_NUM_THREADS=1" t1/Current_run.jmh.json \
+//               --run "OPENBLAS_NUM_THREADS=2" t2/Current_run.jmh.json
+//
+// Every number is a median (p50) of per-call wall-clock samples. Within a benchmark the kernels
+// were interleaved call by call, so each ratio compares samples taken side by side; ratios across
+// benchmarks (conv vs sgemm) still come from the same run, seconds apart.
+
+import BenchCatalog
+import Foundation
+
+// MARK: - Reading the JMH export
+
+/// The parts of a JMH element the report reads.
+struct JMHElement: Decodable {
+    struct Metric: Decodable {
+        let scorePercentiles: [String: Double]
+    }
+    let benchmark: String
+    let secondaryMetrics: [String: Metric]?
+}
+
+/// The p50 nanoseconds per call of each kernel, by benchmark name.
+struct RunResults {
+    let label: String
+    private var medians: [String: [String: Double]] = [:]
+
+    init(label: String, path: String) throws {
+        self.label = label
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let elements = try JSONDecoder().decode([JMHElement].self, from: data)
+        for element in elements {
+            var kernels: [String: Double] = [:]
+            for (metric, values) in element.secondaryMetrics ?? [:] {
+                if let p50 = values.scorePercentiles["50.0"] { kernels[metric] = p50 }
+            }
+            medians[element.benchmark] = kernels
+        }
+    }
+
+    /// The p50 of metric `metric` in benchmark `name`.
+    private func median(_ name: String, _ metric: String) -> Double? {
+        // The exporter's key is "package.benchmark.<target>.<name with spaces as _>".
+        let key = ".NablaBenchmarks." + name.replacingOccurrences(of: " ", with: "_")
+        guard let entry = medians.first(where: { $0.key.hasSuffix(key) })?.value,
+            let value = entry[metric], value > 0
+        else { return nil }
+        return value
+    }
+
+    /// The median nanoseconds per call of `kernel` in benchmark `name`.
+    ///
+    /// The JMH exporter carries secondary metrics over from earlier benchmarks, so a metric is
+    /// trusted only for the kernels the catalog says the benchmark times.
+    func nanoseconds(_ name: String, _ kernel: Kernel, timed kernels: [Kernel]) -> Double? {
+        guard kernels.contains(kernel) else { return nil }
+        return median(name, kernel.rawValue)
+    }
+
+    /// The median over iterations of `time(kernel) / time(nabla)` within the same iteration:
+    /// how many times faster Nabla's kernel was than `kernel`, from paired samples.
+    func pairedSpeedup(_ name: String, over kernel: Kernel, timed kernels: [Kernel]) -> Double? {
+        guard kernels.contains(kernel), kernel != .nabla else { return nil }
+        return median(name, kernel.pairedSpeedupMetricName).map { $0 / Kernel.ratioScale }
+    }
+
+    var isEmpty: Bool { medians.isEmpty }
+}
+
+// MARK: - Formatting
+
+func fixed(_ value: Double?, _ digits: Int) -> String {
+    guard let value, value.isFinite else { return "—" }
+    return String(format: "%.\(digits)f", value)
+}
+
+/// Three significant-ish figures: 1234, 123, 12.3, 1.23, 0.123.
+func figures(_ value: Double?) -> String {
+    guard let value, value.isFinite else { return "—" }
+    let magnitude = abs(value)
+    let digits = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : magnitude >= 1 ? 2 : 3
+    return fixed(value, digits)
+}
+
+func ratio(_ value: Double?) -> String { fixed(value, 2) }
+func speedup(_ value: Double?) -> String {
+    guard let value, value.isFinite else { return "—" }
+    return figures(value) + "×"
+}
+
+/// Prints rows as columns: the first left-aligned, the others right-aligned.
+func printTable(_ rows: [[String]]) {
+    guard let columns = rows.map(\.count).max() else { return }
+    var widths = [Int](repeating: 0, count: columns)
+    for row in rows {
+        for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
+    }
+    for row in rows {
+        var line = ""
+        for (index, cell) in row.enumerated() {
+            let pad = String(repeating: " ", count: widths[index] - cell.count)
+            line += index == 0 ? cell + pad : "  " + pad + cell
+        }
+        print(line)
+    }
+}
+
+func gflops(_ flops: Double, _ nanoseconds: Double?) -> Double? {
+    nanoseconds.map { flops / $0 }
+}
+func gigabytes(_ bytes: Double, _ nanoseconds: Double?) -> Double? {
+    nanoseconds.map { bytes / $0 }
+}
+// MARK: - The report
+
+func report(_ run: RunResults) {
+    print("== \(run.label) ==")
+    print(
+        "GF/s, GB/s, ms: p50 per call. Ratios: speed of Nabla ÷ speed of the other (1.00 = parity,"
+            + " >1 = Nabla faster), median of per-iteration paired ratios.")
+
+    // GEMM
+    var rows: [[String]] = [
+        ["GEMM", "Nabla GF/s", "raw GF/s", "naive GF/s", "Nabla/raw", "Nabla/naive"]
+    ]
+    for scalar in ScalarName.allCases {
+        for shape in Catalog.gemmShapes {
+            let name = shape.name(scalar)
+            let nabla = run.nanoseconds(name, .nabla, timed: shape.kernels)
+            let raw = run.nanoseconds(name, .raw, timed: shape.kernels)
+            let naive = run.nanoseconds(name, .naive, timed: shape.kernels)
+            rows.append([
+                "\(scalar.rawValue) \(shape.label)",
+                figures(gflops(shape.flops, nabla)), figures(gflops(shape.flops, raw)),
+                figures(gflops(shape.flops, naive)),
+                ratio(run.pairedSpeedup(name, over: .raw, timed: shape.kernels)),
+                speedup(run.pairedSpeedup(name, over: .naive, timed: shape.kernels)),
+            ])
+        }
+    }
+    printTable(rows)
+    print()
+
+    // Transpose
+    rows = [["Transpose", "Nabla ms", "naive ms", "Nabla GB/s", "naive GB/s", "Nabla/naive"]]
+    for shape in Catalog.transposeShapes {
+        let nabla = run.nanoseconds(shape.name, .nabla, timed: shape.kernels)
+        let naive = run.nanoseconds(shape.name, .naive, timed: shape.kernels)
+        rows.append([
+            "Float \(shape.label)", fixed(nabla.map { $0 / 1e6 }, 3),
+            fixed(naive.map { $0 / 1e6 }, 3),
+            figures(gigabytes(shape.bytes, nabla)), figures(gigabytes(shape.bytes, naive)),
+            speedup(run.pairedSpeedup(shape.name, over: .naive, timed: shape.kernels)),
+        ])
+    }
+    printTable(rows)
+    print()
+
+    // Convolution: the last column is conv GFLOP/s ÷ sgemm n=512 GFLOP/s, both through Nabla,
+    // with the sgemm timed inside the same iterations as the convolution.
+    let reference = Catalog.convReferenceGemm
+    rows = [[
+        "Conv2d fwd", "im2col GF/s", "direct GF/s", "im2col/direct", "sgemm GF/s",
+        "conv÷sgemm",
+    ]]
+    for shape in Catalog.convShapes {
+        let nabla = run.nanoseconds(shape.name, .nabla, timed: shape.kernels)
+        let naive = run.nanoseconds(shape.name, .naive, timed: shape.kernels)
+        let gemm = run.nanoseconds(shape.name, .referenceGemm, timed: shape.kernels)
+        let convOverGemm = run.pairedSpeedup(shape.name, over: .referenceGemm, timed: shape.kernels)
+            .map { $0 * shape.flops / reference.flops }
+        rows.append([
+            "Float \(shape.label)", figures(gflops(shape.flops, nabla)),
+            figures(gflops(shape.flops, naive)),
+            speedup(run.pairedSpeedup(shape.name, over: .naive, timed: shape.kernels)),
+            figures(gflops(reference.flops, gemm)), ratio(convOverGemm),
+        ])
+    }
+    printTable(rows)
+    print("(sgemm = Nabla's BLAS.gemm, Float \(reference.label), timed in the conv iterations)")
+    print()
+
+    // Elementwise
+    let count = Catalog.elementwiseCount
+    rows = [["Elementwise 1M Float", "Nabla ms", "hand ms", "Nabla GB/s", "Nabla/hand"]]
+    for op in ElementwiseOp.allCases {
+        let nabla = run.nanoseconds(op.name, .nabla, timed: op.kernels)
+        let hand = run.nanoseconds(op.name, .hand, timed: op.kernels)
+        rows.append([
+            op.rawValue, fixed(nabla.map { $0 / 1e6 }, 3), fixed(hand.map { $0 / 1e6 }, 3),
+            figures(gigabytes(op.bytes(count: count), nabla)),
+            ratio(run.pairedSpeedup(op.name, over: .hand, timed: op.kernels)),
+        ])
+    }
+    printTable(rows)
+}
+
+// MARK: - Command line
+
+var runs: [RunResults] = []
+var arguments = Array(CommandLine.arguments.dropFirst())
+func usage() -> Never {
+    FileHandle.standardError.write(
+        Data("usage: BenchReport --run LABEL JMH_JSON [--run LABEL JMH_JSON ...]\n".utf8))
+    exit(2)
+}
+while !arguments.isEmpty {
+    guard arguments.count >= 3, arguments[0] == "--run" else { usage() }
+    do {
+        runs.append(try RunResults(label: arguments[1], path: arguments[2]))
+    } catch {
+        FileHandle.standardError.write(Data("BenchReport: \(arguments[2]): \(error)\n".utf8))
+        exit(1)
+    }
+    arguments.removeFirst(3)
+}
+if runs.isEmpty { usage() }
+
+for (index, run) in runs.enumerated() {
+    if index > 0 { print() }
+    if run.isEmpty { print("== \(run.label) ==  no results"); continue }
+    report(run)
+}
