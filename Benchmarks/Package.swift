@@ -21,6 +21,7 @@ let package = Package(
                 .product(name: "RealModule", package: "swift-numerics"),
                 .product(name: "Benchmark", package: "benchmark"),
                 "BenchCatalog",
+                "CBenchSupport",
             ],
             path: "Benchmarks/NablaBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
@@ -28,6 +29,8 @@ let package = Package(
         // The shapes, benchmark names, kernel labels and flop counts, shared by the suite and the
         // report so the two cannot disagree.
         .target(name: "BenchCatalog", path: "Sources/BenchCatalog"),
+        // mallopt, which Swift's Glibc module does not export.
+        .target(name: "CBenchSupport", path: "Sources/CBenchSupport"),
         // Reads the suite's JMH export(s) and prints the compact table of ratios.
         .executableTarget(
             name: "BenchReport",

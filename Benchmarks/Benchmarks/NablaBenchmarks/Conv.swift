@@ -65,7 +65,7 @@ func registerConvBenchmarks() {
         // The direct loop takes a few hundred ms at 32→64: fewer, longer samples.
         let configuration: Benchmark.Configuration =
             shape.flops > 1e8
-            ? .timing(shape.kernels, maxDuration: .seconds(4), maxIterations: 9)
+            ? .timing(shape.kernels, maxDuration: .seconds(6), maxIterations: 13)
             : .timing(shape.kernels)
         Benchmark(shape.name, configuration: configuration) {
             (benchmark: Benchmark, state: ConvState) in

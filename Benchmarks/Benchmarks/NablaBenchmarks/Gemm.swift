@@ -85,7 +85,7 @@ func registerGemmBenchmarks<Scalar: RawGemm>(_: Scalar.Type, _ scalar: ScalarNam
         // The naive loop takes up to a second per call at n = 512: fewer, longer samples.
         let configuration: Benchmark.Configuration =
             shape.timesNaive && shape.flops > 1e8
-            ? .timing(shape.kernels, maxDuration: .seconds(4), maxIterations: 7)
+            ? .timing(shape.kernels, maxDuration: .seconds(6), maxIterations: 15)
             : .timing(shape.kernels)
         Benchmark(shape.name(scalar), configuration: configuration) {
             (benchmark: Benchmark, state: GemmState<Scalar>) in

@@ -1,4 +1,5 @@
 import Benchmark
+import CBenchSupport
 import Foundation
 import Nabla
 
@@ -14,6 +15,14 @@ let benchmarks: @Sendable () -> Void = {
     {
         fatalError("OPENBLAS_NUM_THREADS=\(pinned) but OpenBLAS uses \(BLAS.threadCount) threads")
     }
+
+    // Tensor ops and conv2d allocate their results (megabytes here) on every call. With glibc's
+    // dynamic mmap and trim thresholds, whether those allocations page-fault on every call
+    // depends on the process's allocation history: conv2d 1→32 once took 5 ms instead of 1 ms
+    // for a whole run, and not in the next. Pinned thresholds keep blocks up to 32 MiB on the
+    // heap, never trimmed (where glibc's dynamic thresholds usually settle in a long-running
+    // process), so every run measures the kernels rather than the page-fault path.
+    guard nabla_bench_pin_malloc_thresholds() == 1 else { fatalError("mallopt failed") }
 
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput],
