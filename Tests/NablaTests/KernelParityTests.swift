@@ -262,6 +262,18 @@ struct KernelParityTests {
         }
     }
 
+    /// A batch large enough that conv2d works through it in several chunks, the last shorter.
+    @Test("conv2d matches the direct convolution across image chunks", arguments: ScalarType.allCases)
+    func convolutionAcrossChunks(scalar: ScalarType) {
+        let chunked = ConvolutionCase(
+            batch: 20, channels: 32, outputChannels: 4, height: 16, width: 16, kernelHeight: 3,
+            kernelWidth: 3, configuration: .init(stride: 1, padding: 1, dilation: 1))
+        switch scalar {
+        case .float: checkConvolution(chunked, Float.self)
+        case .double: checkConvolution(chunked, Double.self)
+        }
+    }
+
     func checkConvolution<S: TensorScalar>(_ t: ConvolutionCase, _: S.Type) {
         var random = SeededGenerator(seed: 0xC0DE &+ t.seed)
         let input: Tensor<S> = random.tensor(t.inputShape)

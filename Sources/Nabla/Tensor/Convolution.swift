@@ -25,26 +25,52 @@ public func conv2d<S: TensorScalar>(
     let outputShape = [geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth]
     guard geometry.batch > 0 else { return Tensor(shape: outputShape, scalars: []) }
 
-    let columns = ConvolutionShapes.im2col(geometry, input)
+    // A few images at a time, so their im2col matrix (about 2 MB at most) stays in cache for
+    // the GEMM instead of streaming the whole batch's through memory.
+    let plane = geometry.outputHeight * geometry.outputWidth
+    let rows = geometry.columnRows
+    let imagesPerChunk = max(1, min(geometry.batch, (1 << 19) / max(rows * plane, 1)))
+    let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: imagesPerChunk * rows * plane)
     defer { columns.deallocate() }
+    let product = UnsafeMutableBufferPointer<S>.allocate(
+        capacity: imagesPerChunk > 1 ? imagesPerChunk * outputChannels * plane : 0)
+    defer { product.deallocate() }
+    let inputImage = geometry.channels * geometry.height * geometry.width
+    let outputImage = outputChannels * plane
     return Tensor(unsafeUninitializedShape: outputShape) { output in
-        filter.withUnsafeBufferPointer { filter in
-            let (rows, count) = (geometry.columnRows, geometry.columnCount)
-            // filter [O, C·kh·kw] · columns [C·kh·kw, N·oh·ow] = [O, N·oh·ow].
-            func multiply(into product: UnsafeMutableBufferPointer<S>) {
-                BLAS.gemm(
-                    m: outputChannels, n: count, k: rows,
-                    a: filter, lda: rows, b: UnsafeBufferPointer(columns), ldb: count,
-                    c: product, ldc: count)
+        input.withUnsafeBufferPointer { input in
+            filter.withUnsafeBufferPointer { filter in
+                for first in stride(from: 0, to: geometry.batch, by: imagesPerChunk) {
+                    let count = min(imagesPerChunk, geometry.batch - first)
+                    let chunk = Convolution2DGeometry(
+                        batch: count, channels: geometry.channels, height: geometry.height,
+                        width: geometry.width, kernelHeight: geometry.kernelHeight,
+                        kernelWidth: geometry.kernelWidth, configuration: configuration)
+                    let chunkColumns = UnsafeMutableBufferPointer(
+                        rebasing: columns[..<(count * rows * plane)])
+                    ConvolutionKernels.im2col(
+                        chunk,
+                        input: UnsafeBufferPointer(
+                            rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
+                        columns: chunkColumns)
+                    let destination = UnsafeMutableBufferPointer(
+                        rebasing: output[(first * outputImage)..<((first + count) * outputImage)])
+                    // filter [O, C·kh·kw] · columns [C·kh·kw, n·oh·ow] = [O, n·oh·ow]; one image
+                    // is already [1, O, oh·ow], more are interchanged into [n, O, oh·ow].
+                    let target = count == 1
+                        ? destination
+                        : UnsafeMutableBufferPointer(rebasing: product[..<(count * outputImage)])
+                    BLAS.gemm(
+                        m: outputChannels, n: count * plane, k: rows,
+                        a: filter, lda: rows, b: UnsafeBufferPointer(chunkColumns),
+                        ldb: count * plane, c: target, ldc: count * plane)
+                    if count > 1 {
+                        ConvolutionKernels.interchangeLeadingAxes(
+                            outer: outputChannels, inner: count, block: plane,
+                            source: UnsafeBufferPointer(target), destination: destination)
+                    }
+                }
             }
-            guard geometry.batch > 1 else { return multiply(into: output) }  // already [1, O, ·]
-            let product = UnsafeMutableBufferPointer<S>.allocate(capacity: output.count)
-            defer { product.deallocate() }
-            multiply(into: product)
-            ConvolutionKernels.interchangeLeadingAxes(
-                outer: outputChannels, inner: geometry.batch,
-                block: geometry.outputHeight * geometry.outputWidth,
-                source: UnsafeBufferPointer(product), destination: output)
         }
     }
 }
