@@ -52,17 +52,24 @@ extension Benchmark.Configuration {
 /// favoured by cache state or by what ran just before. With trailing kernels, one untimed call
 /// of the first rotating kernel comes first, so that no timed call pays for what the slow
 /// reference left behind (evicted caches and TLB, OpenBLAS's worker threads gone to sleep).
+///
+/// With `measuring`, the framework's own metrics (wall clock, mallocs, ...) cover that kernel's
+/// call alone, through explicit `startMeasurement()` / `stopMeasurement()` around it.
 @inline(__always)
 func timeInterleaved(
     _ benchmark: Benchmark, iteration: Int, rotating: [(Kernel, () -> Void)],
-    trailing: [(Kernel, () -> Void)] = []
+    trailing: [(Kernel, () -> Void)] = [], measuring: Kernel? = nil
 ) {
     var times: [(Kernel, Int)] = []
     times.reserveCapacity(rotating.count + trailing.count)
     func time(_ kernel: Kernel, _ body: () -> Void) {
+        let measured = kernel == measuring
+        if measured { benchmark.startMeasurement() }
         let start = monotonicNanoseconds()
         body()
-        times.append((kernel, monotonicNanoseconds() - start))
+        let elapsed = monotonicNanoseconds() - start
+        if measured { benchmark.stopMeasurement() }
+        times.append((kernel, elapsed))
     }
     if !trailing.isEmpty, let (_, warmUp) = rotating.first { warmUp() }
     for step in 0..<rotating.count {

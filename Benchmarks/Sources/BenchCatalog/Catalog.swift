@@ -20,6 +20,12 @@ public enum Kernel: String, CaseIterable, Sendable {
     /// Nabla's `BLAS.gemm` on ``Catalog/convReferenceGemm`` (sgemm n = 512), timed inside the
     /// convolution benchmarks so that conv GFLOP/s ÷ sgemm GFLOP/s is a paired ratio too.
     case referenceGemm = "sgemm n=512 ns"
+    /// The autodiff benchmarks' reference: the same work through direct Tensor kernels, no tape
+    /// (the tape path is `nabla`).
+    case direct = "direct ns"
+    /// The same `TensorOperations` op with no tape recording: the op path without a node, so
+    /// tape ÷ this is the cost of recording alone.
+    case untaped = "ops no tape ns"
 
     /// The custom metric holding, per iteration, `time(self) / time(nabla) × ratioScale`: how
     /// many times faster Nabla's kernel was than this one in the same iteration.
@@ -112,6 +118,53 @@ public enum ElementwiseOp: String, CaseIterable, Sendable {
     }
 }
 
+/// An autodiff benchmark: the tape path (`Kernel.nabla`) against the direct Tensor kernels
+/// (`Kernel.direct`), interleaved in the same iterations.
+public struct AutodiffCase: Sendable {
+    public enum Work: Sendable {
+        /// Forward only, fresh non-persistent tape per call: `exp` on `count` Floats.
+        case recordExp(count: Int)
+        /// Forward only: `[n × n] · [n × n]`.
+        case recordMatmul(n: Int)
+        /// Backward on a persistent tape: d/dA and d/dW of `[m × k] · [k × n]`.
+        case backwardMatmul(m: Int, k: Int, n: Int)
+        /// Backward on a persistent tape: d/dInput (unless the input is a constant) and d/dFilter.
+        case backwardConv(ConvShape, inputGradient: Bool)
+    }
+
+    public let work: Work
+    public let label: String
+    /// Calls per timed sample (tiny ops are timed in batches); stored times are per sample.
+    public let repeats: Int
+
+    public var name: String { "autodiff \(label)" }
+    public var kernels: [Kernel] { isRecording ? [.nabla, .direct, .untaped] : [.nabla, .direct] }
+    public var isRecording: Bool {
+        switch work {
+        case .recordExp, .recordMatmul: true
+        case .backwardMatmul, .backwardConv: false
+        }
+    }
+}
+
+/// A gradient through ten differentiable ops on a `[size, size]` Float input, for allocations:
+/// the tape (record + gradient, non-persistent) and the same forward ops on Tensors, each in a
+/// benchmark of its own whose framework metrics (mallocs, resident memory) cover that path alone.
+public enum AutodiffChain {
+    public static let size = 256
+    public static let operationCount = 10
+    public static let label = "chain10 \(size)×\(size)"
+    /// Metrics cover the tape path (`Kernel.nabla`).
+    public static let tapeName = "autodiff \(label) tape"
+    /// Metrics cover the direct forward (`Kernel.direct`).
+    public static let directName = "autodiff \(label) direct"
+    public static let kernels: [Kernel] = [.nabla, .direct]
+    /// The framework metrics' names in the JMH export.
+    public static let mallocMetric = "Malloc (total)"
+    public static let peakResidentMetric = "Memory (resident peak)"
+    public static let peakResidentDeltaMetric = "Memory Δ (resident peak)"
+}
+
 public enum Catalog {
     public static let gemmShapes: [GemmShape] =
         [64, 128, 256, 512, 1024].map {
@@ -141,4 +194,25 @@ public enum Catalog {
     public static let convReferenceGemm = gemmShapes[3]  // n = 512
 
     public static let elementwiseCount = 1 << 20
+
+    public static let autodiffCases: [AutodiffCase] = {
+        var cases = [
+            AutodiffCase(work: .recordExp(count: 64), label: "record exp 64", repeats: 1000),
+            AutodiffCase(work: .recordExp(count: 1 << 20), label: "record exp 1M", repeats: 1),
+            AutodiffCase(work: .recordMatmul(n: 512), label: "record matmul 512×512·512×512", repeats: 1),
+            // The Fashion-MNIST CNN's dense layer at batch 32.
+            AutodiffCase(
+                work: .backwardMatmul(m: 32, k: 3136, n: 128),
+                label: "backward matmul 32×3136·3136×128", repeats: 1),
+        ]
+        for shape in convShapes {
+            cases.append(AutodiffCase(
+                work: .backwardConv(shape, inputGradient: true),
+                label: "backward conv2d \(shape.label)", repeats: 1))
+            cases.append(AutodiffCase(
+                work: .backwardConv(shape, inputGradient: false),
+                label: "backward conv2d \(shape.label) filter only", repeats: 1))
+        }
+        return cases
+    }()
 }

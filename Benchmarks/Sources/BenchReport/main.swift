@@ -65,6 +65,15 @@ struct RunResults {
         return median(name, kernel.pairedSpeedupMetricName).map { $0 / Kernel.ratioScale }
     }
 
+    /// The p50 of a framework metric (mallocs, resident bytes) in benchmark `name`, zero allowed.
+    ///
+    /// The JMH exporter carries metrics over from earlier benchmarks: ask only of benchmarks
+    /// configured with this metric.
+    func frameworkMetric(_ name: String, _ metric: String) -> Double? {
+        let key = ".NablaBenchmarks." + name.replacingOccurrences(of: " ", with: "_")
+        return medians.first(where: { $0.key.hasSuffix(key) })?.value[metric]
+    }
+
     var isEmpty: Bool { medians.isEmpty }
 }
 
@@ -106,6 +115,11 @@ func printTable(_ rows: [[String]]) {
     }
 }
 
+/// Whether any row below the header holds a number (a filtered run leaves whole sections empty).
+func hasData(_ rows: [[String]]) -> Bool {
+    rows.dropFirst().contains { $0.dropFirst().contains { $0 != "—" && $0 != "—×" } }
+}
+
 func gflops(_ flops: Double, _ nanoseconds: Double?) -> Double? {
     nanoseconds.map { flops / $0 }
 }
@@ -139,8 +153,7 @@ func report(_ run: RunResults) {
             ])
         }
     }
-    printTable(rows)
-    print()
+    if hasData(rows) { printTable(rows); print() }
 
     // Transpose
     rows = [["Transpose", "Nabla ms", "naive ms", "Nabla GB/s", "naive GB/s", "Nabla/naive"]]
@@ -154,8 +167,7 @@ func report(_ run: RunResults) {
             speedup(run.pairedSpeedup(shape.name, over: .naive, timed: shape.kernels)),
         ])
     }
-    printTable(rows)
-    print()
+    if hasData(rows) { printTable(rows); print() }
 
     // Convolution: the last column is conv GFLOP/s ÷ sgemm n=512 GFLOP/s, both through Nabla,
     // with the sgemm timed inside the same iterations as the convolution.
@@ -177,9 +189,11 @@ func report(_ run: RunResults) {
             figures(gflops(reference.flops, gemm)), ratio(convOverGemm),
         ])
     }
-    printTable(rows)
-    print("(sgemm = Nabla's BLAS.gemm, Float \(reference.label), timed in the conv iterations)")
-    print()
+    if hasData(rows) {
+        printTable(rows)
+        print("(sgemm = Nabla's BLAS.gemm, Float \(reference.label), timed in the conv iterations)")
+        print()
+    }
 
     // Elementwise
     let count = Catalog.elementwiseCount
@@ -193,7 +207,88 @@ func report(_ run: RunResults) {
             ratio(run.pairedSpeedup(op.name, over: .hand, timed: op.kernels)),
         ])
     }
-    printTable(rows)
+    if hasData(rows) { printTable(rows); print() }
+
+    reportAutodiff(run)
+}
+
+/// Autodiff: tape ÷ direct from paired samples (1.00 = no overhead), and the chain's allocations.
+func reportAutodiff(_ run: RunResults) {
+    func perCall(_ autodiffCase: AutodiffCase, _ kernel: Kernel) -> Double? {
+        run.nanoseconds(autodiffCase.name, kernel, timed: autodiffCase.kernels)
+            .map { $0 / Double(autodiffCase.repeats) }
+    }
+    /// tape time ÷ direct time: the reciprocal of the paired speedup's median.
+    func overhead(_ name: String, _ kernels: [Kernel]) -> Double? {
+        run.pairedSpeedup(name, over: .direct, timed: kernels).map { 1 / $0 }
+    }
+    let recording = Catalog.autodiffCases.filter(\.isRecording)
+    let backward = Catalog.autodiffCases.filter { !$0.isRecording }
+
+    var rows: [[String]] = [[
+        "Autodiff record (fwd)", "tape µs", "direct µs", "no-tape op µs", "tape/direct",
+        "tape/no-tape",
+    ]]
+    for autodiffCase in recording {
+        rows.append([
+            String(autodiffCase.label.dropFirst("record ".count)),
+            figures(perCall(autodiffCase, .nabla).map { $0 / 1e3 }),
+            figures(perCall(autodiffCase, .direct).map { $0 / 1e3 }),
+            figures(perCall(autodiffCase, .untaped).map { $0 / 1e3 }),
+            ratio(overhead(autodiffCase.name, autodiffCase.kernels)),
+            ratio(run.pairedSpeedup(autodiffCase.name, over: .untaped, timed: autodiffCase.kernels)
+                .map { 1 / $0 }),
+        ])
+    }
+    let printsRecording = hasData(rows)
+    if printsRecording { printTable(rows) }
+
+    rows = [["Autodiff backward", "tape ms", "direct ms", "tape/direct"]]
+    for autodiffCase in backward {
+        rows.append([
+            String(autodiffCase.label.dropFirst("backward ".count)),
+            fixed(perCall(autodiffCase, .nabla).map { $0 / 1e6 }, 3),
+            fixed(perCall(autodiffCase, .direct).map { $0 / 1e6 }, 3),
+            ratio(overhead(autodiffCase.name, autodiffCase.kernels)),
+        ])
+    }
+    let printsBackward = hasData(rows)
+    if printsBackward {
+        if printsRecording { print() }
+        printTable(rows)
+    }
+    if printsRecording || printsBackward {
+        print("(tape/direct: tape time ÷ direct time, median of paired ratios; 1.00 = no overhead."
+            + " Record: fresh tape per call (no-tape op: the same TensorOperations op outside any tape, so"
+            + " tape/no-tape is the cost of the node alone); backward: persistent tape, gradient with a seed vs"
+            + " conv2dBackwardInput + conv2dBackwardFilter or two matmuls; filter only: constant"
+            + " input vs conv2dBackwardFilter alone)")
+        print()
+    }
+
+    // The chain: each benchmark's framework metrics cover one path.
+    let megabyte = 1_048_576.0
+    rows = [[
+        "Autodiff \(AutodiffChain.label)", "ms", "mallocs/iter", "peak RSS MiB", "Δ peak MiB",
+    ]]
+    for (label, name, kernel) in [
+        ("tape (record + gradient)", AutodiffChain.tapeName, Kernel.nabla),
+        ("direct (10 ops fwd, no tape)", AutodiffChain.directName, Kernel.direct),
+    ] {
+        rows.append([
+            label, fixed(run.nanoseconds(name, kernel, timed: AutodiffChain.kernels).map { $0 / 1e6 }, 3),
+            fixed(run.frameworkMetric(name, AutodiffChain.mallocMetric), 0),
+            fixed(run.frameworkMetric(name, AutodiffChain.peakResidentMetric).map { $0 / megabyte }, 1),
+            fixed(run.frameworkMetric(name, AutodiffChain.peakResidentDeltaMetric).map { $0 / megabyte }, 1),
+        ])
+    }
+    if hasData(rows) {
+        printTable(rows)
+        print(
+            "(tape time ÷ direct-forward time, paired: "
+                + "\(ratio(overhead(AutodiffChain.tapeName, AutodiffChain.kernels))); mallocs and"
+                + " RSS: p50 per iteration, process-wide RSS sampled every ~5 ms)")
+    }
 }
 
 // MARK: - Command line

@@ -179,6 +179,7 @@ public enum ConvolutionKernels {
         let inputPlane = height * width
         let outputPlane = outputHeight * outputWidth
         let strideWidth = c.strideWidth
+        let contiguousRows = strideWidth == 1 && c.strideHeight == 1 && outputWidth == width
         let source = input.baseAddress!
         var row = columns.baseAddress!  // start of the current im2col row
 
@@ -202,6 +203,24 @@ public enum ConvolutionKernels {
                         block.update(repeating: 0, count: rowsY.lowerBound * outputWidth)
                         (block + rowsY.upperBound * outputWidth).update(
                             repeating: 0, count: (outputHeight - rowsY.upperBound) * outputWidth)
+                        // "Same" rows (unit strides, output as wide as the input): the valid
+                        // rows are one contiguous run of the plane, shifted by offsetX. Copy it
+                        // at once, then zero the few entries at each row's ends that fall in
+                        // the padding (the copy put neighbouring rows' values there).
+                        if contiguousRows && countX > 0 && !rowsY.isEmpty {
+                            let first = block + rowsY.lowerBound * outputWidth + lowX
+                            let last = block + (rowsY.upperBound - 1) * outputWidth
+                                + rangeX.upperBound
+                            let inputY = rowsY.lowerBound + offsetY
+                            first.update(
+                                from: plane + inputY * width + lowX + offsetX, count: last - first)
+                            for outputY in rowsY {
+                                let target = block + outputY * outputWidth
+                                for k in 0..<lowX { target[k] = 0 }
+                                for k in rangeX.upperBound..<outputWidth { target[k] = 0 }
+                            }
+                            continue
+                        }
                         for outputY in rowsY {
                             let target = block + outputY * outputWidth
                             target.update(repeating: 0, count: lowX)

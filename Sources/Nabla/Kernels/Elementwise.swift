@@ -129,8 +129,18 @@ public enum ElementwiseKernels {
         for axis in shape.indices.dropLast().reversed() {
             sourceStrides[axis] = sourceStrides[axis + 1] * shape[axis + 1]
         }
-        let dims = permutation.map { shape[$0] }
-        let strides = permutation.map { sourceStrides[$0] }
+        // Source axes that stay adjacent and in order move as one: [1, 0, 2, 3] copies whole
+        // [2, 3] planes instead of rows.
+        var dims: [Int] = [], strides: [Int] = []
+        for (index, axis) in permutation.enumerated() {
+            if index > 0, axis == permutation[index - 1] + 1 {
+                dims[dims.count - 1] *= shape[axis]
+                strides[strides.count - 1] = sourceStrides[axis]
+            } else {
+                dims.append(shape[axis])
+                strides.append(sourceStrides[axis])
+            }
+        }
         let x = source.baseAddress!, y = destination.baseAddress!
         guard let inner = dims.last else {
             y[0] = x[0]

@@ -3,6 +3,7 @@
 extension Tensor {
     /// Returns `transform` applied to every scalar.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func map(_ transform: (Scalar) -> Scalar) -> Tensor {
         withUnsafeBufferPointer { input in
             Tensor(unsafeUninitializedShape: shape) { output in
@@ -16,6 +17,7 @@ extension Tensor {
     /// Shapes align from the right; each pair of dimensions must be equal or one of them 1.
     /// `op` names the operation in misuse messages.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func broadcasting(
         _ op: String, _ lhs: Tensor, _ rhs: Tensor, _ combine: (Scalar, Scalar) -> Scalar
     ) -> Tensor {
@@ -33,6 +35,7 @@ extension Tensor {
 
     /// Updates `lhs` in place with `combine(lhs, rhs)`; `rhs` must broadcast to `lhs`'s shape.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func update(
         _ op: String, _ lhs: inout Tensor, _ rhs: Tensor, _ combine: (Scalar, Scalar) -> Scalar
     ) {
@@ -50,49 +53,70 @@ extension Tensor {
         }
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
         broadcasting("add", lhs, rhs, +)
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
         broadcasting("subtract", lhs, rhs, -)
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
         broadcasting("multiply", lhs, rhs, *)
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
         broadcasting("divide", lhs, rhs, /)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func + (lhs: Tensor, rhs: Scalar) -> Tensor { lhs.map { $0 + rhs } }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func - (lhs: Tensor, rhs: Scalar) -> Tensor { lhs.map { $0 - rhs } }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func * (lhs: Tensor, rhs: Scalar) -> Tensor { lhs.map { $0 * rhs } }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func / (lhs: Tensor, rhs: Scalar) -> Tensor { lhs.map { $0 / rhs } }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func + (lhs: Scalar, rhs: Tensor) -> Tensor { rhs.map { lhs + $0 } }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func - (lhs: Scalar, rhs: Tensor) -> Tensor { rhs.map { lhs - $0 } }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func * (lhs: Scalar, rhs: Tensor) -> Tensor { rhs.map { lhs * $0 } }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func / (lhs: Scalar, rhs: Tensor) -> Tensor { rhs.map { lhs / $0 } }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static prefix func - (operand: Tensor) -> Tensor { operand.map { -$0 } }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func += (lhs: inout Tensor, rhs: Tensor) { update("add", &lhs, rhs, +) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func -= (lhs: inout Tensor, rhs: Tensor) {
         update("subtract", &lhs, rhs, -)
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func *= (lhs: inout Tensor, rhs: Tensor) {
         update("multiply", &lhs, rhs, *)
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func /= (lhs: inout Tensor, rhs: Tensor) {
         update("divide", &lhs, rhs, /)
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func += (lhs: inout Tensor, rhs: Scalar) {
         lhs.withUnsafeMutableBufferPointer { a in for i in a.indices { a[i] += rhs } }
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func -= (lhs: inout Tensor, rhs: Scalar) {
         lhs.withUnsafeMutableBufferPointer { a in for i in a.indices { a[i] -= rhs } }
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func *= (lhs: inout Tensor, rhs: Scalar) {
         lhs.withUnsafeMutableBufferPointer { a in for i in a.indices { a[i] *= rhs } }
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     @inlinable public static func /= (lhs: inout Tensor, rhs: Scalar) {
         lhs.withUnsafeMutableBufferPointer { a in for i in a.indices { a[i] /= rhs } }
     }
@@ -101,6 +125,7 @@ extension Tensor {
 extension Tensor: Equatable {
     /// Exact equality of shapes and scalars (so NaN is never equal, as in IEEE 754).
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
         guard lhs.shape == rhs.shape else { return false }
         return lhs.withUnsafeBufferPointer { a in

@@ -4,6 +4,7 @@
 extension Tensor {
     /// The shape after reducing `axes` (sorted, resolved), keeping them as 1 or dropping them.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func reducedShape(_ axes: [Int], keepingDimensions: Bool) -> [Int] {
         keepingDimensions
             ? shape.indices.map { axes.contains($0) ? 1 : shape[$0] }
@@ -12,6 +13,7 @@ extension Tensor {
 
     /// Reduces `axes` with `reduceAxis`, which reduces one `[outer, extent, inner]` view.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func reduce(
         _ op: String, alongAxes axes: [Int], keepingDimensions: Bool,
         _ reduceAxis: (UnsafeBufferPointer<Scalar>, Int, Int, Int, UnsafeMutableBufferPointer<Scalar>) -> Void
@@ -38,12 +40,14 @@ extension Tensor {
 
     /// The sum of all scalars, as a rank-0 tensor.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func sum() -> Tensor {
         Tensor(withUnsafeBufferPointer { ReductionKernels.sum($0) })
     }
 
     /// The sum along `axes`. The result drops those axes, or keeps them with size 1.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func sum(alongAxes axes: [Int], keepingDimensions: Bool = false) -> Tensor {
         reduce("sum", alongAxes: axes, keepingDimensions: keepingDimensions) {
             ReductionKernels.sum($0, outer: $1, extent: $2, inner: $3, into: $4)
@@ -52,6 +56,7 @@ extension Tensor {
 
     /// The mean of all scalars, as a rank-0 tensor.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func mean() -> Tensor {
         Misuse.check(scalarCount > 0, "mean", "shape \(shape) is empty")
         return sum() / Scalar(scalarCount)
@@ -59,6 +64,7 @@ extension Tensor {
 
     /// The mean along `axes`.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func mean(alongAxes axes: [Int], keepingDimensions: Bool = false) -> Tensor {
         let resolved = Misuse.resolveAxes("mean", axes, shape: shape)
         let count = resolved.map { shape[$0] }.reduce(1, *)
@@ -68,10 +74,12 @@ extension Tensor {
 
     /// The largest scalar (NaN if any is NaN), as a rank-0 tensor.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func max() -> Tensor { max(alongAxes: Array(shape.indices)) }
 
     /// The largest scalar along `axes`; NaN wherever a reduced line holds a NaN.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func max(alongAxes axes: [Int], keepingDimensions: Bool = false) -> Tensor {
         reduce("max", alongAxes: axes, keepingDimensions: keepingDimensions) {
             ReductionKernels.reduce(
@@ -81,10 +89,12 @@ extension Tensor {
 
     /// The smallest scalar (NaN if any is NaN), as a rank-0 tensor.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func min() -> Tensor { min(alongAxes: Array(shape.indices)) }
 
     /// The smallest scalar along `axes`; NaN wherever a reduced line holds a NaN.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func min(alongAxes axes: [Int], keepingDimensions: Bool = false) -> Tensor {
         reduce("min", alongAxes: axes, keepingDimensions: keepingDimensions) {
             ReductionKernels.reduce(
@@ -94,15 +104,18 @@ extension Tensor {
 
     /// The index of the largest scalar along `axis`, for each position of the other axes, in
     /// row-major order. Ties go to the first; a NaN counts as the largest.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func argmax(alongAxis axis: Int) -> [Int] {
         argExtreme("argmax", alongAxis: axis, largest: true)
     }
 
     /// The index of the smallest scalar along `axis`; ties go to the first, a NaN wins.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func argmin(alongAxis axis: Int) -> [Int] {
         argExtreme("argmin", alongAxis: axis, largest: false)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func argExtreme(_ op: String, alongAxis axis: Int, largest: Bool) -> [Int] {
         let axis = Misuse.resolveAxis(op, axis, shape: shape)
         let extent = shape[axis]
@@ -121,6 +134,7 @@ extension Tensor {
     /// The variance along `axes`: the mean squared deviation, divided by `count − correction`
     /// (0 gives the population variance, 1 the unbiased sample variance).
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func variance(
         alongAxes axes: [Int], keepingDimensions: Bool = false, correction: Int = 0
     ) -> Tensor {
@@ -136,6 +150,7 @@ extension Tensor {
 
     /// The variance of all scalars, as a rank-0 tensor.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func variance(correction: Int = 0) -> Tensor {
         variance(alongAxes: Array(shape.indices), correction: correction)
     }
@@ -145,6 +160,7 @@ extension Tensor {
     /// This is the adjoint of broadcasting: a gradient of the broadcast shape becomes a gradient
     /// of the operand's shape.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func unbroadcasted(to target: [Int]) -> Tensor {
         if shape == target { return self }
         let broadcast = Misuse.broadcastShape("unbroadcast", target, shape)

@@ -4,15 +4,18 @@ extension Tensor {
     /// The same scalars with another shape; one dimension may be `-1` to be inferred.
     /// Shares storage: no copy.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func reshaped(to newShape: [Int]) -> Tensor {
         Tensor(shape: Misuse.reshapeTarget(shape, to: newShape), storage: storage)
     }
 
     /// The tensor flattened to rank 1.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func flattened() -> Tensor { reshaped(to: [scalarCount]) }
 
     /// The tensor with axes of size 1 removed: those in `axes`, or all of them if `axes` is nil.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func squeezed(axes: [Int]? = nil) -> Tensor {
         guard let axes else { return reshaped(to: shape.filter { $0 != 1 }) }
         let resolved = Misuse.resolveAxes("squeeze", axes, shape: shape)
@@ -23,6 +26,7 @@ extension Tensor {
     }
 
     /// The tensor with a new axis of size 1 inserted at `axis` (`-1` appends at the end).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func unsqueezed(axis: Int) -> Tensor {
         let axis = Misuse.resolveAxis("unsqueeze", axis, shape: shape, allowingEnd: true)
         var newShape = shape
@@ -31,6 +35,7 @@ extension Tensor {
     }
 
     /// The tensor with its axes reordered: axis `i` of the result is axis `permutation[i]`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func transposed(permutation: [Int]) -> Tensor {
         Misuse.checkPermutation("transpose", permutation, shape: shape)
         if permutation == Array(shape.indices) { return self }
@@ -44,6 +49,7 @@ extension Tensor {
     }
 
     /// The tensor with its axes reversed; for a matrix, the usual transpose (through BLAS).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func transposed() -> Tensor {
         guard rank == 2 else { return transposed(permutation: Array(shape.indices.reversed())) }
         return withUnsafeBufferPointer { x in
@@ -54,6 +60,7 @@ extension Tensor {
     }
 
     /// `tensor` repeated along its size-1 axes to `newShape` (NumPy broadcasting rules).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func broadcasted(to newShape: [Int]) -> Tensor {
         let shape = Misuse.broadcastShape("broadcast", self.shape, newShape)
         Misuse.check(
@@ -70,6 +77,7 @@ extension Tensor {
     /// Joins `tensors` along `axis`. All other dimensions must match.
     ///
     /// - Precondition: `tensors` is not empty.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public init(concatenating tensors: [Tensor], alongAxis axis: Int = 0) {
         let op = "concatenate"
         guard let first = tensors.first else { Misuse.fail(op, "no tensors to concatenate") }
@@ -104,6 +112,7 @@ extension Tensor {
     }
 
     /// The part of the tensor in `range` along `axis`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func slice(alongAxis axis: Int, _ range: Range<Int>) -> Tensor {
         let axis = Misuse.resolveAxis("slice", axis, shape: shape)
         Misuse.check(
@@ -125,6 +134,7 @@ extension Tensor {
     }
 
     /// The part of the tensor from `lowerBounds` up to, not including, `upperBounds`, per axis.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func slice(lowerBounds: [Int], upperBounds: [Int]) -> Tensor {
         Misuse.check(
             lowerBounds.count == rank && upperBounds.count == rank, "slice",
@@ -141,6 +151,7 @@ extension Tensor {
 
     /// Splits the tensor along `axis` into pieces of the given `sizes`, which must add up to
     /// that axis's size.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func split(sizes: [Int], alongAxis axis: Int = 0) -> [Tensor] {
         let axis = Misuse.resolveAxis("split", axis, shape: shape)
         Misuse.check(
@@ -154,6 +165,7 @@ extension Tensor {
     }
 
     /// Splits the tensor along `axis` into `count` equal pieces.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func split(count: Int, alongAxis axis: Int = 0) -> [Tensor] {
         let resolved = Misuse.resolveAxis("split", axis, shape: shape)
         Misuse.check(
