@@ -305,3 +305,36 @@ typealias Ops = TensorOperations<Double>
         #expect(message.contains("anomaly: the backward of log created at NablaTests/GradientTapeTests.swift:"))
     }
 }
+
+/// Backward rules at the edges of their domains.
+@Suite struct SafeEdgeTests {
+    func gradient(_ x: Tensor<Double>, _ f: (Variable<Double>) -> Variable<Double>) -> [Double] {
+        let v = Ops.variable(x, requiresGradient: true)
+        let tape = GradientTape<Double>()
+        let y = tape.record { Ops.sum(f(v)) }
+        return tape.gradient(of: y, withRespectTo: [v])[0].value.scalars
+    }
+
+    @Test func sqrtGradientAtZeroIsZero() {
+        #expect(gradient(Tensor([0, 4])) { Ops.sqrt($0) } == [0, 0.25])
+    }
+
+    @Test func euclideanNormAtZeroHasFiniteGradient() {
+        #expect(gradient(Tensor([0, 0, 0])) { Ops.sqrt(Ops.sum(Ops.square($0))) } == [0, 0, 0])
+    }
+
+    @Test func reluGradientAtZeroIsZero() {
+        #expect(gradient(Tensor([-1, 0, 2])) { Ops.relu($0) } == [0, 0, 1])
+    }
+
+    /// `select(x > 0, sqrt(x), 0)`: at x < 0 the sqrt branch is NaN but not taken, and no NaN
+    /// reaches the gradient.
+    @Test func untakenBranchLeaksNoNaN() {
+        let x = Tensor<Double>([-1, 4])
+        let mask = x.map { $0 > 0 ? 1 : 0 }
+        let g = gradient(x) { Ops.select(mask, Ops.sqrt($0), Ops.constant(Tensor(0))) }
+        #expect(g == [0, 0.25])
+        let logGradient = gradient(x) { Ops.select(mask, Ops.log($0), Ops.constant(Tensor(0))) }
+        #expect(logGradient == [0, 0.25])
+    }
+}

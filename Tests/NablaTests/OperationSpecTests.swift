@@ -90,7 +90,10 @@ func naiveAxisSum(_ x: Tensor<Double>, axis: Int) -> Tensor<Double> {
 
 extension OperationSpec {
     /// The rows of the core op families: arithmetic, elementwise, reductions, shape, matmul.
-    static let core: [OperationSpec] = [
+    static let core: [OperationSpec] =
+        arithmetic + elementwise + reductionsAndShapes + products + scalingAndSelection
+
+    static let arithmetic: [OperationSpec] = [
         .init(name: "add", inputShapes: [[3, 4], [4]], domain: .any,
               double: { DOps.add($0[0], $0[1]) }, float: { FOps.add($0[0], $0[1]) }, reference: binaryReference(+)),
         .init(name: "subtract", inputShapes: [[3, 1], [1, 4]], domain: .any,
@@ -101,6 +104,9 @@ extension OperationSpec {
               double: { DOps.divide($0[0], $0[1]) }, float: { FOps.divide($0[0], $0[1]) }, reference: binaryReference(/)),
         .init(name: "negate", inputShapes: [[5]], domain: .any,
               double: { DOps.negate($0[0]) }, float: { FOps.negate($0[0]) }, reference: elementwiseReference { -$0 }),
+    ]
+
+    static let elementwise: [OperationSpec] = [
         .init(name: "exp", inputShapes: [[3, 4]], domain: .any,
               double: { DOps.exp($0[0]) }, float: { FOps.exp($0[0]) }, reference: elementwiseReference(Foundation.exp)),
         .init(name: "log", inputShapes: [[3, 4]], domain: .positive,
@@ -131,6 +137,9 @@ extension OperationSpec {
               double: { DOps.dropout($0[0], mask: dropoutMask(), keepProbability: 0.75) },
               float: { FOps.dropout($0[0], mask: converted(dropoutMask()), keepProbability: 0.75) },
               reference: { x in Tensor(shape: [3, 4], scalars: zip(x[0].scalars, dropoutMask().scalars).map { $0 * $1 / 0.75 }) }),
+    ]
+
+    static let reductionsAndShapes: [OperationSpec] = [
         .init(name: "sum(axes: [0])", inputShapes: [[3, 4]], domain: .any,
               double: { DOps.sum($0[0], alongAxes: [0]) }, float: { FOps.sum($0[0], alongAxes: [0]) },
               reference: { naiveAxisSum($0[0], axis: 0) }),
@@ -174,6 +183,9 @@ extension OperationSpec {
         .init(name: "slice", inputShapes: [[3, 5]], domain: .any,
               double: { DOps.slice($0[0], alongAxis: 1, 1..<4) }, float: { FOps.slice($0[0], alongAxis: 1, 1..<4) },
               reference: { x in Tensor(shape: [3, 3], scalars: (0..<3).flatMap { i in (1..<4).map { x[0][i, $0] } }) }),
+    ]
+
+    static let products: [OperationSpec] = [
         .init(name: "matrixMultiply", inputShapes: [[3, 4], [4, 2]], domain: .any,
               double: { DOps.matrixMultiply($0[0], $0[1]) }, float: { FOps.matrixMultiply($0[0], $0[1]) },
               reference: { naiveMatrixProduct($0[0], $0[1]) }),
@@ -196,6 +208,23 @@ extension OperationSpec {
                           x[1].slice(alongAxis: 0, b..<(b + 1)).reshaped(to: [4, 2])).unsqueezed(axis: 0)
                   })
               }),
+    ]
+
+    static let scalingAndSelection: [OperationSpec] = [
+        .init(name: "reciprocal", inputShapes: [[3, 4]], domain: .positive,
+              double: { DOps.reciprocal($0[0]) }, float: { FOps.reciprocal($0[0]) }, reference: elementwiseReference { 1 / $0 }),
+        .init(name: "scale", inputShapes: [[3, 4]], domain: .any,
+              double: { DOps.scale($0[0], by: -1.5) }, float: { FOps.scale($0[0], by: -1.5) }, reference: elementwiseReference { -1.5 * $0 }),
+        .init(name: "shift", inputShapes: [[3, 4]], domain: .any,
+              double: { DOps.shift($0[0], by: 0.25) }, float: { FOps.shift($0[0], by: 0.25) }, reference: elementwiseReference { $0 + 0.25 }),
+        .init(name: "guardedMultiply", inputShapes: [[3, 4], [4]], domain: .awayFromZero,
+              double: { DOps.guardedMultiply($0[0], $0[1]) }, float: { FOps.guardedMultiply($0[0], $0[1]) }, reference: binaryReference(*)),
+        .init(name: "broadcast", inputShapes: [[3, 1]], domain: .any,
+              double: { DOps.broadcast($0[0], toShape: [2, 3, 4]) }, float: { FOps.broadcast($0[0], toShape: [2, 3, 4]) },
+              reference: { x in naiveBroadcastMiddle(x[0]) }),
+        .init(name: "reduce(toShape:)", inputShapes: [[2, 3, 4]], domain: .any,
+              double: { DOps.reduce($0[0], toShape: [3, 1]) }, float: { FOps.reduce($0[0], toShape: [3, 1]) },
+              reference: { x in naiveSumToMiddle(x[0]) }),
         .init(name: "select", inputShapes: [[3, 4], [3, 4]], domain: .any,
               double: { DOps.select(selectionMask(), $0[0], $0[1]) },
               float: { FOps.select(converted(selectionMask()), $0[0], $0[1]) },
@@ -204,6 +233,22 @@ extension OperationSpec {
 
     /// Every row of the table.
     static let all: [OperationSpec] = core + normalization + convolution
+}
+
+/// [3, 1] repeated to [2, 3, 4], by index arithmetic.
+func naiveBroadcastMiddle(_ x: Tensor<Double>) -> Tensor<Double> {
+    let values = x.scalars
+    var out: [Double] = []
+    for index in 0..<24 { out.append(values[(index / 4) % 3]) }
+    return Tensor(shape: [2, 3, 4], scalars: out)
+}
+
+/// [2, 3, 4] summed to [3, 1], by index arithmetic.
+func naiveSumToMiddle(_ x: Tensor<Double>) -> Tensor<Double> {
+    let values = x.scalars
+    var out = [Double](repeating: 0, count: 3)
+    for index in 0..<24 { out[(index / 4) % 3] += values[index] }
+    return Tensor(shape: [3, 1], scalars: out)
 }
 
 /// A fixed 0/1 mask with both values present.

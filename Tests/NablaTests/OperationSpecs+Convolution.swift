@@ -123,6 +123,19 @@ extension OperationSpec {
         // im2col of [2, 2, 4, 5] with a 3×2 kernel: oh = 2, ow = 5, columns [12, 20].
         let columnsShape = [12, 20], imageShape = [2, 2, 4, 5]
         return [
+            // Repeated indices: scatter must add, gather must read twice.
+            .init(name: "gather", inputShapes: [[3, 4]], domain: .any,
+                  double: { DOps.gather($0[0], atIndices: [5, 0, 11, 5, 7], shape: [5]) },
+                  float: { FOps.gather($0[0], atIndices: [5, 0, 11, 5, 7], shape: [5]) },
+                  reference: { x in Tensor([5, 0, 11, 5, 7].map { x[0].scalars[$0] }) }),
+            .init(name: "scatter", inputShapes: [[5]], domain: .any,
+                  double: { DOps.scatter($0[0], atIndices: [5, 0, 11, 5, 7], intoShape: [3, 4]) },
+                  float: { FOps.scatter($0[0], atIndices: [5, 0, 11, 5, 7], intoShape: [3, 4]) },
+                  reference: { x in
+                      var out = [Double](repeating: 0, count: 12)
+                      for (value, index) in zip(x[0].scalars, [5, 0, 11, 5, 7]) { out[index] += value }
+                      return Tensor(shape: [3, 4], scalars: out)
+                  }),
             conv2dRow("conv2d(stride 1, padding 1)", input: [2, 3, 5, 5], filter: [4, 3, 3, 3], .init(stride: 1, padding: 1)),
             conv2dRow("conv2d(stride 2, padding 1×0, dilation 2, kernel 3×2)", input: [1, 2, 7, 6], filter: [3, 2, 3, 2], strided),
             conv2dRow("conv2d(bias)", input: [2, 2, 4, 4], filter: [3, 2, 2, 2], bias: true, .init(stride: 1, padding: 0)),
