@@ -118,4 +118,15 @@ extension Misuse {
             "\(name) is \(rows) × \(columns) with leading dimension \(leading), which needs "
                 + "\(needed) elements, but its buffer has \(count)")
     }
+
+    /// Checks the arguments of an out-of-place `[rows, columns]` transpose.
+    @usableFromInline
+    static func checkTranspose(rows: Int, columns: Int, source: Int, destination: Int) {
+        let op = "transpose"
+        check(rows >= 0 && columns >= 0, op, "sizes \(rows) × \(columns) are negative")
+        check(
+            source == rows * columns && destination == rows * columns, op,
+            "source has \(source) and destination \(destination) elements for a \(rows) × "
+                + "\(columns) matrix")
+    }
 }

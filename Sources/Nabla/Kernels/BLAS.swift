@@ -93,11 +93,7 @@ public enum BLAS {
         source: UnsafeBufferPointer<Scalar>, destination: UnsafeMutableBufferPointer<Scalar>
     ) {
         let op = "transpose"
-        Misuse.check(rows >= 0 && columns >= 0, op, "sizes \(rows) × \(columns) are negative")
-        Misuse.check(
-            source.count == rows * columns && destination.count == rows * columns, op,
-            "source has \(source.count) and destination \(destination.count) elements "
-                + "for a \(rows) × \(columns) matrix")
+        Misuse.checkTranspose(rows: rows, columns: columns, source: source.count, destination: destination.count)
         guard rows > 0, columns > 0 else { return }
         Scalar.cblasOmatcopy(
             CblasTrans, Misuse.int32(op, "rows", rows), Misuse.int32(op, "columns", columns), 1,

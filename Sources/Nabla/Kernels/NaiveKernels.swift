@@ -44,12 +44,7 @@ public enum NaiveKernels {
         rows: Int, columns: Int,
         source: UnsafeBufferPointer<Scalar>, destination: UnsafeMutableBufferPointer<Scalar>
     ) {
-        let op = "transpose"
-        Misuse.check(rows >= 0 && columns >= 0, op, "sizes \(rows) × \(columns) are negative")
-        Misuse.check(
-            source.count == rows * columns && destination.count == rows * columns, op,
-            "source has \(source.count) and destination \(destination.count) elements "
-                + "for a \(rows) × \(columns) matrix")
+        Misuse.checkTranspose(rows: rows, columns: columns, source: source.count, destination: destination.count)
         for row in 0..<rows {
             for column in 0..<columns {
                 destination[column * rows + row] = source[row * columns + column]
