@@ -1,3 +1,5 @@
+import Dispatch
+
 /// How a 2-D convolution window moves over its input: stride, zero padding and dilation, each
 /// given separately for the height and width dimensions.
 ///
@@ -172,6 +174,25 @@ public enum ConvolutionKernels {
     ) {
         checkBuffers("im2col", geometry, input: input.count, columns: columns.count)
         guard columns.count > 0 else { return }
+        // A large lowering splits its channels across the BLAS threads, which are idle now.
+        let parts = columns.count >= 1 << 17 ? Swift.min(BLAS.threadCount, geometry.channels) : 1
+        guard parts > 1 else {
+            return im2col(geometry, input: input, columns: columns, channels: 0..<geometry.channels)
+        }
+        let chunk = (geometry.channels + parts - 1) / parts
+        let buffers = UncheckedSendable((input, columns))
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let channels = (part * chunk)..<Swift.min((part + 1) * chunk, geometry.channels)
+            im2col(geometry, input: buffers.value.0, columns: buffers.value.1, channels: channels)
+        }
+    }
+
+    /// im2col of the input's `channels`, writing only their rows of `columns`.
+    @inlinable
+    static func im2col<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, input: UnsafeBufferPointer<S>,
+        columns: UnsafeMutableBufferPointer<S>, channels: Range<Int>
+    ) {
         let g = geometry
         let c = geometry.configuration
         let (height, width) = (g.height, g.width)
@@ -181,9 +202,11 @@ public enum ConvolutionKernels {
         let strideWidth = c.strideWidth
         let contiguousRows = strideWidth == 1 && c.strideHeight == 1 && outputWidth == width
         let source = input.baseAddress!
-        var row = columns.baseAddress!  // start of the current im2col row
+        // The start of the current im2col row.
+        var row = columns.baseAddress!
+            + channels.lowerBound * g.kernelHeight * g.kernelWidth * g.batch * outputPlane
 
-        for channel in 0..<g.channels {
+        for channel in channels {
             for i in 0..<g.kernelHeight {
                 let offsetY = i * c.dilationHeight - c.paddingHeight
                 let rowsY = validOutputs(
@@ -359,4 +382,11 @@ public enum ConvolutionKernels {
             }
         }
     }
+}
+
+/// Buffers handed to parallel workers that write disjoint parts of them.
+@usableFromInline
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    @usableFromInline let value: Value
+    @usableFromInline init(_ value: Value) { self.value = value }
 }
