@@ -141,6 +141,32 @@ public enum PoolingKernels {
         }
     }
 
+    /// Calls `body(o, base, rows, columns)` for every window in row-major output order: `o` is
+    /// the output offset, `base` the offset of the window's input plane, and `rows` and
+    /// `columns` the input rows and columns it covers.
+    @inlinable @inline(__always)
+    static func forEachWindow(
+        _ g: Convolution2DGeometry, _ body: (Int, Int, Range<Int>, Range<Int>) -> Void
+    ) {
+        let c = g.configuration
+        let rows = windows(
+            stride: c.strideHeight, padding: c.paddingHeight, kernel: g.kernelHeight,
+            size: g.height, outputs: g.outputHeight)
+        let columns = windows(
+            stride: c.strideWidth, padding: c.paddingWidth, kernel: g.kernelWidth,
+            size: g.width, outputs: g.outputWidth)
+        var o = 0
+        for plane in 0..<(g.batch * g.channels) {
+            let base = plane * g.height * g.width
+            for rowRange in rows {
+                for columnRange in columns {
+                    body(o, base, rowRange, columnRange)
+                    o += 1
+                }
+            }
+        }
+    }
+
     /// Writes each window's maximum to `output` and its row-major input offset to `indices`.
     /// `input` is `[N, C, H, W]`; `output` and `indices` are `[N, C, oh, ow]`.
     @inlinable
@@ -155,36 +181,22 @@ public enum PoolingKernels {
             indices.count == output.count, "maxPool",
             "\(indices.count) indices for \(output.count) pooled scalars")
         guard output.count > 0 else { return }
-        let c = g.configuration
-        let rows = windows(
-            stride: c.strideHeight, padding: c.paddingHeight, kernel: g.kernelHeight,
-            size: g.height, outputs: g.outputHeight)
-        let columns = windows(
-            stride: c.strideWidth, padding: c.paddingWidth, kernel: g.kernelWidth,
-            size: g.width, outputs: g.outputWidth)
         let source = input.baseAddress!
-        var o = 0
-        for plane in 0..<(g.batch * g.channels) {
-            let base = plane * g.height * g.width
-            for rowRange in rows {
-                for columnRange in columns {
-                    var bestIndex = base + rowRange.lowerBound * g.width + columnRange.lowerBound
-                    var best = source[bestIndex]
-                    for y in rowRange {
-                        let row = base + y * g.width
-                        for x in columnRange {
-                            let v = source[row + x]
-                            if v > best || (v.isNaN && !best.isNaN) {
-                                best = v
-                                bestIndex = row + x
-                            }
-                        }
+        forEachWindow(g) { o, base, rowRange, columnRange in
+            var bestIndex = base + rowRange.lowerBound * g.width + columnRange.lowerBound
+            var best = source[bestIndex]
+            for y in rowRange {
+                let row = base + y * g.width
+                for x in columnRange {
+                    let v = source[row + x]
+                    if v > best || (v.isNaN && !best.isNaN) {
+                        best = v
+                        bestIndex = row + x
                     }
-                    output[o] = best
-                    indices[o] = bestIndex
-                    o += 1
                 }
             }
+            output[o] = best
+            indices[o] = bestIndex
         }
     }
 
@@ -199,29 +211,15 @@ public enum PoolingKernels {
     ) {
         Misuse.checkPoolingBuffers("averagePool", g, input: input.count, pooled: output.count)
         guard output.count > 0 else { return }
-        let c = g.configuration
-        let rows = windows(
-            stride: c.strideHeight, padding: c.paddingHeight, kernel: g.kernelHeight,
-            size: g.height, outputs: g.outputHeight)
-        let columns = windows(
-            stride: c.strideWidth, padding: c.paddingWidth, kernel: g.kernelWidth,
-            size: g.width, outputs: g.outputWidth)
         let scale = 1 / S(g.kernelHeight * g.kernelWidth)
         let source = input.baseAddress!
-        var o = 0
-        for plane in 0..<(g.batch * g.channels) {
-            let base = plane * g.height * g.width
-            for rowRange in rows {
-                for columnRange in columns {
-                    var sum: S = 0
-                    for y in rowRange {
-                        let row = source + base + y * g.width
-                        for x in columnRange { sum += row[x] }
-                    }
-                    output[o] = sum * scale
-                    o += 1
-                }
+        forEachWindow(g) { o, base, rowRange, columnRange in
+            var sum: S = 0
+            for y in rowRange {
+                let row = source + base + y * g.width
+                for x in columnRange { sum += row[x] }
             }
+            output[o] = sum * scale
         }
     }
 
@@ -238,27 +236,13 @@ public enum PoolingKernels {
             "averagePoolAdjoint", g, input: input.count, pooled: pooled.count)
         guard input.count > 0 else { return }
         input.update(repeating: 0)
-        let c = g.configuration
-        let rows = windows(
-            stride: c.strideHeight, padding: c.paddingHeight, kernel: g.kernelHeight,
-            size: g.height, outputs: g.outputHeight)
-        let columns = windows(
-            stride: c.strideWidth, padding: c.paddingWidth, kernel: g.kernelWidth,
-            size: g.width, outputs: g.outputWidth)
         let scale = 1 / S(g.kernelHeight * g.kernelWidth)
         let target = input.baseAddress!
-        var o = 0
-        for plane in 0..<(g.batch * g.channels) {
-            let base = plane * g.height * g.width
-            for rowRange in rows {
-                for columnRange in columns {
-                    let v = pooled[o] * scale
-                    for y in rowRange {
-                        let row = target + base + y * g.width
-                        for x in columnRange { row[x] += v }
-                    }
-                    o += 1
-                }
+        forEachWindow(g) { o, base, rowRange, columnRange in
+            let v = pooled[o] * scale
+            for y in rowRange {
+                let row = target + base + y * g.width
+                for x in columnRange { row[x] += v }
             }
         }
     }

@@ -15,7 +15,7 @@ extension Tensor {
     @inlinable
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func reduce(
-        _ op: String, alongAxes axes: [Int], keepingDimensions: Bool,
+        _ op: String, alongAxes axes: [Int], keepingDimensions: Bool, allowingEmpty: Bool = false,
         _ reduceAxis: (UnsafeBufferPointer<Scalar>, Int, Int, Int, UnsafeMutableBufferPointer<Scalar>) -> Void
     ) -> Tensor {
         let resolved = Misuse.resolveAxes(op, axes, shape: shape)
@@ -24,7 +24,7 @@ extension Tensor {
         for axis in resolved.reversed() {
             let extent = currentShape[axis]
             Misuse.check(
-                extent > 0 || op == "sum", op,
+                extent > 0 || allowingEmpty, op,
                 "axis \(axis) of shape \(shape) is empty: there is nothing to reduce")
             let outer = currentShape[..<axis].reduce(1, *)
             let inner = currentShape[(axis + 1)...].reduce(1, *)
@@ -49,7 +49,8 @@ extension Tensor {
     @inlinable
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func sum(alongAxes axes: [Int], keepingDimensions: Bool = false) -> Tensor {
-        reduce("sum", alongAxes: axes, keepingDimensions: keepingDimensions) {
+        // An empty sum is 0.
+        reduce("sum", alongAxes: axes, keepingDimensions: keepingDimensions, allowingEmpty: true) {
             ReductionKernels.sum($0, outer: $1, extent: $2, inner: $3, into: $4)
         }
     }

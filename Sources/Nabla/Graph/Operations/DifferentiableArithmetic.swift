@@ -96,13 +96,17 @@ extension TensorOperations {
     ) -> Variable<Scalar> {
         let shape = Misuse.broadcastShape(
             "select", Misuse.broadcastShape("select", condition.shape, lhs.shape), rhs.shape)
-        let mask = condition.broadcasted(to: shape)
-        let value = Tensor.broadcasting("select", mask, lhs.value.broadcasted(to: shape)) { m, a in
-            m != 0 ? a : 0
-        } + Tensor.broadcasting("select", mask, rhs.value.broadcasted(to: shape)) { m, b in
-            m != 0 ? 0 : b
+        let keep = condition.broadcasted(to: shape).map { $0 != 0 ? 1 : 0 }
+        let (left, right) = (lhs.value.broadcasted(to: shape), rhs.value.broadcasted(to: shape))
+        let value = Tensor<Scalar>(unsafeUninitializedShape: shape) { output in
+            keep.withUnsafeBufferPointer { k in
+                left.withUnsafeBufferPointer { a in
+                    right.withUnsafeBufferPointer { b in
+                        for i in output.indices { output[i] = k[i] != 0 ? a[i] : b[i] }
+                    }
+                }
+            }
         }
-        let keep = mask.map { $0 != 0 ? 1 : 0 }
         return record("select", [lhs, rhs], value, file: file, line: line) { g, needs in
             let zero = constant(.zeros(shape: []))
             return [needs[0] ? reduce(select(keep, g, zero), toShape: lhs.shape) : nil,
