@@ -18,7 +18,7 @@ public func conv2d<S: TensorScalar>(
     _ input: Tensor<S>, filter: Tensor<S>,
     configuration: Convolution2DConfiguration = .init()
 ) -> Tensor<S> {
-    let geometry = ConvolutionShapes.geometry(
+    let geometry = Misuse.convolutionGeometry(
         "conv2d", "input \(input.shape) and filter \(filter.shape)", input: input.shape,
         filter: filter.shape, configuration: configuration)
     let outputChannels = filter.shape[0]
@@ -93,10 +93,10 @@ public func conv2dBackwardInput<S: TensorScalar>(
         "output gradient \(outputGradient.shape), filter \(filter.shape) and input shape "
             + "\(inputShape)"
     }
-    let geometry = ConvolutionShapes.geometry(
+    let geometry = Misuse.convolutionGeometry(
         op, shapes(), input: inputShape, filter: filter.shape, configuration: configuration)
     let outputChannels = filter.shape[0]
-    ConvolutionShapes.checkOutputGradient(
+    Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
     guard geometry.batch > 0 else { return Tensor(shape: inputShape, scalars: []) }
 
@@ -134,10 +134,10 @@ public func conv2dBackwardFilter<S: TensorScalar>(
         "output gradient \(outputGradient.shape), input \(input.shape) and filter shape "
             + "\(filterShape)"
     }
-    let geometry = ConvolutionShapes.geometry(
+    let geometry = Misuse.convolutionGeometry(
         op, shapes(), input: input.shape, filter: filterShape, configuration: configuration)
     let outputChannels = filterShape[0]
-    ConvolutionShapes.checkOutputGradient(
+    Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
     guard geometry.batch > 0 else { return Tensor(repeating: 0, shape: filterShape) }
 
@@ -216,42 +216,9 @@ public func col2im<S: TensorScalar>(
     }
 }
 
-/// Shape checks and buffer plumbing shared by the tensor-level convolutions.
+/// Buffer plumbing shared by the tensor-level convolutions.
 @usableFromInline
 enum ConvolutionShapes {
-    /// Checks an `[N, C, H, W]` input against an `[O, C, kh, kw]` filter and returns the geometry.
-    @usableFromInline
-    static func geometry(
-        _ op: String, _ shapes: @autoclosure () -> String, input: [Int], filter: [Int],
-        configuration: Convolution2DConfiguration
-    ) -> Convolution2DGeometry {
-        Misuse.check(input.count == 4, op, "\(shapes()): input must have rank 4 [N, C, H, W]")
-        Misuse.check(filter.count == 4, op, "\(shapes()): filter must have rank 4 [O, C, kh, kw]")
-        Misuse.check(
-            input[1] == filter[1], op,
-            "\(shapes()): input has \(input[1]) channels, filter expects \(filter[1])")
-        Misuse.check(filter[0] >= 1, op, "\(shapes()): filter must have at least 1 output channel")
-        return Convolution2DGeometry(
-            batch: input[0], channels: input[1], height: input[2], width: input[3],
-            kernelHeight: filter[2], kernelWidth: filter[3], configuration: configuration,
-            operation: op, shapes: shapes())
-    }
-
-    /// Checks that an output gradient is `[N, O, oh, ow]`.
-    @usableFromInline
-    static func checkOutputGradient(
-        _ op: String, _ shapes: @autoclosure () -> String, _ shape: [Int],
-        geometry: Convolution2DGeometry,
-        outputChannels: Int
-    ) {
-        let expected = [
-            geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth,
-        ]
-        Misuse.check(
-            shape == expected, op,
-            "\(shapes()) with \(geometry.configuration): output gradient must be \(expected)")
-    }
-
     /// The im2col matrix of `input` in a new buffer, which the caller deallocates.
     @inlinable
     static func im2col<S: TensorScalar>(
