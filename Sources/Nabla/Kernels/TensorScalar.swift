@@ -9,7 +9,7 @@ import RealModule
 /// wrappers in ``BLAS`` and ``LinearAlgebra`` instead.
 public protocol TensorScalar: BinaryFloatingPoint, Real, SIMDScalar, Codable, Sendable,
     CustomStringConvertible
-where Self.RawSignificand: FixedWidthInteger, Self.Exponent: BinaryInteger {
+where Self.RawSignificand: FixedWidthInteger {
     // MARK: BLAS
     static func cblasGemm(
         _ transA: CBLAS_TRANSPOSE, _ transB: CBLAS_TRANSPOSE, _ m: Int32, _ n: Int32, _ k: Int32,
