@@ -60,8 +60,8 @@ typealias Ops = TensorOperations<Double>
             Ops.sum(Ops.custom("observedMatmul", inputs: [input, weight], isBackwardDifferentiable: true,
                        forward: { matmul($0[0], $0[1]) }) { g, needs in
                 seen.withLock { $0.append(needs) }
-                return [needs[0] ? Ops.matrixMultiply(g, weight, transposeRHS: true) : nil,
-                        needs[1] ? Ops.matrixMultiply(input, g, transposeLHS: true) : nil]
+                return [needs[0] ? Ops.matmul(g, weight, transposeRHS: true) : nil,
+                        needs[1] ? Ops.matmul(input, g, transposeLHS: true) : nil]
             })
         }
         let g = tape.gradient(of: y, withRespectTo: [weight])
@@ -103,12 +103,12 @@ typealias Ops = TensorOperations<Double>
         let w = Ops.variable(.ones(shape: [3, 4]), requiresGradient: true)
         let tape = GradientTape<Double>(persistent: true)
         _ = tape.record {
-            withNameScope("dense1") { Ops.relu(Ops.matrixMultiply(x, w)) }
+            withNameScope("dense1") { Ops.relu(Ops.matmul(x, w)) }
         }
         let dot = tape.graphviz()
         #expect(dot.hasPrefix("digraph Tape {"))
         #expect(dot.contains("subgraph \"cluster_dense1\""))
-        #expect(dot.contains("matrixMultiply\\n[2, 4]") && dot.contains("relu\\n[2, 4]"))
+        #expect(dot.contains("matmul\\n[2, 4]") && dot.contains("relu\\n[2, 4]"))
         #expect(dot.contains("op0 -> op1;"))
     }
 }
@@ -127,7 +127,7 @@ typealias Ops = TensorOperations<Double>
         let directional = outer.record {
             let inner = GradientTape<Double>()
             let f = inner.record {
-                Ops.sum(Ops.constant(v) * Ops.tanh(Ops.matrixMultiply(weights, Ops.constant(x))))
+                Ops.sum(Ops.constant(v) * Ops.tanh(Ops.matmul(weights, Ops.constant(x))))
             }
             let gradient = inner.gradient(of: f, withRespectTo: [weights])[0]
             return Ops.sum(gradient * Ops.constant(u))
@@ -149,7 +149,7 @@ typealias Ops = TensorOperations<Double>
             let x = Ops.constant(samples)
             let inner = GradientTape<Double>()
             inner.watch(x)
-            let critic = inner.record { Ops.matrixMultiply(x, w) }
+            let critic = inner.record { Ops.matmul(x, w) }
             let inputGradient = inner.gradient(
                 of: critic, withRespectTo: [x], seed: .ones(shape: critic.shape))[0]
             let norms = Ops.sqrt(Ops.sum(Ops.square(inputGradient), alongAxes: [1]))
@@ -165,7 +165,7 @@ typealias Ops = TensorOperations<Double>
     @Test func createGraphOnOnePersistentTape() {
         let x = Ops.variable(Tensor([1.5, -2]), requiresGradient: true)
         let tape = GradientTape<Double>(persistent: true)
-        let y = tape.record { Ops.sum(Ops.power(x, 3)) }
+        let y = tape.record { Ops.sum(Ops.pow(x, 3)) }
         let first = tape.gradient(of: y, withRespectTo: [x], createGraph: true)[0]
         expectClose(first.value, Tensor([6.75, 12]), rtol: 1e-14)
         let second = tape.gradient(of: tape.record { Ops.sum(first) }, withRespectTo: [x])[0]

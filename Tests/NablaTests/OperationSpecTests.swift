@@ -115,8 +115,8 @@ extension OperationSpec {
               double: { DOps.sqrt($0[0]) }, float: { FOps.sqrt($0[0]) }, reference: elementwiseReference { $0.squareRoot() }),
         .init(name: "square", inputShapes: [[3, 4]], domain: .any,
               double: { DOps.square($0[0]) }, float: { FOps.square($0[0]) }, reference: elementwiseReference { $0 * $0 }),
-        .init(name: "power", inputShapes: [[3, 4]], domain: .positive,
-              double: { DOps.power($0[0], 2.5) }, float: { FOps.power($0[0], 2.5) }, reference: elementwiseReference { Foundation.pow($0, 2.5) }),
+        .init(name: "pow", inputShapes: [[3, 4]], domain: .positive,
+              double: { DOps.pow($0[0], 2.5) }, float: { FOps.pow($0[0], 2.5) }, reference: elementwiseReference { Foundation.pow($0, 2.5) }),
         .init(name: "abs", inputShapes: [[3, 4]], domain: .awayFromZero,
               double: { DOps.abs($0[0]) }, float: { FOps.abs($0[0]) }, reference: elementwiseReference(Swift.abs)),
         .init(name: "tanh", inputShapes: [[3, 4]], domain: .any,
@@ -186,21 +186,21 @@ extension OperationSpec {
     ]
 
     static let products: [OperationSpec] = [
-        .init(name: "matrixMultiply", inputShapes: [[3, 4], [4, 2]], domain: .any,
-              double: { DOps.matrixMultiply($0[0], $0[1]) }, float: { FOps.matrixMultiply($0[0], $0[1]) },
+        .init(name: "matmul", inputShapes: [[3, 4], [4, 2]], domain: .any,
+              double: { DOps.matmul($0[0], $0[1]) }, float: { FOps.matmul($0[0], $0[1]) },
               reference: { naiveMatrixProduct($0[0], $0[1]) }),
-        .init(name: "matrixMultiply(transposeLHS, transposeRHS)", inputShapes: [[4, 3], [2, 4]], domain: .any,
-              double: { DOps.matrixMultiply($0[0], $0[1], transposeLHS: true, transposeRHS: true) },
-              float: { FOps.matrixMultiply($0[0], $0[1], transposeLHS: true, transposeRHS: true) },
+        .init(name: "matmul(transposeLHS, transposeRHS)", inputShapes: [[4, 3], [2, 4]], domain: .any,
+              double: { DOps.matmul($0[0], $0[1], transposeLHS: true, transposeRHS: true) },
+              float: { FOps.matmul($0[0], $0[1], transposeLHS: true, transposeRHS: true) },
               reference: { naiveMatrixProduct($0[0].transposed(), $0[1].transposed()) }),
-        .init(name: "matrixMultiply(batched × shared)", inputShapes: [[2, 3, 4], [4, 2]], domain: .any,
-              double: { DOps.matrixMultiply($0[0], $0[1]) }, float: { FOps.matrixMultiply($0[0], $0[1]) },
+        .init(name: "matmul(batched × shared)", inputShapes: [[2, 3, 4], [4, 2]], domain: .any,
+              double: { DOps.matmul($0[0], $0[1]) }, float: { FOps.matmul($0[0], $0[1]) },
               reference: { x in
                   Tensor(concatenating: x[0].split(count: 2).map { naiveMatrixProduct($0.reshaped(to: [3, 4]), x[1]).unsqueezed(axis: 0) })
               }),
-        .init(name: "matrixMultiply(batched, transposeLHS)", inputShapes: [[2, 4, 3], [2, 4, 2]], domain: .any,
-              double: { DOps.matrixMultiply($0[0], $0[1], transposeLHS: true) },
-              float: { FOps.matrixMultiply($0[0], $0[1], transposeLHS: true) },
+        .init(name: "matmul(batched, transposeLHS)", inputShapes: [[2, 4, 3], [2, 4, 2]], domain: .any,
+              double: { DOps.matmul($0[0], $0[1], transposeLHS: true) },
+              float: { FOps.matmul($0[0], $0[1], transposeLHS: true) },
               reference: { x in
                   Tensor(concatenating: (0..<2).map { b in
                       naiveMatrixProduct(

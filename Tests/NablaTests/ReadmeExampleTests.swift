@@ -21,7 +21,7 @@ import Nabla
     typealias Ops = TensorOperations<Double>
     let w = Ops.variable(b, requiresGradient: true)
     let tape = GradientTape<Double>()
-    let loss = tape.record { Ops.sum(Ops.tanh(Ops.matrixMultiply(Ops.constant(a), w))) }
+    let loss = tape.record { Ops.sum(Ops.tanh(Ops.matmul(Ops.constant(a), w))) }
     let dw = tape.gradient(of: loss, withRespectTo: [w])[0].value
     // d/dw sum(tanh(a·w)) = aᵀ·(1 − tanh²(a·w))
     let h = tanh(matmul(a, b))

@@ -59,7 +59,7 @@ final class AutodiffState: @unchecked Sendable {
             let a = Ops.variable(randomTensor([n, n], seed: 23), requiresGradient: true)
             let b = Ops.variable(randomTensor([n, n], seed: 24), requiresGradient: true)
             let checkTape = GradientTape<Float>()
-            let y = checkTape.record { Ops.matrixMultiply(a, b) }
+            let y = checkTape.record { Ops.matmul(a, b) }
             if checkTape.recordedOperationCount != 1 { fatalError("\(what): no node recorded") }
             checkTensors("\(what) value", y.value, matmul(a.value, b.value), tolerance: 1e-5)
             let g = randomTensor([n, n], seed: 25)
@@ -69,11 +69,11 @@ final class AutodiffState: @unchecked Sendable {
             tape = {
                 for _ in 0..<repeats {
                     let tape = GradientTape<Float>()
-                    blackHole(tape.record { Ops.matrixMultiply(a, b) })
+                    blackHole(tape.record { Ops.matmul(a, b) })
                 }
             }
             direct = { for _ in 0..<repeats { blackHole(matmul(a.value, b.value)) } }
-            untaped = { for _ in 0..<repeats { blackHole(Ops.matrixMultiply(a, b)) } }
+            untaped = { for _ in 0..<repeats { blackHole(Ops.matmul(a, b)) } }
 
         case .backwardMatmul(let m, let k, let n):
             let a = Ops.variable(randomTensor([m, k], seed: 26), requiresGradient: true)
@@ -81,7 +81,7 @@ final class AutodiffState: @unchecked Sendable {
             let g = randomTensor([m, n], seed: 28)
             // Recorded once; each call runs the backward only.
             let graph = GradientTape<Float>(persistent: true)
-            let y = graph.record { Ops.matrixMultiply(a, w) }
+            let y = graph.record { Ops.matmul(a, w) }
             let grads = graph.gradient(of: y, withRespectTo: [a, w], seed: g)
             checkTensors("\(what) dA", grads[0].value, matmul(g, w.value, transposeRHS: true), tolerance: 1e-4)
             checkTensors("\(what) dW", grads[1].value, matmul(a.value, g, transposeLHS: true), tolerance: 1e-4)

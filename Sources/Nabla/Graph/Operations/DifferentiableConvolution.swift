@@ -74,12 +74,12 @@ extension TensorOperations {
             let gMatrix = reshape(
                 transpose(g, permutation: [1, 0, 2, 3]), to: [outputChannels, -1])
             let inputGradient = !needs[0] ? nil : col2im(
-                matrixMultiply(
+                matmul(
                     reshape(filter, to: [outputChannels, -1]), gMatrix, transposeLHS: true),
                 inputShape: input.shape, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
                 configuration: configuration)
             let filterGradient = !needs[1] ? nil : reshape(
-                matrixMultiply(
+                matmul(
                     gMatrix,
                     im2col(
                         input, kernelHeight: kernelHeight, kernelWidth: kernelWidth,

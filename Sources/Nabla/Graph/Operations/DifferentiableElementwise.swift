@@ -49,12 +49,12 @@ extension TensorOperations {
     }
 
     /// `xᵖ` for a constant exponent `p` (`x` must be positive unless `p` is an integer).
-    public static func power(
+    public static func pow(
         _ x: Variable<Scalar>, _ p: Scalar, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        record("power", [x], Nabla.pow(x.value, p), file: file, line: line) { g, _ in
+        record("pow", [x], Nabla.pow(x.value, p), file: file, line: line) { g, _ in
             guard p != 0 else { return [constant(.zeros(shape: x.shape))] }
-            return [guardedMultiply(g, scale(power(x, p - 1), by: p))]
+            return [guardedMultiply(g, scale(pow(x, p - 1), by: p))]
         }
     }
 
@@ -108,7 +108,7 @@ extension TensorOperations {
     public static func gelu(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let inner = scale(x + scale(power(x, 3), by: 0.044715), by: Scalar.sqrt(2 / Scalar.pi))
+        let inner = scale(x + scale(pow(x, 3), by: 0.044715), by: Scalar.sqrt(2 / Scalar.pi))
         return scale(x * shift(tanh(inner), by: 1), by: 0.5)
     }
 

@@ -1,5 +1,5 @@
 // Batch, layer and group normalization, composed of differentiable ops (mean, square,
-// power), so first and second derivatives flow through the batch statistics.
+// pow), so first and second derivatives flow through the batch statistics.
 
 /// Which statistics ``TensorOperations/batchNorm(_:scale:offset:axes:epsilon:statistics:file:line:)``
 /// normalizes with.
@@ -151,6 +151,6 @@ extension TensorOperations {
         let center = mean(x, alongAxes: axes, keepingDimensions: true)
         let deviation = x - center
         let spread = mean(square(deviation), alongAxes: axes, keepingDimensions: true)
-        return (deviation * power(shift(spread, by: epsilon), -0.5), center, spread)
+        return (deviation * pow(shift(spread, by: epsilon), -0.5), center, spread)
     }
 }
