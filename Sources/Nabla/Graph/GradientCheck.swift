@@ -40,14 +40,15 @@ public enum GradientCheck {
         }
     }
 
-    /// The gradients of `⟨f(inputs), upstream⟩` with respect to every input.
+    /// The gradients of `⟨f(inputs), upstream⟩` with respect to every input; an input that `f`
+    /// does not depend on gets zeros, as its numerical gradient does.
     public static func gradients<Scalar>(
         of f: Function<Scalar>, at inputs: [Variable<Scalar>], upstream: Tensor<Scalar>
     ) -> [Variable<Scalar>] {
         let tape = GradientTape<Scalar>()
         tape.watch(inputs)
         let y = tape.record { f(inputs) }
-        return tape.gradient(of: y, withRespectTo: inputs, seed: upstream)
+        return tape.gradient(of: y, withRespectTo: inputs, seed: upstream, unconnected: .zero)
     }
 
     /// Central differences in `Double` with PyTorch's defaults, element by element.

@@ -40,6 +40,17 @@ protocol RecordingTape: AnyObject, Sendable {
     func recordIfTracking<S: TensorScalar>(_ node: TapeNode<S>) -> Bool
 }
 
+/// What ``GradientTape/gradient(of:withRespectTo:seed:createGraph:unconnected:)`` does for a
+/// source that the target does not depend on.
+public enum UnconnectedGradients: Sendable {
+    /// Stop with a message: a missing connection is almost always a bug, such as a value
+    /// computed outside `record { }`.
+    case error
+    /// Return zeros of the source's shape, for callers who mean it (as TensorFlow's
+    /// `unconnected_gradients=ZERO` and PyTorch's `allow_unused`).
+    case zero
+}
+
 /// Records differentiable ops and computes gradients by walking them in reverse.
 ///
 /// ```swift
@@ -83,6 +94,13 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
     /// Runs `body` with this tape recording (inside any tapes already recording).
     public func record<R>(_ body: () throws -> R) rethrows -> R {
         try GraphContext.$activeTapes.withValue(GraphContext.activeTapes + [self], operation: body)
+    }
+
+    /// Forgets every recorded op and watched variable, and what the ops saved, so that a
+    /// persistent tape reused across training steps does not grow. The tape can then record and
+    /// compute gradients again as if new.
+    public func reset() {
+        state.withLock { $0 = State() }
     }
 
     /// The number of ops recorded so far.
@@ -139,18 +157,26 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
     /// The gradients of `target` with respect to each of `sources`.
     ///
     /// - Parameters:
-    ///   - target: The value to differentiate. Without a `seed` it must hold one scalar.
-    ///   - sources: The variables to differentiate with respect to. A source that `target` does
-    ///     not depend on gets a zero gradient.
+    ///   - target: The value to differentiate, computed by ops recorded on this tape. Without a
+    ///     `seed` it must hold one scalar.
+    ///   - sources: The variables to differentiate with respect to, each watched by this tape or
+    ///     made with `requiresGradient`.
     ///   - seed: The upstream gradient ∂L/∂target, of `target`'s shape; a layer's autodiff
     ///     backward passes the gradient it receives from the next layer here.
     ///   - createGraph: Also record the backward computation on this tape (which must be
     ///     persistent), so that a later call can differentiate these gradients again. Outer
     ///     tapes record it whatever this flag says.
+    ///   - unconnected: What a source that `target` does not depend on gets: by default the call
+    ///     stops with a message, since a missing connection is almost always a bug; `.zero`
+    ///     returns zeros (also for a target that no recorded op produced, such as a constant).
     /// - Returns: One gradient per source, with that source's shape.
+    ///
+    /// A source the tape does not track, or (unless `unconnected` is `.zero`) a target not
+    /// recorded on this tape, stops with a message: it would otherwise give zeros without a word.
     public func gradient(
         of target: Variable<Scalar>, withRespectTo sources: [Variable<Scalar>],
-        seed: Tensor<Scalar>? = nil, createGraph: Bool = false
+        seed: Tensor<Scalar>? = nil, createGraph: Bool = false,
+        unconnected: UnconnectedGradients = .error
     ) -> [Variable<Scalar>] {
         let op = "gradient"
         Misuse.check(
@@ -163,6 +189,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                     "this tape is not persistent and has already computed a gradient; "
                         + "create it with GradientTape(persistent: true) to call gradient again")
             }
+            Self.checkConnections(target, sources, state, unconnected)
             state.hasComputedGradient = true
             let nodes = state.nodes
             if !isPersistent { state.nodes = [] }
@@ -209,7 +236,38 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 }
             }
         }
-        return sources.map { gradients[$0.id] ?? TensorOperations.constant(.zeros(shape: $0.shape)) }
+        return sources.enumerated().map { index, source in
+            if let gradient = gradients[source.id] { return gradient }
+            Misuse.check(
+                unconnected == .zero, op,
+                "source \(index) \(source.shape) is not connected to the target: no recorded op "
+                    + "leads from it to the target. Compute every step from the source to the "
+                    + "target inside tape.record { } (an inner tape's gradient too), or pass "
+                    + "unconnected: .zero if zeros are meant")
+            return TensorOperations.constant(.zeros(shape: source.shape))
+        }
+    }
+
+    /// Stops unless every source is tracked and, unless unconnected sources may get zeros,
+    /// `target` was recorded on this tape (or is a source): otherwise nothing could connect them.
+    private static func checkConnections(
+        _ target: Variable<Scalar>, _ sources: [Variable<Scalar>], _ state: State,
+        _ unconnected: UnconnectedGradients
+    ) {
+        let op = "gradient"
+        let isRecorded = sources.contains { $0.id == target.id }
+            || state.nodes.contains { $0.outputID == target.id }
+        Misuse.check(
+            isRecorded || unconnected == .zero, op,
+            "target \(target.shape) was not computed by an op recorded on this tape; compute it "
+                + "inside tape.record { } from a watched variable")
+        for (index, source) in sources.enumerated()
+        where !source.requiresGradient && !state.tracked.contains(source.id) {
+            Misuse.fail(
+                op,
+                "source \(index) \(source.shape) is not tracked by this tape; watch it before "
+                    + "recording (tape.watch(_:)) or create it with requiresGradient: true")
+        }
     }
 
     /// Checks a rule's result: one gradient per needed input, each of its input's shape, and in
