@@ -30,21 +30,23 @@ extension OperationSpec {
               float: { FOps.crossEntropy(logits: $0[0], classIndices: [2, 0, 3]) },
               reference: { naiveCrossEntropy($0[0], labels: oneHot([2, 0, 3], classes: 4)) }),
         .init(name: "batchNorm(training, [N, F])", inputShapes: [[4, 3], [3], [3]], domain: .any,
-              double: { DOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0], epsilon: 1e-3).output },
-              float: { FOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0], epsilon: 1e-3).output },
+              double: { DOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0], epsilon: 1e-3) },
+              float: { FOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0], epsilon: 1e-3) },
               reference: { x in naiveBatchNorm(x[0], axes: [0], scale: x[1], offset: x[2], epsilon: 1e-3) }),
         .init(name: "batchNorm(training, NCHW)", inputShapes: [[2, 3, 2, 2], [3], [1, 3, 1, 1]], domain: .any,
-              double: { DOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0, 2, 3], epsilon: 1e-3).output },
-              float: { FOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0, 2, 3], epsilon: 1e-3).output },
+              double: { DOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0, 2, 3], epsilon: 1e-3) },
+              float: { FOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0, 2, 3], epsilon: 1e-3) },
               reference: { x in naiveBatchNorm(x[0], axes: [0, 2, 3], scale: x[1], offset: x[2], epsilon: 1e-3) }),
         .init(name: "batchNorm(inference, [N, F])", inputShapes: [[4, 3], [3], [3]], domain: .any,
               double: { x in
-                  DOps.batchNorm(x[0], scale: x[1], offset: x[2], axes: [0], epsilon: 1e-3,
-                                 statistics: .running(mean: runningMean(), variance: runningVariance())).output
+                  var running = BatchNormRunningStatistics(mean: runningMean(), variance: runningVariance())
+                  return DOps.batchNorm(x[0], scale: x[1], offset: x[2], axes: [0], epsilon: 1e-3,
+                                        running: &running, isTraining: false)
               },
               float: { x in
-                  FOps.batchNorm(x[0], scale: x[1], offset: x[2], axes: [0], epsilon: 1e-3,
-                                 statistics: .running(mean: converted(runningMean()), variance: converted(runningVariance()))).output
+                  var running = BatchNormRunningStatistics<Float>(mean: converted(runningMean()), variance: converted(runningVariance()))
+                  return FOps.batchNorm(x[0], scale: x[1], offset: x[2], axes: [0], epsilon: 1e-3,
+                                        running: &running, isTraining: false)
               },
               reference: { x in
                   naiveBatchNorm(x[0], axes: [0], scale: x[1], offset: x[2], epsilon: 1e-3,
@@ -253,21 +255,38 @@ func naiveGroupNorm(
         }
     }
 
-    @Test func batchNormReturnsBatchStatistics() {
-        var generator = SeededGenerator(seed: 3)
-        let x = Tensor<Double>.randomUniform(shape: [2, 3, 2, 2], in: -1..<1, using: &generator)
-        let result = DOps.batchNorm(
-            DOps.constant(x), scale: DOps.constant(.ones(shape: [3])),
-            offset: DOps.constant(.zeros(shape: [3])), axes: [0, 2, 3])
-        #expect(result.mean.shape == [3] && result.variance.shape == [3])
-        let keys = naiveGroupKeys(x.shape, droppingAxes: [0, 2, 3])
-        for channel in 0..<3 {
-            let values = zip(x.scalars, keys).filter { $1 == channel }.map(\.0)
-            let mean = values.reduce(0, +) / Double(values.count)
-            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)
-            #expect(Swift.abs(result.mean.scalars[channel] - mean) < 1e-12)
-            #expect(Swift.abs(result.variance.scalars[channel] - variance) < 1e-12)
+    /// Training updates the running statistics with PyTorch's rule (unbiased variance, momentum
+    /// 0.1) over three steps, checked against naive loops; inference then normalizes with them.
+    @Test func batchNormUpdatesRunningStatistics() {
+        var running = BatchNormRunningStatistics<Double>(shape: [3])
+        var expectedMean = [0.0, 0, 0], expectedVariance = [1.0, 1, 1]
+        let keys = naiveGroupKeys([2, 3, 2, 2], droppingAxes: [0, 2, 3])
+        let (gamma, beta) = (DOps.constant(.ones(shape: [3])), DOps.constant(.zeros(shape: [3])))
+        for step in 0..<3 {
+            let x: Tensor<Double> = randomTensor([2, 3, 2, 2], seed: UInt64(10 + step))
+            let y = DOps.batchNorm(
+                DOps.constant(x), scale: gamma, offset: beta, axes: [0, 2, 3], running: &running,
+                isTraining: true)
+            expectClose(y.value, naiveBatchNorm(x, axes: [0, 2, 3], scale: .ones(shape: [3]), offset: .zeros(shape: [3]), epsilon: 1e-5), rtol: 1e-12, atol: 1e-12)
+            for channel in 0..<3 {
+                let values = zip(x.scalars, keys).filter { $1 == channel }.map(\.0)
+                let mean = values.reduce(0, +) / Double(values.count)
+                let unbiased = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)
+                expectedMean[channel] = 0.9 * expectedMean[channel] + 0.1 * mean
+                expectedVariance[channel] = 0.9 * expectedVariance[channel] + 0.1 * unbiased
+            }
+            expectClose(running.mean, Tensor(expectedMean), rtol: 1e-12, atol: 1e-14)
+            expectClose(running.variance, Tensor(expectedVariance), rtol: 1e-12, atol: 1e-14)
         }
+        let x: Tensor<Double> = randomTensor([2, 3, 2, 2], seed: 20)
+        let frozen = running
+        let y = DOps.batchNorm(DOps.constant(x), scale: gamma, offset: beta, axes: [0, 2, 3], running: &running, isTraining: false)
+        #expect(running.mean == frozen.mean && running.variance == frozen.variance)
+        let expected = x.scalars.enumerated().map { index, value in
+            let channel = keys[index]
+            return (value - expectedMean[channel]) / (expectedVariance[channel] + 1e-5).squareRoot()
+        }
+        expectClose(y.value, Tensor(shape: x.shape, scalars: expected), rtol: 1e-12, atol: 1e-12)
     }
 }
 

@@ -179,10 +179,11 @@ public enum ConvolutionKernels {
         guard parts > 1 else {
             return im2col(geometry, input: input, columns: columns, channels: 0..<geometry.channels)
         }
-        let chunk = (geometry.channels + parts - 1) / parts
+        // Part p takes channels C·p/P ..< C·(p+1)/P: P non-empty ranges that cover C exactly.
+        let channelCount = geometry.channels
         let buffers = UncheckedSendable((input, columns))
         DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let channels = (part * chunk)..<Swift.min((part + 1) * chunk, geometry.channels)
+            let channels = (channelCount * part / parts)..<(channelCount * (part + 1) / parts)
             im2col(geometry, input: buffers.value.0, columns: buffers.value.1, channels: channels)
         }
     }

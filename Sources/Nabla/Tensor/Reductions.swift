@@ -144,9 +144,18 @@ extension Tensor {
         Misuse.check(
             count - correction > 0, "variance",
             "axes \(axes) of shape \(shape) hold \(count) values, too few for correction \(correction)")
-        let deviation = self - mean(alongAxes: resolved, keepingDimensions: true)
+        let shifted = self - pivot(alongAxes: resolved)
+        let deviation = shifted - shifted.mean(alongAxes: resolved, keepingDimensions: true)
         return square(deviation).sum(alongAxes: resolved, keepingDimensions: keepingDimensions)
             / Scalar(count - correction)
+    }
+
+    /// The first element along `axes` (resolved), kept at rank: a value of each group that
+    /// statistics subtract before averaging, so that a constant group, whatever its magnitude,
+    /// has a mean deviation of exactly 0 (the shifted-data algorithm for the variance).
+    @inlinable
+    func pivot(alongAxes axes: [Int]) -> Tensor {
+        axes.reduce(self) { partial, axis in partial.slice(alongAxis: axis, 0..<1) }
     }
 
     /// The variance of all scalars, as a rank-0 tensor.

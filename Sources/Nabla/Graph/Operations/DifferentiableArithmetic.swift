@@ -62,6 +62,16 @@ extension TensorOperations {
         }
     }
 
+    /// `x / divisor` for a constant `divisor`: a true division, not a product with a rounded
+    /// `1 / divisor`, so that the mean of equal values is exactly that value.
+    public static func divide(
+        _ x: Variable<Scalar>, by divisor: Scalar, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("divide", [x], x.value / divisor, file: file, line: line) { g, _ in
+            [divide(g, by: divisor)]
+        }
+    }
+
     /// `x + c` for a constant `c`.
     public static func shift(
         _ x: Variable<Scalar>, by c: Scalar, file: StaticString = #fileID, line: UInt = #line
@@ -123,7 +133,7 @@ extension Variable {
     public static prefix func - (x: Variable) -> Variable { TensorOperations.negate(x) }
     public static func * (lhs: Scalar, rhs: Variable) -> Variable { TensorOperations.scale(rhs, by: lhs) }
     public static func * (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.scale(lhs, by: rhs) }
-    public static func / (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.scale(lhs, by: 1 / rhs) }
+    public static func / (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.divide(lhs, by: rhs) }
     public static func + (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.shift(lhs, by: rhs) }
     public static func - (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.shift(lhs, by: -rhs) }
 }

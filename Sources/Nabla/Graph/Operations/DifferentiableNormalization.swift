@@ -1,80 +1,109 @@
 // Batch, layer and group normalization, composed of differentiable ops (mean, square,
 // pow), so first and second derivatives flow through the batch statistics.
 
-/// Which statistics ``TensorOperations/batchNorm(_:scale:offset:axes:epsilon:statistics:file:line:)``
-/// normalizes with.
-public enum BatchNormStatistics<Scalar: TensorScalar>: Sendable {
-    /// Training: the mean and variance of the batch, differentiated through.
-    case batch
-    /// Inference: given running statistics, treated as constants. Each has the statistics shape
-    /// (see ``TensorOperations/batchNorm(_:scale:offset:axes:epsilon:statistics:file:line:)``).
-    case running(mean: Tensor<Scalar>, variance: Tensor<Scalar>)
-}
-
-/// The result of ``TensorOperations/batchNorm(_:scale:offset:axes:epsilon:statistics:file:line:)``.
-public struct BatchNormResult<Scalar: TensorScalar>: Sendable {
-    /// The normalized, scaled and offset input, of the input's shape.
-    public var output: Variable<Scalar>
-    /// The mean used, in the statistics shape: the batch mean in training, for a layer to
-    /// update its running mean; the running mean in inference.
+/// The running mean and variance of batch normalization, which training updates and inference
+/// normalizes with. Both have the statistics shape (see
+/// ``TensorOperations/batchNorm(_:scale:offset:axes:epsilon:running:momentum:isTraining:file:line:)``).
+public struct BatchNormRunningStatistics<Scalar: TensorScalar>: Sendable {
+    /// The running mean, initially 0.
     public var mean: Tensor<Scalar>
-    /// The variance used, in the statistics shape: the biased (population) batch variance in
-    /// training (multiply by `n / (n − 1)` for the unbiased one); the running one in inference.
+    /// The running unbiased variance, initially 1.
     public var variance: Tensor<Scalar>
+
+    /// Statistics of the given shape, with mean 0 and variance 1, as PyTorch starts them.
+    public init(shape: [Int]) {
+        self.mean = .zeros(shape: shape)
+        self.variance = .ones(shape: shape)
+    }
+
+    /// Statistics with the given values, which must have the same shape.
+    public init(mean: Tensor<Scalar>, variance: Tensor<Scalar>) {
+        Misuse.checkSameShape("BatchNormRunningStatistics", mean.shape, variance.shape)
+        self.mean = mean
+        self.variance = variance
+    }
 }
 
 extension TensorOperations {
-    /// Batch normalization: `(x − mean) · (variance + epsilon)^(−1/2) · scale + offset`, with the
-    /// statistics taken over `axes`.
+    /// Batch normalization with the batch's statistics: `(x − mean) · (variance + epsilon)^(−1/2)
+    /// · scale + offset`, with the mean and biased variance taken over `axes` and differentiated
+    /// through.
     ///
     /// Shapes: the *statistics shape* is `x`'s shape without `axes` (`[F]` for `x` `[N, F]` and
-    /// `axes` `[0]`; `[C]` for NCHW `x` and `axes` `[0, 2, 3]`). `scale`, `offset` and running
-    /// statistics have either that shape or `x`'s shape with `axes` set to 1 (`[1, C, 1, 1]`).
+    /// `axes` `[0]`; `[C]` for NCHW `x` and `axes` `[0, 2, 3]`). `scale` and `offset` have either
+    /// that shape or `x`'s shape with `axes` set to 1 (`[1, C, 1, 1]`).
     ///
     /// - Parameters:
-    ///   - x: The input, any rank.
+    ///   - x: The input, any rank, with more than one value per feature over `axes`.
     ///   - scale: The per-feature scale γ.
     ///   - offset: The per-feature offset β.
-    ///   - axes: The axes to normalize over; none may be empty.
+    ///   - axes: The axes to normalize over.
     ///   - epsilon: Added to the variance for stability.
-    ///   - statistics: `.batch` in training, `.running(mean:variance:)` in inference.
-    /// - Returns: The output (shape of `x`) and the mean and variance used (statistics shape).
+    /// - Returns: The shape of `x`.
     public static func batchNorm(
         _ x: Variable<Scalar>, scale: Variable<Scalar>, offset: Variable<Scalar>, axes: [Int],
-        epsilon: Scalar = 1e-5, statistics: BatchNormStatistics<Scalar> = .batch,
+        epsilon: Scalar = 1e-5, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let shapes = checkedBatchNormShapes(x, scale, offset, axes, epsilon)
+        let (normalized, _, _) = standardize(x, axes: shapes.axes, epsilon: epsilon, training: true)
+        return normalized * reshape(scale, to: shapes.kept) + reshape(offset, to: shapes.kept)
+    }
+
+    /// Batch normalization with running statistics, as PyTorch's `batch_norm`: in training it
+    /// normalizes with the batch's statistics and updates `running` (with the unbiased variance);
+    /// in inference it normalizes with `running`, treated as constants.
+    ///
+    /// The update is `running ← (1 − momentum) · running + momentum · batch statistic`.
+    /// Shapes are as in ``batchNorm(_:scale:offset:axes:epsilon:file:line:)``; `running` has the
+    /// statistics shape.
+    public static func batchNorm(
+        _ x: Variable<Scalar>, scale: Variable<Scalar>, offset: Variable<Scalar>, axes: [Int],
+        epsilon: Scalar = 1e-5, running: inout BatchNormRunningStatistics<Scalar>,
+        momentum: Scalar = 0.1, isTraining: Bool,
         file: StaticString = #fileID, line: UInt = #line
-    ) -> BatchNormResult<Scalar> {
+    ) -> Variable<Scalar> {
+        let op = "batchNorm"
+        let shapes = checkedBatchNormShapes(x, scale, offset, axes, epsilon)
+        Misuse.check(
+            running.mean.shape == shapes.compact, op,
+            "x \(x.shape) normalized over axes \(shapes.axes) and running statistics "
+                + "\(running.mean.shape): they must be \(shapes.compact)")
+        Misuse.check(
+            (0...1).contains(momentum), op, "momentum \(momentum) is not in [0, 1]")
+        let gamma = reshape(scale, to: shapes.kept), beta = reshape(offset, to: shapes.kept)
+        guard isTraining else {
+            let inverse = Nabla.pow(running.variance.reshaped(to: shapes.kept) + epsilon, -0.5)
+            let centered = x - constant(running.mean.reshaped(to: shapes.kept))
+            return centered * constant(inverse) * gamma + beta
+        }
+        let (normalized, mean, variance) = standardize(
+            x, axes: shapes.axes, epsilon: epsilon, training: true)
+        let count = Scalar(shapes.axes.map { x.shape[$0] }.reduce(1, *))
+        running.mean = running.mean * (1 - momentum) + mean.reshaped(to: shapes.compact) * momentum
+        running.variance = running.variance * (1 - momentum)
+            + variance.reshaped(to: shapes.compact) * (momentum * count / (count - 1))
+        return normalized * gamma + beta
+    }
+
+    /// Checks batch normalization's arguments; returns the resolved axes, the statistics shape
+    /// kept at rank (`[1, C, 1, 1]`) and compact (`[C]`).
+    private static func checkedBatchNormShapes(
+        _ x: Variable<Scalar>, _ scale: Variable<Scalar>, _ offset: Variable<Scalar>,
+        _ axes: [Int], _ epsilon: Scalar
+    ) -> (axes: [Int], kept: [Int], compact: [Int]) {
         let op = "batchNorm"
         let axes = Misuse.resolveAxes(op, axes, shape: x.shape)
         Misuse.check(!axes.isEmpty, op, "x \(x.shape): axes are empty")
         Misuse.check(epsilon >= 0, op, "epsilon \(epsilon) is negative")
         let kept = x.shape.indices.map { axes.contains($0) ? 1 : x.shape[$0] }
         let compact = x.shape.indices.filter { !axes.contains($0) }.map { x.shape[$0] }
-        func parameter(_ name: String, _ shape: [Int]) {
+        for (name, shape) in [("scale", scale.shape), ("offset", offset.shape)] {
             Misuse.check(
                 shape == kept || shape == compact, op,
                 "x \(x.shape) normalized over axes \(axes) and \(name) \(shape): \(name) must be "
                     + "\(compact) or \(kept)")
         }
-        parameter("scale", scale.shape)
-        parameter("offset", offset.shape)
-        let gamma = reshape(scale, to: kept), beta = reshape(offset, to: kept)
-
-        switch statistics {
-        case .batch:
-            let (normalized, mean, variance) = standardize(x, axes: axes, epsilon: epsilon)
-            return BatchNormResult(
-                output: normalized * gamma + beta, mean: mean.value.reshaped(to: compact),
-                variance: variance.value.reshaped(to: compact))
-        case .running(let mean, let variance):
-            parameter("running mean", mean.shape)
-            parameter("running variance", variance.shape)
-            let inverse = Nabla.pow(variance.reshaped(to: kept) + epsilon, -0.5)
-            let normalized = (x - constant(mean.reshaped(to: kept))) * constant(inverse)
-            return BatchNormResult(
-                output: normalized * gamma + beta, mean: mean.reshaped(to: compact),
-                variance: variance.reshaped(to: compact))
-        }
+        return (axes, kept, compact)
     }
 
     /// Layer normalization over the trailing `axes`, with an elementwise scale and offset.
@@ -144,13 +173,23 @@ extension TensorOperations {
     }
 
     /// `(x − mean) · (variance + epsilon)^(−1/2)` over `axes` (resolved), with the mean and biased
-    /// variance kept at rank.
-    private static func standardize(_ x: Variable<Scalar>, axes: [Int], epsilon: Scalar)
-        -> (normalized: Variable<Scalar>, mean: Variable<Scalar>, variance: Variable<Scalar>)
-    {
-        let center = mean(x, alongAxes: axes, keepingDimensions: true)
-        let deviation = x - center
+    /// variance kept at rank. In `training` (batch normalization), one value per feature is an
+    /// error, as in PyTorch: it would normalize to 0.
+    private static func standardize(
+        _ x: Variable<Scalar>, axes: [Int], epsilon: Scalar, training: Bool = false
+    ) -> (normalized: Variable<Scalar>, mean: Tensor<Scalar>, variance: Tensor<Scalar>) {
+        let count = axes.map { x.shape[$0] }.reduce(1, *)
+        Misuse.check(
+            !training || count > 1, "batchNorm",
+            "x \(x.shape) normalized over axes \(axes): training needs more than one value per "
+                + "channel, got \(count)")
+        // Subtracting a constant pivot (one value of each group) first makes a constant group's
+        // deviation exactly 0 in `Float`, whatever its magnitude; it leaves the gradient as is.
+        let pivot = x.value.pivot(alongAxes: axes)
+        let shifted = x - constant(pivot)
+        let center = mean(shifted, alongAxes: axes, keepingDimensions: true)
+        let deviation = shifted - center
         let spread = mean(square(deviation), alongAxes: axes, keepingDimensions: true)
-        return (deviation * pow(shift(spread, by: epsilon), -0.5), center, spread)
+        return (deviation * pow(shift(spread, by: epsilon), -0.5), center.value + pivot, spread.value)
     }
 }

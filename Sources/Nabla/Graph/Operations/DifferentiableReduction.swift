@@ -23,9 +23,9 @@ extension TensorOperations {
         let resolved = Misuse.resolveAxes("mean", axes ?? Array(x.shape.indices), shape: x.shape)
         let count = resolved.map { x.shape[$0] }.reduce(1, *)
         Misuse.check(count > 0, "mean", "axes \(resolved) of shape \(x.shape) are empty")
-        return scale(
+        return divide(
             sum(x, alongAxes: resolved, keepingDimensions: keepingDimensions, file: file, line: line),
-            by: 1 / Scalar(count))
+            by: Scalar(count), file: file, line: line)
     }
 
     /// The maximum along `axes` (all axes if `nil`). The gradient is shared equally among tied

@@ -64,7 +64,8 @@ extension TensorOperations {
             "logits \(logits.shape) and labels \(labels.shape): shapes differ")
         Misuse.check(logits.shape[0] > 0, op, "logits \(logits.shape): the batch is empty")
         let logProbabilities = logSoftmax(logits, alongAxis: 1, file: file, line: line)
-        let total = sum(multiply(constant(labels), logProbabilities, file: file, line: line))
+        // A zero label contributes 0 even where its log-probability is −∞ (a masked logit).
+        let total = sum(guardedMultiply(constant(labels), logProbabilities, file: file, line: line))
         return scale(total, by: -1 / Scalar(logits.shape[0]), file: file, line: line)
     }
 
