@@ -98,17 +98,17 @@ extension OperationSpec {
         _ name: String, input: [Int], kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int),
         max: Bool
     ) -> OperationSpec {
-        let c = Convolution2DConfiguration(
-            strideHeight: stride.0, strideWidth: stride.1, paddingHeight: padding.0,
-            paddingWidth: padding.1, dilationHeight: 1, dilationWidth: 1)
+        let c = Pooling2DConfiguration(
+            kernelHeight: kernel.0, kernelWidth: kernel.1, strideHeight: stride.0, strideWidth: stride.1,
+            paddingHeight: padding.0, paddingWidth: padding.1)
         return .init(
             name: name, inputShapes: [input], domain: max ? .distinct : .any,
             double: { max
-                ? DOps.maxPool2d($0[0], kernelHeight: kernel.0, kernelWidth: kernel.1, configuration: c)
-                : DOps.avgPool2d($0[0], kernelHeight: kernel.0, kernelWidth: kernel.1, configuration: c) },
+                ? DOps.maxPool2d($0[0], configuration: c)
+                : DOps.avgPool2d($0[0], configuration: c) },
             float: { max
-                ? FOps.maxPool2d($0[0], kernelHeight: kernel.0, kernelWidth: kernel.1, configuration: c)
-                : FOps.avgPool2d($0[0], kernelHeight: kernel.0, kernelWidth: kernel.1, configuration: c) },
+                ? FOps.maxPool2d($0[0], configuration: c)
+                : FOps.avgPool2d($0[0], configuration: c) },
             reference: { naivePool($0[0], kh: kernel.0, kw: kernel.1, stride: stride, padding: padding, max: max) })
     }
 
@@ -224,10 +224,10 @@ extension OperationSpec {
 
     @Test func maxPoolPaddingTooLarge() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-            _ = maxPool2d(Tensor<Float>.zeros(shape: [1, 1, 4, 4]), kernelHeight: 2, kernelWidth: 2, configuration: .init(stride: 2, padding: 2))
+            _ = maxPool2d(Tensor<Float>.zeros(shape: [1, 1, 4, 4]), configuration: .init(kernelSize: 2, padding: 2))
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
-        #expect(message.contains("maxPool2d: input [1, 1, 4, 4] and window [2, 2] with stride 2×2, padding 2×2"))
+        #expect(message.contains("maxPool2d: input [1, 1, 4, 4] with kernel 2×2, stride 2×2, padding 2×2"))
         #expect(message.contains("padding must be at most half the window"))
     }
 

@@ -162,3 +162,22 @@ import Testing
                 + "channel, got 1"))
     }
 }
+
+/// Pooling's configuration has the defaults people expect: stride = kernel, padding 0.
+@Suite struct PoolingConfigurationTests {
+    @Test func defaultsFollowPyTorch() {
+        let c = Pooling2DConfiguration(kernelSize: 3)
+        #expect(c.strideHeight == 3 && c.strideWidth == 3 && c.paddingHeight == 0 && c.paddingWidth == 0)
+        #expect(c.description == "kernel 3×3, stride 3×3, padding 0×0")
+        let rectangular = Pooling2DConfiguration(kernelHeight: 2, kernelWidth: 3, paddingWidth: 1)
+        #expect(rectangular.description == "kernel 2×3, stride 2×3, padding 0×1")
+    }
+
+    /// A 4×4 image pooled by 2×2 windows, worked out by hand.
+    @Test func poolingWithDefaultStride() {
+        let x = Tensor<Double>(shape: [1, 1, 4, 4], scalars: (0..<16).map(Double.init))
+        #expect(maxPool2d(x, configuration: .init(kernelSize: 2)).scalars == [5, 7, 13, 15])
+        #expect(avgPool2d(x, configuration: .init(kernelSize: 2)).scalars == [2.5, 4.5, 10.5, 12.5])
+        #expect(Ops.maxPool2d(Ops.constant(x), kernelSize: 2).value.scalars == [5, 7, 13, 15])
+    }
+}

@@ -1,28 +1,23 @@
 /// Shape rules of 2-D pooling and of index-based gather and scatter, each stopping with a
 /// message that names the op and every shape involved.
 extension Misuse {
-    /// Checks an `[N, C, H, W]` pooling input, its window and configuration (no dilation,
-    /// padding at most half the window) and returns the geometry.
+    /// Checks an `[N, C, H, W]` pooling input against its window (padding at most half of it)
+    /// and returns the geometry.
     @usableFromInline
     static func pooling2DGeometry(
-        _ op: String, inputShape: [Int], kernelHeight: Int, kernelWidth: Int,
-        configuration: Convolution2DConfiguration
+        _ op: String, inputShape: [Int], configuration c: Pooling2DConfiguration
     ) -> Convolution2DGeometry {
         func shapes() -> String {
-            "input \(inputShape) and window [\(kernelHeight), \(kernelWidth)]"
+            "input \(inputShape) with \(c)"
         }
-        let c = configuration
         check(inputShape.count == 4, op, "\(shapes()): input must have rank 4 [N, C, H, W]")
         check(
-            c.dilationHeight == 1 && c.dilationWidth == 1, op,
-            "\(shapes()) with \(c): pooling does not support dilation")
-        check(
-            2 * c.paddingHeight <= kernelHeight && 2 * c.paddingWidth <= kernelWidth, op,
-            "\(shapes()) with \(c): padding must be at most half the window")
+            2 * c.paddingHeight <= c.kernelHeight && 2 * c.paddingWidth <= c.kernelWidth, op,
+            "\(shapes()): padding must be at most half the window")
         return Convolution2DGeometry(
             batch: inputShape[0], channels: inputShape[1], height: inputShape[2],
-            width: inputShape[3], kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-            configuration: c, operation: op, shapes: shapes())
+            width: inputShape[3], kernelHeight: c.kernelHeight, kernelWidth: c.kernelWidth,
+            configuration: c.convolution, operation: op, shapes: shapes())
     }
 
     /// Checks that a pooled tensor (or its gradient) is `[N, C, oh, ow]` for `geometry`.
@@ -31,8 +26,8 @@ extension Misuse {
         let expected = [g.batch, g.channels, g.outputHeight, g.outputWidth]
         check(
             shape == expected, op,
-            "pooled \(shape), input shape \(g.inputShape) and window [\(g.kernelHeight), "
-                + "\(g.kernelWidth)] with \(g.configuration): pooled must be \(expected)")
+            "pooled \(shape) and input \(g.inputShape) with \(poolingDescription(g)): pooled "
+                + "must be \(expected)")
     }
 
     /// Checks the buffer sizes of a pooling kernel against `geometry`.
@@ -43,9 +38,18 @@ extension Misuse {
         let expected = g.batch * g.channels * g.outputHeight * g.outputWidth
         check(
             input == g.inputCount && pooled == expected, op,
-            "input \(g.inputShape) and window [\(g.kernelHeight), \(g.kernelWidth)] with "
-                + "\(g.configuration) need \(g.inputCount) input and \(expected) pooled scalars, "
-                + "but the buffers have \(input) and \(pooled)")
+            "input \(g.inputShape) with \(poolingDescription(g)) needs \(g.inputCount) input and "
+                + "\(expected) pooled scalars, but the buffers have \(input) and \(pooled)")
+    }
+
+    /// The pooling window of `g`, as ``Pooling2DConfiguration`` describes it.
+    @usableFromInline
+    static func poolingDescription(_ g: Convolution2DGeometry) -> String {
+        let c = g.configuration
+        return Pooling2DConfiguration(
+            kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth, strideHeight: c.strideHeight,
+            strideWidth: c.strideWidth, paddingHeight: c.paddingHeight, paddingWidth: c.paddingWidth
+        ).description
     }
 
     /// Checks that `indices` has one entry per element of `shape` and that each is a valid

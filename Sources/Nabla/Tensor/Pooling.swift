@@ -1,24 +1,71 @@
 // 2-D max and average pooling over NCHW tensors, the index gather and scatter behind max
 // pooling's gradient, and the adjoint of average pooling.
 
+/// The window of 2-D pooling and how it moves: kernel size, stride (the kernel size unless
+/// given) and zero padding, each for the height and width dimensions.
+///
+/// ```swift
+/// let pooled = maxPool2d(x, configuration: .init(kernelSize: 2))   // stride 2, padding 0
+/// ```
+///
+/// Padding must be at most half the window; the values are checked against an input when the
+/// pooling runs.
+public struct Pooling2DConfiguration: Hashable, Sendable, CustomStringConvertible {
+    public var kernelHeight: Int
+    public var kernelWidth: Int
+    public var strideHeight: Int
+    public var strideWidth: Int
+    public var paddingHeight: Int
+    public var paddingWidth: Int
+
+    /// A square window; `stride` defaults to `kernelSize`, as in PyTorch.
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.init(
+            kernelHeight: kernelSize, kernelWidth: kernelSize, strideHeight: stride ?? kernelSize,
+            strideWidth: stride ?? kernelSize, paddingHeight: padding, paddingWidth: padding)
+    }
+
+    /// Separate values per dimension; strides default to the window's size.
+    public init(
+        kernelHeight: Int, kernelWidth: Int, strideHeight: Int? = nil, strideWidth: Int? = nil,
+        paddingHeight: Int = 0, paddingWidth: Int = 0
+    ) {
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.strideHeight = strideHeight ?? kernelHeight
+        self.strideWidth = strideWidth ?? kernelWidth
+        self.paddingHeight = paddingHeight
+        self.paddingWidth = paddingWidth
+    }
+
+    /// For example `kernel 3×3, stride 2×2, padding 1×1` (height × width).
+    public var description: String {
+        "kernel \(kernelHeight)×\(kernelWidth), stride \(strideHeight)×\(strideWidth), "
+            + "padding \(paddingHeight)×\(paddingWidth)"
+    }
+
+    /// The same window movement as a convolution configuration, for the shared geometry.
+    @usableFromInline var convolution: Convolution2DConfiguration {
+        .init(
+            strideHeight: strideHeight, strideWidth: strideWidth, paddingHeight: paddingHeight,
+            paddingWidth: paddingWidth, dilationHeight: 1, dilationWidth: 1)
+    }
+}
+
 /// 2-D max pooling of `input`, with the element each maximum came from.
 ///
 /// - Parameters:
 ///   - input: `[N, C, H, W]`.
-///   - kernelHeight, kernelWidth: the window.
-///   - configuration: stride and padding (dilation must be 1; padding at most half the
-///     window). Padding never wins: it acts as −∞.
+///   - configuration: the window, its stride and padding (at most half the window). Padding
+///     never wins: it acts as −∞.
 /// - Returns: `values` `[N, C, oh, ow]`, sizes as in ``conv2d(_:filter:configuration:)``, and
 ///   `indices`, for each output element (row-major) the row-major offset in `input` of its
 ///   maximum; ties go to the first in window order, and NaN wins.
 @inlinable
 public func maxPool2dWithIndices<S: TensorScalar>(
-    _ input: Tensor<S>, kernelHeight: Int, kernelWidth: Int,
-    configuration: Convolution2DConfiguration
+    _ input: Tensor<S>, configuration: Pooling2DConfiguration
 ) -> (values: Tensor<S>, indices: [Int]) {
-    let g = Misuse.pooling2DGeometry(
-        "maxPool2d", inputShape: input.shape, kernelHeight: kernelHeight,
-        kernelWidth: kernelWidth, configuration: configuration)
+    let g = Misuse.pooling2DGeometry("maxPool2d", inputShape: input.shape, configuration: configuration)
     let shape = [g.batch, g.channels, g.outputHeight, g.outputWidth]
     var indices = [Int](repeating: 0, count: shape.reduce(1, *))
     let values = Tensor<S>(unsafeUninitializedShape: shape) { output in
@@ -31,16 +78,13 @@ public func maxPool2dWithIndices<S: TensorScalar>(
     return (values, indices)
 }
 
-/// 2-D max pooling: ``maxPool2dWithIndices(_:kernelHeight:kernelWidth:configuration:)``
-/// without the indices. `[N, C, H, W]` → `[N, C, oh, ow]`.
+/// 2-D max pooling: ``maxPool2dWithIndices(_:configuration:)`` without the indices.
+/// `[N, C, H, W]` → `[N, C, oh, ow]`.
 @inlinable
 public func maxPool2d<S: TensorScalar>(
-    _ input: Tensor<S>, kernelHeight: Int, kernelWidth: Int,
-    configuration: Convolution2DConfiguration
+    _ input: Tensor<S>, configuration: Pooling2DConfiguration
 ) -> Tensor<S> {
-    maxPool2dWithIndices(
-        input, kernelHeight: kernelHeight, kernelWidth: kernelWidth, configuration: configuration
-    ).values
+    maxPool2dWithIndices(input, configuration: configuration).values
 }
 
 /// 2-D average pooling, counting padding: every window sum is divided by
@@ -49,23 +93,20 @@ public func maxPool2d<S: TensorScalar>(
 ///
 /// - Parameters:
 ///   - input: `[N, C, H, W]`.
-///   - configuration: stride and padding (dilation must be 1; padding at most half the window).
+///   - configuration: the window, its stride and padding (at most half the window).
 /// - Returns: `[N, C, oh, ow]`, sizes as in ``conv2d(_:filter:configuration:)``.
 @inlinable
 public func avgPool2d<S: TensorScalar>(
-    _ input: Tensor<S>, kernelHeight: Int, kernelWidth: Int,
-    configuration: Convolution2DConfiguration
+    _ input: Tensor<S>, configuration: Pooling2DConfiguration
 ) -> Tensor<S> {
-    let g = Misuse.pooling2DGeometry(
-        "avgPool2d", inputShape: input.shape, kernelHeight: kernelHeight,
-        kernelWidth: kernelWidth, configuration: configuration)
+    let g = Misuse.pooling2DGeometry("avgPool2d", inputShape: input.shape, configuration: configuration)
     return Tensor(unsafeUninitializedShape: [g.batch, g.channels, g.outputHeight, g.outputWidth]) {
         output in
         input.withUnsafeBufferPointer { PoolingKernels.averagePool(g, input: $0, output: output) }
     }
 }
 
-/// The adjoint of ``avgPool2d(_:kernelHeight:kernelWidth:configuration:)``: spreads each pooled
+/// The adjoint of ``avgPool2d(_:configuration:)``: spreads each pooled
 /// element, divided by `kernelHeight · kernelWidth`, over its window (padding dropped).
 ///
 /// - Parameters:
@@ -74,13 +115,10 @@ public func avgPool2d<S: TensorScalar>(
 /// - Returns: a tensor of `inputShape`.
 @inlinable
 public func avgPool2dAdjoint<S: TensorScalar>(
-    _ pooled: Tensor<S>, inputShape: [Int], kernelHeight: Int, kernelWidth: Int,
-    configuration: Convolution2DConfiguration
+    _ pooled: Tensor<S>, inputShape: [Int], configuration: Pooling2DConfiguration
 ) -> Tensor<S> {
     let op = "avgPool2dAdjoint"
-    let g = Misuse.pooling2DGeometry(
-        op, inputShape: inputShape, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-        configuration: configuration)
+    let g = Misuse.pooling2DGeometry(op, inputShape: inputShape, configuration: configuration)
     Misuse.checkPooledShape(op, pooled.shape, geometry: g)
     return Tensor(unsafeUninitializedShape: inputShape) { input in
         pooled.withUnsafeBufferPointer {

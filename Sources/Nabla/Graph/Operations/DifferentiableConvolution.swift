@@ -108,8 +108,7 @@ extension TensorOperations {
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         maxPool2d(
-            x, kernelHeight: kernelSize, kernelWidth: kernelSize,
-            configuration: .init(stride: stride ?? kernelSize, padding: padding),
+            x, configuration: .init(kernelSize: kernelSize, stride: stride, padding: padding),
             file: file, line: line)
     }
 
@@ -117,18 +116,14 @@ extension TensorOperations {
     ///
     /// - Parameters:
     ///   - x: `[N, C, H, W]`.
-    ///   - configuration: stride and padding; dilation must be 1 and padding at most half the
-    ///     window.
+    ///   - configuration: the window, its stride and padding (at most half the window).
     /// - Returns: `[N, C, oh, ow]`. The gradient goes to each window's maximum (the first of
     ///   tied maxima) through ``scatter(_:atIndices:intoShape:file:line:)``.
     public static func maxPool2d(
-        _ x: Variable<Scalar>, kernelHeight: Int, kernelWidth: Int,
-        configuration: Convolution2DConfiguration,
+        _ x: Variable<Scalar>, configuration: Pooling2DConfiguration,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let (value, indices) = maxPool2dWithIndices(
-            x.value, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-            configuration: configuration)
+        let (value, indices) = maxPool2dWithIndices(x.value, configuration: configuration)
         return record("maxPool2d", [x], value, file: file, line: line) { g, _ in
             [scatter(g, atIndices: indices, intoShape: x.shape)]
         }
@@ -174,8 +169,7 @@ extension TensorOperations {
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         avgPool2d(
-            x, kernelHeight: kernelSize, kernelWidth: kernelSize,
-            configuration: .init(stride: stride ?? kernelSize, padding: padding),
+            x, configuration: .init(kernelSize: kernelSize, stride: stride, padding: padding),
             file: file, line: line)
     }
 
@@ -184,22 +178,16 @@ extension TensorOperations {
     ///
     /// - Parameters:
     ///   - x: `[N, C, H, W]`.
-    ///   - configuration: stride and padding; dilation must be 1 and padding at most half the
-    ///     window.
+    ///   - configuration: the window, its stride and padding (at most half the window).
     /// - Returns: `[N, C, oh, ow]`. Its backward is
-    ///   ``avgPool2dAdjoint(_:inputShape:kernelHeight:kernelWidth:configuration:file:line:)``.
+    ///   ``avgPool2dAdjoint(_:inputShape:configuration:file:line:)``.
     public static func avgPool2d(
-        _ x: Variable<Scalar>, kernelHeight: Int, kernelWidth: Int,
-        configuration: Convolution2DConfiguration,
+        _ x: Variable<Scalar>, configuration: Pooling2DConfiguration,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let value = Nabla.avgPool2d(
-            x.value, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-            configuration: configuration)
+        let value = Nabla.avgPool2d(x.value, configuration: configuration)
         return record("avgPool2d", [x], value, file: file, line: line) { g, _ in
-            [avgPool2dAdjoint(
-                g, inputShape: x.shape, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-                configuration: configuration)]
+            [avgPool2dAdjoint(g, inputShape: x.shape, configuration: configuration)]
         }
     }
 
@@ -211,17 +199,13 @@ extension TensorOperations {
     ///   - inputShape: `[N, C, H, W]`.
     /// - Returns: a tensor of `inputShape`. Its backward is average pooling.
     public static func avgPool2dAdjoint(
-        _ pooled: Variable<Scalar>, inputShape: [Int], kernelHeight: Int, kernelWidth: Int,
-        configuration: Convolution2DConfiguration,
+        _ pooled: Variable<Scalar>, inputShape: [Int], configuration: Pooling2DConfiguration,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         let value = Nabla.avgPool2dAdjoint(
-            pooled.value, inputShape: inputShape, kernelHeight: kernelHeight,
-            kernelWidth: kernelWidth, configuration: configuration)
+            pooled.value, inputShape: inputShape, configuration: configuration)
         return record("avgPool2dAdjoint", [pooled], value, file: file, line: line) { g, _ in
-            [avgPool2d(
-                g, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-                configuration: configuration)]
+            [avgPool2d(g, configuration: configuration)]
         }
     }
 }
