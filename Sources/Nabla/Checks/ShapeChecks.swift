@@ -50,6 +50,14 @@ extension Misuse {
         return (lhsBatch ?? rhsBatch ?? 1, m, n, k)
     }
 
+    /// Checks that a mask broadcasts to `shape` without enlarging it.
+    @inlinable
+    static func checkMaskShape(_ mask: [Int], _ shape: [Int]) {
+        check(
+            broadcastShape("maskedFill", shape, mask) == shape, "maskedFill",
+            "x \(shape) and mask \(mask): the mask must broadcast to x's shape")
+    }
+
     /// Checks that two shapes are equal, for ops that do not broadcast.
     @inlinable
     static func checkSameShape(_ op: String, _ lhs: [Int], _ rhs: [Int]) {

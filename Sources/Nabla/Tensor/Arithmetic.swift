@@ -133,3 +133,13 @@ extension Tensor: Equatable {
         }
     }
 }
+
+/// `x` with `value` wherever `mask` is nonzero; `mask` broadcasts to `x`'s shape.
+@inlinable
+@_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+public func maskedFill<Scalar>(_ x: Tensor<Scalar>, where mask: Tensor<Scalar>, with value: Scalar)
+    -> Tensor<Scalar>
+{
+    Misuse.checkMaskShape(mask.shape, x.shape)
+    return Tensor.broadcasting("maskedFill", x, mask) { $1 != 0 ? value : $0 }
+}

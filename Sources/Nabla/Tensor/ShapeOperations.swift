@@ -111,6 +111,30 @@ extension Tensor {
         }
     }
 
+    /// Joins `tensors`, all of one shape, along a new axis at `axis` (`-1` appends it last).
+    ///
+    /// - Precondition: `tensors` is not empty. The result has shape `shape` with
+    ///   `tensors.count` inserted at `axis`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    public init(stacking tensors: [Tensor], alongAxis axis: Int = 0) {
+        let op = "stack"
+        guard let first = tensors.first else { Misuse.fail(op, "no tensors to stack") }
+        Misuse.check(
+            tensors.allSatisfy { $0.shape == first.shape }, op,
+            "shapes \(tensors.map(\.shape)) differ; stacked tensors must have one shape")
+        let axis = Misuse.resolveAxis(op, axis, shape: first.shape, allowingEnd: true)
+        self.init(concatenating: tensors.map { $0.unsqueezed(axis: axis) }, alongAxis: axis)
+    }
+
+    /// The slices of the tensor along `axis`, each without that axis: the inverse of
+    /// ``init(stacking:alongAxis:)``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    public func unstacked(alongAxis axis: Int = 0) -> [Tensor] {
+        let axis = Misuse.resolveAxis("unstack", axis, shape: shape)
+        return split(sizes: Array(repeating: 1, count: shape[axis]), alongAxis: axis)
+            .map { $0.squeezed(axes: [axis]) }
+    }
+
     /// The part of the tensor in `range` along `axis`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func slice(alongAxis axis: Int, _ range: Range<Int>) -> Tensor {

@@ -125,6 +125,21 @@ extension TensorOperations {
     }
 }
 
+extension TensorOperations {
+    /// `x` with `value` wherever `mask` is nonzero. `mask` is a constant that broadcasts to `x`'s
+    /// shape, for example a causal mask of −∞ above the diagonal.
+    ///
+    /// The gradient is exactly zero where the mask holds, whatever the upstream gradient holds
+    /// there, so no NaN leaks in from the filled positions.
+    public static func maskedFill(
+        _ x: Variable<Scalar>, where mask: Tensor<Scalar>, with value: Scalar,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        Misuse.checkMaskShape(mask.shape, x.shape)
+        return select(mask, constant(Tensor(value)), x, file: file, line: line)
+    }
+}
+
 extension Variable {
     public static func + (lhs: Variable, rhs: Variable) -> Variable { TensorOperations.add(lhs, rhs) }
     public static func - (lhs: Variable, rhs: Variable) -> Variable { TensorOperations.subtract(lhs, rhs) }
@@ -136,4 +151,24 @@ extension Variable {
     public static func / (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.divide(lhs, by: rhs) }
     public static func + (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.shift(lhs, by: rhs) }
     public static func - (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.shift(lhs, by: -rhs) }
+    public static func + (lhs: Scalar, rhs: Variable) -> Variable { TensorOperations.shift(rhs, by: lhs) }
+    public static func - (lhs: Scalar, rhs: Variable) -> Variable {
+        TensorOperations.shift(TensorOperations.negate(rhs), by: lhs)
+    }
+    public static func / (lhs: Scalar, rhs: Variable) -> Variable {
+        TensorOperations.scale(TensorOperations.reciprocal(rhs), by: lhs)
+    }
+
+    // A Tensor beside a Variable is a constant.
+    public static func + (lhs: Variable, rhs: Tensor<Scalar>) -> Variable { lhs + .constant(rhs) }
+    public static func - (lhs: Variable, rhs: Tensor<Scalar>) -> Variable { lhs - .constant(rhs) }
+    public static func * (lhs: Variable, rhs: Tensor<Scalar>) -> Variable { lhs * .constant(rhs) }
+    public static func / (lhs: Variable, rhs: Tensor<Scalar>) -> Variable { lhs / .constant(rhs) }
+    public static func + (lhs: Tensor<Scalar>, rhs: Variable) -> Variable { .constant(lhs) + rhs }
+    public static func - (lhs: Tensor<Scalar>, rhs: Variable) -> Variable { .constant(lhs) - rhs }
+    public static func * (lhs: Tensor<Scalar>, rhs: Variable) -> Variable { .constant(lhs) * rhs }
+    public static func / (lhs: Tensor<Scalar>, rhs: Variable) -> Variable { .constant(lhs) / rhs }
+
+    /// A constant variable holding `value` (as ``TensorOperations/constant(_:)``).
+    static func constant(_ value: Tensor<Scalar>) -> Variable { TensorOperations.constant(value) }
 }

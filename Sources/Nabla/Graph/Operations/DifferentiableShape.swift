@@ -70,4 +70,49 @@ extension TensorOperations {
                 [constant(.zeros(shape: before)), g, constant(.zeros(shape: after))], alongAxis: axis)]
         }
     }
+
+    /// `x` without the size-1 axes in `axes` (all size-1 axes if `nil`).
+    public static func squeeze(
+        _ x: Variable<Scalar>, axes: [Int]? = nil, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        reshape(x, to: x.value.squeezed(axes: axes).shape, file: file, line: line)
+    }
+
+    /// `x` with a new axis of size 1 at `axis` (`-1` appends it last).
+    public static func unsqueeze(
+        _ x: Variable<Scalar>, axis: Int, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let axis = Misuse.resolveAxis("unsqueeze", axis, shape: x.shape, allowingEnd: true)
+        var shape = x.shape
+        shape.insert(1, at: axis)
+        return reshape(x, to: shape, file: file, line: line)
+    }
+
+    /// `variables`, all of one shape, joined along a new axis at `axis`, as
+    /// ``Tensor/init(stacking:alongAxis:)``. Its backward unstacks.
+    public static func stack(
+        _ variables: [Variable<Scalar>], alongAxis axis: Int = 0,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let op = "stack"
+        guard let first = variables.first else { Misuse.fail(op, "no variables to stack") }
+        Misuse.check(
+            variables.allSatisfy { $0.shape == first.shape }, op,
+            "shapes \(variables.map(\.shape)) differ; stacked variables must have one shape")
+        let axis = Misuse.resolveAxis(op, axis, shape: first.shape, allowingEnd: true)
+        return concatenate(
+            variables.map { unsqueeze($0, axis: axis, file: file, line: line) }, alongAxis: axis,
+            file: file, line: line)
+    }
+
+    /// The slices of `x` along `axis`, each without that axis: the inverse of
+    /// ``stack(_:alongAxis:file:line:)``.
+    public static func unstack(
+        _ x: Variable<Scalar>, alongAxis axis: Int = 0,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> [Variable<Scalar>] {
+        let axis = Misuse.resolveAxis("unstack", axis, shape: x.shape)
+        return split(x, sizes: Array(repeating: 1, count: x.shape[axis]), alongAxis: axis, file: file, line: line)
+            .map { squeeze($0, axes: [axis], file: file, line: line) }
+    }
 }
