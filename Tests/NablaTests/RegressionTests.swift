@@ -128,6 +128,8 @@ import Testing
         #expect(FOps.mean(x).value.scalar == 1e6)
         #expect(Tensor<Float>(repeating: 1e6, shape: [7]).mean().scalar == 1e6)
         #expect(Tensor<Float>(repeating: 1e6, shape: [3, 7]).variance(alongAxes: [1]).scalars == [0, 0, 0])
+        let row = FOps.constant(Tensor(repeating: 123456.7, shape: [2, 33]))
+        #expect(FOps.variance(row, alongAxes: [1]).value.scalars == [0, 0])
     }
 
     /// The gradient of a normalized constant row is finite and matches `Double` (which has no

@@ -49,8 +49,12 @@ extension TensorOperations {
         _ x: Variable<Scalar>, alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let deviation = x - mean(x, alongAxes: axes, keepingDimensions: true, file: file, line: line)
-        return mean(square(deviation), alongAxes: axes, keepingDimensions: keepingDimensions)
+        // A constant pivot per group makes a constant group's deviation exactly 0 (see
+        // `Tensor.variance(alongAxes:keepingDimensions:correction:)`).
+        let resolved = Misuse.resolveAxes("variance", axes ?? Array(x.shape.indices), shape: x.shape)
+        let shifted = x - constant(x.value.pivot(alongAxes: resolved))
+        let deviation = shifted - mean(shifted, alongAxes: resolved, keepingDimensions: true, file: file, line: line)
+        return mean(square(deviation), alongAxes: resolved, keepingDimensions: keepingDimensions)
     }
 
     /// `x` repeated along its size-1 axes to `shape` (NumPy broadcasting).
