@@ -1,0 +1,100 @@
+/// A fully connected layer: `y = x·Wᵀ + b`.
+///
+/// Shapes: the input is `[…, inputSize]` (any number of leading axes, flattened into rows), the
+/// output `[…, outputSize]`. The weight is `[outputSize, inputSize]` and the bias `[outputSize]`,
+/// PyTorch's `Linear` layout, so its weights load unchanged. Every product is one GEMM with
+/// transpose flags: `y = x·Wᵀ`, `dW += gᵀ·x`, `dx = g·W`.
+public final class Dense<Scalar: TensorScalar>: Layer<Scalar> {
+    public let inputSize: Int
+    public let outputSize: Int
+    /// `[outputSize, inputSize]`.
+    public let weight: Parameter<Scalar>
+    /// `[outputSize]`, or `nil` without bias.
+    public let bias: Parameter<Scalar>?
+    private var cachedInput: Tensor<Scalar>?
+
+    /// Creates a layer with weights drawn by `initialization` (fan-in `inputSize`) and a zero bias.
+    public init(
+        inputSize: Int, outputSize: Int, bias: Bool = true,
+        initialization: WeightInitialization = .xavier, using generator: inout SeededGenerator
+    ) {
+        Misuse.check(
+            inputSize > 0 && outputSize > 0, "Dense",
+            "sizes \(inputSize) → \(outputSize) must be positive")
+        self.inputSize = inputSize
+        self.outputSize = outputSize
+        self.weight = Parameter(
+            name: "weight",
+            value: initialization.sample(
+                shape: [outputSize, inputSize], fanIn: inputSize, fanOut: outputSize,
+                using: &generator))
+        self.bias = bias ? Parameter(name: "bias", value: .zeros(shape: [outputSize])) : nil
+    }
+
+    public override var parameters: [Parameter<Scalar>] { [weight] + (bias.map { [$0] } ?? []) }
+
+    public override var description: String {
+        "Dense(\(inputSize) → \(outputSize), bias: \(bias != nil))"
+    }
+
+    public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
+        checkInput(input.shape)
+        let product = TensorOperations.matmul(input, weight.variable, transposeRHS: true)
+        return bias.map { product + $0.variable } ?? product
+    }
+
+    public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        checkInput(input.shape)
+        cachedInput = input
+        let rows = input.scalarCount / inputSize
+        let bias = bias?.value
+        return Tensor(unsafeUninitializedShape: input.shape.dropLast() + [outputSize]) { y in
+            // y starts as the bias in every row, then y ← x·Wᵀ + y in one GEMM.
+            for row in 0..<rows {
+                let target = UnsafeMutableBufferPointer(rebasing: y[(row * outputSize)...].prefix(outputSize))
+                if let bias { _ = bias.withUnsafeBufferPointer { target.initialize(fromContentsOf: $0) } }
+                else { target.initialize(repeating: 0) }
+            }
+            input.withUnsafeBufferPointer { x in
+                weight.value.withUnsafeBufferPointer { w in
+                    BLAS.gemm(
+                        transposeB: true, m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
+                        b: w, ldb: inputSize, beta: 1, c: y, ldc: outputSize)
+                }
+            }
+        }
+    }
+
+    public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
+        guard let input = cachedInput else { Misuse.fail("Dense", "backward called before forward") }
+        Misuse.check(
+            outputGradient.shape == input.shape.dropLast() + [outputSize], "Dense",
+            "output gradient \(outputGradient.shape) for input \(input.shape): expected "
+                + "\(input.shape.dropLast() + [outputSize])")
+        let rows = input.scalarCount / inputSize
+        // dW += gᵀ·x, accumulated by the GEMM itself (beta 1).
+        var weightGradient = weight.gradient ?? .zeros(shape: weight.value.shape)
+        weight.gradient = nil  // so that the GEMM updates the storage in place
+        outputGradient.withUnsafeBufferPointer { g in
+            input.withUnsafeBufferPointer { x in
+                weightGradient.withUnsafeMutableBufferPointer { dw in
+                    BLAS.gemm(
+                        transposeA: true, m: outputSize, n: inputSize, k: rows, a: g,
+                        lda: outputSize, b: x, ldb: inputSize, beta: 1, c: dw, ldc: inputSize)
+                }
+            }
+        }
+        weight.gradient = weightGradient
+        if let bias {
+            bias.accumulate(outputGradient.reshaped(to: [rows, outputSize]).sum(alongAxes: [0]))
+        }
+        guard computesInputGradient else { return nil }
+        return matmul(outputGradient, weight.value)  // dx = g·W
+    }
+
+    private func checkInput(_ shape: [Int]) {
+        Misuse.check(
+            shape.count >= 2 && shape.last == inputSize, "\(self)",
+            "input \(shape): expected [batch, \(inputSize)] (any leading axes, then \(inputSize))")
+    }
+}

@@ -1,0 +1,178 @@
+/// A network layer with two backward passes: a hand-written (manual) one, and one that a
+/// ``GradientTape`` derives from the layer's graph-mode forward.
+///
+/// A subclass writes three things side by side:
+/// - ``callAsFunction(_:)``: the forward in ``TensorOperations``, the layer's one autodiff
+///   definition. It runs on whatever tapes are recording, so a whole network can be
+///   differentiated, and differentiated again (a gradient penalty reaches the weights this way).
+/// - ``manualForward(_:)``: the fast tensor forward, which caches what the backward needs.
+/// - ``manualBackward(_:)``: the hand-written backward.
+///
+/// ``forward(_:)`` and ``backward(_:)`` pick the path with ``useAutodiff`` (manual by default).
+/// With autodiff, the forward runs ``callAsFunction(_:)`` on a tape the layer owns, watching the
+/// input and the parameters, and the backward asks that tape for the gradients with the output
+/// gradient as the seed: the forward is computed once and the backward never calls the manual
+/// code.
+///
+/// Parameter gradients **accumulate** across backward passes, on both paths, until
+/// ``zeroGradients()``, as in PyTorch (so gradients of several batches can be summed).
+/// Whether a layer is training or inferring is the task-local ``LearningPhase``.
+open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
+    /// Whether ``backward(_:)`` differentiates the graph-mode forward instead of running the
+    /// manual backward. Containers pass a new value on to every layer inside them.
+    open var useAutodiff = false
+
+    /// Whether ``backward(_:)`` computes the input gradient. A network's first layer switches it
+    /// off and skips that work on both paths.
+    open var computesInputGradient = true
+
+    /// The trainable parameters, with names unique within the layer (`weight`, `bias`).
+    open var parameters: [Parameter<Scalar>] { [] }
+
+    /// Non-trainable state that is saved with the weights, such as running statistics.
+    open var buffers: [Buffer<Scalar>] { [] }
+
+    /// Whether the layer has a hand-written backward; one that does not always uses autodiff.
+    open var hasManualBackward: Bool { true }
+
+    /// The configuration, for example `Dense(784 → 256, bias: true)`.
+    open var description: String { "\(type(of: self))" }
+
+    /// The graph-mode forward: the layer written with ``TensorOperations``.
+    open func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
+        fatalError("\(type(of: self)) must override callAsFunction(_:)")
+    }
+
+    /// The manual forward: computes the output with tensor kernels and caches what
+    /// ``manualBackward(_:)`` needs.
+    open func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        fatalError("\(type(of: self)) must override manualForward(_:)")
+    }
+
+    /// The manual backward: adds the parameter gradients and returns the input gradient, or
+    /// `nil` when ``computesInputGradient`` is off.
+    open func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
+        fatalError("\(type(of: self)) must override manualBackward(_:)")
+    }
+
+    /// What the autodiff path recorded in the last forward.
+    var recording: (tape: GradientTape<Scalar>, input: Variable<Scalar>, output: Variable<Scalar>)?
+
+    public init() {}
+
+    /// Runs the layer on `input`, on the path ``useAutodiff`` picks, ready for ``backward(_:)``.
+    public final func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        guard useAutodiff || !hasManualBackward else {
+            recording = nil
+            return manualForward(input)
+        }
+        let tape = GradientTape<Scalar>()
+        let x = TensorOperations.variable(input)
+        if computesInputGradient { tape.watch(x) }
+        let y = tape.record { withNameScope(String(describing: type(of: self))) { self(x) } }
+        recording = (tape, x, y)
+        return y.value
+    }
+
+    /// Backpropagates `outputGradient` (∂L/∂output, of the last output's shape) through the last
+    /// forward: adds each parameter's gradient and returns ∂L/∂input, or `nil` when
+    /// ``computesInputGradient`` is off.
+    @discardableResult
+    public final func backward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
+        guard let recording else { return manualBackward(outputGradient) }
+        self.recording = nil
+        let parameters = parameters
+        let sources = (computesInputGradient ? [recording.input] : []) + parameters.map(\.variable)
+        guard !sources.isEmpty else { return nil }
+        let gradients = recording.tape.gradient(
+            of: recording.output, withRespectTo: sources, seed: outputGradient)
+        for (parameter, gradient) in zip(parameters, gradients.suffix(parameters.count)) {
+            parameter.accumulate(gradient.value)
+        }
+        return computesInputGradient ? gradients[0].value : nil
+    }
+
+    /// Clears the gradients of every parameter.
+    public func zeroGradients() {
+        for parameter in parameters { parameter.gradient = nil }
+    }
+
+    /// The tape of the last autodiff forward, for tests that check what it recorded.
+    var autodiffTape: GradientTape<Scalar>? { recording?.tape }
+}
+
+/// A trainable tensor of a layer, with its accumulated gradient.
+public final class Parameter<Scalar: TensorScalar> {
+    /// The name within its layer, for example `weight`.
+    public let name: String
+    /// The value. Setting it gives the parameter a new ``variable``.
+    public var value: Tensor<Scalar> {
+        didSet {
+            Misuse.checkSameShape("Parameter \(name)", value.shape, oldValue.shape)
+            cachedVariable = nil
+        }
+    }
+    /// The sum of the gradients of the backward passes since the last reset, or `nil`.
+    public var gradient: Tensor<Scalar>?
+
+    private var cachedVariable: Variable<Scalar>?
+
+    public init(name: String, value: Tensor<Scalar>) {
+        self.name = name
+        self.value = value
+    }
+
+    /// The value as a variable that every tape tracks (`requiresGradient`), the same one until
+    /// the value changes: graph-mode forwards use it, and gradients are taken with respect to it.
+    public var variable: Variable<Scalar> {
+        if let cachedVariable { return cachedVariable }
+        let variable = TensorOperations.variable(value, requiresGradient: true)
+        cachedVariable = variable
+        return variable
+    }
+
+    /// Adds `gradient` to ``gradient``.
+    public func accumulate(_ gradient: Tensor<Scalar>) {
+        Misuse.checkSameShape("Parameter \(name) gradient", gradient.shape, value.shape)
+        if self.gradient == nil { self.gradient = gradient } else { self.gradient! += gradient }
+    }
+}
+
+/// Non-trainable state of a layer, such as a running mean: saved with the weights, skipped by
+/// optimizers.
+public final class Buffer<Scalar: TensorScalar> {
+    /// The name within its layer, for example `running_mean`.
+    public let name: String
+    public var value: Tensor<Scalar>
+
+    public init(name: String, value: Tensor<Scalar>) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// Whether layers train or infer: Dropout drops only in training, and BatchNorm normalizes with
+/// the batch's statistics in training and its running statistics in inference.
+///
+/// A task-local mode, training unless a caller says otherwise:
+/// ```swift
+/// let prediction = LearningPhase.inference { network.forward(batch) }
+/// ```
+public enum LearningPhase: Sendable {
+    case training, inference
+
+    @TaskLocal static var taskValue = LearningPhase.training
+
+    /// The phase in force for the current task.
+    public static var current: LearningPhase { taskValue }
+
+    /// Runs `body` with layers in inference.
+    public static func inference<R>(_ body: () throws -> R) rethrows -> R {
+        try $taskValue.withValue(.inference, operation: body)
+    }
+
+    /// Runs `body` with layers in training.
+    public static func training<R>(_ body: () throws -> R) rethrows -> R {
+        try $taskValue.withValue(.training, operation: body)
+    }
+}
