@@ -9,23 +9,62 @@ struct LayerCase: Sendable, CustomTestStringConvertible {
     /// Builds the layer in `Double` from a seeded generator.
     var checksSecondOrder = true
     var computesInputGradient = true
+    /// Where inputs are drawn from: away from kinks for ReLU-like layers.
+    var domain = InputDomain.any
     let make: @Sendable (inout SeededGenerator) -> Layer<Double>
+    /// The same layer in `Float`.
+    let makeFloat: @Sendable (inout SeededGenerator) -> Layer<Float>
 
     var testDescription: String { name }
 
-    func input(seed: UInt64 = 11) -> Tensor<Double> { randomTensor(inputShape, seed: seed) }
+    func input(seed: UInt64 = 11) -> Tensor<Double> { domain.sample(inputShape, seed: seed) }
 }
 
 extension LayerCase {
     static let all: [LayerCase] = [
-        .init(name: "Dense(5 → 3)", inputShape: [4, 5]) { Dense(inputSize: 5, outputSize: 3, using: &$0) },
+        .init(name: "Dense(5 → 3)", inputShape: [4, 5]) {
+            Dense(inputSize: 5, outputSize: 3, using: &$0)
+        } makeFloat: {
+            Dense(inputSize: 5, outputSize: 3, using: &$0)
+        },
         .init(name: "Dense(5 → 3, bias: false), [2, 3, 5] input", inputShape: [2, 3, 5]) {
+            Dense(inputSize: 5, outputSize: 3, bias: false, initialization: .he, using: &$0)
+        } makeFloat: {
             Dense(inputSize: 5, outputSize: 3, bias: false, initialization: .he, using: &$0)
         },
         .init(name: "Dense(4 → 6), no input gradient", inputShape: [3, 4], computesInputGradient: false) {
             Dense(inputSize: 4, outputSize: 6, initialization: .pyTorchDefault, using: &$0)
+        } makeFloat: {
+            Dense(inputSize: 4, outputSize: 6, initialization: .pyTorchDefault, using: &$0)
         },
+        .init(name: "Conv2D(2 → 3, 3×3, padding 1)", inputShape: [2, 2, 5, 5]) {
+            Conv2D(inputChannels: 2, outputChannels: 3, kernelSize: 3, padding: 1, initialization: .he, using: &$0)
+        } makeFloat: {
+            Conv2D(inputChannels: 2, outputChannels: 3, kernelSize: 3, padding: 1, initialization: .he, using: &$0)
+        },
+        .init(name: "Conv2D(2 → 2, 3×2, stride 2×1, padding 1×0, dilation 1×2, no bias)", inputShape: [2, 2, 5, 6]) {
+            Conv2D(inputChannels: 2, outputChannels: 2, kernelHeight: 3, kernelWidth: 2, configuration: oddConvolution, bias: false, using: &$0)
+        } makeFloat: {
+            Conv2D(inputChannels: 2, outputChannels: 2, kernelHeight: 3, kernelWidth: 2, configuration: oddConvolution, bias: false, using: &$0)
+        },
+        .init(name: "Conv2D(1 → 4, 3×3), first layer", inputShape: [2, 1, 5, 5], computesInputGradient: false) {
+            Conv2D(inputChannels: 1, outputChannels: 4, kernelSize: 3, using: &$0)
+        } makeFloat: {
+            Conv2D(inputChannels: 1, outputChannels: 4, kernelSize: 3, using: &$0)
+        },
+        .init(name: "ReLU", inputShape: [3, 4], domain: .awayFromZero) { _ in ReLU() } makeFloat: { _ in ReLU() },
+        .init(name: "LeakyReLU(slope: 0.2)", inputShape: [3, 4], domain: .awayFromZero) { _ in
+            LeakyReLU(slope: 0.2)
+        } makeFloat: { _ in LeakyReLU(slope: 0.2) },
+        .init(name: "Sigmoid", inputShape: [3, 4]) { _ in Sigmoid() } makeFloat: { _ in Sigmoid() },
+        .init(name: "Tanh", inputShape: [2, 3, 2]) { _ in Tanh() } makeFloat: { _ in Tanh() },
+        .init(name: "Softmax(axis: 1)", inputShape: [3, 4]) { _ in Softmax(axis: 1) } makeFloat: { _ in Softmax(axis: 1) },
+        .init(name: "Softmax(axis: 0)", inputShape: [3, 4]) { _ in Softmax(axis: 0) } makeFloat: { _ in Softmax(axis: 0) },
+        .init(name: "LogSoftmax(axis: -1)", inputShape: [2, 3, 4]) { _ in LogSoftmax() } makeFloat: { _ in LogSoftmax() },
     ]
+
+    static let oddConvolution = Convolution2DConfiguration(
+        strideHeight: 2, strideWidth: 1, paddingHeight: 1, paddingWidth: 0, dilationHeight: 1, dilationWidth: 2)
 }
 
 /// Manual vs autodiff vs central differences, and second order, for every layer.
@@ -49,6 +88,35 @@ extension LayerCase {
         #expect(report.autodiffVersusFiniteDifferences <= 1e-7, "\(c.name): \(report)")
         if c.checksSecondOrder {
             #expect((report.secondOrder ?? .infinity) <= 1e-7, "\(c.name): \(report)")
+        }
+    }
+
+    /// In `Float`, with the `Double` layer's parameters: both paths agree with `Double` to float
+    /// tolerances.
+    @Test(arguments: LayerCase.all)
+    func floatAgreesWithDouble(_ c: LayerCase) {
+        let double = layer(c)
+        var generator = SeededGenerator(seed: 1)
+        let float = c.makeFloat(&generator)
+        float.computesInputGradient = c.computesInputGradient
+        for (f, d) in zip(float.parameters, double.parameters) { f.value = converted(d.value) }
+        let input = c.input()
+        let upstream: Tensor<Double> = randomTensor(double.forward(input).shape, seed: 9)
+        let expectedInputGradient = double.backward(upstream)
+        let expected = double.parameters.map(\.gradient!)
+        for autodiff in [false, true] {
+            float.useAutodiff = autodiff
+            float.zeroGradients()
+            let output = float.forward(converted(input))
+            expectClose(output, converted(double.forward(input)), rtol: 2e-3, atol: 2e-4)
+            let inputGradient = float.backward(converted(upstream))
+            #expect((inputGradient == nil) == (expectedInputGradient == nil))
+            if let inputGradient, let expectedInputGradient {
+                expectClose(inputGradient, converted(expectedInputGradient), rtol: 2e-3, atol: 2e-4)
+            }
+            for (parameter, gradient) in zip(float.parameters, expected) {
+                expectClose(parameter.gradient!, converted(gradient), rtol: 2e-3, atol: 2e-4)
+            }
         }
     }
 

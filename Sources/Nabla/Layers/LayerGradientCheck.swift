@@ -12,8 +12,9 @@ public enum LayerGradientCheck {
         public var manualVersusFiniteDifferences: Double = 0
         /// The autodiff backward against central differences of the graph-mode forward.
         public var autodiffVersusFiniteDifferences: Double = 0
-        /// The gradient of a penalty on the input gradient with respect to the parameters,
-        /// through the graph-mode forward, against central differences; `nil` if not checked.
+        /// The gradient of a penalty on the input gradient with respect to the input and the
+        /// parameters, through the graph-mode forward, against central differences; `nil` if not
+        /// checked.
         public var secondOrder: Double?
 
         public var description: String {
@@ -83,34 +84,36 @@ public enum LayerGradientCheck {
         return report
     }
 
-    /// The penalty `h(θ) = ⟨∇ₓ⟨layer(x; θ), c⟩, v⟩`, its gradient with respect to the parameters
-    /// through nested tapes, against central differences of `h`.
+    /// The penalty `h(x, θ) = ⟨∇ₓ⟨layer(x; θ), c⟩, v⟩`, its gradient with respect to the input
+    /// and the parameters through nested tapes, against central differences of `h`.
     static func secondOrderError(
         _ layer: Layer<Double>, _ input: Tensor<Double>, _ upstream: Tensor<Double>,
         _ epsilon: Double, _ generator: inout SeededGenerator
     ) -> Double {
         let direction = Tensor<Double>.randomUniform(shape: input.shape, in: -1..<1, using: &generator)
         let parameters = layer.parameters
-        func penalty() -> Variable<Double> {
-            let x = TensorOperations.variable(input)
+        func penalty(_ x: Variable<Double>) -> Variable<Double> {
             let inner = GradientTape<Double>()
             inner.watch(x)
             let y = inner.record { layer(x) }
             let inputGradient = inner.gradient(of: y, withRespectTo: [x], seed: upstream)[0]
             return TensorOperations.sum(inputGradient * direction)
         }
+        let x = TensorOperations.variable(input)
         let outer = GradientTape<Double>()
-        let h = outer.record { penalty() }
+        outer.watch(x)
+        let h = outer.record { penalty(x) }
         let analytic = outer.gradient(
-            of: h, withRespectTo: parameters.map(\.variable), unconnected: .zero
+            of: h, withRespectTo: [x] + parameters.map(\.variable), unconnected: .zero
         ).map(\.value)
-        var worst = 0.0
-        for (parameter, gradient) in zip(parameters, analytic) {
+        func value(_ x: Tensor<Double>) -> Double { penalty(TensorOperations.variable(x)).value.scalar }
+        var worst = relativeDifference(analytic[0], centralDifferences(of: input, epsilon, value))
+        for (parameter, gradient) in zip(parameters, analytic.dropFirst()) {
             let original = parameter.value
             let numeric = centralDifferences(of: original, epsilon) { moved in
                 parameter.value = moved
                 defer { parameter.value = original }
-                return penalty().value.scalar
+                return value(input)
             }
             worst = Swift.max(worst, relativeDifference(gradient, numeric))
         }

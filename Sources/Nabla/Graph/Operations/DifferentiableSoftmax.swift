@@ -13,10 +13,8 @@ extension TensorOperations {
         _ x: Variable<Scalar>, alongAxis axis: Int = -1,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let axis = checkedSoftmaxAxis("softmax", x.shape, axis)
-        let shifted = x.value - x.value.max(alongAxes: [axis], keepingDimensions: true)
-        let exponentials = Nabla.exp(shifted)
-        let value = exponentials / exponentials.sum(alongAxes: [axis], keepingDimensions: true)
+        let value = Nabla.softmax(x.value, alongAxis: axis)
+        let axis = Misuse.resolveAxis("softmax", axis, shape: x.shape)
         return record("softmax", [x], value, file: file, line: line) { y, g, _ in
             // ∂x = y ⊙ (g − Σ_axis g ⊙ y)
             [y * (g - sum(g * y, alongAxes: [axis], keepingDimensions: true))]
@@ -33,9 +31,8 @@ extension TensorOperations {
         _ x: Variable<Scalar>, alongAxis axis: Int = -1,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let axis = checkedSoftmaxAxis("logSoftmax", x.shape, axis)
-        let shifted = x.value - x.value.max(alongAxes: [axis], keepingDimensions: true)
-        let value = shifted - Nabla.log(Nabla.exp(shifted).sum(alongAxes: [axis], keepingDimensions: true))
+        let value = Nabla.logSoftmax(x.value, alongAxis: axis)
+        let axis = Misuse.resolveAxis("logSoftmax", axis, shape: x.shape)
         return record("logSoftmax", [x], value, file: file, line: line) { y, g, _ in
             // ∂x = g − softmax(x) ⊙ Σ_axis g, with softmax(x) = exp(y).
             [g - exp(y) * sum(g, alongAxes: [axis], keepingDimensions: true)]
@@ -95,12 +92,5 @@ extension TensorOperations {
         }
         return crossEntropy(
             logits: logits, labels: Tensor(shape: logits.shape, scalars: oneHot), file: file, line: line)
-    }
-
-    /// Resolves a softmax axis and checks that it is not empty.
-    private static func checkedSoftmaxAxis(_ op: String, _ shape: [Int], _ axis: Int) -> Int {
-        let resolved = Misuse.resolveAxis(op, axis, shape: shape)
-        Misuse.check(shape[resolved] > 0, op, "axis \(axis) of shape \(shape) is empty")
-        return resolved
     }
 }

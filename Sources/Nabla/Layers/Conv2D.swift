@@ -1,0 +1,107 @@
+/// A 2-D convolution over NCHW input, through im2col and one GEMM (and col2im for the input
+/// gradient) on both backward paths.
+///
+/// Shapes: the input is `[N, inputChannels, H, W]` and the output `[N, outputChannels, oh, ow]`,
+/// sizes as in ``conv2d(_:filter:configuration:)``. The weight is `[outputChannels,
+/// inputChannels, kh, kw]` and the bias `[outputChannels]`, PyTorch's `Conv2d` layout.
+public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
+    public let inputChannels: Int
+    public let outputChannels: Int
+    public let kernelHeight: Int
+    public let kernelWidth: Int
+    public let configuration: Convolution2DConfiguration
+    /// `[outputChannels, inputChannels, kh, kw]`.
+    public let weight: Parameter<Scalar>
+    /// `[outputChannels]`, or `nil` without bias.
+    public let bias: Parameter<Scalar>?
+    private var cachedInput: Tensor<Scalar>?
+
+    /// Creates a layer with a square kernel; weights drawn by `initialization` (fan-in
+    /// `inputChannels·kh·kw`), bias zero.
+    public convenience init(
+        inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1,
+        padding: Int = 0, dilation: Int = 1, bias: Bool = true,
+        initialization: WeightInitialization = .xavier, using generator: inout SeededGenerator
+    ) {
+        self.init(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernelHeight: kernelSize,
+            kernelWidth: kernelSize,
+            configuration: .init(stride: stride, padding: padding, dilation: dilation), bias: bias,
+            initialization: initialization, using: &generator)
+    }
+
+    /// Creates a layer with a `kernelHeight × kernelWidth` kernel and separate strides, paddings
+    /// and dilations per dimension.
+    public init(
+        inputChannels: Int, outputChannels: Int, kernelHeight: Int, kernelWidth: Int,
+        configuration: Convolution2DConfiguration, bias: Bool = true,
+        initialization: WeightInitialization = .xavier, using generator: inout SeededGenerator
+    ) {
+        let c = configuration
+        let shapes = "channels \(inputChannels) → \(outputChannels), kernel \(kernelHeight)×\(kernelWidth), \(c)"
+        Misuse.check(
+            inputChannels > 0 && outputChannels > 0 && kernelHeight > 0 && kernelWidth > 0, "Conv2D",
+            "\(shapes): channels and kernel sizes must be positive")
+        Misuse.check(
+            c.strideHeight > 0 && c.strideWidth > 0 && c.dilationHeight > 0 && c.dilationWidth > 0
+                && c.paddingHeight >= 0 && c.paddingWidth >= 0, "Conv2D",
+            "\(shapes): strides and dilations must be positive, paddings not negative")
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.configuration = configuration
+        let fanIn = inputChannels * kernelHeight * kernelWidth
+        self.weight = Parameter(
+            name: "weight",
+            value: initialization.sample(
+                shape: [outputChannels, inputChannels, kernelHeight, kernelWidth], fanIn: fanIn,
+                fanOut: outputChannels * kernelHeight * kernelWidth, using: &generator))
+        self.bias = bias ? Parameter(name: "bias", value: .zeros(shape: [outputChannels])) : nil
+    }
+
+    public override var parameters: [Parameter<Scalar>] { [weight] + (bias.map { [$0] } ?? []) }
+
+    public override var description: String {
+        "Conv2D(\(inputChannels) → \(outputChannels), kernel \(kernelHeight)×\(kernelWidth), "
+            + "\(configuration), bias: \(bias != nil))"
+    }
+
+    public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
+        checkInput(input.shape)
+        return TensorOperations.conv2d(
+            input, filter: weight.variable, bias: bias?.variable, configuration: configuration)
+    }
+
+    public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        checkInput(input.shape)
+        cachedInput = input
+        var output = conv2d(input, filter: weight.value, configuration: configuration)
+        if let bias { output += bias.value.reshaped(to: [1, outputChannels, 1, 1]) }
+        return output
+    }
+
+    public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
+        guard let input = cachedInput else { Misuse.fail("\(self)", "backward called before forward") }
+        weight.accumulate(
+            conv2dBackwardFilter(
+                outputGradient, input: input, filterShape: weight.value.shape,
+                configuration: configuration))
+        bias?.accumulate(outputGradient.sum(alongAxes: [0, 2, 3]))
+        guard computesInputGradient else { return nil }
+        return conv2dBackwardInput(
+            outputGradient, filter: weight.value, inputShape: input.shape,
+            configuration: configuration)
+    }
+
+    /// Checks the rank and channels, and that the kernel fits the padded input.
+    private func checkInput(_ shape: [Int]) {
+        Misuse.check(
+            shape.count == 4 && shape[1] == inputChannels, "\(self)",
+            "input \(shape): expected [batch, \(inputChannels), height, width]")
+        _ = Convolution2DGeometry(
+            batch: shape[0], channels: shape[1], height: shape[2], width: shape[3],
+            kernelHeight: kernelHeight, kernelWidth: kernelWidth, configuration: configuration,
+            operation: "\(self)", shapes: "input \(shape)")
+    }
+}

@@ -1,0 +1,38 @@
+/// `max(0, x)` elementwise, keeping NaN. Its gradient at exactly 0 is 0, as in PyTorch.
+public final class ReLU<Scalar: TensorScalar>: Layer<Scalar> {
+    private var cachedInput: Tensor<Scalar>?
+
+    public override init() {}
+
+    public override var description: String { "ReLU()" }
+
+    public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
+        TensorOperations.relu(input)
+    }
+
+    public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        cachedInput = input
+        return relu(input)
+    }
+
+    public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
+        guard computesInputGradient else { return nil }
+        let input = Activation.cached(cachedInput, self, outputGradient)
+        return Tensor.broadcasting("\(self)", outputGradient, input) { g, x in
+            x > 0 ? g : (x.isNaN ? x : 0)
+        }
+    }
+}
+
+/// What the activation layers share: the check that a backward follows a forward of its shape.
+enum Activation {
+    static func cached<Scalar>(
+        _ tensor: Tensor<Scalar>?, _ layer: some CustomStringConvertible, _ outputGradient: Tensor<Scalar>
+    ) -> Tensor<Scalar> {
+        guard let tensor else { Misuse.fail("\(layer)", "backward called before forward") }
+        Misuse.check(
+            tensor.shape == outputGradient.shape, "\(layer)",
+            "output gradient \(outputGradient.shape) for output \(tensor.shape): shapes differ")
+        return tensor
+    }
+}

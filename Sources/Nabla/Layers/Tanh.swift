@@ -1,0 +1,24 @@
+/// The hyperbolic tangent elementwise; its backward reads the saved output: `dx = g · (1 − y²)`.
+public final class Tanh<Scalar: TensorScalar>: Layer<Scalar> {
+    private var cachedOutput: Tensor<Scalar>?
+
+    public override init() {}
+
+    public override var description: String { "Tanh()" }
+
+    public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
+        TensorOperations.tanh(input)
+    }
+
+    public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        let output = tanh(input)
+        cachedOutput = output
+        return output
+    }
+
+    public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
+        guard computesInputGradient else { return nil }
+        let output = Activation.cached(cachedOutput, self, outputGradient)
+        return Tensor.broadcasting("\(self)", outputGradient, output) { g, y in g - g * y * y }
+    }
+}

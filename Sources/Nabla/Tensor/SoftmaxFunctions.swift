@@ -1,0 +1,29 @@
+// Softmax and log-softmax along an axis, computed stably by subtracting the maximum (softmax is
+// shift-invariant): the forwards of the differentiable ops and of the layers.
+
+/// `exp(x) / sum(exp(x), axis)`, computed stably. The shape of `x`; `axis` must not be empty.
+@_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+public func softmax<Scalar>(_ x: Tensor<Scalar>, alongAxis axis: Int = -1) -> Tensor<Scalar> {
+    let axis = Misuse.checkedSoftmaxAxis("softmax", x.shape, axis)
+    let exponentials = exp(x - x.max(alongAxes: [axis], keepingDimensions: true))
+    return exponentials / exponentials.sum(alongAxes: [axis], keepingDimensions: true)
+}
+
+/// `x − log(sum(exp(x), axis))`, computed stably: finite wherever `x` is finite, even for large
+/// `|x|`. The shape of `x`; `axis` must not be empty.
+@_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+public func logSoftmax<Scalar>(_ x: Tensor<Scalar>, alongAxis axis: Int = -1) -> Tensor<Scalar> {
+    let axis = Misuse.checkedSoftmaxAxis("logSoftmax", x.shape, axis)
+    let shifted = x - x.max(alongAxes: [axis], keepingDimensions: true)
+    return shifted - log(exp(shifted).sum(alongAxes: [axis], keepingDimensions: true))
+}
+
+extension Misuse {
+    /// Resolves a softmax axis and checks that it is not empty.
+    @usableFromInline
+    static func checkedSoftmaxAxis(_ op: String, _ shape: [Int], _ axis: Int) -> Int {
+        let resolved = resolveAxis(op, axis, shape: shape)
+        check(shape[resolved] > 0, op, "axis \(axis) of shape \(shape) is empty")
+        return resolved
+    }
+}
