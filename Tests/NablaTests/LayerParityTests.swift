@@ -185,3 +185,36 @@ extension LayerCase {
         #expect(standardError(result).contains("Dense(4 → 3, bias: true): input [2, 5]: expected [batch, 4]"))
     }
 }
+
+/// A layer whose input needs no gradient skips that work on both paths.
+@Suite struct InputGradientSwitchTests {
+    func backwardMultiplyAdds(_ layer: Layer<Double>, _ input: Tensor<Double>, autodiff: Bool, inputGradient: Bool) -> Int {
+        layer.useAutodiff = autodiff
+        layer.computesInputGradient = inputGradient
+        let upstream: Tensor<Double> = randomTensor(layer.forward(input).shape, seed: 3)
+        let (result, count) = MultiplyAddCounter.counting { layer.backward(upstream) }
+        #expect((result == nil) == !inputGradient)
+        return count
+    }
+
+    @Test(arguments: [false, true])
+    func denseSkipsHalfTheBackward(autodiff: Bool) {
+        var generator = SeededGenerator(seed: 0)
+        let dense = Dense<Double>(inputSize: 6, outputSize: 4, using: &generator)
+        let input: Tensor<Double> = randomTensor([5, 6], seed: 1)
+        let full = backwardMultiplyAdds(dense, input, autodiff: autodiff, inputGradient: true)
+        let first = backwardMultiplyAdds(dense, input, autodiff: autodiff, inputGradient: false)
+        #expect(full == 2 * 5 * 6 * 4 && first == 5 * 6 * 4)
+    }
+
+    @Test(arguments: [false, true])
+    func conv2DSkipsTheInputGradient(autodiff: Bool) {
+        var generator = SeededGenerator(seed: 0)
+        let conv = Conv2D<Double>(inputChannels: 2, outputChannels: 3, kernelSize: 3, padding: 1, using: &generator)
+        let input: Tensor<Double> = randomTensor([2, 2, 4, 4], seed: 1)
+        let full = backwardMultiplyAdds(conv, input, autodiff: autodiff, inputGradient: true)
+        let first = backwardMultiplyAdds(conv, input, autodiff: autodiff, inputGradient: false)
+        let perGEMM = 3 * (2 * 9) * (2 * 16)  // O × C·kh·kw × N·oh·ow
+        #expect(full == 2 * perGEMM && first == perGEMM)
+    }
+}

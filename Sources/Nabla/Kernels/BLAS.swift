@@ -1,4 +1,5 @@
 import CBLAS
+import Synchronization
 
 /// The validated BLAS kernels: the only code in Nabla that calls BLAS.
 ///
@@ -24,6 +25,7 @@ public enum BLAS {
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda,
             aCount: a.count, ldb: ldb, bCount: b.count, ldc: ldc, cCount: c.count)
         guard m > 0, n > 0 else { return }
+        MultiplyAddCounter.current?.add(m * n * k)
         if k == 0 {  // c ← beta · c, done here so that beta == 0 overwrites even NaN
             for row in 0..<m {
                 for column in 0..<n {
@@ -120,5 +122,25 @@ extension BLAS {
     /// The CPU kernel OpenBLAS chose at run time, e.g. `Zen` or `Haswell`.
     public static var coreName: String {
         openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+    }
+}
+
+/// Counts the multiply-adds of the GEMMs that run on a task, so tests can check that work was
+/// skipped (a first layer's input gradient) and profiles can count FLOPs.
+public final class MultiplyAddCounter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    @TaskLocal static var current: MultiplyAddCounter?
+
+    /// The multiply-adds counted so far.
+    public var multiplyAdds: Int { count.load(ordering: .relaxed) }
+
+    func add(_ value: Int) { count.add(value, ordering: .relaxed) }
+
+    /// Runs `body` and returns its result with the multiply-adds of the GEMMs it ran.
+    public static func counting<R>(_ body: () throws -> R) rethrows -> (result: R, multiplyAdds: Int) {
+        let counter = MultiplyAddCounter()
+        let result = try $current.withValue(counter, operation: body)
+        return (result, counter.multiplyAdds)
     }
 }
