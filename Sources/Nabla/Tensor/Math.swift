@@ -33,17 +33,17 @@ import RealModule
 @inlinable public func square<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
     x.map { $0 * $0 }
 }
-/// `xᵖ` elementwise (`x` must be positive unless `p` is an integer).
+/// `xᵖ` elementwise, as C's `pow`: NaN for a negative `x` unless `p` is an integer, and `x⁰ = 1`
+/// for every `x`, even 0 and NaN.
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
 @inlinable public func pow<Scalar>(_ x: Tensor<Scalar>, _ p: Scalar) -> Tensor<Scalar> {
     if p == 2 { return square(x) }
-    if let n = Int(exactly: p) { return x.map { Scalar.pow($0, n) } }
-    return x.map { Scalar.pow($0, p) }
+    return x.map { Scalar.power($0, p) }
 }
-/// `xʸ` elementwise with broadcasting.
+/// `xʸ` elementwise with broadcasting, as C's `pow`.
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
 @inlinable public func pow<Scalar>(_ x: Tensor<Scalar>, _ y: Tensor<Scalar>) -> Tensor<Scalar> {
-    Tensor.broadcasting("pow", x, y) { Scalar.pow($0, $1) }
+    Tensor.broadcasting("pow", x, y, Scalar.power)
 }
 /// The absolute value elementwise.
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -113,4 +113,18 @@ import RealModule
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
 @inlinable public func minimum<Scalar>(_ x: Tensor<Scalar>, _ y: Tensor<Scalar>) -> Tensor<Scalar> {
     Tensor.broadcasting("minimum", x, y, Scalar.minimumPropagatingNaN)
+}
+
+extension TensorScalar {
+    /// `xʸ` with C's special cases, which swift-numerics' `pow` (NaN for any negative `x`, and
+    /// for 0⁰) does not follow.
+    @inlinable @inline(__always)
+    static func power(_ x: Self, _ y: Self) -> Self {
+        if y == 0 { return 1 }
+        if let n = Int(exactly: y) { return pow(x, n) }
+        guard x < 0 else { return pow(x, y) }
+        // An integer too large for Int is even; an infinite x or y ignores x's sign.
+        if y.rounded() == y || x.isInfinite || y.isInfinite { return pow(-x, y) }
+        return .nan
+    }
 }

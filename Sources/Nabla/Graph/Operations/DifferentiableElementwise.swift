@@ -1,12 +1,16 @@
 // Elementwise functions and their backward rules. A rule whose local derivative can be
 // infinite or NaN applies it with `guardedMultiply`, so a zero upstream gradient stays zero.
+// A NaN input gives a NaN gradient (where the upstream gradient is nonzero), also in rules
+// built from masks, which would otherwise read NaN as "not positive".
 
 extension TensorOperations {
     /// `eˣ`.
     public static func exp(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        record("exp", [x], Nabla.exp(x.value), file: file, line: line) { y, g, _ in [g * y] }
+        record("exp", [x], Nabla.exp(x.value), file: file, line: line) { y, g, _ in
+            [guardedMultiply(g, y)]
+        }
     }
 
     /// The natural logarithm.
@@ -27,15 +31,16 @@ extension TensorOperations {
         }
     }
 
-    /// The square root. Its gradient at 0 is taken as 0 rather than infinity.
+    /// The square root. Its gradient at 0 is taken as 0 rather than infinity; at a negative
+    /// `x` it is NaN, like the value.
     public static func sqrt(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("sqrt", [x], Nabla.sqrt(x.value), file: file, line: line) { y, g, _ in
-            let positive = y.value.map { $0 > 0 ? 1 : 0 }
+            let isZero = y.value.map { $0 == 0 ? 1 : 0 }
             let one = constant(Tensor(1)), zero = constant(Tensor(0))
-            let safe = select(positive, y, one)
-            return [guardedMultiply(g, select(positive, scale(reciprocal(safe), by: 0.5), zero))]
+            let safe = select(isZero, one, y)
+            return [guardedMultiply(g, select(isZero, zero, scale(reciprocal(safe), by: 0.5)))]
         }
     }
 
@@ -44,17 +49,25 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("square", [x], Nabla.square(x.value), file: file, line: line) { g, _ in
-            [g * scale(x, by: 2)]
+            [guardedMultiply(g, scale(x, by: 2))]
         }
     }
 
-    /// `xᵖ` for a constant exponent `p` (`x` must be positive unless `p` is an integer).
+    /// `xᵖ` for a constant exponent `p`, as C's `pow` (NaN for a negative `x` unless `p` is an
+    /// integer).
+    ///
+    /// For `0 < p < 1` the gradient at exactly 0 is taken as 0 rather than infinity, so
+    /// `pow(x, 0.5)` agrees with ``sqrt(_:file:line:)``.
     public static func pow(
         _ x: Variable<Scalar>, _ p: Scalar, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("pow", [x], Nabla.pow(x.value, p), file: file, line: line) { g, _ in
             guard p != 0 else { return [constant(.zeros(shape: x.shape))] }
-            return [guardedMultiply(g, scale(pow(x, p - 1), by: p))]
+            var derivative = scale(pow(x, p - 1), by: p)
+            if p > 0 && p < 1 {
+                derivative = select(x.value.map { $0 == 0 ? 1 : 0 }, constant(Tensor(0)), derivative)
+            }
+            return [guardedMultiply(g, derivative)]
         }
     }
 
@@ -63,7 +76,7 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("abs", [x], Nabla.abs(x.value), file: file, line: line) { g, _ in
-            [g * constant(Nabla.sign(x.value))]
+            [guardedMultiply(g, constant(Nabla.sign(x.value)))]
         }
     }
 
@@ -72,7 +85,7 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("tanh", [x], Nabla.tanh(x.value), file: file, line: line) { y, g, _ in
-            [g - g * square(y)]
+            [guardedMultiply(g, shift(negate(square(y)), by: 1))]
         }
     }
 
@@ -81,7 +94,7 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("sigmoid", [x], Nabla.sigmoid(x.value), file: file, line: line) { y, g, _ in
-            [g * (y - square(y))]
+            [guardedMultiply(g, y - square(y))]
         }
     }
 
@@ -90,7 +103,7 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("relu", [x], Nabla.relu(x.value), file: file, line: line) { g, _ in
-            [select(x.value.map { $0 > 0 ? 1 : 0 }, g, constant(Tensor(0)))]
+            [select(x.value.map { $0 > 0 || $0.isNaN ? 1 : 0 }, nanPropagated(g, from: x.value), constant(Tensor(0)))]
         }
     }
 
@@ -99,7 +112,7 @@ extension TensorOperations {
         _ x: Variable<Scalar>, slope: Scalar = 0.01, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("leakyRelu", [x], Nabla.leakyRelu(x.value, slope: slope), file: file, line: line) { g, _ in
-            [select(x.value.map { $0 > 0 ? 1 : 0 }, g, scale(g, by: slope))]
+            [select(x.value.map { $0 > 0 || $0.isNaN ? 1 : 0 }, nanPropagated(g, from: x.value), scale(g, by: slope))]
         }
     }
 
@@ -118,9 +131,16 @@ extension TensorOperations {
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("clamp", [x], Nabla.clamp(x.value, to: range), file: file, line: line) { g, _ in
-            let inside = x.value.map { range.contains($0) ? 1 : 0 }
-            return [select(inside, g, constant(Tensor(0)))]
+            let passes = x.value.map { range.contains($0) || $0.isNaN ? 1 : 0 }
+            return [select(passes, nanPropagated(g, from: x.value), constant(Tensor(0)))]
         }
+    }
+
+    /// `g`, made NaN wherever `x` is NaN (and `g` is nonzero): masks read NaN as neither side,
+    /// so rules built from them pass `g` through this. Free when `x` holds no NaN.
+    static func nanPropagated(_ g: Variable<Scalar>, from x: Tensor<Scalar>) -> Variable<Scalar> {
+        guard x.withUnsafeBufferPointer({ $0.contains { $0.isNaN } }) else { return g }
+        return guardedMultiply(g, constant(x.map { $0.isNaN ? .nan : 1 }))
     }
 
     /// `x ⊙ mask / keepProbability`: dropout with a given 0/1 mask (inverted scaling).
