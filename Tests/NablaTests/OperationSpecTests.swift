@@ -16,6 +16,9 @@ enum InputDomain: Sendable {
     case awayFromZero
     /// Distinct values at least 0.01 apart: no ties for max and max-pool.
     case distinct
+    /// Like `.distinct`, shifted by 0, 0.005, 0.01 or 0.015 by seed, so that inputs drawn with
+    /// consecutive seeds share no value either: no ties for maximum and minimum.
+    case separated
 
     func sample(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
         var generator = SeededGenerator(seed: seed)
@@ -32,6 +35,8 @@ enum InputDomain: Sendable {
             var values = (0..<count).map { Double($0) * 0.02 - Double(count) * 0.01 }
             values.shuffle(using: &generator)
             return Tensor(shape: shape, scalars: values)
+        case .separated:
+            return InputDomain.distinct.sample(shape, seed: seed) + Double(seed % 4) * 0.005
         }
     }
 }
@@ -129,6 +134,9 @@ extension OperationSpec {
               double: { DOps.leakyRelu($0[0], slope: 0.2) }, float: { FOps.leakyRelu($0[0], slope: 0.2) }, reference: elementwiseReference { $0 > 0 ? $0 : 0.2 * $0 }),
         .init(name: "gelu", inputShapes: [[3, 4]], domain: .any,
               double: { DOps.gelu($0[0]) }, float: { FOps.gelu($0[0]) },
+              reference: elementwiseReference { x in x * 0.5 * Foundation.erfc(-x / 2.0.squareRoot()) }),
+        .init(name: "gelu(approximate: .tanh)", inputShapes: [[3, 4]], domain: .any,
+              double: { DOps.gelu($0[0], approximate: .tanh) }, float: { FOps.gelu($0[0], approximate: .tanh) },
               reference: elementwiseReference { x in 0.5 * x * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x))) }),
         .init(name: "clamp", inputShapes: [[3, 4]], domain: .awayFromZero,
               double: { DOps.clamp($0[0], to: -0.5...0.5) }, float: { FOps.clamp($0[0], to: -0.5...0.5) },
@@ -232,7 +240,7 @@ extension OperationSpec {
     ]
 
     /// Every row of the table.
-    static let all: [OperationSpec] = core + normalization + convolution + conveniences
+    static let all: [OperationSpec] = core + normalization + convolution + conveniences + moreElementwise
 }
 
 /// [3, 1] repeated to [2, 3, 4], by index arithmetic.

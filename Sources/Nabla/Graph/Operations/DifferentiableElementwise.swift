@@ -1,12 +1,25 @@
 // Elementwise functions and their backward rules. A rule whose local derivative can be
 // infinite or NaN applies it with `guardedMultiply`, so a zero upstream gradient stays zero.
+// A NaN input gives a NaN gradient (where the upstream gradient is nonzero), also in rules
+// built from masks, which would otherwise read NaN as "not positive".
 
 extension TensorOperations {
     /// `eˣ`.
     public static func exp(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        record("exp", [x], Nabla.exp(x.value), file: file, line: line) { y, g, _ in [g * y] }
+        record("exp", [x], Nabla.exp(x.value), file: file, line: line) { y, g, _ in
+            [guardedMultiply(g, y)]
+        }
+    }
+
+    /// `eˣ − 1`, accurate near 0; its derivative is `eˣ`.
+    public static func expm1(
+        _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("expm1", [x], Nabla.expm1(x.value), file: file, line: line) { g, _ in
+            [guardedMultiply(g, exp(x))]
+        }
     }
 
     /// The natural logarithm.
@@ -15,6 +28,15 @@ extension TensorOperations {
     ) -> Variable<Scalar> {
         record("log", [x], Nabla.log(x.value), file: file, line: line) { g, _ in
             [guardedMultiply(g, reciprocal(x))]
+        }
+    }
+
+    /// `log(1 + x)`, accurate near 0; its derivative is `1 / (1 + x)`.
+    public static func log1p(
+        _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("log1p", [x], Nabla.log1p(x.value), file: file, line: line) { g, _ in
+            [guardedMultiply(g, reciprocal(shift(x, by: 1)))]
         }
     }
 
@@ -27,15 +49,16 @@ extension TensorOperations {
         }
     }
 
-    /// The square root. Its gradient at 0 is taken as 0 rather than infinity.
+    /// The square root. Its gradient at 0 is taken as 0 rather than infinity; at a negative
+    /// `x` it is NaN, like the value.
     public static func sqrt(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("sqrt", [x], Nabla.sqrt(x.value), file: file, line: line) { y, g, _ in
-            let positive = y.value.map { $0 > 0 ? 1 : 0 }
+            let isZero = y.value.map { $0 == 0 ? 1 : 0 }
             let one = constant(Tensor(1)), zero = constant(Tensor(0))
-            let safe = select(positive, y, one)
-            return [guardedMultiply(g, select(positive, scale(reciprocal(safe), by: 0.5), zero))]
+            let safe = select(isZero, one, y)
+            return [guardedMultiply(g, select(isZero, zero, scale(reciprocal(safe), by: 0.5)))]
         }
     }
 
@@ -44,17 +67,25 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("square", [x], Nabla.square(x.value), file: file, line: line) { g, _ in
-            [g * scale(x, by: 2)]
+            [guardedMultiply(g, scale(x, by: 2))]
         }
     }
 
-    /// `xᵖ` for a constant exponent `p` (`x` must be positive unless `p` is an integer).
+    /// `xᵖ` for a constant exponent `p`, as C's `pow` (NaN for a negative `x` unless `p` is an
+    /// integer).
+    ///
+    /// For `0 < p < 1` the gradient at exactly 0 is taken as 0 rather than infinity, so
+    /// `pow(x, 0.5)` agrees with ``sqrt(_:file:line:)``.
     public static func pow(
         _ x: Variable<Scalar>, _ p: Scalar, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("pow", [x], Nabla.pow(x.value, p), file: file, line: line) { g, _ in
             guard p != 0 else { return [constant(.zeros(shape: x.shape))] }
-            return [guardedMultiply(g, scale(pow(x, p - 1), by: p))]
+            var derivative = scale(pow(x, p - 1), by: p)
+            if p > 0 && p < 1 {
+                derivative = select(x.value.map { $0 == 0 ? 1 : 0 }, constant(Tensor(0)), derivative)
+            }
+            return [guardedMultiply(g, derivative)]
         }
     }
 
@@ -63,7 +94,34 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("abs", [x], Nabla.abs(x.value), file: file, line: line) { g, _ in
-            [g * constant(Nabla.sign(x.value))]
+            [guardedMultiply(g, constant(Nabla.sign(x.value)))]
+        }
+    }
+
+    /// The sine.
+    public static func sin(
+        _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("sin", [x], Nabla.sin(x.value), file: file, line: line) { g, _ in
+            [guardedMultiply(g, cos(x))]
+        }
+    }
+
+    /// The cosine.
+    public static func cos(
+        _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("cos", [x], Nabla.cos(x.value), file: file, line: line) { g, _ in
+            [guardedMultiply(g, negate(sin(x)))]
+        }
+    }
+
+    /// The error function `erf(x) = 2/√π · ∫₀ˣ e^(−t²) dt`; its derivative is `2/√π · e^(−x²)`.
+    public static func erf(
+        _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("erf", [x], Nabla.erf(x.value), file: file, line: line) { g, _ in
+            [guardedMultiply(g, scale(exp(negate(square(x))), by: 1.12837916709551257390))]
         }
     }
 
@@ -72,7 +130,7 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("tanh", [x], Nabla.tanh(x.value), file: file, line: line) { y, g, _ in
-            [g - g * square(y)]
+            [guardedMultiply(g, shift(negate(square(y)), by: 1))]
         }
     }
 
@@ -81,7 +139,16 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("sigmoid", [x], Nabla.sigmoid(x.value), file: file, line: line) { y, g, _ in
-            [g * (y - square(y))]
+            [guardedMultiply(g, y - square(y))]
+        }
+    }
+
+    /// `softplus(x) = log(1 + eˣ)`, stable for large `|x|`; its derivative is `sigmoid(x)`.
+    public static func softplus(
+        _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        record("softplus", [x], Nabla.softplus(x.value), file: file, line: line) { g, _ in
+            [guardedMultiply(g, sigmoid(x))]
         }
     }
 
@@ -90,7 +157,8 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("relu", [x], Nabla.relu(x.value), file: file, line: line) { g, _ in
-            [select(x.value.map { $0 > 0 ? 1 : 0 }, g, constant(Tensor(0)))]
+            let passes = x.value.map { $0 > 0 || $0.isNaN ? 1 : 0 }
+            return [select(passes, nanPropagated(g, from: x.value), constant(Tensor(0)))]
         }
     }
 
@@ -99,17 +167,59 @@ extension TensorOperations {
         _ x: Variable<Scalar>, slope: Scalar = 0.01, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("leakyRelu", [x], Nabla.leakyRelu(x.value, slope: slope), file: file, line: line) { g, _ in
-            [select(x.value.map { $0 > 0 ? 1 : 0 }, g, scale(g, by: slope))]
+            let passes = x.value.map { $0 > 0 || $0.isNaN ? 1 : 0 }
+            return [select(passes, nanPropagated(g, from: x.value), scale(g, by: slope))]
         }
     }
 
-    /// GELU, tanh form: `0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))`, composed of
-    /// differentiable ops.
+    /// GELU, as PyTorch's `gelu(x, approximate:)`.
+    ///
+    /// - `.none` (the default): exact `x · Φ(x)`, where `Φ(x) = ½ · erfc(−x/√2)` is the standard
+    ///   normal distribution function. Its derivative is `Φ(x) + x · φ(x)`, with `φ` the normal
+    ///   density.
+    /// - `.tanh`: `0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))`.
+    ///
+    /// Both take their limits at ±∞: `gelu(+∞) = +∞` with gradient 1 and `gelu(−∞) = 0` with
+    /// gradient 0. Derivatives of every order are available.
     public static func gelu(
-        _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
+        _ x: Variable<Scalar>, approximate: GELUApproximation = .none,
+        file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let inner = scale(x + scale(pow(x, 3), by: 0.044715), by: Scalar.sqrt(2 / Scalar.pi))
-        return scale(x * shift(tanh(inner), by: 1), by: 0.5)
+        record("gelu", [x], Nabla.gelu(x.value, approximate: approximate), file: file, line: line) { g, _ in
+            [guardedMultiply(g, geluDerivative(x, approximate: approximate))]
+        }
+    }
+
+    /// The derivative of ``gelu(_:approximate:file:line:)``: an op of its own, so that its value
+    /// is one guarded pass (finite at ±∞) and its rule gives the second derivative.
+    static func geluDerivative(
+        _ x: Variable<Scalar>, approximate: GELUApproximation,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = x.value.map { Scalar.geluDerivative($0, approximate) }
+        return record("geluDerivative", [x], value, file: file, line: line) { g, _ in
+            switch approximate {
+            case .none:
+                // φ(x) · (2 − x²); φ is 0 where 2 − x² is infinite.
+                let density = scale(exp(scale(square(x), by: -0.5)), by: Scalar.oneOverSquareRootOfTwoPi)
+                return [guardedMultiply(guardedMultiply(g, density), shift(negate(square(x)), by: 2))]
+            case .tanh:
+                // sech²(u) · (u′ + ½x · u″ − x · tanh(u) · u′²), u = √(2/π)(x + 0.044715x³), with
+                // sech²(u) = 4pq and tanh(u) = p − q for p = sigmoid(2u), q = sigmoid(−2u), which
+                // keep their accuracy where tanh(u) is near ±1.
+                let c = Scalar.squareRootOfTwoOverPi, a: Scalar = 0.044715
+                let u = scale(x + scale(pow(x, 3), by: a), by: c)
+                let (p, q) = (sigmoid(scale(u, by: 2)), sigmoid(scale(u, by: -2)))
+                let du = scale(shift(scale(square(x), by: 3 * a), by: 1), by: c)
+                let ddu = scale(x, by: 6 * a * c)
+                // g · sech²(u) is 0 where the other factors are infinite, so it leads every
+                // product: then no order of derivative turns 0 · ∞ into NaN at ±∞.
+                let gs = guardedMultiply(g, scale(p * q, by: 4))
+                let gsx = guardedMultiply(gs, x)
+                return [guardedMultiply(gs, du) + scale(guardedMultiply(gsx, ddu), by: 0.5)
+                    - guardedMultiply(guardedMultiply(gsx, p - q), square(du))]
+            }
+        }
     }
 
     /// `x` clamped to `range`; the gradient is zero where `x` was clamped.
@@ -118,9 +228,54 @@ extension TensorOperations {
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("clamp", [x], Nabla.clamp(x.value, to: range), file: file, line: line) { g, _ in
-            let inside = x.value.map { range.contains($0) ? 1 : 0 }
-            return [select(inside, g, constant(Tensor(0)))]
+            let passes = x.value.map { range.contains($0) || $0.isNaN ? 1 : 0 }
+            return [select(passes, nanPropagated(g, from: x.value), constant(Tensor(0)))]
         }
+    }
+
+    /// The larger of `lhs` and `rhs` elementwise, with broadcasting; NaN if either is NaN.
+    ///
+    /// Where they tie, each gets half the gradient, as in PyTorch; where either is NaN, both get
+    /// a NaN gradient.
+    public static func maximum(
+        _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        choosing("maximum", lhs, rhs, Nabla.maximum(lhs.value, rhs.value), file: file, line: line, by: >)
+    }
+
+    /// The smaller of `lhs` and `rhs` elementwise, with broadcasting; NaN if either is NaN.
+    ///
+    /// Where they tie, each gets half the gradient, as in PyTorch; where either is NaN, both get
+    /// a NaN gradient.
+    public static func minimum(
+        _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        choosing("minimum", lhs, rhs, Nabla.minimum(lhs.value, rhs.value), file: file, line: line, by: <)
+    }
+
+    /// Records `value`, which takes each element from `lhs` where `wins(lhs, rhs)`, from `rhs`
+    /// where `wins(rhs, lhs)`, from either at a tie, and is NaN otherwise.
+    private static func choosing(
+        _ name: String, _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>, _ value: Tensor<Scalar>,
+        file: StaticString, line: UInt, by wins: @escaping (Scalar, Scalar) -> Bool
+    ) -> Variable<Scalar> {
+        record(name, [lhs, rhs], value, file: file, line: line) { g, needs in
+            // lhs's share of the gradient: 1 if chosen, ½ at a tie, 0 if not, NaN with a NaN.
+            let lhsShare = Tensor.broadcasting(name, lhs.value, rhs.value) { a, b in
+                a == b ? 0.5 : (wins(a, b) ? 1 : (wins(b, a) ? 0 : .nan))
+            }
+            return [needs[0] ? reduce(guardedMultiply(g, constant(lhsShare)), toShape: lhs.shape) : nil,
+                    needs[1] ? reduce(guardedMultiply(g, constant(1 - lhsShare)), toShape: rhs.shape) : nil]
+        }
+    }
+
+    /// `g`, made NaN wherever `x` is NaN (and `g` is nonzero): masks read NaN as neither side,
+    /// so rules built from them pass `g` through this. Free when `x` holds no NaN.
+    static func nanPropagated(_ g: Variable<Scalar>, from x: Tensor<Scalar>) -> Variable<Scalar> {
+        guard x.withUnsafeBufferPointer({ $0.contains { $0.isNaN } }) else { return g }
+        return guardedMultiply(g, constant(x.map { $0.isNaN ? .nan : 1 }))
     }
 
     /// `x ⊙ mask / keepProbability`: dropout with a given 0/1 mask (inverted scaling).

@@ -29,18 +29,42 @@ extension TensorOperations {
     }
 
     /// The maximum along `axes` (all axes if `nil`). The gradient is shared equally among tied
-    /// maxima.
+    /// maxima. A NaN makes its result NaN, and the gradient NaN at the NaN (0 at the others).
     public static func max(
         _ x: Variable<Scalar>, alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let resolved = Misuse.resolveAxes("max", axes ?? Array(x.shape.indices), shape: x.shape)
-        let kept = x.value.max(alongAxes: resolved, keepingDimensions: true)
+        extremum("max", x, axes, keepingDimensions, file: file, line: line) {
+            $0.max(alongAxes: $1, keepingDimensions: true)
+        }
+    }
+
+    /// The minimum along `axes` (all axes if `nil`). The gradient is shared equally among tied
+    /// minima. A NaN makes its result NaN, and the gradient NaN at the NaN (0 at the others).
+    public static func min(
+        _ x: Variable<Scalar>, alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        extremum("min", x, axes, keepingDimensions, file: file, line: line) {
+            $0.min(alongAxes: $1, keepingDimensions: true)
+        }
+    }
+
+    /// Records `max` or `min`: `reduceKeepingDimensions` computes it along the resolved axes.
+    private static func extremum(
+        _ name: String, _ x: Variable<Scalar>, _ axes: [Int]?, _ keepingDimensions: Bool,
+        file: StaticString, line: UInt,
+        _ reduceKeepingDimensions: (Tensor<Scalar>, [Int]) -> Tensor<Scalar>
+    ) -> Variable<Scalar> {
+        let resolved = Misuse.resolveAxes(name, axes ?? Array(x.shape.indices), shape: x.shape)
+        let kept = reduceKeepingDimensions(x.value, resolved)
         let value = kept.reshaped(to: x.value.reducedShape(resolved, keepingDimensions: keepingDimensions))
-        return record("max", [x], value, file: file, line: line) { g, _ in
-            let isMax = Tensor.broadcasting("max", x.value, kept) { $0 == $1 ? 1 : 0 }
-            let share = isMax / isMax.sum(alongAxes: resolved, keepingDimensions: true)
-            return [broadcast(reshape(g, to: kept.shape), toShape: x.shape) * constant(share)]
+        return record(name, [x], value, file: file, line: line) { g, _ in
+            // Elements equal to the result share the gradient; so do NaNs, which are the result.
+            let isChosen = Tensor.broadcasting(name, x.value, kept) { $0 == $1 || $0.isNaN ? 1 : 0 }
+            let share = isChosen / isChosen.sum(alongAxes: resolved, keepingDimensions: true)
+            let spread = broadcast(reshape(g, to: kept.shape), toShape: x.shape) * constant(share)
+            return [nanPropagated(spread, from: x.value)]
         }
     }
 
