@@ -21,7 +21,10 @@ struct LayerCase: Sendable, CustomTestStringConvertible {
 }
 
 extension LayerCase {
-    static let all: [LayerCase] = [
+    /// Every row of the table.
+    static let all: [LayerCase] = feedForward + normalization + poolingAndShape + containers
+
+    static let feedForward: [LayerCase] = [
         .init(name: "Dense(5 → 3)", inputShape: [4, 5]) {
             Dense(inputSize: 5, outputSize: 3, using: &$0)
         } makeFloat: {
@@ -56,6 +59,8 @@ extension LayerCase {
         .init(name: "LeakyReLU(slope: 0.2)", inputShape: [3, 4], domain: .awayFromZero) { _ in
             LeakyReLU(slope: 0.2)
         } makeFloat: { _ in LeakyReLU(slope: 0.2) },
+        .init(name: "GELU", inputShape: [3, 4]) { _ in GELU() } makeFloat: { _ in GELU() },
+        .init(name: "GELU(approximate: .tanh)", inputShape: [3, 4]) { _ in GELU(approximate: .tanh) } makeFloat: { _ in GELU(approximate: .tanh) },
         .init(name: "Sigmoid", inputShape: [3, 4]) { _ in Sigmoid() } makeFloat: { _ in Sigmoid() },
         .init(name: "Tanh", inputShape: [2, 3, 2]) { _ in Tanh() } makeFloat: { _ in Tanh() },
         .init(name: "Softmax(axis: 1)", inputShape: [3, 4]) { _ in Softmax(axis: 1) } makeFloat: { _ in Softmax(axis: 1) },
