@@ -32,6 +32,14 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
     /// Non-trainable state that is saved with the weights, such as running statistics.
     open var buffers: [Buffer<Scalar>] { [] }
 
+    /// The states of the random generators the layer (and any layer inside it) draws from, such
+    /// as Dropout's. Setting them back replays the same random draws, so a check can run the
+    /// same forward twice.
+    open var randomStates: [SeededGenerator] {
+        get { [] }
+        set {}
+    }
+
     /// Whether the layer has a hand-written backward; one that does not always uses autodiff.
     open var hasManualBackward: Bool { true }
 

@@ -26,7 +26,8 @@ public enum LayerGradientCheck {
     }
 
     /// Checks `layer` at `input`. The layer's ``Layer/useAutodiff`` is restored afterwards and
-    /// its gradients are cleared.
+    /// its gradients are cleared. Every forward replays the same random draws (see
+    /// ``Layer/randomStates``), so Dropout masks stay fixed.
     public static func check(
         _ layer: Layer<Double>, input: Tensor<Double>, checksSecondOrder: Bool = true,
         epsilon: Double = 1e-6, seed: UInt64 = 0
@@ -38,14 +39,19 @@ public enum LayerGradientCheck {
         }
         var generator = SeededGenerator(seed: seed)
         let parameters = layer.parameters
+        let randomStates = layer.randomStates
+        func forward(_ x: Tensor<Double>) -> Tensor<Double> {
+            layer.randomStates = randomStates
+            return layer.forward(x)
+        }
         layer.useAutodiff = false
-        let outputShape = layer.forward(input).shape
+        let outputShape = forward(input).shape
         let upstream = Tensor<Double>.randomUniform(shape: outputShape, in: -1..<1, using: &generator)
 
         func gradients(autodiff: Bool) -> (output: Tensor<Double>, tensors: [Tensor<Double>]) {
             layer.zeroGradients()
             layer.useAutodiff = autodiff
-            let output = layer.forward(input)
+            let output = forward(input)
             let inputGradient = layer.backward(upstream)
             let parameterGradients = parameters.map { $0.gradient ?? .zeros(shape: $0.value.shape) }
             return (output, (inputGradient.map { [$0] } ?? []) + parameterGradients)
@@ -59,7 +65,7 @@ public enum LayerGradientCheck {
         // Central differences of ⟨forward(x), c⟩ in the input and every parameter.
         func numericGradients(autodiff: Bool) -> [Tensor<Double>] {
             layer.useAutodiff = autodiff
-            func objective(_ x: Tensor<Double>) -> Double { (layer.forward(x) * upstream).sum().scalar }
+            func objective(_ x: Tensor<Double>) -> Double { (forward(x) * upstream).sum().scalar }
             var result: [Tensor<Double>] = []
             if layer.computesInputGradient {
                 result.append(centralDifferences(of: input, epsilon, objective))
@@ -79,6 +85,7 @@ public enum LayerGradientCheck {
         report.autodiffVersusFiniteDifferences = zip(autodiff.tensors, numericGradients(autodiff: true))
             .map { relativeDifference($0, $1) }.max() ?? 0
         if checksSecondOrder {
+            layer.randomStates = randomStates
             report.secondOrder = secondOrderError(layer, input, upstream, epsilon, &generator)
         }
         return report
@@ -92,7 +99,9 @@ public enum LayerGradientCheck {
     ) -> Double {
         let direction = Tensor<Double>.randomUniform(shape: input.shape, in: -1..<1, using: &generator)
         let parameters = layer.parameters
+        let randomStates = layer.randomStates
         func penalty(_ x: Variable<Double>) -> Variable<Double> {
+            layer.randomStates = randomStates
             let inner = GradientTape<Double>()
             inner.watch(x)
             let y = inner.record { layer(x) }
