@@ -125,16 +125,20 @@ extension LayerCase {
         }
     }
 
-    /// The autodiff path really records the layer's ops on its own tape.
+    /// The autodiff path really records each layer's ops on its own tape (a container's layers
+    /// on theirs), and the manual path records nothing.
     @Test(arguments: LayerCase.all)
     func autodiffPathRecordsTheLayer(_ c: LayerCase) {
         let layer = layer(c)
+        func leaves(_ layer: Layer<Double>) -> [Layer<Double>] {
+            layer.isContainer ? layer.sublayers.flatMap(leaves) : [layer]
+        }
         layer.useAutodiff = true
         _ = layer.forward(c.input())
-        #expect((layer.autodiffTape?.recordedOperationCount ?? 0) > 0)
+        #expect(leaves(layer).allSatisfy { ($0.autodiffTape?.recordedOperationCount ?? 0) > 0 })
         layer.useAutodiff = false
         _ = layer.forward(c.input())
-        #expect(layer.autodiffTape == nil)
+        #expect(leaves(layer).allSatisfy { ($0.autodiffTape == nil) == $0.hasManualBackward })
     }
 
     /// Gradients accumulate across backward passes on both paths, until cleared.

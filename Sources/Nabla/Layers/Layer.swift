@@ -19,8 +19,13 @@
 /// Whether a layer is training or inferring is the task-local ``LearningPhase``.
 open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
     /// Whether ``backward(_:)`` differentiates the graph-mode forward instead of running the
-    /// manual backward. Containers pass a new value on to every layer inside them.
-    open var useAutodiff = false
+    /// manual backward. A new value reaches every layer inside a container.
+    public var useAutodiff = false {
+        didSet { for layer in sublayers { layer.useAutodiff = useAutodiff } }
+    }
+
+    /// The layers inside a container, in order; empty for other layers.
+    open var sublayers: [Layer<Scalar>] { [] }
 
     /// Whether ``backward(_:)`` computes the input gradient. A network's first layer switches it
     /// off and skips that work on both paths.
@@ -40,8 +45,23 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
         set {}
     }
 
+    /// The parameters with names unique within the layer; a container prefixes its layers' names
+    /// with theirs (`0.weight`, `body.1.bias`), as PyTorch's `named_parameters()`.
+    open var namedParameters: [(name: String, parameter: Parameter<Scalar>)] {
+        parameters.map { ($0.name, $0) }
+    }
+
+    /// The buffers with names unique within the layer, prefixed like ``namedParameters``.
+    open var namedBuffers: [(name: String, buffer: Buffer<Scalar>)] {
+        buffers.map { ($0.name, $0) }
+    }
+
     /// Whether the layer has a hand-written backward; one that does not always uses autodiff.
     open var hasManualBackward: Bool { true }
+
+    /// Whether the layer is a container, whose forward and backward run its layers' own, each on
+    /// the path its ``useAutodiff`` picks.
+    open var isContainer: Bool { false }
 
     /// The configuration, for example `Dense(784 → 256, bias: true)`.
     open var description: String { "\(type(of: self))" }
@@ -70,7 +90,7 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
 
     /// Runs the layer on `input`, on the path ``useAutodiff`` picks, ready for ``backward(_:)``.
     public final func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
-        guard useAutodiff || !hasManualBackward else {
+        guard (useAutodiff || !hasManualBackward) && !isContainer else {
             recording = nil
             return manualForward(input)
         }
