@@ -122,3 +122,35 @@ func swishGate<Scalar: TensorScalar>(_ generator: inout SeededGenerator) -> Laye
         #expect(layer.description == "SwishGate(gate: [4])")
     }
 }
+
+/// The example of the CustomLayers article, run as written.
+@Suite struct CustomLayerArticleTests {
+    @Test func exampleRuns() {
+        typealias Ops = TensorOperations<Double>
+        var generator = SeededGenerator(seed: 0)
+        let gate = Parameter<Double>(name: "gate", value: .randomNormal(shape: [64], using: &generator))
+        let swishGate = CustomLayer("SwishGate", parameters: [gate]) { x, p in
+            x * Ops.sigmoid(x * p[0])
+        }
+        let network = Sequential<Double>(
+            Dense(inputSize: 32, outputSize: 64, using: &generator), swishGate,
+            Dense(inputSize: 64, outputSize: 10, using: &generator))
+        let batch = Tensor<Double>.randomNormal(shape: [8, 32], using: &generator)
+        let output = network.forward(batch)
+        network.backward(Tensor<Double>.ones(shape: output.shape))
+        #expect(gate.gradient?.shape == [64])
+        let report = LayerGradientCheck.check(swishGate, input: .randomNormal(shape: [4, 64], using: &generator))
+        #expect(report.autodiffVersusFiniteDifferences < 1e-7 && (report.secondOrder ?? 1) < 1e-7)
+    }
+
+    /// A listed parameter that the closure never uses is an error, not a zero gradient.
+    @Test func unusedParameterIsAnError() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let unused = Parameter<Double>(name: "unused", value: .ones(shape: [2]))
+            let layer = CustomLayer("Forgetful", parameters: [unused]) { x, _ in TensorOperations.tanh(x) }
+            _ = layer.forward(.ones(shape: [1, 2]))
+            layer.backward(.ones(shape: [1, 2]))
+        }
+        #expect(standardError(result).contains("gradient: source 1 [2] is not connected to the target"))
+    }
+}
