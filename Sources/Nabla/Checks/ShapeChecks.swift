@@ -105,14 +105,18 @@ extension Misuse {
     }
 
     /// Checks that a `[rows, columns]` matrix with leading dimension `leading` fits in `count`.
+    ///
+    /// An empty matrix (no rows or no columns) is never read and never reaches BLAS, so any
+    /// leading dimension that is not negative will do.
     @usableFromInline
     static func checkMatrix(
         _ op: String, _ name: String, rows: Int, columns: Int, leading: Int, count: Int
     ) {
+        let isEmpty = rows == 0 || columns == 0
         Misuse.check(
-            leading >= max(1, columns), op,
+            isEmpty ? leading >= 0 : leading >= columns, op,
             "\(name) is \(rows) × \(columns) but its leading dimension is \(leading)")
-        let needed = rows == 0 || columns == 0 ? 0 : (rows - 1) * leading + columns
+        let needed = isEmpty ? 0 : (rows - 1) * leading + columns
         Misuse.check(
             count >= needed, op,
             "\(name) is \(rows) × \(columns) with leading dimension \(leading), which needs "
