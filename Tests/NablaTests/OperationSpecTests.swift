@@ -232,7 +232,7 @@ extension OperationSpec {
     ]
 
     /// Every row of the table.
-    static let all: [OperationSpec] = core + normalization + convolution
+    static let all: [OperationSpec] = core + normalization + convolution + batchedProducts
 }
 
 /// [3, 1] repeated to [2, 3, 4], by index arithmetic.
