@@ -240,7 +240,8 @@ extension OperationSpec {
     ]
 
     /// Every row of the table.
-    static let all: [OperationSpec] = core + normalization + convolution + conveniences + moreElementwise
+    static let all: [OperationSpec] =
+        core + normalization + convolution + conveniences + moreElementwise + batchedProducts
 }
 
 /// [3, 1] repeated to [2, 3, 4], by index arithmetic.

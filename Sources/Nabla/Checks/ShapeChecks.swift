@@ -6,48 +6,61 @@ extension Misuse {
     @inlinable
     static func broadcastShape(_ op: String, _ lhs: [Int], _ rhs: [Int]) -> [Int] {
         if lhs == rhs { return lhs }
+        if let shape = broadcast(lhs, rhs) { return shape }
+        let rank = max(lhs.count, rhs.count)
+        let a = [Int](repeating: 1, count: rank - lhs.count) + lhs
+        let b = [Int](repeating: 1, count: rank - rhs.count) + rhs
+        let axis = (0..<rank).first { a[$0] != b[$0] && a[$0] != 1 && b[$0] != 1 }!
+        fail(
+            op,
+            "lhs \(lhs) and rhs \(rhs): shapes do not broadcast (dimension \(axis): "
+                + "\(a[axis]) ≠ \(b[axis]))")
+    }
+
+    /// The NumPy broadcast of two shapes, or `nil` if they do not broadcast.
+    @inlinable
+    static func broadcast(_ lhs: [Int], _ rhs: [Int]) -> [Int]? {
         let rank = max(lhs.count, rhs.count)
         var shape = [Int](repeating: 1, count: rank)
         for axis in 0..<rank {
             let a = axis - (rank - lhs.count) >= 0 ? lhs[axis - (rank - lhs.count)] : 1
             let b = axis - (rank - rhs.count) >= 0 ? rhs[axis - (rank - rhs.count)] : 1
-            guard a == b || a == 1 || b == 1 else {
-                fail(
-                    op,
-                    "lhs \(lhs) and rhs \(rhs): shapes do not broadcast (dimension \(axis): "
-                        + "\(a) ≠ \(b))")
-            }
+            guard a == b || a == 1 || b == 1 else { return nil }
             shape[axis] = a == 1 ? b : a
         }
         return shape
     }
 
-    /// The shape of `matmul(lhs, rhs)` for 2-D operands or batched 3-D ones (a 2-D operand is
-    /// shared across the batch).
-    @inlinable
+    /// The shapes of `matmul(lhs, rhs)`, as NumPy's `matmul` with transpose flags.
+    ///
+    /// The last two axes of an operand are the matrix (transposed if asked) and the axes before
+    /// them batch axes, which broadcast. A vector lhs `[k]` is the row `[1, k]`, a vector rhs
+    /// `[k]` the column `[k, 1]`; neither may be transposed, and the result loses its axis.
     static func matmulShape(_ lhs: [Int], _ rhs: [Int], transposeLHS: Bool, transposeRHS: Bool)
-        -> (batch: Int, m: Int, n: Int, k: Int)
+        -> MatrixProductShape
     {
-        let op = "matmul"
-        check(
-            (2...3).contains(lhs.count) && (2...3).contains(rhs.count), op,
-            "lhs \(lhs) and rhs \(rhs): operands must be 2-D or batched 3-D")
-        let lhsRows = lhs[lhs.count - 2], lhsColumns = lhs[lhs.count - 1]
-        let rhsRows = rhs[rhs.count - 2], rhsColumns = rhs[rhs.count - 1]
+        let op = "matmul", shapes = "lhs \(lhs) and rhs \(rhs)"
+        check(!lhs.isEmpty && !rhs.isEmpty, op, "\(shapes): operands must have rank 1 or more")
+        check(!(transposeLHS && lhs.count == 1), op, "\(shapes): transposeLHS needs a matrix lhs")
+        check(!(transposeRHS && rhs.count == 1), op, "\(shapes): transposeRHS needs a matrix rhs")
+        let lhsMatrix = lhs.count == 1 ? [1] + lhs : lhs
+        let rhsMatrix = rhs.count == 1 ? rhs + [1] : rhs
+        let lhsRows = lhsMatrix[lhsMatrix.count - 2], lhsColumns = lhsMatrix[lhsMatrix.count - 1]
+        let rhsRows = rhsMatrix[rhsMatrix.count - 2], rhsColumns = rhsMatrix[rhsMatrix.count - 1]
         let (m, k) = transposeLHS ? (lhsColumns, lhsRows) : (lhsRows, lhsColumns)
         let (rhsK, n) = transposeRHS ? (rhsColumns, rhsRows) : (rhsRows, rhsColumns)
         check(
             k == rhsK, op,
-            "lhs \(lhs) and rhs \(rhs): inner dimensions \(k) ≠ \(rhsK)"
+            "\(shapes): inner dimensions \(k) ≠ \(rhsK)"
                 + (transposeLHS || transposeRHS
                     ? " (transposing lhs: \(transposeLHS), rhs: \(transposeRHS))" : ""))
-        let lhsBatch = lhs.count == 3 ? lhs[0] : nil, rhsBatch = rhs.count == 3 ? rhs[0] : nil
-        if let lhsBatch, let rhsBatch {
-            check(
-                lhsBatch == rhsBatch, op,
-                "lhs \(lhs) and rhs \(rhs): batch sizes \(lhsBatch) ≠ \(rhsBatch)")
+        let lhsBatch = Array(lhsMatrix.dropLast(2)), rhsBatch = Array(rhsMatrix.dropLast(2))
+        guard let batch = broadcast(lhsBatch, rhsBatch) else {
+            fail(op, "\(shapes): batch shapes \(lhsBatch) and \(rhsBatch) do not broadcast")
         }
-        return (lhsBatch ?? rhsBatch ?? 1, m, n, k)
+        let result = batch + (lhs.count == 1 ? [] : [m]) + (rhs.count == 1 ? [] : [n])
+        return MatrixProductShape(
+            lhs: lhsMatrix, rhs: rhsMatrix, batch: batch, m: m, n: n, k: k, result: result)
     }
 
     /// Checks that a mask broadcasts to `shape` without enlarging it.
@@ -113,14 +126,18 @@ extension Misuse {
     }
 
     /// Checks that a `[rows, columns]` matrix with leading dimension `leading` fits in `count`.
+    ///
+    /// An empty matrix (no rows or no columns) is never read and never reaches BLAS, so any
+    /// leading dimension that is not negative will do.
     @usableFromInline
     static func checkMatrix(
         _ op: String, _ name: String, rows: Int, columns: Int, leading: Int, count: Int
     ) {
+        let isEmpty = rows == 0 || columns == 0
         Misuse.check(
-            leading >= max(1, columns), op,
+            isEmpty ? leading >= 0 : leading >= columns, op,
             "\(name) is \(rows) × \(columns) but its leading dimension is \(leading)")
-        let needed = rows == 0 || columns == 0 ? 0 : (rows - 1) * leading + columns
+        let needed = isEmpty ? 0 : (rows - 1) * leading + columns
         Misuse.check(
             count >= needed, op,
             "\(name) is \(rows) × \(columns) with leading dimension \(leading), which needs "
@@ -137,4 +154,20 @@ extension Misuse {
             "source has \(source) and destination \(destination) elements for a \(rows) × "
                 + "\(columns) matrix")
     }
+}
+
+/// The shapes of a matrix product `op(lhs) · op(rhs)`, resolved by `Misuse.matmulShape`.
+struct MatrixProductShape {
+    /// The operands' shapes as stacks of matrices: a vector lhs as `[1, k]`, a vector rhs as
+    /// `[k, 1]`.
+    var lhs: [Int], rhs: [Int]
+    /// The broadcast of the operands' batch axes.
+    var batch: [Int]
+    /// `op(lhs)` is `[m, k]` and `op(rhs)` is `[k, n]` for every batch index.
+    var m: Int, n: Int, k: Int
+    /// The result shape: `batch + [m, n]`, without the axis of a vector operand.
+    var result: [Int]
+
+    var lhsBatch: [Int] { Array(lhs.dropLast(2)) }
+    var rhsBatch: [Int] { Array(rhs.dropLast(2)) }
 }

@@ -60,10 +60,14 @@ public enum BLAS {
         Misuse.check(x.count >= xCount, op, "x has \(x.count) elements, needs \(xCount)")
         Misuse.check(y.count >= yCount, op, "y has \(y.count) elements, needs \(yCount)")
         guard yCount > 0 else { return }
+        if xCount == 0 {  // y ← beta · y; BLAS would return without scaling y
+            for index in 0..<yCount { y[index] = beta == 0 ? 0 : beta * y[index] }
+            return
+        }
         Scalar.cblasGemv(
             transposeA ? CblasTrans : CblasNoTrans, Misuse.int32(op, "m", m),
             Misuse.int32(op, "n", n), alpha, a.baseAddress!, Misuse.int32(op, "lda", lda),
-            x.baseAddress ?? UnsafePointer(y.baseAddress!), 1, beta, y.baseAddress!, 1)
+            x.baseAddress!, 1, beta, y.baseAddress!, 1)
     }
 
     /// `y ← alpha · x + y` over the first `x.count` elements.

@@ -2,8 +2,13 @@
 // the same BLAS `gemm`, never a transposed copy.
 
 extension TensorOperations {
-    /// `op(lhs) · op(rhs)`, with `op` transposing when asked; 2-D or batched 3-D operands, as
-    /// ``matmul(_:_:transposeLHS:transposeRHS:)``.
+    /// `op(lhs) · op(rhs)`, with `op` transposing when asked, with the shapes of
+    /// ``Nabla/matmul(_:_:transposeLHS:transposeRHS:)``: the last two axes are the matrix,
+    /// leading batch axes broadcast, and a vector operand is a row (lhs) or column (rhs) whose
+    /// axis the result loses.
+    ///
+    /// The gradients are matrix products too, summed over the batch axes each operand was
+    /// broadcast along, so they can be differentiated again.
     public static func matmul(
         _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
         transposeLHS: Bool = false, transposeRHS: Bool = false,
@@ -11,28 +16,40 @@ extension TensorOperations {
     ) -> Variable<Scalar> {
         let value = Nabla.matmul(lhs.value, rhs.value, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
         return record("matmul", [lhs, rhs], value, file: file, line: line) { g, needs in
+            let shape = Misuse.matmulShape(
+                lhs.shape, rhs.shape, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
+            // Vectors as a row and a column, and G with their axes back.
+            let a = reshaped(lhs, to: shape.lhs), b = reshaped(rhs, to: shape.rhs)
+            let gMatrices = reshaped(g, to: shape.batch + [shape.m, shape.n])
             // With C = op(A)·op(B): dop(A) = G·op(B)ᵀ and dop(B) = op(A)ᵀ·G.
             let lhsGradient = !needs[0] ? nil
                 : transposeLHS
-                    ? matmul(rhs, g, transposeLHS: transposeRHS, transposeRHS: true)
-                    : matmul(g, rhs, transposeRHS: !transposeRHS)
+                    ? matmul(b, gMatrices, transposeLHS: transposeRHS, transposeRHS: true)
+                    : matmul(gMatrices, b, transposeRHS: !transposeRHS)
             let rhsGradient: Variable<Scalar>?
             if !needs[1] {
                 rhsGradient = nil
-            } else if rhs.shape.count == 2 && lhs.shape.count == 3 && !transposeLHS {
+            } else if !transposeLHS && shape.rhsBatch.allSatisfy({ $0 == 1 }) {
                 // A batch shared one rhs: stack the batch into rows for a single GEMM.
-                let rows = lhs.shape[0] * lhs.shape[1]
-                let a = reshape(lhs, to: [rows, lhs.shape[2]]), g2 = reshape(g, to: [rows, g.shape[2]])
-                rhsGradient = transposeRHS
-                    ? matmul(g2, a, transposeLHS: true) : matmul(a, g2, transposeLHS: true)
+                let rows = shape.batch.reduce(1, *) * shape.m
+                let a2 = reshaped(a, to: [rows, shape.k])
+                let g2 = reshaped(gMatrices, to: [rows, shape.n])
+                rhsGradient = reshaped(
+                    transposeRHS ? matmul(g2, a2, transposeLHS: true) : matmul(a2, g2, transposeLHS: true),
+                    to: b.shape)
             } else {
                 rhsGradient = transposeRHS
-                    ? matmul(g, lhs, transposeLHS: true, transposeRHS: transposeLHS)
-                    : matmul(lhs, g, transposeLHS: !transposeLHS)
+                    ? matmul(gMatrices, a, transposeLHS: true, transposeRHS: transposeLHS)
+                    : matmul(a, gMatrices, transposeLHS: !transposeLHS)
             }
-            // A 2-D operand shared across a batch sums its per-batch gradients.
-            return [lhsGradient.map { reduce($0, toShape: lhs.shape) },
-                    rhsGradient.map { reduce($0, toShape: rhs.shape) }]
+            // Sum over the batch axes an operand was broadcast along, then undo the vector view.
+            return [lhsGradient.map { reshaped(reduce($0, toShape: a.shape), to: lhs.shape) },
+                    rhsGradient.map { reshaped(reduce($0, toShape: b.shape), to: rhs.shape) }]
         }
+    }
+
+    /// `x` reshaped to `shape`, or `x` itself if it already has that shape.
+    private static func reshaped(_ x: Variable<Scalar>, to shape: [Int]) -> Variable<Scalar> {
+        x.shape == shape ? x : reshape(x, to: shape)
     }
 }
