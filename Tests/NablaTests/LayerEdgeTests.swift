@@ -1,0 +1,49 @@
+import Testing
+
+@testable import Nabla
+
+/// Layers at the edges: NaN inputs and empty batches, on both paths.
+@Suite struct LayerEdgeTests {
+    static let activations: [@Sendable () -> Layer<Double>] = [
+        { ReLU() }, { LeakyReLU(slope: 0.1) }, { Sigmoid() }, { Tanh() }, { GELU() },
+        { GELU(approximate: .tanh) }, { Softmax() }, { LogSoftmax() },
+    ]
+
+    /// A NaN input element gives a NaN output and a NaN input gradient there, on both paths.
+    @Test(arguments: activations.indices)
+    func nanInputGivesNaNGradient(_ index: Int) {
+        let layer = Self.activations[index]()
+        let input = Tensor<Double>(shape: [2, 3], scalars: [0.5, .nan, -0.5, 1, 2, -3])
+        let upstream = Tensor<Double>(shape: [2, 3], scalars: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+        for autodiff in [false, true] {
+            layer.useAutodiff = autodiff
+            let output = layer.forward(input)
+            let gradient = layer.backward(upstream)!
+            #expect(output[0, 1].isNaN, "\(layer) autodiff \(autodiff)")
+            #expect(gradient[0, 1].isNaN, "\(layer) autodiff \(autodiff)")
+            #expect(!output[1, 0].isNaN && !gradient[1, 0].isNaN, "\(layer) autodiff \(autodiff)")
+        }
+    }
+
+    /// An empty batch runs on both paths: empty outputs and input gradients, zero parameter
+    /// gradients.
+    @Test func emptyBatch() {
+        var generator = SeededGenerator(seed: 0)
+        let layers: [(Layer<Double>, [Int])] = [
+            (Dense(inputSize: 3, outputSize: 2, using: &generator), [0, 3]),
+            (Conv2D(inputChannels: 2, outputChannels: 3, kernelSize: 3, padding: 1, using: &generator), [0, 2, 4, 4]),
+            (Sequential(Dense(inputSize: 3, outputSize: 4, using: &generator), ReLU()), [0, 3]),
+        ]
+        for (layer, shape) in layers {
+            for autodiff in [false, true] {
+                layer.useAutodiff = autodiff
+                layer.zeroGradients()
+                let output = layer.forward(.zeros(shape: shape))
+                #expect(output.scalarCount == 0 && output.shape[0] == 0)
+                let gradient = layer.backward(.zeros(shape: output.shape))
+                #expect(gradient?.shape == shape)
+                #expect(layer.parameters.allSatisfy { $0.gradient == .zeros(shape: $0.value.shape) })
+            }
+        }
+    }
+}
