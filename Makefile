@@ -1,6 +1,6 @@
 # Nabla: `make test` and `make run` install what is missing, then build.
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev dataset-fashion-mnist
+APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test run bench clean

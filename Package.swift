@@ -20,10 +20,18 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        // zlib, to read gzipped data sets (Foundation cannot gunzip on Linux).
+        .systemLibrary(
+            name: "CZlib",
+            path: "Modules/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(
             name: "Nabla",
             dependencies: [
                 "CBLAS",
+                "CZlib",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),
