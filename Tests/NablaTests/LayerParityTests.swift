@@ -96,8 +96,8 @@ extension LayerCase {
         }
     }
 
-    /// In `Float`, with the `Double` layer's parameters: both paths agree with `Double` to float
-    /// tolerances.
+    /// In `Float`, with the `Double` layer's parameters and random states (so Dropout drops the
+    /// same elements): both paths agree with `Double` to float tolerances.
     @Test(arguments: LayerCase.all)
     func floatAgreesWithDouble(_ c: LayerCase) {
         let double = layer(c)
@@ -105,15 +105,21 @@ extension LayerCase {
         let float = c.makeFloat(&generator)
         float.computesInputGradient = c.computesInputGradient
         for (f, d) in zip(float.parameters, double.parameters) { f.value = converted(d.value) }
+        let randomStates = double.randomStates
         let input = c.input()
-        let upstream: Tensor<Double> = randomTensor(double.forward(input).shape, seed: 9)
+        func doubleForward() -> Tensor<Double> {
+            double.randomStates = randomStates
+            return double.forward(input)
+        }
+        let upstream: Tensor<Double> = randomTensor(doubleForward().shape, seed: 9)
         let expectedInputGradient = double.backward(upstream)
         let expected = double.parameters.map(\.gradient!)
         for autodiff in [false, true] {
             float.useAutodiff = autodiff
             float.zeroGradients()
+            float.randomStates = randomStates
             let output = float.forward(converted(input))
-            expectClose(output, converted(double.forward(input)), rtol: 2e-3, atol: 2e-4)
+            expectClose(output, converted(doubleForward()), rtol: 2e-3, atol: 2e-4)
             let inputGradient = float.backward(converted(upstream))
             #expect((inputGradient == nil) == (expectedInputGradient == nil))
             if let inputGradient, let expectedInputGradient {

@@ -1,0 +1,44 @@
+/// 2-D average pooling over NCHW input: each window's sum divided by `kh · kw`, zeros in the
+/// padding included (PyTorch's default `count_include_pad=True`).
+///
+/// Shapes: the input is `[N, C, H, W]` and the output `[N, C, oh, ow]`, sizes as in
+/// ``conv2d(_:filter:configuration:)``. The backward spreads each gradient element, divided by
+/// `kh · kw`, over its window (``avgPool2dAdjoint(_:inputShape:configuration:)``).
+public final class AvgPool2D<Scalar: TensorScalar>: Layer<Scalar> {
+    public let configuration: Pooling2DConfiguration
+    private var cache: (inputShape: [Int], outputShape: [Int])?
+
+    /// Creates a layer with a square window; `stride` defaults to `kernelSize`.
+    public convenience init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.init(configuration: .init(kernelSize: kernelSize, stride: stride, padding: padding))
+    }
+
+    /// Creates a layer with separate window sizes, strides and paddings per dimension. Sizes and
+    /// strides must be positive, paddings between 0 and half the window.
+    public init(configuration: Pooling2DConfiguration) {
+        LayerShapes.checkPooling(configuration, "AvgPool2D")
+        self.configuration = configuration
+    }
+
+    public override var description: String { "AvgPool2D(\(configuration))" }
+
+    public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
+        LayerShapes.checkPoolingInput(input.shape, configuration, self)
+        return TensorOperations.avgPool2d(input, configuration: configuration)
+    }
+
+    public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        LayerShapes.checkPoolingInput(input.shape, configuration, self)
+        let output = avgPool2d(input, configuration: configuration)
+        cache = (input.shape, output.shape)
+        return output
+    }
+
+    public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
+        guard computesInputGradient else { return nil }
+        guard let cache else { Misuse.fail("\(self)", "backward called before forward") }
+        LayerShapes.checkGradient(outputGradient.shape, output: cache.outputShape, self)
+        return avgPool2dAdjoint(
+            outputGradient, inputShape: cache.inputShape, configuration: configuration)
+    }
+}

@@ -1,0 +1,34 @@
+/// Flattens each sample: `[N, d1, d2, …]` → `[N, d1·d2·…]`, the batch axis kept. The input
+/// needs rank 2 at least; the backward reshapes the gradient back.
+public final class Flatten<Scalar: TensorScalar>: Layer<Scalar> {
+    private var cachedInputShape: [Int]?
+
+    public override init() {}
+
+    public override var description: String { "Flatten()" }
+
+    public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
+        TensorOperations.reshape(input, to: outputShape(input.shape))
+    }
+
+    public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        cachedInputShape = input.shape
+        return input.reshaped(to: outputShape(input.shape))
+    }
+
+    public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
+        guard computesInputGradient else { return nil }
+        guard let shape = cachedInputShape else {
+            Misuse.fail("\(self)", "backward called before forward")
+        }
+        LayerShapes.checkGradient(outputGradient.shape, output: outputShape(shape), self)
+        return outputGradient.reshaped(to: shape)
+    }
+
+    private func outputShape(_ shape: [Int]) -> [Int] {
+        Misuse.check(
+            shape.count >= 2, "\(self)",
+            "input \(shape): expected [batch, d1, …] (rank 2 at least)")
+        return [shape[0], shape.dropFirst().reduce(1, *)]
+    }
+}
