@@ -47,3 +47,28 @@ import Testing
         }
     }
 }
+
+@Suite struct ParameterTests {
+    /// An optimizer step updates the value in place once no graph holds it; a graph that still
+    /// does keeps the values it saw.
+    @Test func updateIsInPlace() {
+        let parameter = Parameter<Float>(name: "weight", value: .ones(shape: [4]))
+        do { _ = parameter.variable }  // a graph used it, then was dropped
+        let address = parameter.value.withUnsafeBufferPointer { $0.baseAddress }
+        parameter.update { values in for i in values.indices { values[i] -= 0.5 } }
+        #expect(parameter.value.withUnsafeBufferPointer { $0.baseAddress } == address)
+        #expect(parameter.value.scalars == [0.5, 0.5, 0.5, 0.5])
+        let held = parameter.variable
+        parameter.update { values in for i in values.indices { values[i] -= 0.5 } }
+        #expect(held.value.scalars == [0.5, 0.5, 0.5, 0.5] && parameter.value.scalars == [0, 0, 0, 0])
+        #expect(parameter.variable !== held)
+    }
+
+    @Test func valueKeepsItsShape() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let parameter = Parameter<Float>(name: "weight", value: .ones(shape: [4]))
+            parameter.value = .ones(shape: [5])
+        }
+        #expect(standardError(result).contains("Parameter weight: lhs [5] and rhs [4]: shapes differ"))
+    }
+}

@@ -133,35 +133,45 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
 public final class Parameter<Scalar: TensorScalar> {
     /// The name within its layer, for example `weight`.
     public let name: String
-    /// The value. Setting it gives the parameter a new ``variable``.
-    public var value: Tensor<Scalar> {
-        didSet {
-            Misuse.checkSameShape("Parameter \(name)", value.shape, oldValue.shape)
-            cachedVariable = nil
-        }
-    }
+    private var storage: Tensor<Scalar>
     /// The sum of the gradients of the backward passes since the last reset, or `nil`.
     public var gradient: Tensor<Scalar>?
-
     private var cachedVariable: Variable<Scalar>?
 
     public init(name: String, value: Tensor<Scalar>) {
         self.name = name
-        self.value = value
+        self.storage = value
+    }
+
+    /// The value. Setting it (to the same shape) gives the parameter a new ``variable``.
+    public var value: Tensor<Scalar> {
+        get { storage }
+        set {
+            Misuse.checkSameShape("Parameter \(name)", newValue.shape, storage.shape)
+            cachedVariable = nil
+            storage = newValue
+        }
+    }
+
+    /// Updates the value in place, without allocating when nothing else holds its storage (as an
+    /// optimizer step does); the parameter gets a new ``variable``.
+    public func update(_ body: (UnsafeMutableBufferPointer<Scalar>) throws -> Void) rethrows {
+        cachedVariable = nil
+        try storage.withUnsafeMutableBufferPointer(body)
     }
 
     /// The value as a variable that every tape tracks (`requiresGradient`), the same one until
     /// the value changes: graph-mode forwards use it, and gradients are taken with respect to it.
     public var variable: Variable<Scalar> {
         if let cachedVariable { return cachedVariable }
-        let variable = TensorOperations.variable(value, requiresGradient: true)
+        let variable = TensorOperations.variable(storage, requiresGradient: true)
         cachedVariable = variable
         return variable
     }
 
-    /// Adds `gradient` to ``gradient``.
+    /// Adds `gradient` to ``gradient``, in place when nothing else holds its storage.
     public func accumulate(_ gradient: Tensor<Scalar>) {
-        Misuse.checkSameShape("Parameter \(name) gradient", gradient.shape, value.shape)
+        Misuse.checkSameShape("Parameter \(name) gradient", gradient.shape, storage.shape)
         if self.gradient == nil { self.gradient = gradient } else { self.gradient! += gradient }
     }
 }
