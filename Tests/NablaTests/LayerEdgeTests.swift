@@ -72,3 +72,24 @@ import Testing
         #expect(standardError(result).contains("Parameter weight: lhs [5] and rhs [4]: shapes differ"))
     }
 }
+
+/// Shape rules throw what a layer expects, without running it.
+@Suite struct LayerShapeRuleTests {
+    @Test func mismatchesThrow() {
+        var generator = SeededGenerator(seed: 0)
+        let cases: [(Layer<Float>, [Int], String)] = [
+            (Dense(inputSize: 784, outputSize: 10, using: &generator), [32, 1, 28, 28], "expected [batch, 784]"),
+            (Conv2D(inputChannels: 3, outputChannels: 8, kernelSize: 3, using: &generator), [2, 1, 28, 28], "expected [batch, 3, height, width]"),
+            (Conv2D(inputChannels: 1, outputChannels: 8, kernelSize: 5, using: &generator), [2, 1, 3, 3], "the dilated kernel 5×5 does not fit the padded input 3×3"),
+            (MaxPool2D(kernelSize: 4), [1, 1, 3, 3], "window is larger than the padded input 3×3"),
+            (Sequential(Flatten(), Dense(inputSize: 100, outputSize: 2, using: &generator)), [2, 1, 28, 28],
+             "(1) Dense(100 → 2, bias: true): input [2, 784]: expected [batch, 100]"),
+        ]
+        for (layer, shape, expected) in cases {
+            #expect(throws: LayerShapeError.self) { try layer.outputShape(forInput: shape) }
+            do { _ = try layer.outputShape(forInput: shape) } catch {
+                #expect(error.reason.contains(expected), "\(error)")
+            }
+        }
+    }
+}

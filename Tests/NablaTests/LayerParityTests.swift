@@ -147,6 +147,13 @@ extension LayerCase {
         #expect(leaves(layer).allSatisfy { ($0.autodiffTape == nil) == $0.hasManualBackward })
     }
 
+    /// The shape rule agrees with the forward.
+    @Test(arguments: LayerCase.all)
+    func outputShapeMatchesForward(_ c: LayerCase) throws {
+        let layer = layer(c)
+        #expect(try layer.outputShape(forInput: c.inputShape) == layer.forward(c.input()).shape)
+    }
+
     /// Gradients accumulate across backward passes on both paths, until cleared.
     @Test(arguments: LayerCase.all)
     func gradientsAccumulate(_ c: LayerCase) {

@@ -22,13 +22,17 @@ public final class AvgPool2D<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String { "AvgPool2D(\(configuration))" }
 
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        try LayerShapes.pooledShape(shape, configuration)
+    }
+
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
-        LayerShapes.checkPoolingInput(input.shape, configuration, self)
+        _ = checkedOutputShape(input.shape)
         return TensorOperations.avgPool2d(input, configuration: configuration)
     }
 
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
-        LayerShapes.checkPoolingInput(input.shape, configuration, self)
+        _ = checkedOutputShape(input.shape)
         let output = avgPool2d(input, configuration: configuration)
         cache = (input.shape, output.shape)
         return output

@@ -37,6 +37,17 @@ public final class Concatenate<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String { Container.describe("Concatenate(axis: \(axis))", named) }
 
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        var shapes: [[Int]] = []
+        for branch in branches { shapes.append(try branch.outputShape(forInput: shape)) }
+        guard let axis = Self.joinedAxis(shapes, axis) else {
+            throw LayerShapeError("branch outputs \(shapes) differ outside axis \(self.axis)")
+        }
+        var joined = shapes[0]
+        joined[axis] = shapes.map { $0[axis] }.reduce(0, +)
+        return joined
+    }
+
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         let outputs = branches.map { $0(input) }
         checkShapes(outputs.map(\.shape))
@@ -62,11 +73,18 @@ public final class Concatenate<Scalar: TensorScalar>: Layer<Scalar> {
     /// Checks that the branch outputs differ only along `axis`; returns it resolved.
     @discardableResult
     private func checkShapes(_ shapes: [[Int]]) -> Int {
-        let resolved = Misuse.resolveAxis("\(self)", axis, shape: shapes[0])
-        let others = shapes.map { shape in shape.enumerated().filter { $0.offset != resolved }.map(\.element) }
-        Misuse.check(
-            shapes.allSatisfy { $0.count == shapes[0].count } && Set(others).count == 1, "Concatenate",
-            "branch outputs \(shapes) differ outside axis \(axis)")
+        guard let resolved = Self.joinedAxis(shapes, axis) else {
+            Misuse.fail("Concatenate", "branch outputs \(shapes) differ outside axis \(axis)")
+        }
         return resolved
+    }
+
+    /// `axis` resolved, if `shapes` have one rank, the axis, and agree outside it.
+    private static func joinedAxis(_ shapes: [[Int]], _ axis: Int) -> Int? {
+        let rank = shapes[0].count
+        let resolved = axis < 0 ? axis + rank : axis
+        guard (0..<rank).contains(resolved), shapes.allSatisfy({ $0.count == rank }) else { return nil }
+        let others = shapes.map { shape in shape.enumerated().filter { $0.offset != resolved }.map(\.element) }
+        return Set(others).count == 1 ? resolved : nil
     }
 }

@@ -68,13 +68,13 @@ public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
-        checkInput(input.shape)
+        _ = checkedOutputShape(input.shape)
         return TensorOperations.conv2d(
             input, filter: weight.variable, bias: bias?.variable, configuration: configuration)
     }
 
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
-        checkInput(input.shape)
+        _ = checkedOutputShape(input.shape)
         cachedInput = input
         var output = conv2d(input, filter: weight.value, configuration: configuration)
         if let bias { output += bias.value.reshaped(to: [1, outputChannels, 1, 1]) }
@@ -94,14 +94,21 @@ public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
             configuration: configuration)
     }
 
-    /// Checks the rank and channels, and that the kernel fits the padded input.
-    private func checkInput(_ shape: [Int]) {
-        Misuse.check(
-            shape.count == 4 && shape[1] == inputChannels, "\(self)",
-            "input \(shape): expected [batch, \(inputChannels), height, width]")
-        _ = Convolution2DGeometry(
-            batch: shape[0], channels: shape[1], height: shape[2], width: shape[3],
-            kernelHeight: kernelHeight, kernelWidth: kernelWidth, configuration: configuration,
-            operation: "\(self)", shapes: "input \(shape)")
+    /// `[N, outputChannels, oh, ow]`, for an input with the channels and a padded size that
+    /// holds the dilated kernel.
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        guard shape.count == 4, shape[1] == inputChannels, shape[2] > 0, shape[3] > 0 else {
+            throw LayerShapeError("expected [batch, \(inputChannels), height, width]")
+        }
+        let c = configuration
+        let extent = (c.dilationHeight * (kernelHeight - 1) + 1, c.dilationWidth * (kernelWidth - 1) + 1)
+        let padded = (shape[2] + 2 * c.paddingHeight, shape[3] + 2 * c.paddingWidth)
+        guard extent.0 <= padded.0, extent.1 <= padded.1 else {
+            throw LayerShapeError(
+                "the dilated kernel \(extent.0)×\(extent.1) does not fit the padded input "
+                    + "\(padded.0)×\(padded.1)")
+        }
+        return [shape[0], outputChannels, (padded.0 - extent.0) / c.strideHeight + 1,
+                (padded.1 - extent.1) / c.strideWidth + 1]
     }
 }

@@ -36,6 +36,12 @@ public final class CustomLayer<Scalar: TensorScalar>: Layer<Scalar> {
         "\(name)(" + parameterList.map { "\($0.name): \($0.value.shape)" }.joined(separator: ", ") + ")"
     }
 
+    /// The closure's output shape, found by running it on zeros (a mismatch inside it stops with
+    /// the op's own message).
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        withoutRecording { self(TensorOperations.constant(.zeros(shape: shape))) }.shape
+    }
+
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         withNameScope(name) { body(input, parameterList.map(\.variable)) }
     }

@@ -38,17 +38,17 @@ public final class Dense<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
-        checkInput(input.shape)
+        _ = checkedOutputShape(input.shape)
         let product = TensorOperations.matmul(input, weight.variable, transposeRHS: true)
         return bias.map { product + $0.variable } ?? product
     }
 
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
-        checkInput(input.shape)
+        let outputShape = checkedOutputShape(input.shape)
         cachedInput = input
         let rows = input.scalarCount / inputSize
         let bias = bias?.value
-        return Tensor(unsafeUninitializedShape: input.shape.dropLast() + [outputSize]) { y in
+        return Tensor(unsafeUninitializedShape: outputShape) { y in
             // y starts as the bias in every row, then y ← x·Wᵀ + y in one GEMM.
             for row in 0..<rows {
                 let target = UnsafeMutableBufferPointer(rebasing: y[(row * outputSize)...].prefix(outputSize))
@@ -92,9 +92,10 @@ public final class Dense<Scalar: TensorScalar>: Layer<Scalar> {
         return matmul(outputGradient, weight.value)  // dx = g·W
     }
 
-    private func checkInput(_ shape: [Int]) {
-        Misuse.check(
-            shape.count >= 2 && shape.last == inputSize, "\(self)",
-            "input \(shape): expected [batch, \(inputSize)] (any leading axes, then \(inputSize))")
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        guard shape.count >= 2, shape.last == inputSize else {
+            throw LayerShapeError("expected [batch, \(inputSize)] (any leading axes, then \(inputSize))")
+        }
+        return shape.dropLast() + [outputSize]
     }
 }

@@ -8,12 +8,12 @@ public final class Flatten<Scalar: TensorScalar>: Layer<Scalar> {
     public override var description: String { "Flatten()" }
 
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
-        TensorOperations.reshape(input, to: outputShape(input.shape))
+        TensorOperations.reshape(input, to: checkedOutputShape(input.shape))
     }
 
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         cachedInputShape = input.shape
-        return input.reshaped(to: outputShape(input.shape))
+        return input.reshaped(to: checkedOutputShape(input.shape))
     }
 
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
@@ -21,14 +21,12 @@ public final class Flatten<Scalar: TensorScalar>: Layer<Scalar> {
         guard let shape = cachedInputShape else {
             Misuse.fail("\(self)", "backward called before forward")
         }
-        LayerShapes.checkGradient(outputGradient.shape, output: outputShape(shape), self)
+        LayerShapes.checkGradient(outputGradient.shape, output: checkedOutputShape(shape), self)
         return outputGradient.reshaped(to: shape)
     }
 
-    private func outputShape(_ shape: [Int]) -> [Int] {
-        Misuse.check(
-            shape.count >= 2, "\(self)",
-            "input \(shape): expected [batch, d1, …] (rank 2 at least)")
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        guard shape.count >= 2 else { throw LayerShapeError("expected [batch, d1, …] (rank 2 at least)") }
         return [shape[0], shape.dropFirst().reduce(1, *)]
     }
 }

@@ -10,13 +10,18 @@ public final class GlobalAvgPool2D<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String { "GlobalAvgPool2D()" }
 
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        try LayerShapes.checkNCHW(shape)
+        return Array(shape.prefix(2))
+    }
+
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
-        LayerShapes.checkNCHW(input.shape, self)
+        _ = checkedOutputShape(input.shape)
         return TensorOperations.mean(input, alongAxes: [2, 3])
     }
 
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
-        LayerShapes.checkNCHW(input.shape, self)
+        _ = checkedOutputShape(input.shape)
         cachedInputShape = input.shape
         return input.mean(alongAxes: [2, 3])
     }

@@ -66,6 +66,21 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
     /// The configuration, for example `Dense(784 → 256, bias: true)`.
     open var description: String { "\(type(of: self))" }
 
+    /// The output shape for an input of `inputShape` (batch axis first), or what the layer
+    /// expects instead: the one shape rule of the layer, which its forwards and a network's
+    /// shape inference share. A layer that keeps the shape need not override it.
+    open func outputShape(forInput inputShape: [Int]) throws(LayerShapeError) -> [Int] {
+        inputShape
+    }
+
+    /// The output shape for `inputShape`, or a stop naming the layer, the input shape and what
+    /// the layer expects.
+    public final func checkedOutputShape(_ inputShape: [Int]) -> [Int] {
+        do { return try outputShape(forInput: inputShape) } catch {
+            Misuse.fail("\(self)", "input \(inputShape): \(error.reason)")
+        }
+    }
+
     /// The graph-mode forward: the layer written with ``TensorOperations``.
     open func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         fatalError("\(type(of: self)) must override callAsFunction(_:)")
@@ -127,6 +142,13 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
 
     /// The tape of the last autodiff forward, for tests that check what it recorded.
     var autodiffTape: GradientTape<Scalar>? { recording?.tape }
+}
+
+/// Why an input shape does not fit a layer, for example `expected [batch, 784]`.
+public struct LayerShapeError: Error, Equatable, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
 }
 
 /// A trainable tensor of a layer, with its accumulated gradient.

@@ -22,13 +22,17 @@ public final class MaxPool2D<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String { "MaxPool2D(\(configuration))" }
 
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        try LayerShapes.pooledShape(shape, configuration)
+    }
+
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
-        LayerShapes.checkPoolingInput(input.shape, configuration, self)
+        _ = checkedOutputShape(input.shape)
         return TensorOperations.maxPool2d(input, configuration: configuration)
     }
 
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
-        LayerShapes.checkPoolingInput(input.shape, configuration, self)
+        _ = checkedOutputShape(input.shape)
         let (values, indices) = maxPool2dWithIndices(input, configuration: configuration)
         cache = (input.shape, values.shape, indices)
         return values
@@ -39,51 +43,5 @@ public final class MaxPool2D<Scalar: TensorScalar>: Layer<Scalar> {
         guard let cache else { Misuse.fail("\(self)", "backward called before forward") }
         LayerShapes.checkGradient(outputGradient.shape, output: cache.outputShape, self)
         return scatter(outputGradient, atIndices: cache.indices, intoShape: cache.inputShape)
-    }
-}
-
-/// The checks the pooling and shape layers share, with messages that name the layer and the
-/// shapes.
-enum LayerShapes {
-    /// At construction: positive sizes and strides, padding at most half the window.
-    static func checkPooling(_ c: Pooling2DConfiguration, _ layer: String) {
-        Misuse.check(
-            c.kernelHeight > 0 && c.kernelWidth > 0 && c.strideHeight > 0 && c.strideWidth > 0,
-            layer, "\(c): kernel sizes and strides must be positive")
-        Misuse.check(
-            c.paddingHeight >= 0 && c.paddingWidth >= 0 && 2 * c.paddingHeight <= c.kernelHeight
-                && 2 * c.paddingWidth <= c.kernelWidth,
-            layer, "\(c): padding must be between 0 and half the window")
-    }
-
-    /// In forward: an `[N, C, H, W]` input, not empty, whose padded size holds the window.
-    static func checkPoolingInput(
-        _ shape: [Int], _ c: Pooling2DConfiguration, _ layer: some CustomStringConvertible
-    ) {
-        checkNCHW(shape, layer)
-        let (height, width) = (shape[2] + 2 * c.paddingHeight, shape[3] + 2 * c.paddingWidth)
-        Misuse.check(
-            c.kernelHeight <= height && c.kernelWidth <= width, "\(layer)",
-            "input \(shape): the \(c.kernelHeight)×\(c.kernelWidth) window is larger than the "
-                + "padded input \(height)×\(width)")
-    }
-
-    /// An `[N, C, H, W]` input with positive channels, height and width.
-    static func checkNCHW(_ shape: [Int], _ layer: some CustomStringConvertible) {
-        Misuse.check(
-            shape.count == 4, "\(layer)",
-            "input \(shape): expected [batch, channels, height, width]")
-        Misuse.check(
-            shape[1] > 0 && shape[2] > 0 && shape[3] > 0, "\(layer)",
-            "input \(shape): channels, height and width must be positive")
-    }
-
-    /// In backward: the output gradient has the last output's shape.
-    static func checkGradient(
-        _ shape: [Int], output: [Int], _ layer: some CustomStringConvertible
-    ) {
-        Misuse.check(
-            shape == output, "\(layer)",
-            "output gradient \(shape) for output \(output): shapes differ")
     }
 }

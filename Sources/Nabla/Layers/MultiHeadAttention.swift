@@ -228,12 +228,18 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
     /// `1/√d`, PyTorch's scaling of the dot products.
     private var scale: Scalar { 1 / Scalar.sqrt(Scalar(headDimension)) }
 
+    /// `[batch, sequence, E]`, kept.
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        guard shape.count == 3, shape[2] == embedDimension else {
+            throw LayerShapeError("expected [batch, sequence, \(embedDimension)]")
+        }
+        guard shape[1] > 0 else { throw LayerShapeError("the sequence is empty") }
+        return shape
+    }
+
     /// Checks the input and the key padding mask; returns the batch and sequence sizes.
     private func checkInput(_ shape: [Int]) -> (batch: Int, length: Int) {
-        Misuse.check(
-            shape.count == 3 && shape[2] == embedDimension, "\(self)",
-            "input \(shape): expected [batch, sequence, \(embedDimension)]")
-        Misuse.check(shape[1] > 0, "\(self)", "input \(shape): the sequence is empty")
+        _ = checkedOutputShape(shape)
         if let keyPaddingMask {
             Misuse.check(
                 keyPaddingMask.shape == [shape[0], shape[1]], "\(self)",

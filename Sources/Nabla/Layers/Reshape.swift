@@ -25,12 +25,12 @@ public final class Reshape<Scalar: TensorScalar>: Layer<Scalar> {
     public override var description: String { "Reshape(\(shape))" }
 
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
-        TensorOperations.reshape(input, to: outputShape(input.shape))
+        TensorOperations.reshape(input, to: checkedOutputShape(input.shape))
     }
 
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         cachedInputShape = input.shape
-        return input.reshaped(to: outputShape(input.shape))
+        return input.reshaped(to: checkedOutputShape(input.shape))
     }
 
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
@@ -38,29 +38,24 @@ public final class Reshape<Scalar: TensorScalar>: Layer<Scalar> {
         guard let input = cachedInputShape else {
             Misuse.fail("\(self)", "backward called before forward")
         }
-        LayerShapes.checkGradient(outputGradient.shape, output: outputShape(input), self)
+        LayerShapes.checkGradient(outputGradient.shape, output: checkedOutputShape(input), self)
         return outputGradient.reshaped(to: input)
     }
 
-    /// `[N] + shape` with the −1 resolved, or a stop naming the shapes.
-    private func outputShape(_ input: [Int]) -> [Int] {
-        Misuse.check(
-            input.count >= 1, "\(self)",
-            "input \(input): expected a batch axis first (rank 1 at least)")
+    /// `[N] + shape` with the −1 resolved.
+    public override func outputShape(forInput input: [Int]) throws(LayerShapeError) -> [Int] {
+        guard input.count >= 1 else { throw LayerShapeError("expected a batch axis first (rank 1 at least)") }
         let count = input.dropFirst().reduce(1, *)
         let known = shape.filter { $0 != -1 }.reduce(1, *)
         var resolved = shape
         if let inferred = shape.firstIndex(of: -1) {
-            Misuse.check(
-                count % known == 0, "\(self)",
-                "input \(input): a sample's \(count) elements do not divide into \(shape) "
-                    + "(not a multiple of \(known))")
+            guard count % known == 0 else {
+                throw LayerShapeError(
+                    "a sample's \(count) elements do not divide into \(shape) (not a multiple of \(known))")
+            }
             resolved[inferred] = count / known
-        } else {
-            Misuse.check(
-                count == known, "\(self)",
-                "input \(input): a sample's \(count) elements do not fit \(shape) "
-                    + "(\(known) elements)")
+        } else if count != known {
+            throw LayerShapeError("a sample's \(count) elements do not fit \(shape) (\(known) elements)")
         }
         return [input[0]] + resolved
     }

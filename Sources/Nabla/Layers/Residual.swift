@@ -37,6 +37,13 @@ public final class Residual<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String { Container.describe("Residual", branches) }
 
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        let output = try body.outputShape(forInput: shape)
+        let shortcut = try projection?.outputShape(forInput: shape) ?? shape
+        guard output == shortcut else { throw LayerShapeError(Self.mismatch(output, shortcut)) }
+        return output
+    }
+
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         let shortcut = projection.map { $0(input) } ?? input
         let output = body(input)
@@ -61,9 +68,11 @@ public final class Residual<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     private func checkShapes(_ output: [Int], _ shortcut: [Int]) {
-        Misuse.check(
-            output == shortcut, "Residual",
-            "body output \(output) and shortcut \(shortcut) differ; give a projection that maps "
-                + "the input to \(output)")
+        Misuse.check(output == shortcut, "Residual", Self.mismatch(output, shortcut))
+    }
+
+    private static func mismatch(_ output: [Int], _ shortcut: [Int]) -> String {
+        "body output \(output) and shortcut \(shortcut) differ; give a projection that maps the "
+            + "input to \(output)"
     }
 }

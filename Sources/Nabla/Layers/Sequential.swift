@@ -52,6 +52,17 @@ public final class Sequential<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String { Container.describe("Sequential", zip(names, layers)) }
 
+    /// Each layer's output shape in turn; an error names the layer that refused its input.
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        var shape = shape
+        for (name, layer) in zip(names, layers) {
+            do { shape = try layer.outputShape(forInput: shape) } catch {
+                throw LayerShapeError("(\(name)) \(layer): input \(shape): \(error.reason)")
+            }
+        }
+        return shape
+    }
+
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         layers.reduce(input) { $1($0) }
     }
