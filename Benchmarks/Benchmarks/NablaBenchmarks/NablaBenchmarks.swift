@@ -38,4 +38,5 @@ let benchmarks: @Sendable () -> Void = {
     registerConvBenchmarks()
     registerElementwiseBenchmarks()
     registerAutodiffBenchmarks()
+    registerLayerBenchmarks()
 }

@@ -26,6 +26,12 @@ public enum Kernel: String, CaseIterable, Sendable {
     /// The same `TensorOperations` op with no tape recording: the op path without a node, so
     /// tape ÷ this is the cost of recording alone.
     case untaped = "ops no tape ns"
+    /// A layer's manual forward alone (the layer benchmarks' `nabla` is manual forward+backward).
+    case layerForward = "layer forward ns"
+    /// A layer's forward+backward on the autodiff path.
+    case autodiff = "autodiff fwd+bwd ns"
+    /// The GEMMs a layer's forward+backward must spend, called directly on preallocated buffers.
+    case layerGemms = "its GEMMs ns"
 
     /// The custom metric holding, per iteration, `time(self) / time(nabla) × ratioScale`: how
     /// many times faster Nabla's kernel was than this one in the same iteration.
@@ -165,6 +171,37 @@ public enum AutodiffChain {
     public static let peakResidentDeltaMetric = "Memory Δ (resident peak)"
 }
 
+/// A layer benchmark in `Float`: its manual forward (`Kernel.layerForward`), manual
+/// forward+backward (`Kernel.nabla`), autodiff forward+backward (`Kernel.autodiff`) and, for
+/// layers built on GEMM, the GEMMs it must spend (`Kernel.layerGemms`), interleaved.
+public struct LayerBenchmark: Sendable {
+    public enum Layer: Sendable {
+        /// `Dense(input → output)` on `[batch, input]`.
+        case dense(batch: Int, input: Int, output: Int)
+        /// `Conv2D` with the shape's channels, kernel, stride and padding; without input gradient
+        /// as a network's first layer.
+        case conv(ConvShape, inputGradient: Bool)
+        /// `BatchNorm` over the channels of an NCHW input of `shape`, in training.
+        case batchNorm(shape: [Int])
+        /// `LayerNorm` over the last three axes of an NCHW input of `shape`.
+        case layerNorm(shape: [Int])
+    }
+
+    public let layer: Layer
+    public let label: String
+
+    public var name: String { "layer \(label)" }
+    public var hasGemms: Bool {
+        switch layer {
+        case .dense, .conv: true
+        case .batchNorm, .layerNorm: false
+        }
+    }
+    public var kernels: [Kernel] {
+        [.nabla, .layerForward, .autodiff] + (hasGemms ? [.layerGemms] : [])
+    }
+}
+
 public enum Catalog {
     public static let gemmShapes: [GemmShape] =
         [64, 128, 256, 512, 1024].map {
@@ -194,6 +231,20 @@ public enum Catalog {
     public static let convReferenceGemm = gemmShapes[3]  // n = 512
 
     public static let elementwiseCount = 1 << 20
+
+    /// Issue 7's layer benchmarks: Dense at batch 64, the CNN's convolutions at batch 32, and
+    /// the normalizations on those convolutions' activations.
+    public static let layerBenchmarks: [LayerBenchmark] = [
+        LayerBenchmark(layer: .dense(batch: 64, input: 784, output: 256), label: "Dense 64×784→256"),
+        LayerBenchmark(layer: .dense(batch: 64, input: 1024, output: 1024), label: "Dense 64×1024→1024"),
+    ] + convShapes.flatMap { shape in
+        [LayerBenchmark(layer: .conv(shape, inputGradient: true), label: "Conv2D \(shape.label)"),
+         LayerBenchmark(layer: .conv(shape, inputGradient: false), label: "Conv2D \(shape.label) first layer")]
+    } + convShapes.flatMap { shape in
+        let activation = [shape.batch, shape.outChannels, shape.outHeight, shape.outWidth]
+        return [LayerBenchmark(layer: .batchNorm(shape: activation), label: "BatchNorm \(activation)"),
+                LayerBenchmark(layer: .layerNorm(shape: activation), label: "LayerNorm \(activation)")]
+    }
 
     public static let autodiffCases: [AutodiffCase] = {
         var cases = [

@@ -210,6 +210,32 @@ func report(_ run: RunResults) {
     if hasData(rows) { printTable(rows); print() }
 
     reportAutodiff(run)
+    reportLayers(run)
+}
+
+/// Layers: forward, manual and autodiff forward+backward, autodiff ÷ manual and manual ÷ GEMMs.
+func reportLayers(_ run: RunResults) {
+    var rows: [[String]] = [[
+        "Layer (Float)", "fwd ms", "manual f+b ms", "autodiff f+b ms", "autodiff/manual",
+        "manual/GEMMs",
+    ]]
+    for layer in Catalog.layerBenchmarks {
+        let time = { (kernel: Kernel) in
+            fixed(run.nanoseconds(layer.name, kernel, timed: layer.kernels).map { $0 / 1e6 }, 3)
+        }
+        rows.append([
+            String(layer.label), time(.layerForward), time(.nabla), time(.autodiff),
+            ratio(run.pairedSpeedup(layer.name, over: .autodiff, timed: layer.kernels)),
+            layer.hasGemms
+                ? ratio(run.pairedSpeedup(layer.name, over: .layerGemms, timed: layer.kernels).map { 1 / $0 })
+                : "",
+        ])
+    }
+    guard hasData(rows) else { return }
+    print()
+    printTable(rows)
+    print("(autodiff/manual: autodiff time ÷ manual time, target ≤ 1.25; manual/GEMMs: manual"
+        + " forward+backward ÷ the GEMMs it must spend, target ≤ 1.10; both medians of paired ratios)")
 }
 
 /// Autodiff: tape ÷ direct from paired samples (1.00 = no overhead), and the chain's allocations.
