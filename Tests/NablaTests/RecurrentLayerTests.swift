@@ -173,6 +173,14 @@ private func inner(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Double { (a * b)
         #expect(standardError(result).contains("Embedding(count: 3, dimension: 2): input [2]: index 1.5 at position 1 is not an integer"))
     }
 
+    @Test func nanIndexIsAnError() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            var generator = SeededGenerator(seed: 0)
+            _ = Embedding<Float>(count: 3, dimension: 2, using: &generator).forward(Tensor([.nan]))
+        }
+        #expect(standardError(result).contains("input [1]: index nan at position 0 is not an integer"))
+    }
+
     @Test func paddingIndexOutOfRangeIsAConfigurationError() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             var generator = SeededGenerator(seed: 0)

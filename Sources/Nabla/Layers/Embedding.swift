@@ -3,7 +3,8 @@
 /// Shapes: the input holds indices, stored as scalars (`3.0` is index 3), in any shape `[…]`; the
 /// output is `[…, dimension]`, the row of each index. Every index must be an integer in
 /// `0..<count`: anything else (a fraction, NaN, a negative or too large index) stops with a
-/// message naming the index and the table size.
+/// message naming the index and the table size. (`Float` holds every integer up to 2²⁴ exactly,
+/// `Double` up to 2⁵³.)
 ///
 /// The table, `weight`, is `[count, dimension]`, drawn from `N(0, 1)`, PyTorch's `Embedding`
 /// layout, name and initialization, so its weights load unchanged. With a `paddingIndex`, that
@@ -119,15 +120,15 @@ public final class Embedding<Scalar: TensorScalar>: Layer<Scalar> {
     private func checkedIndices(_ input: Tensor<Scalar>) -> [Int] {
         input.withUnsafeBufferPointer { values in
             values.enumerated().map { position, value in
-                guard let index = Int(exactly: value) else {
+                Misuse.check(
+                    value.rounded() == value, "\(self)",  // NaN fails here too
+                    "input \(input.shape): index \(value) at position \(position) is not an integer")
+                guard let index = Int(exactly: value), index >= 0 && index < count else {
                     Misuse.fail(
                         "\(self)",
-                        "input \(input.shape): index \(value) at position \(position) is not an integer")
+                        "input \(input.shape): index \(Int(exactly: value).map { "\($0)" } ?? "\(value)") at "
+                            + "position \(position) is out of range for a table of \(count) rows")
                 }
-                Misuse.check(
-                    index >= 0 && index < count, "\(self)",
-                    "input \(input.shape): index \(index) at position \(position) is out of range "
-                        + "for a table of \(count) rows")
                 return index
             }
         }
