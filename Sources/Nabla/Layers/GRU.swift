@@ -1,0 +1,411 @@
+/// A gated recurrent unit layer over a sequence, one layer, one direction, as PyTorch's
+/// `nn.GRU(inputSize, hiddenSize, batch_first: batchFirst)`.
+///
+/// Each step computes, from the input `xₜ` and the previous hidden state `h`,
+/// ```
+/// r = σ(W_ir xₜ + b_ir + W_hr h + b_hr)          reset gate
+/// z = σ(W_iz xₜ + b_iz + W_hz h + b_hz)          update gate
+/// n = tanh(W_in xₜ + b_in + r ⊙ (W_hn h + b_hn))  candidate
+/// h' = (1 − z) ⊙ n + z ⊙ h
+/// ```
+/// (the reset gate scales `W_hn h + b_hn`, bias included, as in PyTorch and cuDNN).
+///
+/// Shapes: the input is `[time, batch, inputSize]`, or `[batch, time, inputSize]` with
+/// `batchFirst`, with at least one step. The output is the hidden state of every step,
+/// `[time, batch, hiddenSize]` (`[batch, time, hiddenSize]` batch-first), or with
+/// `returnsSequence: false` the last one, `[batch, hiddenSize]`.
+///
+/// Parameters, with PyTorch's names, layouts and gate order (r, z, n), so that the weights of a
+/// one-layer `nn.GRU` load unchanged:
+/// - `weight_ih_l0`: `[3·hiddenSize, inputSize]`, the rows `W_ir; W_iz; W_in`;
+/// - `weight_hh_l0`: `[3·hiddenSize, hiddenSize]`, the rows `W_hr; W_hz; W_hn`;
+/// - `bias_ih_l0`, `bias_hh_l0`: `[3·hiddenSize]`, in the same order.
+///
+/// Initialization: every `hiddenSize × hiddenSize` gate block of `weight_hh_l0` is orthogonal
+/// (through ``LinearAlgebra/qr(_:)``); the other weights and the biases are drawn from
+/// `U(±1/√hiddenSize)`, PyTorch's default.
+///
+/// **State.** ``Layer/forward(_:)`` starts from a zero state. ``forward(_:initialState:)`` takes
+/// an initial hidden state and returns the final one `h_T` with the output;
+/// ``backward(_:finalStateGradient:)`` takes a gradient for that final state too and returns
+/// the initial state's gradient with the input's, on both paths. In graph mode,
+/// ``callAsFunction(_:initialState:)`` does the same with variables.
+///
+/// The manual forward runs the input projection of every step as one GEMM, `X · W_ihᵀ` over the
+/// whole sequence, then one GEMM per step for `h · W_hhᵀ`, all three gates at once, and saves
+/// the gate activations and `W_hn h + b_hn`. The manual backward is backpropagation through time
+/// over them: one GEMM per step for the state gradient, then one GEMM each for `dW_ih`, `dW_hh`
+/// (accumulated by the GEMM, beta 1) and the input gradient over the whole sequence.
+public final class GRU<Scalar: TensorScalar>: Layer<Scalar> {
+    public let inputSize: Int
+    public let hiddenSize: Int
+    /// Whether the input and the output sequence are `[batch, time, …]` rather than
+    /// `[time, batch, …]`.
+    public let batchFirst: Bool
+    /// Whether the output is every step's hidden state, or only the last.
+    public let returnsSequence: Bool
+    /// `weight_ih_l0`, `[3·hiddenSize, inputSize]`, gates r, z, n.
+    public let weightIH: Parameter<Scalar>
+    /// `weight_hh_l0`, `[3·hiddenSize, hiddenSize]`, gates r, z, n.
+    public let weightHH: Parameter<Scalar>
+    /// `bias_ih_l0`, `[3·hiddenSize]`.
+    public let biasIH: Parameter<Scalar>
+    /// `bias_hh_l0`, `[3·hiddenSize]`.
+    public let biasHH: Parameter<Scalar>
+
+    /// What the manual backward reads, time-major.
+    private struct Cache {
+        let steps: Int
+        let batch: Int
+        /// `[time, batch, inputSize]`.
+        let input: Tensor<Scalar>
+        /// `[time · batch, 3·hiddenSize]`: the activations r, z, n of each step.
+        let gates: Tensor<Scalar>
+        /// `[time · batch, hiddenSize]`: `W_hn h + b_hn` of each step.
+        let hiddenCandidate: Tensor<Scalar>
+        /// `[(time + 1) · batch, hiddenSize]`: `h₀` (the initial state), then each step's.
+        let hidden: Tensor<Scalar>
+    }
+    private var cache: Cache?
+    /// The initial state ``forward(_:initialState:)`` hands to the path ``Layer/forward(_:)`` runs.
+    private var pendingInitialState: Tensor<Scalar>?
+    /// The state variables of the last graph forward through ``callAsFunction(_:)``, which the
+    /// autodiff path differentiates with respect to.
+    private var graphState: (initial: Variable<Scalar>, output: Variable<Scalar>, final: Variable<Scalar>)?
+
+    /// Creates a layer with PyTorch's initialization, except orthogonal recurrent blocks.
+    public init(
+        inputSize: Int, hiddenSize: Int, batchFirst: Bool = false, returnsSequence: Bool = true,
+        using generator: inout SeededGenerator
+    ) {
+        Misuse.check(
+            inputSize > 0 && hiddenSize > 0, "GRU",
+            "sizes \(inputSize) → \(hiddenSize) must be positive")
+        self.inputSize = inputSize
+        self.hiddenSize = hiddenSize
+        self.batchFirst = batchFirst
+        self.returnsSequence = returnsSequence
+        let width = 3 * hiddenSize
+        weightIH = Parameter(
+            name: "weight_ih_l0",
+            value: Recurrent.uniform([width, inputSize], hiddenSize: hiddenSize, &generator))
+        weightHH = Parameter(
+            name: "weight_hh_l0",
+            value: Recurrent.orthogonalBlocks(gates: 3, hiddenSize: hiddenSize, &generator))
+        biasIH = Parameter(
+            name: "bias_ih_l0", value: Recurrent.uniform([width], hiddenSize: hiddenSize, &generator))
+        biasHH = Parameter(
+            name: "bias_hh_l0", value: Recurrent.uniform([width], hiddenSize: hiddenSize, &generator))
+    }
+
+    public override var parameters: [Parameter<Scalar>] { [weightIH, weightHH, biasIH, biasHH] }
+
+    public override var description: String {
+        "GRU(\(inputSize) → \(hiddenSize), batchFirst: \(batchFirst), returnsSequence: \(returnsSequence))"
+    }
+
+    // MARK: State
+
+    /// Runs the layer from `initialState` (zeros if `nil`), on the path ``Layer/useAutodiff``
+    /// picks, ready for ``backward(_:finalStateGradient:)`` (or ``Layer/backward(_:)``).
+    ///
+    /// - Parameter initialState: `h₀`, `[batch, hiddenSize]`.
+    /// - Returns: the output, and the final state `h_T`, `[batch, hiddenSize]`.
+    public func forward(
+        _ input: Tensor<Scalar>, initialState: Tensor<Scalar>?
+    ) -> (output: Tensor<Scalar>, finalState: Tensor<Scalar>) {
+        pendingInitialState = initialState
+        defer { pendingInitialState = nil }
+        let output = forward(input)
+        if recording != nil, let graphState { return (output, graphState.final.value) }
+        guard let cache else { Misuse.fail("\(self)", "the forward left no state") }
+        let rows = cache.steps * cache.batch..<(cache.steps + 1) * cache.batch
+        return (output, Recurrent.rows(cache.hidden, rows, shape: [cache.batch, hiddenSize]))
+    }
+
+    /// Backpropagates through the last forward: adds the parameter gradients, and returns the
+    /// input gradient (`nil` when ``Layer/computesInputGradient`` is off) and the initial
+    /// state's gradient, on the path that forward took.
+    ///
+    /// - Parameters:
+    ///   - outputGradient: ∂L/∂output, of the output's shape.
+    ///   - finalStateGradient: ∂L/∂h_T, `[batch, hiddenSize]`, for a final state used downstream
+    ///     (say, as a decoder's initial state); `nil` means zeros. With `returnsSequence: false`
+    ///     the output is `h_T` too, and the two gradients add up.
+    @discardableResult
+    public func backward(
+        _ outputGradient: Tensor<Scalar>, finalStateGradient: Tensor<Scalar>?
+    ) -> (input: Tensor<Scalar>?, initialState: Tensor<Scalar>) {
+        guard let recording else {
+            let result = backwardThroughTime(
+                outputGradient, finalStateGradient: finalStateGradient, needsInitialState: true)
+            return (result.input, result.initialState!)
+        }
+        guard let graphState, graphState.output === recording.output else {
+            Misuse.fail(
+                "\(self)",
+                "the state of the last forward is gone (the graph-mode forward ran since); call "
+                    + "backward(_:finalStateGradient:) right after forward(_:initialState:)")
+        }
+        self.recording = nil
+        let batch = graphState.final.shape[0]
+        checkOutputGradient(outputGradient, expected: recording.output.shape)
+        let gradients = Recurrent.autodiffGradients(
+            recording, computesInputGradient: computesInputGradient, parameters: parameters,
+            states: [graphState.initial], seed: outputGradient,
+            finalStates: finalStateGradient.map { seed in
+                checkState("final state gradient", seed.shape, input: recording.input.shape, batch: batch)
+                return [(graphState.final, seed)]
+            })
+        return (gradients.input, gradients.states[0])
+    }
+
+    // MARK: Graph mode
+
+    /// The graph-mode forward with an explicit state.
+    ///
+    /// - Parameter initialState: `h₀`, `[batch, hiddenSize]`; zeros if `nil`.
+    /// - Returns: the output and the final state `h_T`.
+    public func callAsFunction(
+        _ input: Variable<Scalar>, initialState: Variable<Scalar>?
+    ) -> (output: Variable<Scalar>, finalState: Variable<Scalar>) {
+        typealias Ops = TensorOperations<Scalar>
+        let (_, batch) = checkInput(input.shape)
+        let h = hiddenSize
+        let initial = initialState ?? Ops.constant(.zeros(shape: [batch, h]))
+        checkState("initial state", initial.shape, input: input.shape, batch: batch)
+        // X · W_ihᵀ + b_ih for every step at once: [time, batch, 3h].
+        let x = Recurrent.swappingBatchAndTime(input, batchFirst)
+        let projected = Ops.matmul(x, weightIH.variable, transposeRHS: true) + biasIH.variable
+        var hidden = initial
+        var outputs: [Variable<Scalar>] = []
+        for step in Ops.unstack(projected, alongAxis: 0) {
+            let fromInput = Ops.split(step, sizes: [h, h, h], alongAxis: 1)
+            let fromHidden = Ops.split(
+                Ops.matmul(hidden, weightHH.variable, transposeRHS: true) + biasHH.variable,
+                sizes: [h, h, h], alongAxis: 1)
+            let r = Ops.sigmoid(fromInput[0] + fromHidden[0])
+            let z = Ops.sigmoid(fromInput[1] + fromHidden[1])
+            let n = Ops.tanh(fromInput[2] + r * fromHidden[2])
+            hidden = (1 - z) * n + z * hidden
+            if returnsSequence { outputs.append(hidden) }
+        }
+        let output = returnsSequence
+            ? Recurrent.swappingBatchAndTime(Ops.stack(outputs, alongAxis: 0), batchFirst) : hidden
+        return (output, hidden)
+    }
+
+    /// The graph-mode forward from a zero state (or the one ``forward(_:initialState:)`` gives),
+    /// whose state variables the autodiff path differentiates.
+    public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
+        let (_, batch) = checkInput(input.shape)
+        let initial = TensorOperations.variable(
+            pendingInitialState ?? .zeros(shape: [batch, hiddenSize]), requiresGradient: true)
+        let result = self(input, initialState: initial)
+        graphState = (initial, result.output, result.finalState)
+        return result.output
+    }
+
+    // MARK: Manual path
+
+    public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        let (steps, batch) = checkInput(input.shape)
+        let h = hiddenSize, width = 3 * hiddenSize, rows = steps * batch
+        let x = Recurrent.swappingBatchAndTime(input, batchFirst)
+        // Every step's X · W_ihᵀ + b_ih in one GEMM; each step adds h · W_hhᵀ + b_hh apart.
+        var gates = Recurrent.affine(x, rows: rows, weight: weightIH.value, bias: biasIH.value)
+        var hidden = Tensor<Scalar>.zeros(shape: [(steps + 1) * batch, h])
+        if let initial = pendingInitialState {
+            checkState("initial state", initial.shape, input: input.shape, batch: batch)
+            Recurrent.overwritePrefix(of: &hidden, with: initial)
+        }
+        var hiddenCandidate = Tensor<Scalar>.zeros(shape: [rows, h])
+        var fromHidden = Tensor<Scalar>.zeros(shape: [batch, width])
+        weightHH.value.withUnsafeBufferPointer { w in
+            biasHH.value.withUnsafeBufferPointer { bias in
+                gates.withUnsafeMutableBufferPointer { gates in
+                    hidden.withUnsafeMutableBufferPointer { hidden in
+                        hiddenCandidate.withUnsafeMutableBufferPointer { hiddenCandidate in
+                            fromHidden.withUnsafeMutableBufferPointer { fromHidden in
+                                for t in 0..<steps {
+                                    // h · W_hhᵀ + b_hh, all three gates in one GEMM.
+                                    for b in 0..<batch {
+                                        _ = UnsafeMutableBufferPointer(rebasing: fromHidden[(b * width)...].prefix(width))
+                                            .update(fromContentsOf: bias)
+                                    }
+                                    BLAS.gemm(
+                                        transposeB: true, m: batch, n: width, k: h,
+                                        a: UnsafeBufferPointer(start: hidden.baseAddress! + t * batch * h, count: batch * h),
+                                        lda: h, b: w, ldb: h, beta: 1, c: fromHidden, ldc: width)
+                                    GRUKernels.forwardStep(
+                                        gates: gates.baseAddress! + t * batch * width, fromHidden: fromHidden.baseAddress!,
+                                        hiddenCandidate: hiddenCandidate.baseAddress! + t * batch * h,
+                                        hidden: hidden.baseAddress! + t * batch * h, batch: batch, hiddenSize: h)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cache = Cache(steps: steps, batch: batch, input: x, gates: gates, hiddenCandidate: hiddenCandidate, hidden: hidden)
+        guard returnsSequence else {
+            return Recurrent.rows(hidden, rows..<(rows + batch), shape: [batch, h])
+        }
+        return Recurrent.swappingBatchAndTime(
+            Recurrent.rows(hidden, batch..<(rows + batch), shape: [steps, batch, h]), batchFirst)
+    }
+
+    public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
+        backwardThroughTime(outputGradient, finalStateGradient: nil, needsInitialState: false).input
+    }
+
+    /// Backpropagation through time over the cached activations.
+    private func backwardThroughTime(
+        _ outputGradient: Tensor<Scalar>, finalStateGradient: Tensor<Scalar>?, needsInitialState: Bool
+    ) -> (input: Tensor<Scalar>?, initialState: Tensor<Scalar>?) {
+        guard let cache else { Misuse.fail("\(self)", "backward called before forward") }
+        let (steps, batch) = (cache.steps, cache.batch)
+        let h = hiddenSize, width = 3 * hiddenSize, rows = steps * batch
+        checkOutputGradient(
+            outputGradient,
+            expected: Recurrent.outputShape(
+                steps: steps, batch: batch, hiddenSize: h, batchFirst: batchFirst,
+                returnsSequence: returnsSequence))
+        if let finalStateGradient {
+            let inputShape = batchFirst ? [batch, steps, inputSize] : [steps, batch, inputSize]
+            checkState("final state gradient", finalStateGradient.shape, input: inputShape, batch: batch)
+        }
+        // ∂L/∂h flowing into the current step from later ones.
+        var dHidden = finalStateGradient ?? .zeros(shape: [batch, h])
+        if !returnsSequence { dHidden += outputGradient }
+        let sequenceGradient = returnsSequence ? Recurrent.swappingBatchAndTime(outputGradient, batchFirst) : nil
+        // The gradients of X · W_ihᵀ + b_ih and of h · W_hhᵀ + b_hh, which differ in the n gate.
+        var dFromInput = Tensor<Scalar>.zeros(shape: [rows, width])
+        var dFromHidden = Tensor<Scalar>.zeros(shape: [rows, width])
+        weightHH.value.withUnsafeBufferPointer { w in
+            dFromInput.withUnsafeMutableBufferPointer { dFromInput in
+                dFromHidden.withUnsafeMutableBufferPointer { dFromHidden in
+                    dHidden.withUnsafeMutableBufferPointer { dHidden in
+                        cache.gates.withUnsafeBufferPointer { gates in
+                            cache.hiddenCandidate.withUnsafeBufferPointer { hiddenCandidate in
+                                cache.hidden.withUnsafeBufferPointer { hidden in
+                                    for t in (0..<steps).reversed() {
+                                        if let sequenceGradient {
+                                            sequenceGradient.withUnsafeBufferPointer { g in
+                                                for k in 0..<(batch * h) { dHidden[k] += g[t * batch * h + k] }
+                                            }
+                                        }
+                                        let stepGradient = dFromHidden.baseAddress! + t * batch * width
+                                        // Leaves z ⊙ ∂L/∂h' in dHidden, the direct path to h.
+                                        GRUKernels.backwardStep(
+                                            gates: gates.baseAddress! + t * batch * width,
+                                            hiddenCandidate: hiddenCandidate.baseAddress! + t * batch * h,
+                                            previousHidden: hidden.baseAddress! + t * batch * h,
+                                            dHidden: dHidden.baseAddress!,
+                                            dFromInput: dFromInput.baseAddress! + t * batch * width,
+                                            dFromHidden: stepGradient, batch: batch, hiddenSize: h)
+                                        guard t > 0 || needsInitialState else { continue }
+                                        // ∂L/∂h of the previous step += dFromHidden · W_hh, all gates at once.
+                                        BLAS.gemm(
+                                            m: batch, n: h, k: width,
+                                            a: UnsafeBufferPointer(start: stepGradient, count: batch * width), lda: width,
+                                            b: w, ldb: h, beta: 1, c: dHidden, ldc: h)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Over the whole sequence: dW_ih += dᵀ · X, dW_hh += dᵀ · H₋₁, the biases' sums.
+        Recurrent.accumulateProduct(into: weightIH, dFromInput, cache.input, rows: rows)
+        Recurrent.accumulateProduct(into: weightHH, dFromHidden, cache.hidden, rows: rows)
+        biasIH.accumulate(dFromInput.sum(alongAxes: [0]))
+        biasHH.accumulate(dFromHidden.sum(alongAxes: [0]))
+        let inputGradient = computesInputGradient
+            ? Recurrent.swappingBatchAndTime(
+                matmul(dFromInput, weightIH.value).reshaped(to: [steps, batch, inputSize]), batchFirst)
+            : nil
+        return (inputGradient, needsInitialState ? dHidden : nil)
+    }
+
+    // MARK: Checks
+
+    public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
+        let (steps, batch) = try Recurrent.sequenceSizes(shape, inputSize: inputSize, batchFirst: batchFirst)
+        return Recurrent.outputShape(
+            steps: steps, batch: batch, hiddenSize: hiddenSize, batchFirst: batchFirst,
+            returnsSequence: returnsSequence)
+    }
+
+    private func checkInput(_ shape: [Int]) -> (steps: Int, batch: Int) {
+        _ = checkedOutputShape(shape)
+        return batchFirst ? (shape[1], shape[0]) : (shape[0], shape[1])
+    }
+
+    private func checkState(_ name: String, _ shape: [Int], input: [Int], batch: Int) {
+        Recurrent.checkState("\(self)", name, shape, inputShape: input, batch: batch, hiddenSize: hiddenSize)
+    }
+
+    private func checkOutputGradient(_ gradient: Tensor<Scalar>, expected: [Int]) {
+        Misuse.check(
+            gradient.shape == expected, "\(self)",
+            "output gradient \(gradient.shape) for output \(expected): shapes differ")
+    }
+}
+
+/// The pointwise part of one GRU step, over `batch` rows, specialized for `Float` and `Double`.
+enum GRUKernels {
+    /// Turns `gates` (`[batch, 3h]`, r z n, holding `W_i· x + b_i·`) into the activations in
+    /// place, given `fromHidden` (`[batch, 3h]`, `W_h· h + b_h·`); saves `W_hn h + b_hn` in
+    /// `hiddenCandidate` and writes `h' = (1 − z) ⊙ n + z ⊙ h` after `hidden` (the next `batch` rows).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    static func forwardStep<Scalar: TensorScalar>(
+        gates: UnsafeMutablePointer<Scalar>, fromHidden: UnsafePointer<Scalar>,
+        hiddenCandidate: UnsafeMutablePointer<Scalar>, hidden: UnsafeMutablePointer<Scalar>,
+        batch: Int, hiddenSize h: Int
+    ) {
+        let next = hidden + batch * h
+        for b in 0..<batch {
+            let row = gates + b * 3 * h, hiddenRow = fromHidden + b * 3 * h
+            for j in 0..<h {
+                let r = Scalar.sigmoid(row[j] + hiddenRow[j])
+                let z = Scalar.sigmoid(row[h + j] + hiddenRow[h + j])
+                let candidate = hiddenRow[2 * h + j]
+                let n = Scalar.tanh(row[2 * h + j] + r * candidate)
+                (row[j], row[h + j], row[2 * h + j]) = (r, z, n)
+                hiddenCandidate[b * h + j] = candidate
+                next[b * h + j] = (1 - z) * n + z * hidden[b * h + j]
+            }
+        }
+    }
+
+    /// From ∂L/∂h' (`dHidden`, replaced by the direct part of ∂L/∂h, `z ⊙ ∂L/∂h'`), writes the
+    /// gradients of `W_i· x + b_i·` (`dFromInput`) and of `W_h· h + b_h·` (`dFromHidden`), each
+    /// `[batch, 3h]`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    static func backwardStep<Scalar: TensorScalar>(
+        gates: UnsafePointer<Scalar>, hiddenCandidate: UnsafePointer<Scalar>,
+        previousHidden: UnsafePointer<Scalar>, dHidden: UnsafeMutablePointer<Scalar>,
+        dFromInput: UnsafeMutablePointer<Scalar>, dFromHidden: UnsafeMutablePointer<Scalar>,
+        batch: Int, hiddenSize h: Int
+    ) {
+        for b in 0..<batch {
+            let row = gates + b * 3 * h
+            let dInput = dFromInput + b * 3 * h, dHiddenRow = dFromHidden + b * 3 * h
+            for j in 0..<h {
+                let (r, z, n) = (row[j], row[h + j], row[2 * h + j])
+                let k = b * h + j
+                let dh = dHidden[k]
+                let dn = dh * (1 - z) * (1 - n * n)
+                let dz = dh * (previousHidden[k] - n) * (z * (1 - z))
+                let dr = dn * hiddenCandidate[k] * (r * (1 - r))
+                (dInput[j], dInput[h + j], dInput[2 * h + j]) = (dr, dz, dn)
+                (dHiddenRow[j], dHiddenRow[h + j], dHiddenRow[2 * h + j]) = (dr, dz, dn * r)
+                dHidden[k] = dh * z
+            }
+        }
+    }
+}
