@@ -34,6 +34,12 @@ final class LayerState: @unchecked Sendable {
                 return (BatchNorm(featureCount: shape[1]), shape)
             case .layerNorm(let shape):
                 return (LayerNorm(normalizedShape: Array(shape.dropFirst())), shape)
+            case .lstm(let steps, let batch, let input, let hidden):
+                return (LSTM(inputSize: input, hiddenSize: hidden, using: &generator), [steps, batch, input])
+            case .gru(let steps, let batch, let input, let hidden):
+                return (GRU(inputSize: input, hiddenSize: hidden, using: &generator), [steps, batch, input])
+            case .attention(let batch, let sequence, let embed, let heads):
+                return (MultiHeadAttention(embedDimension: embed, heads: heads, using: &generator), [batch, sequence, embed])
             }
         }
         let (manual, shape) = make()
@@ -52,7 +58,7 @@ final class LayerState: @unchecked Sendable {
             let (rows, columns) = (s.inChannels * s.kernelHeight * s.kernelWidth, s.batch * s.outHeight * s.outWidth)
             gemms = [(false, false, s.outChannels, columns, rows), (false, true, s.outChannels, rows, columns)]
                 + (inputGradient ? [(true, false, rows, columns, s.outChannels)] : [])
-        case .batchNorm, .layerNorm:
+        case .batchNorm, .layerNorm, .lstm, .gru, .attention:
             break
         }
         buffers = gemms.map { ta, tb, m, n, k in

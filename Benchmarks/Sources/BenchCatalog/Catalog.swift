@@ -185,6 +185,11 @@ public struct LayerBenchmark: Sendable {
         case batchNorm(shape: [Int])
         /// `LayerNorm` over the last three axes of an NCHW input of `shape`.
         case layerNorm(shape: [Int])
+        /// `LSTM` or `GRU` over `[steps, batch, input]`, the whole sequence returned.
+        case lstm(steps: Int, batch: Int, input: Int, hidden: Int)
+        case gru(steps: Int, batch: Int, input: Int, hidden: Int)
+        /// Self-attention over `[batch, sequence, embed]`.
+        case attention(batch: Int, sequence: Int, embed: Int, heads: Int)
     }
 
     public let layer: Layer
@@ -194,7 +199,7 @@ public struct LayerBenchmark: Sendable {
     public var hasGemms: Bool {
         switch layer {
         case .dense, .conv: true
-        case .batchNorm, .layerNorm: false
+        case .batchNorm, .layerNorm, .lstm, .gru, .attention: false
         }
     }
     public var kernels: [Kernel] {
@@ -244,7 +249,12 @@ public enum Catalog {
         let activation = [shape.batch, shape.outChannels, shape.outHeight, shape.outWidth]
         return [LayerBenchmark(layer: .batchNorm(shape: activation), label: "BatchNorm \(activation)"),
                 LayerBenchmark(layer: .layerNorm(shape: activation), label: "LayerNorm \(activation)")]
-    }
+    } + [
+        // Issue 8's recurrent and attention layers.
+        LayerBenchmark(layer: .lstm(steps: 32, batch: 32, input: 64, hidden: 128), label: "LSTM T32 B32 64→128"),
+        LayerBenchmark(layer: .gru(steps: 32, batch: 32, input: 64, hidden: 128), label: "GRU T32 B32 64→128"),
+        LayerBenchmark(layer: .attention(batch: 16, sequence: 64, embed: 128, heads: 4), label: "Attention B16 S64 E128 4 heads"),
+    ]
 
     public static let autodiffCases: [AutodiffCase] = {
         var cases = [
