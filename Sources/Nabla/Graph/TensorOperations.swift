@@ -7,6 +7,7 @@
 public enum TensorOperations<Scalar: TensorScalar> {
     /// A variable holding `value`. With `requiresGradient`, every tape tracks it without
     /// ``GradientTape/watch(_:)``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func variable(_ value: Tensor<Scalar>, requiresGradient: Bool = false)
         -> Variable<Scalar>
     {
@@ -14,11 +15,13 @@ public enum TensorOperations<Scalar: TensorScalar> {
     }
 
     /// A constant: a variable that no tape differentiates unless it is watched.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func constant(_ value: Tensor<Scalar>) -> Variable<Scalar> {
         Variable(value)
     }
 
     /// `x`'s value as a new constant: gradients do not flow through it.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func stopGradient(_ x: Variable<Scalar>) -> Variable<Scalar> {
         Variable(x.value)
     }
@@ -27,6 +30,7 @@ public enum TensorOperations<Scalar: TensorScalar> {
     ///
     /// This is the one place where ops meet tapes: with no recording tape tracking an input, it
     /// allocates nothing but the result.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func record(
         _ name: String, _ inputs: [Variable<Scalar>], _ value: Tensor<Scalar>,
         file: StaticString, line: UInt, rule: @escaping BackwardRule<Scalar>
@@ -41,6 +45,7 @@ public enum TensorOperations<Scalar: TensorScalar> {
     }
 
     /// Records an op whose backward rule also reads the op's own output (as `exp` does).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func record(
         _ name: String, _ inputs: [Variable<Scalar>], _ value: Tensor<Scalar>,
         file: StaticString, line: UInt,
@@ -61,6 +66,7 @@ public enum TensorOperations<Scalar: TensorScalar> {
     ///   ``TensorOperations`` so that it can be differentiated again. If not, the rule runs with
     ///   recording suspended, and asking for a derivative through its result stops with a clear
     ///   message instead of silently returning zero.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func custom(
         _ name: String, inputs: [Variable<Scalar>],
         isBackwardDifferentiable: Bool,

@@ -26,11 +26,13 @@ public final class AvgPool2D<Scalar: TensorScalar>: Layer<Scalar> {
         try LayerShapes.pooledShape(shape, configuration)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         _ = checkedOutputShape(input.shape)
         return TensorOperations.avgPool2d(input, configuration: configuration)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         _ = checkedOutputShape(input.shape)
         let output = avgPool2d(input, configuration: configuration)
@@ -38,6 +40,7 @@ public final class AvgPool2D<Scalar: TensorScalar>: Layer<Scalar> {
         return output
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
         guard let cache else { Misuse.fail("\(self)", "backward called before forward") }

@@ -57,6 +57,7 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
         return shape
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         let (view, axes) = checkedView(input.shape)
         var running = BatchNormRunningStatistics(
@@ -69,6 +70,7 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
         return TensorOperations.reshape(output, to: input.shape)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let (view, axes) = checkedView(input.shape)
         let x = input.reshaped(to: view)
@@ -93,6 +95,7 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
         return output.reshaped(to: input.shape)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard let (deviation, inverse, training, shape) = cache else {
             Misuse.fail("\(self)", "backward called before forward")

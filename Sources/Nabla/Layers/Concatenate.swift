@@ -48,12 +48,14 @@ public final class Concatenate<Scalar: TensorScalar>: Layer<Scalar> {
         return joined
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         let outputs = branches.map { $0(input) }
         checkShapes(outputs.map(\.shape))
         return TensorOperations.concatenate(outputs, alongAxis: axis)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let outputs = branches.map { $0.forward(input) }
         let axis = checkShapes(outputs.map(\.shape))
@@ -61,6 +63,7 @@ public final class Concatenate<Scalar: TensorScalar>: Layer<Scalar> {
         return Tensor(concatenating: outputs, alongAxis: axis)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         let pieces = outputGradient.split(sizes: branchSizes, alongAxis: axis)
         let gradients = zip(branches, pieces).map { $0.backward($1) }

@@ -67,12 +67,14 @@ public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
             + "\(configuration), bias: \(bias != nil))"
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         _ = checkedOutputShape(input.shape)
         return TensorOperations.conv2d(
             input, filter: weight.variable, bias: bias?.variable, configuration: configuration)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         _ = checkedOutputShape(input.shape)
         cachedInput = input
@@ -81,6 +83,7 @@ public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
         return output
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard let input = cachedInput else { Misuse.fail("\(self)", "backward called before forward") }
         weight.accumulate(

@@ -42,6 +42,7 @@ public final class CustomLayer<Scalar: TensorScalar>: Layer<Scalar> {
         withoutRecording { self(TensorOperations.constant(.zeros(shape: shape))) }.shape
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         withNameScope(name) { body(input, parameterList.map(\.variable)) }
     }

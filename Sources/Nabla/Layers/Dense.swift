@@ -37,12 +37,14 @@ public final class Dense<Scalar: TensorScalar>: Layer<Scalar> {
         "Dense(\(inputSize) → \(outputSize), bias: \(bias != nil))"
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         _ = checkedOutputShape(input.shape)
         let product = TensorOperations.matmul(input, weight.variable, transposeRHS: true)
         return bias.map { product + $0.variable } ?? product
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let outputShape = checkedOutputShape(input.shape)
         cachedInput = input
@@ -65,6 +67,7 @@ public final class Dense<Scalar: TensorScalar>: Layer<Scalar> {
         }
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard let input = cachedInput else { Misuse.fail("Dense", "backward called before forward") }
         Misuse.check(

@@ -45,11 +45,13 @@ public final class Dropout<Scalar: TensorScalar>: Layer<Scalar> {
     /// `1 − p`, the probability of keeping an element.
     private var keepProbability: Scalar { Scalar(1 - probability) }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         guard let mask = drawMask(input.shape) else { return input }
         return TensorOperations.dropout(input, mask: mask, keepProbability: keepProbability)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         guard let mask = drawMask(input.shape) else {
             cache = (input.shape, nil)
@@ -60,6 +62,7 @@ public final class Dropout<Scalar: TensorScalar>: Layer<Scalar> {
         return input * scaledMask
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
         guard let cache else { Misuse.fail("\(self)", "backward called before forward") }

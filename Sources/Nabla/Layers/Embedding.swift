@@ -68,6 +68,7 @@ public final class Embedding<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// Gathers the rows of `weight`; the padding positions read a constant copy, so that the
     /// padding row gets no gradient.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         let indices = checkedIndices(input.value)
         let shape = input.shape + [dimension]
@@ -79,6 +80,7 @@ public final class Embedding<Scalar: TensorScalar>: Layer<Scalar> {
         return TensorOperations.select(padding, constantRows, rows)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let indices = checkedIndices(input)
         cachedIndices = indices
@@ -94,6 +96,7 @@ public final class Embedding<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     /// Adds each output row's gradient to its table row, in place (the padding row excepted).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard let indices = cachedIndices else { Misuse.fail("\(self)", "backward called before forward") }
         Misuse.check(

@@ -197,6 +197,7 @@ public final class GRU<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// The graph-mode forward from a zero state (or the one ``forward(_:initialState:)`` gives),
     /// whose state variables the autodiff path differentiates.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         let (_, batch) = checkInput(input.shape)
         let initial = TensorOperations.variable(
@@ -208,6 +209,7 @@ public final class GRU<Scalar: TensorScalar>: Layer<Scalar> {
 
     // MARK: Manual path
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let (steps, batch) = checkInput(input.shape)
         let h = hiddenSize, width = 3 * hiddenSize, rows = steps * batch
@@ -256,6 +258,7 @@ public final class GRU<Scalar: TensorScalar>: Layer<Scalar> {
             Recurrent.rows(hidden, batch..<(rows + batch), shape: [steps, batch, h]), batchFirst)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         backwardThroughTime(outputGradient, finalStateGradient: nil, needsInitialState: false).input
     }

@@ -15,17 +15,20 @@ public final class GlobalAvgPool2D<Scalar: TensorScalar>: Layer<Scalar> {
         return Array(shape.prefix(2))
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         _ = checkedOutputShape(input.shape)
         return TensorOperations.mean(input, alongAxes: [2, 3])
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         _ = checkedOutputShape(input.shape)
         cachedInputShape = input.shape
         return input.mean(alongAxes: [2, 3])
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
         guard let shape = cachedInputShape else {

@@ -49,12 +49,14 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer<Scalar> {
         return shape
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         _ = checkedOutputShape(input.shape)
         return TensorOperations.groupNorm(
             input, groups: groups, scale: weight.variable, offset: bias.variable, epsilon: epsilon)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         _ = checkedOutputShape(input.shape)
         let (batch, positions) = (input.shape[0], input.shape.dropFirst(2).reduce(1, *))
@@ -66,6 +68,7 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer<Scalar> {
         return output.reshaped(to: input.shape)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard let (normalized, inverse, shape) = cache else {
             Misuse.fail("\(self)", "backward called before forward")

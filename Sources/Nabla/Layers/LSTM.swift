@@ -221,6 +221,7 @@ public final class LSTM<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// The graph-mode forward from a zero state (or the one ``forward(_:initialState:)`` gives),
     /// whose state variables the autodiff path differentiates.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         let (_, batch) = checkInput(input.shape)
         let zeros = Tensor<Scalar>.zeros(shape: [batch, hiddenSize])
@@ -234,6 +235,7 @@ public final class LSTM<Scalar: TensorScalar>: Layer<Scalar> {
 
     // MARK: Manual path
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let (steps, batch) = checkInput(input.shape)
         let h = hiddenSize, width = 4 * hiddenSize, rows = steps * batch
@@ -278,6 +280,7 @@ public final class LSTM<Scalar: TensorScalar>: Layer<Scalar> {
             Recurrent.rows(hidden, batch..<(rows + batch), shape: [steps, batch, h]), batchFirst)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         backwardThroughTime(outputGradient, finalStateGradient: nil, needsInitialState: false).input
     }

@@ -192,6 +192,7 @@ public final class Parameter<Scalar: TensorScalar> {
     }
 
     /// Adds `gradient` to ``gradient``, in place when nothing else holds its storage.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func accumulate(_ gradient: Tensor<Scalar>) {
         Misuse.checkSameShape("Parameter \(name) gradient", gradient.shape, storage.shape)
         if self.gradient == nil { self.gradient = gradient } else { self.gradient! += gradient }

@@ -47,6 +47,7 @@ public final class LayerNorm<Scalar: TensorScalar>: Layer<Scalar> {
         return shape
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         _ = checkedOutputShape(input.shape)
         let rank = input.shape.count
@@ -56,6 +57,7 @@ public final class LayerNorm<Scalar: TensorScalar>: Layer<Scalar> {
             axes: Array((rank - normalizedShape.count)..<rank), epsilon: epsilon)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         _ = checkedOutputShape(input.shape)
         let size = normalizedShape.reduce(1, *)
@@ -67,6 +69,7 @@ public final class LayerNorm<Scalar: TensorScalar>: Layer<Scalar> {
         return output.reshaped(to: input.shape)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard let (normalized, inverse, shape) = cache else {
             Misuse.fail("\(self)", "backward called before forward")

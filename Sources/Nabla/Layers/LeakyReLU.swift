@@ -11,15 +11,18 @@ public final class LeakyReLU<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String { "LeakyReLU(slope: \(slope))" }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         TensorOperations.leakyRelu(input, slope: slope)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         cachedInput = input
         return leakyRelu(input, slope: slope)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
         let input = Activation.cached(cachedInput, self, outputGradient)

@@ -127,6 +127,7 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
 
     // MARK: Graph mode
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         typealias Ops = TensorOperations<Scalar>
         let (b, s) = checkInput(input.shape)
@@ -155,6 +156,7 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
 
     // MARK: Manual
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let (b, s) = checkInput(input.shape)
         let (e, h, d) = (embedDimension, heads, headDimension)
@@ -184,6 +186,7 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
         return output.reshaped(to: [b, s, e])
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard let cache else { Misuse.fail("\(self)", "backward called before forward") }
         Misuse.check(

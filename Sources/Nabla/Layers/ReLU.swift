@@ -6,15 +6,18 @@ public final class ReLU<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String { "ReLU()" }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         TensorOperations.relu(input)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         cachedInput = input
         return relu(input)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
         let input = Activation.cached(cachedInput, self, outputGradient)

@@ -24,15 +24,18 @@ public final class Reshape<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String { "Reshape(\(shape))" }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         TensorOperations.reshape(input, to: checkedOutputShape(input.shape))
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         cachedInputShape = input.shape
         return input.reshaped(to: checkedOutputShape(input.shape))
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
         guard let input = cachedInputShape else {

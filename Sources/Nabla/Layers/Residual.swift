@@ -44,6 +44,7 @@ public final class Residual<Scalar: TensorScalar>: Layer<Scalar> {
         return output
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         let shortcut = projection.map { $0(input) } ?? input
         let output = body(input)
@@ -51,6 +52,7 @@ public final class Residual<Scalar: TensorScalar>: Layer<Scalar> {
         return output + shortcut
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let shortcut = projection.map { $0.forward(input) } ?? input
         var output = body.forward(input)
@@ -59,6 +61,7 @@ public final class Residual<Scalar: TensorScalar>: Layer<Scalar> {
         return output
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         let bodyGradient = body.backward(outputGradient)
         let shortcutGradient = projection.map { $0.backward(outputGradient) } ?? outputGradient

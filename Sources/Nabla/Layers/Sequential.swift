@@ -63,14 +63,17 @@ public final class Sequential<Scalar: TensorScalar>: Layer<Scalar> {
         return shape
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         layers.reduce(input) { $1($0) }
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         layers.reduce(input) { $1.forward($0) }
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         var gradient = outputGradient
         for layer in layers.dropFirst().reversed() { gradient = layer.backward(gradient)! }

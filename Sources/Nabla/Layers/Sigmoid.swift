@@ -7,16 +7,19 @@ public final class Sigmoid<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String { "Sigmoid()" }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         TensorOperations.sigmoid(input)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let output = sigmoid(input)
         cachedOutput = output
         return output
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
         let output = Activation.cached(cachedOutput, self, outputGradient)

@@ -11,16 +11,19 @@ public final class Softmax<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String { "Softmax(axis: \(axis))" }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         TensorOperations.softmax(input, alongAxis: axis)
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let output = softmax(input, alongAxis: axis)
         cachedOutput = output
         return output
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
         let y = Activation.cached(cachedOutput, self, outputGradient)

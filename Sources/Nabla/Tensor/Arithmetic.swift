@@ -2,7 +2,7 @@
 
 extension Tensor {
     /// Returns `transform` applied to every scalar.
-    @inlinable
+    @inlinable @inline(__always)
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func map(_ transform: (Scalar) -> Scalar) -> Tensor {
         withUnsafeBufferPointer { input in
@@ -16,7 +16,7 @@ extension Tensor {
     ///
     /// Shapes align from the right; each pair of dimensions must be equal or one of them 1.
     /// `op` names the operation in misuse messages.
-    @inlinable
+    @inlinable @inline(__always)
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func broadcasting(
         _ op: String, _ lhs: Tensor, _ rhs: Tensor, _ combine: (Scalar, Scalar) -> Scalar
@@ -34,7 +34,7 @@ extension Tensor {
     }
 
     /// Updates `lhs` in place with `combine(lhs, rhs)`; `rhs` must broadcast to `lhs`'s shape.
-    @inlinable
+    @inlinable @inline(__always)
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func update(
         _ op: String, _ lhs: inout Tensor, _ rhs: Tensor, _ combine: (Scalar, Scalar) -> Scalar

@@ -3,6 +3,7 @@
 
 extension TensorOperations {
     /// `lhs + rhs` with broadcasting.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func add(
         _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
         file: StaticString = #fileID, line: UInt = #line
@@ -14,6 +15,7 @@ extension TensorOperations {
     }
 
     /// `lhs − rhs` with broadcasting.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func subtract(
         _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
         file: StaticString = #fileID, line: UInt = #line
@@ -25,6 +27,7 @@ extension TensorOperations {
     }
 
     /// `lhs ⊙ rhs` (elementwise) with broadcasting.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func multiply(
         _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
         file: StaticString = #fileID, line: UInt = #line
@@ -36,6 +39,7 @@ extension TensorOperations {
     }
 
     /// `lhs / rhs` (elementwise) with broadcasting.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func divide(
         _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
         file: StaticString = #fileID, line: UInt = #line
@@ -47,6 +51,7 @@ extension TensorOperations {
     }
 
     /// `−x`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func negate(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -54,6 +59,7 @@ extension TensorOperations {
     }
 
     /// `factor · x` for a constant `factor`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func scale(
         _ x: Variable<Scalar>, by factor: Scalar, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -64,6 +70,7 @@ extension TensorOperations {
 
     /// `x / divisor` for a constant `divisor`: a true division, not a product with a rounded
     /// `1 / divisor`, so that the mean of equal values is exactly that value.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func divide(
         _ x: Variable<Scalar>, by divisor: Scalar, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -73,6 +80,7 @@ extension TensorOperations {
     }
 
     /// `x + c` for a constant `c`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func shift(
         _ x: Variable<Scalar>, by c: Scalar, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -83,6 +91,7 @@ extension TensorOperations {
     ///
     /// Backward rules multiply their upstream gradient by a local derivative with this, so a
     /// branch that a selection did not take (zero upstream) never leaks a NaN into the gradient.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func guardedMultiply(
         _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
         file: StaticString = #fileID, line: UInt = #line
@@ -100,6 +109,7 @@ extension TensorOperations {
     /// `condition ? lhs : rhs` elementwise, with broadcasting. `condition` is a constant mask
     /// (nonzero selects `lhs`). The gradient of each side is exactly zero where the other side
     /// was chosen, whatever the upstream gradient holds there.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func select(
         _ condition: Tensor<Scalar>, _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
         file: StaticString = #fileID, line: UInt = #line
@@ -131,6 +141,7 @@ extension TensorOperations {
     ///
     /// The gradient is exactly zero where the mask holds, whatever the upstream gradient holds
     /// there, so no NaN leaks in from the filled positions.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func maskedFill(
         _ x: Variable<Scalar>, where mask: Tensor<Scalar>, with value: Scalar,
         file: StaticString = #fileID, line: UInt = #line
@@ -141,34 +152,55 @@ extension TensorOperations {
 }
 
 extension Variable {
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func + (lhs: Variable, rhs: Variable) -> Variable { TensorOperations.add(lhs, rhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func - (lhs: Variable, rhs: Variable) -> Variable { TensorOperations.subtract(lhs, rhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func * (lhs: Variable, rhs: Variable) -> Variable { TensorOperations.multiply(lhs, rhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func / (lhs: Variable, rhs: Variable) -> Variable { TensorOperations.divide(lhs, rhs) }
     public static prefix func - (x: Variable) -> Variable { TensorOperations.negate(x) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func * (lhs: Scalar, rhs: Variable) -> Variable { TensorOperations.scale(rhs, by: lhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func * (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.scale(lhs, by: rhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func / (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.divide(lhs, by: rhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func + (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.shift(lhs, by: rhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func - (lhs: Variable, rhs: Scalar) -> Variable { TensorOperations.shift(lhs, by: -rhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func + (lhs: Scalar, rhs: Variable) -> Variable { TensorOperations.shift(rhs, by: lhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func - (lhs: Scalar, rhs: Variable) -> Variable {
         TensorOperations.shift(TensorOperations.negate(rhs), by: lhs)
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func / (lhs: Scalar, rhs: Variable) -> Variable {
         TensorOperations.scale(TensorOperations.reciprocal(rhs), by: lhs)
     }
 
     // A Tensor beside a Variable is a constant.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func + (lhs: Variable, rhs: Tensor<Scalar>) -> Variable { lhs + .constant(rhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func - (lhs: Variable, rhs: Tensor<Scalar>) -> Variable { lhs - .constant(rhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func * (lhs: Variable, rhs: Tensor<Scalar>) -> Variable { lhs * .constant(rhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func / (lhs: Variable, rhs: Tensor<Scalar>) -> Variable { lhs / .constant(rhs) }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func + (lhs: Tensor<Scalar>, rhs: Variable) -> Variable { .constant(lhs) + rhs }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func - (lhs: Tensor<Scalar>, rhs: Variable) -> Variable { .constant(lhs) - rhs }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func * (lhs: Tensor<Scalar>, rhs: Variable) -> Variable { .constant(lhs) * rhs }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func / (lhs: Tensor<Scalar>, rhs: Variable) -> Variable { .constant(lhs) / rhs }
 
     /// A constant variable holding `value` (as ``TensorOperations/constant(_:)``).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func constant(_ value: Tensor<Scalar>) -> Variable { TensorOperations.constant(value) }
 }

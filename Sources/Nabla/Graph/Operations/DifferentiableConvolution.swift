@@ -11,6 +11,7 @@ extension TensorOperations {
     /// - Returns: `[C·kh·kw, N·oh·ow]`, laid out as in
     ///   ``Nabla/im2col(_:kernelHeight:kernelWidth:configuration:)``. Its backward is
     ///   ``col2im(_:inputShape:kernelHeight:kernelWidth:configuration:file:line:)``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func im2col(
         _ x: Variable<Scalar>, kernelHeight: Int, kernelWidth: Int,
         configuration: Convolution2DConfiguration = .init(),
@@ -33,6 +34,7 @@ extension TensorOperations {
     ///   - columns: `[C·kh·kw, N·oh·ow]`.
     ///   - inputShape: `[N, C, H, W]`.
     /// - Returns: a tensor of `inputShape`. Its backward is im2col.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func col2im(
         _ columns: Variable<Scalar>, inputShape: [Int], kernelHeight: Int, kernelWidth: Int,
         configuration: Convolution2DConfiguration = .init(),
@@ -61,6 +63,7 @@ extension TensorOperations {
     /// The forward is im2col and one GEMM. The backward uses differentiable ops:
     /// `dInput = col2im(Wᵀ·G)` and `dFilter = G·im2col(input)ᵀ`, with `W` the filter as
     /// `[O, C·kh·kw]` and `G` the upstream gradient as `[O, N·oh·ow]`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func conv2d(
         _ input: Variable<Scalar>, filter: Variable<Scalar>, bias: Variable<Scalar>? = nil,
         configuration: Convolution2DConfiguration = .init(),
@@ -103,6 +106,7 @@ extension TensorOperations {
     ///   - padding: at most `kernelSize / 2`; padding never wins (it acts as −∞).
     /// - Returns: `[N, C, oh, ow]` with `oh = (H + 2·padding − kernelSize) / stride + 1`, and
     ///   likewise `ow`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func maxPool2d(
         _ x: Variable<Scalar>, kernelSize: Int, stride: Int? = nil, padding: Int = 0,
         file: StaticString = #fileID, line: UInt = #line
@@ -119,6 +123,7 @@ extension TensorOperations {
     ///   - configuration: the window, its stride and padding (at most half the window).
     /// - Returns: `[N, C, oh, ow]`. The gradient goes to each window's maximum (the first of
     ///   tied maxima) through ``scatter(_:atIndices:intoShape:file:line:)``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func maxPool2d(
         _ x: Variable<Scalar>, configuration: Pooling2DConfiguration,
         file: StaticString = #fileID, line: UInt = #line
@@ -131,6 +136,7 @@ extension TensorOperations {
 
     /// The elements of `x` at row-major offsets `indices`, as a tensor of `shape` (one index per
     /// element). Its backward is ``scatter(_:atIndices:intoShape:file:line:)``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func gather(
         _ x: Variable<Scalar>, atIndices indices: [Int], shape: [Int],
         file: StaticString = #fileID, line: UInt = #line
@@ -144,6 +150,7 @@ extension TensorOperations {
     /// A zero tensor of `shape` with each element of `values` added at its row-major offset in
     /// `indices` (one index per element of `values`; repeats add up). Its backward is
     /// ``gather(_:atIndices:shape:file:line:)``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func scatter(
         _ values: Variable<Scalar>, atIndices indices: [Int], intoShape shape: [Int],
         file: StaticString = #fileID, line: UInt = #line
@@ -164,6 +171,7 @@ extension TensorOperations {
     ///   - padding: at most `kernelSize / 2`.
     /// - Returns: `[N, C, oh, ow]` with `oh = (H + 2·padding − kernelSize) / stride + 1`, and
     ///   likewise `ow`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func avgPool2d(
         _ x: Variable<Scalar>, kernelSize: Int, stride: Int? = nil, padding: Int = 0,
         file: StaticString = #fileID, line: UInt = #line
@@ -181,6 +189,7 @@ extension TensorOperations {
     ///   - configuration: the window, its stride and padding (at most half the window).
     /// - Returns: `[N, C, oh, ow]`. Its backward is
     ///   ``avgPool2dAdjoint(_:inputShape:configuration:file:line:)``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func avgPool2d(
         _ x: Variable<Scalar>, configuration: Pooling2DConfiguration,
         file: StaticString = #fileID, line: UInt = #line
@@ -198,6 +207,7 @@ extension TensorOperations {
     ///   - pooled: `[N, C, oh, ow]`.
     ///   - inputShape: `[N, C, H, W]`.
     /// - Returns: a tensor of `inputShape`. Its backward is average pooling.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func avgPool2dAdjoint(
         _ pooled: Variable<Scalar>, inputShape: [Int], configuration: Pooling2DConfiguration,
         file: StaticString = #fileID, line: UInt = #line

@@ -5,6 +5,7 @@
 
 extension TensorOperations {
     /// `eˣ`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func exp(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -14,6 +15,7 @@ extension TensorOperations {
     }
 
     /// `eˣ − 1`, accurate near 0; its derivative is `eˣ`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func expm1(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -23,6 +25,7 @@ extension TensorOperations {
     }
 
     /// The natural logarithm.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func log(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -32,6 +35,7 @@ extension TensorOperations {
     }
 
     /// `log(1 + x)`, accurate near 0; its derivative is `1 / (1 + x)`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func log1p(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -41,6 +45,7 @@ extension TensorOperations {
     }
 
     /// `1 / x`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func reciprocal(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -51,6 +56,7 @@ extension TensorOperations {
 
     /// The square root. Its gradient at 0 is taken as 0 rather than infinity; at a negative
     /// `x` it is NaN, like the value.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func sqrt(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -63,6 +69,7 @@ extension TensorOperations {
     }
 
     /// `x²`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func square(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -76,6 +83,7 @@ extension TensorOperations {
     ///
     /// For `0 < p < 1` the gradient at exactly 0 is taken as 0 rather than infinity, so
     /// `pow(x, 0.5)` agrees with ``sqrt(_:file:line:)``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func pow(
         _ x: Variable<Scalar>, _ p: Scalar, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -90,6 +98,7 @@ extension TensorOperations {
     }
 
     /// `|x|`; its gradient at 0 is 0.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func abs(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -99,6 +108,7 @@ extension TensorOperations {
     }
 
     /// The sine.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func sin(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -108,6 +118,7 @@ extension TensorOperations {
     }
 
     /// The cosine.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func cos(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -117,6 +128,7 @@ extension TensorOperations {
     }
 
     /// The error function `erf(x) = 2/√π · ∫₀ˣ e^(−t²) dt`; its derivative is `2/√π · e^(−x²)`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func erf(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -126,6 +138,7 @@ extension TensorOperations {
     }
 
     /// The hyperbolic tangent.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func tanh(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -135,6 +148,7 @@ extension TensorOperations {
     }
 
     /// The logistic sigmoid `1 / (1 + e⁻ˣ)`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func sigmoid(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -144,6 +158,7 @@ extension TensorOperations {
     }
 
     /// `softplus(x) = log(1 + eˣ)`, stable for large `|x|`; its derivative is `sigmoid(x)`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func softplus(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -153,6 +168,7 @@ extension TensorOperations {
     }
 
     /// `max(0, x)`, keeping NaN. Its gradient at exactly 0 is 0, as in PyTorch and JAX.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func relu(
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -163,6 +179,7 @@ extension TensorOperations {
     }
 
     /// `x` where positive, `slope · x` elsewhere.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func leakyRelu(
         _ x: Variable<Scalar>, slope: Scalar = 0.01, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -181,6 +198,7 @@ extension TensorOperations {
     ///
     /// Both take their limits at ±∞: `gelu(+∞) = +∞` with gradient 1 and `gelu(−∞) = 0` with
     /// gradient 0. Derivatives of every order are available.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func gelu(
         _ x: Variable<Scalar>, approximate: GELUApproximation = .none,
         file: StaticString = #fileID, line: UInt = #line
@@ -192,6 +210,7 @@ extension TensorOperations {
 
     /// The derivative of ``gelu(_:approximate:file:line:)``: an op of its own, so that its value
     /// is one guarded pass (finite at ±∞) and its rule gives the second derivative.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func geluDerivative(
         _ x: Variable<Scalar>, approximate: GELUApproximation,
         file: StaticString = #fileID, line: UInt = #line
@@ -223,6 +242,7 @@ extension TensorOperations {
     }
 
     /// `x` clamped to `range`; the gradient is zero where `x` was clamped.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func clamp(
         _ x: Variable<Scalar>, to range: ClosedRange<Scalar>,
         file: StaticString = #fileID, line: UInt = #line
@@ -237,6 +257,7 @@ extension TensorOperations {
     ///
     /// Where they tie, each gets half the gradient, as in PyTorch; where either is NaN, both get
     /// a NaN gradient.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func maximum(
         _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
         file: StaticString = #fileID, line: UInt = #line
@@ -248,6 +269,7 @@ extension TensorOperations {
     ///
     /// Where they tie, each gets half the gradient, as in PyTorch; where either is NaN, both get
     /// a NaN gradient.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func minimum(
         _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
         file: StaticString = #fileID, line: UInt = #line
@@ -257,6 +279,7 @@ extension TensorOperations {
 
     /// Records `value`, which takes each element from `lhs` where `wins(lhs, rhs)`, from `rhs`
     /// where `wins(rhs, lhs)`, from either at a tie, and is NaN otherwise.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private static func choosing(
         _ name: String, _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>, _ value: Tensor<Scalar>,
         file: StaticString, line: UInt, by wins: @escaping (Scalar, Scalar) -> Bool
@@ -273,12 +296,14 @@ extension TensorOperations {
 
     /// `g`, made NaN wherever `x` is NaN (and `g` is nonzero): masks read NaN as neither side,
     /// so rules built from them pass `g` through this. Free when `x` holds no NaN.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func nanPropagated(_ g: Variable<Scalar>, from x: Tensor<Scalar>) -> Variable<Scalar> {
         guard x.withUnsafeBufferPointer({ $0.contains { $0.isNaN } }) else { return g }
         return guardedMultiply(g, constant(x.map { $0.isNaN ? .nan : 1 }))
     }
 
     /// `x ⊙ mask / keepProbability`: dropout with a given 0/1 mask (inverted scaling).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func dropout(
         _ x: Variable<Scalar>, mask: Tensor<Scalar>, keepProbability: Scalar,
         file: StaticString = #fileID, line: UInt = #line

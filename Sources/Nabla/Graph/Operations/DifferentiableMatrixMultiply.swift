@@ -9,6 +9,7 @@ extension TensorOperations {
     ///
     /// The gradients are matrix products too, summed over the batch axes each operand was
     /// broadcast along, so they can be differentiated again.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func matmul(
         _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>,
         transposeLHS: Bool = false, transposeRHS: Bool = false,
@@ -49,6 +50,7 @@ extension TensorOperations {
     }
 
     /// `x` reshaped to `shape`, or `x` itself if it already has that shape.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private static func reshaped(_ x: Variable<Scalar>, to shape: [Int]) -> Variable<Scalar> {
         x.shape == shape ? x : reshape(x, to: shape)
     }

@@ -40,6 +40,7 @@ extension TensorOperations {
     ///   - axes: The axes to normalize over.
     ///   - epsilon: Added to the variance for stability.
     /// - Returns: The shape of `x`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func batchNorm(
         _ x: Variable<Scalar>, scale: Variable<Scalar>, offset: Variable<Scalar>, axes: [Int],
         epsilon: Scalar = 1e-5, file: StaticString = #fileID, line: UInt = #line
@@ -56,6 +57,7 @@ extension TensorOperations {
     /// The update is `running ← (1 − momentum) · running + momentum · batch statistic`.
     /// Shapes are as in ``batchNorm(_:scale:offset:axes:epsilon:file:line:)``; `running` has the
     /// statistics shape.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func batchNorm(
         _ x: Variable<Scalar>, scale: Variable<Scalar>, offset: Variable<Scalar>, axes: [Int],
         epsilon: Scalar = 1e-5, running: inout BatchNormRunningStatistics<Scalar>,
@@ -87,6 +89,7 @@ extension TensorOperations {
 
     /// Checks batch normalization's arguments; returns the resolved axes, the statistics shape
     /// kept at rank (`[1, C, 1, 1]`) and compact (`[C]`).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private static func checkedBatchNormShapes(
         _ x: Variable<Scalar>, _ scale: Variable<Scalar>, _ offset: Variable<Scalar>,
         _ axes: [Int], _ epsilon: Scalar
@@ -116,6 +119,7 @@ extension TensorOperations {
     ///   - axes: Trailing axes, ending with the last one (default `[-1]`).
     ///   - epsilon: Added to the variance for stability.
     /// - Returns: The shape of `x`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func layerNorm(
         _ x: Variable<Scalar>, scale: Variable<Scalar>, offset: Variable<Scalar>,
         axes: [Int] = [-1], epsilon: Scalar = 1e-5,
@@ -148,6 +152,7 @@ extension TensorOperations {
     ///   - offset: β, `[C]`.
     ///   - epsilon: Added to the variance for stability.
     /// - Returns: The shape of `x`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func groupNorm(
         _ x: Variable<Scalar>, groups: Int, scale: Variable<Scalar>, offset: Variable<Scalar>,
         epsilon: Scalar = 1e-5, file: StaticString = #fileID, line: UInt = #line
@@ -175,6 +180,7 @@ extension TensorOperations {
     /// `(x − mean) · (variance + epsilon)^(−1/2)` over `axes` (resolved), with the mean and biased
     /// variance kept at rank. In `training` (batch normalization), one value per feature is an
     /// error, as in PyTorch: it would normalize to 0.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private static func standardize(
         _ x: Variable<Scalar>, axes: [Int], epsilon: Scalar, training: Bool = false
     ) -> (normalized: Variable<Scalar>, mean: Tensor<Scalar>, variance: Tensor<Scalar>) {

@@ -3,6 +3,7 @@
 
 extension TensorOperations {
     /// The sum along `axes` (all axes if `nil`).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func sum(
         _ x: Variable<Scalar>, alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false,
         file: StaticString = #fileID, line: UInt = #line
@@ -16,6 +17,7 @@ extension TensorOperations {
     }
 
     /// The mean along `axes` (all axes if `nil`).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func mean(
         _ x: Variable<Scalar>, alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false,
         file: StaticString = #fileID, line: UInt = #line
@@ -30,6 +32,7 @@ extension TensorOperations {
 
     /// The maximum along `axes` (all axes if `nil`). The gradient is shared equally among tied
     /// maxima. A NaN makes its result NaN, and the gradient NaN at the NaN (0 at the others).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func max(
         _ x: Variable<Scalar>, alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false,
         file: StaticString = #fileID, line: UInt = #line
@@ -41,6 +44,7 @@ extension TensorOperations {
 
     /// The minimum along `axes` (all axes if `nil`). The gradient is shared equally among tied
     /// minima. A NaN makes its result NaN, and the gradient NaN at the NaN (0 at the others).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func min(
         _ x: Variable<Scalar>, alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false,
         file: StaticString = #fileID, line: UInt = #line
@@ -51,6 +55,7 @@ extension TensorOperations {
     }
 
     /// Records `max` or `min`: `reduceKeepingDimensions` computes it along the resolved axes.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private static func extremum(
         _ name: String, _ x: Variable<Scalar>, _ axes: [Int]?, _ keepingDimensions: Bool,
         file: StaticString, line: UInt,
@@ -69,6 +74,7 @@ extension TensorOperations {
     }
 
     /// The variance along `axes` (all axes if `nil`): the mean squared deviation.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func variance(
         _ x: Variable<Scalar>, alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false,
         file: StaticString = #fileID, line: UInt = #line
@@ -82,6 +88,7 @@ extension TensorOperations {
     }
 
     /// `x` repeated along its size-1 axes to `shape` (NumPy broadcasting).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func broadcast(
         _ x: Variable<Scalar>, toShape shape: [Int], file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -92,6 +99,7 @@ extension TensorOperations {
     }
 
     /// Sums `x` down to `shape`, the shape it was broadcast from: the adjoint of ``broadcast(_:toShape:file:line:)``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func reduce(
         _ x: Variable<Scalar>, toShape shape: [Int], file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {

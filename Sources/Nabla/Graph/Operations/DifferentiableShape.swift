@@ -2,6 +2,7 @@
 
 extension TensorOperations {
     /// `x` with a new shape of the same element count (one dimension may be `-1`).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func reshape(
         _ x: Variable<Scalar>, to shape: [Int], file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -12,6 +13,7 @@ extension TensorOperations {
 
     /// `x` with its axes permuted: axis `i` of the result is axis `permutation[i]`. Without a
     /// permutation, the axes are reversed (the matrix transpose for rank 2).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func transpose(
         _ x: Variable<Scalar>, permutation: [Int]? = nil,
         file: StaticString = #fileID, line: UInt = #line
@@ -26,6 +28,7 @@ extension TensorOperations {
     }
 
     /// `tensors` joined along `axis`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func concatenate(
         _ tensors: [Variable<Scalar>], alongAxis axis: Int = 0,
         file: StaticString = #fileID, line: UInt = #line
@@ -39,6 +42,7 @@ extension TensorOperations {
     }
 
     /// `x` cut along `axis` into pieces of `sizes`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func split(
         _ x: Variable<Scalar>, sizes: [Int], alongAxis axis: Int = 0,
         file: StaticString = #fileID, line: UInt = #line
@@ -55,6 +59,7 @@ extension TensorOperations {
     }
 
     /// The part of `x` in `range` along `axis`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func slice(
         _ x: Variable<Scalar>, alongAxis axis: Int, _ range: Range<Int>,
         file: StaticString = #fileID, line: UInt = #line
@@ -72,6 +77,7 @@ extension TensorOperations {
     }
 
     /// `x` without the size-1 axes in `axes` (all size-1 axes if `nil`).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func squeeze(
         _ x: Variable<Scalar>, axes: [Int]? = nil, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -79,6 +85,7 @@ extension TensorOperations {
     }
 
     /// `x` with a new axis of size 1 at `axis` (`-1` appends it last).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func unsqueeze(
         _ x: Variable<Scalar>, axis: Int, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
@@ -90,6 +97,7 @@ extension TensorOperations {
 
     /// `variables`, all of one shape, joined along a new axis at `axis`, as
     /// ``Tensor/init(stacking:alongAxis:)``. Its backward unstacks.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func stack(
         _ variables: [Variable<Scalar>], alongAxis axis: Int = 0,
         file: StaticString = #fileID, line: UInt = #line
@@ -107,6 +115,7 @@ extension TensorOperations {
 
     /// The slices of `x` along `axis`, each without that axis: the inverse of
     /// ``stack(_:alongAxis:file:line:)``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func unstack(
         _ x: Variable<Scalar>, alongAxis axis: Int = 0,
         file: StaticString = #fileID, line: UInt = #line

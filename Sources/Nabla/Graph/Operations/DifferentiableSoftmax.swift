@@ -9,6 +9,7 @@ extension TensorOperations {
     ///   - x: Any shape; `axis` must not be empty.
     ///   - axis: The axis to normalize along; negative values count from the end.
     /// - Returns: The shape of `x`; every slice along `axis` sums to 1.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func softmax(
         _ x: Variable<Scalar>, alongAxis axis: Int = -1,
         file: StaticString = #fileID, line: UInt = #line
@@ -27,6 +28,7 @@ extension TensorOperations {
     ///   - x: Any shape; `axis` must not be empty.
     ///   - axis: The axis to normalize along; negative values count from the end.
     /// - Returns: The shape of `x`. Finite wherever `x` is finite, even for large `|x|`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func logSoftmax(
         _ x: Variable<Scalar>, alongAxis axis: Int = -1,
         file: StaticString = #fileID, line: UInt = #line
@@ -49,6 +51,7 @@ extension TensorOperations {
     ///   - logits: `[N, C]` unnormalized scores.
     ///   - labels: `[N, C]` one-hot or probability rows, a constant.
     /// - Returns: A scalar (shape `[]`).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func crossEntropy(
         logits: Variable<Scalar>, labels: Tensor<Scalar>,
         file: StaticString = #fileID, line: UInt = #line
@@ -73,6 +76,7 @@ extension TensorOperations {
     ///   - logits: `[N, C]` unnormalized scores.
     ///   - classIndices: `N` classes, each in `0..<C`.
     /// - Returns: A scalar (shape `[]`).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func crossEntropy(
         logits: Variable<Scalar>, classIndices: [Int],
         file: StaticString = #fileID, line: UInt = #line
