@@ -32,7 +32,8 @@ public func clipGradients<Scalar: TensorScalar>(of parameters: [Parameter<Scalar
         for x in g { sumOfSquares += Double(x) * Double(x) }
     }
     var norm = sumOfSquares.squareRoot()
-    var coefficient = Double(maxNorm) / (norm + 1e-6)
+    // Each gradient element becomes `g / divisor · coefficient`, in `Double`.
+    var (divisor, coefficient) = (1.0, Double(maxNorm) / (norm + 1e-6))
     if !sumOfSquares.isFinite {
         // A NaN or infinite element, or finite ones whose squares overflow `Double`.
         var largest = 0.0, hasNaN = false
@@ -51,15 +52,15 @@ public func clipGradients<Scalar: TensorScalar>(of parameters: [Parameter<Scalar
                 scaledSum += scaled * scaled
             }
         }
-        // The norm is largest · √scaledSum; the 1e-6 of PyTorch's coefficient is negligible.
+        // The norm is largest · √scaledSum (+∞ if beyond range); the 1e-6 of PyTorch's
+        // coefficient is negligible here. Dividing by `largest` first keeps every factor normal.
         norm = largest * scaledSum.squareRoot()
-        coefficient = Double(maxNorm) / largest / scaledSum.squareRoot()
+        (divisor, coefficient) = (largest, Double(maxNorm) / scaledSum.squareRoot())
     }
-    if coefficient < 1 {
-        let factor = Scalar(coefficient)
+    if coefficient / divisor < 1 {
         for parameter in parameters where parameter.gradient != nil {
             parameter.gradient!.withUnsafeMutableBufferPointer { g in
-                for i in g.indices { g[i] *= factor }
+                for i in g.indices { g[i] = Scalar(Double(g[i]) / divisor * coefficient) }
             }
         }
     }
