@@ -1,0 +1,80 @@
+/// Stochastic gradient descent with momentum, Nesterov momentum and weight decay, as PyTorch's
+/// `torch.optim.SGD` (with its defaults: learning rate 1e-3, no momentum, no dampening, no
+/// weight decay).
+///
+/// For each parameter `p` with gradient `g`, at step `t` (counted per parameter from 1):
+/// ```
+/// g ← g + λ·p                                  (weight decay λ ≠ 0, an L2 penalty)
+/// if μ ≠ 0:
+///     b ← g                     at t = 1       (the buffer starts as the first gradient)
+///     b ← μ·b + (1 − τ)·g       at t > 1       (dampening τ)
+///     g ← g + μ·b  with Nesterov,  g ← b  without
+/// p ← p − η·g
+/// ```
+/// State: `momentum_buffer` when μ ≠ 0.
+public final class SGD<Scalar: TensorScalar>: Optimizer<Scalar> {
+    /// μ ≥ 0.
+    public let momentum: Scalar
+    /// τ: how much of each new gradient the momentum buffer leaves out.
+    public let dampening: Scalar
+    /// λ ≥ 0, added to the gradient as `λ·p`.
+    public let weightDecay: Scalar
+    public let nesterov: Bool
+
+    /// - Parameters:
+    ///   - parameters: The parameters to update, each listed once.
+    ///   - names: Their keys in the saved state; their indices by default.
+    ///   - nesterov: Needs `momentum > 0` and `dampening == 0`, as in PyTorch.
+    public init(
+        _ parameters: [Parameter<Scalar>], names: [String]? = nil, learningRate: Scalar = 1e-3,
+        momentum: Scalar = 0, dampening: Scalar = 0, weightDecay: Scalar = 0, nesterov: Bool = false
+    ) {
+        let name = "SGD"
+        Misuse.check(momentum >= 0 && momentum.isFinite, name, "momentum \(momentum) must be finite and ≥ 0")
+        Misuse.check(dampening.isFinite, name, "dampening \(dampening) must be finite")
+        Misuse.check(weightDecay >= 0 && weightDecay.isFinite, name, "weight decay \(weightDecay) must be finite and ≥ 0")
+        Misuse.check(
+            !nesterov || (momentum > 0 && dampening == 0), name,
+            "Nesterov momentum needs momentum > 0 and zero dampening (momentum \(momentum), dampening \(dampening))")
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+        super.init(
+            name: name, parameters: parameters, keys: names, learningRate: learningRate,
+            stateNames: momentum != 0 ? ["momentum_buffer"] : [])
+    }
+
+    override func update(
+        _ parameter: UnsafeMutableBufferPointer<Scalar>, gradient: UnsafeBufferPointer<Scalar>,
+        state: ParameterState<Scalar>
+    ) {
+        OptimizerKernels.sgd(
+            parameter, gradient: gradient, momentumBuffer: momentum != 0 ? state[0] : nil,
+            isFirstStep: state.step == 1, learningRate: learningRate, momentum: momentum,
+            dampening: dampening, weightDecay: weightDecay, nesterov: nesterov)
+    }
+}
+
+extension OptimizerKernels {
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    static func sgd<Scalar: TensorScalar>(
+        _ p: UnsafeMutableBufferPointer<Scalar>, gradient g: UnsafeBufferPointer<Scalar>,
+        momentumBuffer b: UnsafeMutableBufferPointer<Scalar>?, isFirstStep: Bool,
+        learningRate: Scalar, momentum: Scalar, dampening: Scalar, weightDecay: Scalar, nesterov: Bool
+    ) {
+        for i in p.indices {
+            var d = g[i]
+            if weightDecay != 0 { d += weightDecay * p[i] }
+            if let b {
+                b[i] = isFirstStep ? d : momentum * b[i] + (1 - dampening) * d
+                d = nesterov ? d + momentum * b[i] : b[i]
+            }
+            p[i] -= learningRate * d
+        }
+    }
+}
+
+/// The update loops of the optimizers, over unsafe buffer pointers, specialized for `Float` and
+/// `Double`; they allocate nothing.
+enum OptimizerKernels {}
