@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import Nabla
+
+/// `nabla compare`: the main job. Trains the same seeded model twice, with the hand-written and
+/// with the autodiff backward, and shows side by side that they train alike, and how fast.
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train one seeded model with the manual and with the autodiff backward, side by side.")
+
+    @OptionGroup var options: TrainingOptions
+
+    @Option(help: "Write both runs' loss curves here (SVG).")
+    var plot: String?
+
+    func run() throws {
+        options.applyThreads()
+        let (train, test) = try options.loadData()
+        print("Comparing the manual and the autodiff backward: \(options.model) on \(train.count) training images, "
+            + "\(options.epochs) epoch(s), \(options.optimizer) lr \(options.lr), batch \(options.batchSize), "
+            + "seed \(options.seed), \(BLAS.threadCount) BLAS thread(s)")
+        print()
+        let manual = TrainingRun(options, useAutodiff: false, train: train, test: test, label: "manual   ")
+        let autodiff = TrainingRun(options, useAutodiff: true, train: train, test: test, label: "autodiff ")
+        print()
+        print(Self.report(manual, autodiff))
+        if let plot {
+            try SVGPlot(panels: [
+                .init(title: "Training loss per step", xLabel: "step", series: [
+                    .init(name: "manual", points: manual.stepLosses.enumerated().map { (Double($0), Double($1)) }, color: "#1f77b4"),
+                    .init(name: "autodiff", points: autodiff.stepLosses.enumerated().map { (Double($0), Double($1)) }, color: "#ff7f0e"),
+                ]),
+                .init(title: "Relative difference of the losses", xLabel: "step", series: [
+                    .init(name: "|manual − autodiff| / manual", points: zip(manual.stepLosses, autodiff.stepLosses).enumerated().map {
+                        (Double($0), Double(abs($1.0 - $1.1) / max(abs($1.0), .leastNormalMagnitude)))
+                    }, color: "#2ca02c")]),
+            ]).write(to: plot)
+            print("Wrote \(plot)")
+        }
+    }
+
+    static func report(_ manual: TrainingRun, _ autodiff: TrainingRun) -> String {
+        let differences = zip(manual.stepLosses, autodiff.stepLosses).map {
+            Double(abs($0 - $1)) / max(Double(abs($0)), Double(Float.leastNormalMagnitude))
+        }
+        let worst = differences.indices.max { differences[$0] < differences[$1] }
+        let epoch = { (run: TrainingRun) in run.epochSeconds.reduce(0, +) / Double(run.epochSeconds.count) }
+        let rows = [
+            ["", "manual", "autodiff"],
+            ["final train loss", String(format: "%.4f", manual.epochLosses.last!), String(format: "%.4f", autodiff.epochLosses.last!)],
+            ["test accuracy", String(format: "%.2f%%", 100 * manual.testAccuracies.last!), String(format: "%.2f%%", 100 * autodiff.testAccuracies.last!)],
+            ["time per epoch", format(seconds: epoch(manual)), format(seconds: epoch(autodiff))],
+        ]
+        let table = rows.map { row in
+            row[0].padding(toLength: 18, withPad: " ", startingAt: 0) + row[1].leftPadded(to: 10) + row[2].leftPadded(to: 12)
+        }
+        return (table + [
+            "autodiff / manual time: " + String(format: "%.2f", epoch(autodiff) / epoch(manual)),
+            "largest relative difference between the loss curves: "
+                + (worst.map { String(format: "%.2e at step %d of %d", differences[$0], $0 + 1, differences.count) } ?? "none"),
+        ]).joined(separator: "\n")
+    }
+}
