@@ -26,8 +26,9 @@ build: deps
 test: deps
 	$(SWIFT) test
 
+# The main job: the CNN trained for one epoch with the manual and with the autodiff backward.
 run: deps
-	$(SWIFT) run -c release nabla
+	$(SWIFT) run -c release nabla compare --model cnn --epochs 1 --batch-size 64
 
 clean:
 	rm -rf .build Benchmarks/.build

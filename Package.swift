@@ -42,6 +42,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "NablaTests", dependencies: ["Nabla"]),
+        .testTarget(name: "NablaTests", dependencies: ["Nabla", "NablaCommand"]),
     ]
 )

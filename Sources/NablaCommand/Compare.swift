@@ -24,6 +24,11 @@ struct Compare: ParsableCommand {
         let autodiff = TrainingRun(options, useAutodiff: true, train: train, test: test, label: "autodiff ")
         print()
         print(Self.report(manual, autodiff))
+        if options.epochs < 5 || options.limit != nil {
+            print()
+            print("The full comparison (5 epochs on all 60,000 images, a few minutes per run):")
+            print("  swift run -c release nabla compare --model \(options.model) --epochs 5 --batch-size \(options.batchSize)")
+        }
         if let plot {
             try SVGPlot(panels: [
                 .init(title: "Training loss per step", xLabel: "step", series: [
