@@ -1,6 +1,7 @@
 import Testing
 
 @testable import Nabla
+@testable import NablaCommand
 
 @Suite struct NeuralNetworkTests {
     func cnn(_ generator: inout SeededGenerator, useAutodiff: Bool = false) throws -> NeuralNetwork<Double> {
@@ -62,9 +63,10 @@ import Testing
         #expect(network.predict(batch) != network.forward(batch))  // training drops
     }
 
-    /// The first layer skips its input gradient: only the two weight GEMMs of Conv2D and the
-    /// Dense layers run, no col2im GEMM for the input.
+    /// The layers up to the first with parameters skip their input gradient.
     @Test func firstLayerComputesNoInputGradient() throws {
+        let mlp: NeuralNetwork<Float> = ModelKind.mlp.network(seed: 0, useAutodiff: false)
+        #expect(mlp.layers.map(\.computesInputGradient) == [false, false, true, true, true, true])
         var generator = SeededGenerator(seed: 0)
         let network = try cnn(&generator)
         #expect(network.layers[0].computesInputGradient == false)

@@ -33,8 +33,9 @@ public struct ArchitectureError: Error, Equatable, CustomStringConvertible {
 /// A trainable network: the layers of an architecture, checked shape by shape when built.
 ///
 /// Parameters are named by layer position, as in PyTorch's `nn.Sequential` (`0.weight`,
-/// `3.bias`), so weights move between the two through safetensors. The first layer computes no
-/// input gradient.
+/// `3.bias`), so weights move between the two through safetensors. The layers up to the first
+/// one with parameters compute no input gradient (a `Flatten` first does not make the `Dense`
+/// after it compute one).
 public final class NeuralNetwork<Scalar: TensorScalar> {
     public let inputShape: [Int]
     /// The layers, run in order.
@@ -61,7 +62,11 @@ public final class NeuralNetwork<Scalar: TensorScalar> {
         self.body = Sequential(architecture.layers)
         self.outputShapes = shapes
         body.useAutodiff = architecture.useAutodiff
-        body.computesInputGradient = false
+        // Nothing needs the input gradient before the first layer with parameters.
+        for layer in body.layers {
+            layer.computesInputGradient = false
+            if !layer.parameters.isEmpty { break }
+        }
     }
 
     /// Whether the layers use the autodiff backward. Setting it sets every layer, nested ones
