@@ -97,24 +97,13 @@ public final class LSTM<Scalar: TensorScalar>: Layer<Scalar> {
         inputSize: Int, hiddenSize: Int, batchFirst: Bool = false, returnsSequence: Bool = true,
         using generator: inout SeededGenerator
     ) {
-        Misuse.check(
-            inputSize > 0 && hiddenSize > 0, "LSTM",
-            "sizes \(inputSize) → \(hiddenSize) must be positive")
+        Recurrent.checkSizes("LSTM", inputSize: inputSize, hiddenSize: hiddenSize)
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.batchFirst = batchFirst
         self.returnsSequence = returnsSequence
-        let width = 4 * hiddenSize
-        weightIH = Parameter(
-            name: "weight_ih_l0",
-            value: Recurrent.uniform([width, inputSize], hiddenSize: hiddenSize, &generator))
-        weightHH = Parameter(
-            name: "weight_hh_l0",
-            value: Recurrent.orthogonalBlocks(gates: 4, hiddenSize: hiddenSize, &generator))
-        biasIH = Parameter(
-            name: "bias_ih_l0", value: Recurrent.uniform([width], hiddenSize: hiddenSize, &generator))
-        biasHH = Parameter(
-            name: "bias_hh_l0", value: Recurrent.uniform([width], hiddenSize: hiddenSize, &generator))
+        (weightIH, weightHH, biasIH, biasHH) = Recurrent.parameters(
+            gates: 4, inputSize: inputSize, hiddenSize: hiddenSize, &generator)
     }
 
     public override var parameters: [Parameter<Scalar>] { [weightIH, weightHH, biasIH, biasHH] }

@@ -1,6 +1,24 @@
 /// What ``LSTM`` and ``GRU`` share: their shape checks, the time-major layout the manual path
 /// runs in, PyTorch's initialization, and the GEMMs that accumulate weight gradients.
 enum Recurrent {
+    static func checkSizes(_ layer: String, inputSize: Int, hiddenSize: Int) {
+        Misuse.check(
+            inputSize > 0 && hiddenSize > 0, layer, "sizes \(inputSize) → \(hiddenSize) must be positive")
+    }
+
+    /// `weight_ih_l0` `[gates·H, I]`, `weight_hh_l0` `[gates·H, H]` (orthogonal blocks),
+    /// `bias_ih_l0` and `bias_hh_l0` `[gates·H]`: PyTorch's names and layout.
+    static func parameters<Scalar>(
+        gates: Int, inputSize: Int, hiddenSize: Int, _ generator: inout SeededGenerator
+    ) -> (Parameter<Scalar>, Parameter<Scalar>, Parameter<Scalar>, Parameter<Scalar>) {
+        let width = gates * hiddenSize
+        return (
+            Parameter(name: "weight_ih_l0", value: uniform([width, inputSize], hiddenSize: hiddenSize, &generator)),
+            Parameter(name: "weight_hh_l0", value: orthogonalBlocks(gates: gates, hiddenSize: hiddenSize, &generator)),
+            Parameter(name: "bias_ih_l0", value: uniform([width], hiddenSize: hiddenSize, &generator)),
+            Parameter(name: "bias_hh_l0", value: uniform([width], hiddenSize: hiddenSize, &generator)))
+    }
+
     /// The number of steps and the batch size of a sequence input, `[time, batch, inputSize]`
     /// (or `[batch, time, inputSize]`), or what the layer expects.
     static func sequenceSizes(
