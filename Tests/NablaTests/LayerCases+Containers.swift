@@ -154,3 +154,19 @@ func swishGate<Scalar: TensorScalar>(_ generator: inout SeededGenerator) -> Laye
         #expect(standardError(result).contains("gradient: source 1 [2] is not connected to the target"))
     }
 }
+
+extension ContainerTests {
+    /// A layer with parameters before one that computes no input gradient would never train.
+    @Test func parametersBeforeAGradientStopAreAnError() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            var generator = SeededGenerator(seed: 0)
+            let second = Dense<Float>(inputSize: 3, outputSize: 2, using: &generator)
+            let network = Sequential<Float>(Dense(inputSize: 2, outputSize: 3, using: &generator), second)
+            second.computesInputGradient = false
+            _ = network.forward(.ones(shape: [1, 2]))
+            network.backward(.ones(shape: [1, 2]))
+        }
+        #expect(standardError(result).contains(
+            "Sequential: layer (0) Dense(2 → 3, bias: true) has parameters, but a layer after it computes no input gradient"))
+    }
+}

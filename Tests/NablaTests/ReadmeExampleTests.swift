@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 import Nabla
@@ -26,4 +27,28 @@ import Nabla
     // d/dw sum(tanh(a·w)) = aᵀ·(1 − tanh²(a·w))
     let h = tanh(matmul(a, b))
     #expect(dw.isClose(to: matmul(a, 1 - h * h, transposeLHS: true), rtol: 1e-12))
+}
+
+/// The README's training example, as written (the file goes to a temporary folder).
+@Test func readmeTrainingExample() throws {
+    var g = SeededGenerator(seed: 0)
+    let network = try NeuralNetwork<Float>(NeuralNetworkArchitecture(
+        inputShape: [1, 28, 28],
+        layers: [
+            Flatten(), Dense(inputSize: 784, outputSize: 128, initialization: .he, using: &g), ReLU(),
+            Dense(inputSize: 128, outputSize: 10, using: &g),
+        ]))
+    #expect(network.summary.contains("[N, 128]"))
+    let train = try FashionMNIST.load(.train, limit: 2000)
+    let trainer = ClassifierTrainer(network: network, optimizer: Adam(network.parameters))
+    var shuffle: SeededGenerator? = SeededGenerator(seed: 1)
+    for _ in 0..<3 { trainer.trainEpoch(on: train, batchSize: 64, shuffling: &shuffle) }
+    #expect(trainer.evaluate(on: try FashionMNIST.load(.test)).accuracy > 0.7)
+    network.useAutodiff = true
+    var weights = SafeTensors()
+    network.body.saveState(into: &weights)
+    #expect(weights.entries.keys.sorted() == ["1.bias", "1.weight", "3.bias", "3.weight"])
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("readme-mlp.safetensors").path
+    try weights.write(to: path)
+    try FileManager.default.removeItem(atPath: path)
 }

@@ -74,10 +74,21 @@ public final class Sequential<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    /// Backpropagates through the layers in reverse. A layer that computes no input gradient
+    /// ends the pass: the layers before it must have no parameters, which nothing would train.
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
-        var gradient = outputGradient
-        for layer in layers.dropFirst().reversed() { gradient = layer.backward(gradient)! }
-        return layers[0].backward(gradient)
+        var gradient: Tensor<Scalar>? = outputGradient
+        for (name, layer) in zip(names, layers).reversed() {
+            guard let upstream = gradient else {
+                Misuse.check(
+                    layer.parameters.isEmpty, "Sequential",
+                    "layer (\(name)) \(layer) has parameters, but a layer after it computes no "
+                        + "input gradient, so they would get none")
+                continue
+            }
+            gradient = layer.backward(upstream)
+        }
+        return gradient
     }
 }
 
