@@ -42,6 +42,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "NablaTests", dependencies: ["Nabla", "NablaCommand"]),
+        .testTarget(
+            name: "NablaTests", dependencies: ["Nabla", "NablaCommand"],
+            // Files written by PyTorch, by Tests/Fixtures/make_pytorch_fixture.py.
+            resources: [.copy("Fixtures")]
+        ),
     ]
 )

@@ -40,7 +40,7 @@ private func randomBatchNorm(_ features: Int, momentum: Double = 0.1, seed: UInt
             == "BatchNorm(8, momentum: 0.01, epsilon: 0.001)")
         let layer = BatchNorm<Float>(featureCount: 2)
         #expect(layer.parameters.map(\.name) == ["weight", "bias"])
-        #expect(layer.buffers.map(\.name) == ["running_mean", "running_var"])
+        #expect(layer.buffers.map(\.name) == ["running_mean", "running_var", "num_batches_tracked"])
         #expect(layer.weight.value.scalars == [1, 1] && layer.bias.value.scalars == [0, 0])
         #expect(layer.runningMean.value.scalars == [0, 0] && layer.runningVariance.value.scalars == [1, 1])
     }

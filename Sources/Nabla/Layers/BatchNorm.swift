@@ -20,6 +20,9 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
     public let runningMean: Buffer<Scalar>
     /// `running_var`, the running unbiased variance, `[featureCount]`.
     public let runningVariance: Buffer<Scalar>
+    /// `num_batches_tracked`, `[]`: the training forwards so far, as PyTorch counts them (so its
+    /// state dicts load, and ours load into it).
+    public let batchesTracked: Buffer<Scalar>
     /// `x − μ` and `σ⁻¹` (the batch's or the running ones, kept at rank) of the last manual
     /// forward, in the input's view (see `checkedView`), whether it was training, and the input
     /// shape.
@@ -39,10 +42,11 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
         self.bias = Parameter(name: "bias", value: .zeros(shape: [featureCount]))
         self.runningMean = Buffer(name: "running_mean", value: .zeros(shape: [featureCount]))
         self.runningVariance = Buffer(name: "running_var", value: .ones(shape: [featureCount]))
+        self.batchesTracked = Buffer(name: "num_batches_tracked", value: Tensor(0))
     }
 
     public override var parameters: [Parameter<Scalar>] { [weight, bias] }
-    public override var buffers: [Buffer<Scalar>] { [runningMean, runningVariance] }
+    public override var buffers: [Buffer<Scalar>] { [runningMean, runningVariance, batchesTracked] }
 
     public override var description: String {
         "BatchNorm(\(featureCount), momentum: \(momentum), epsilon: \(epsilon))"
@@ -63,6 +67,7 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
         var running = BatchNormRunningStatistics(
             mean: runningMean.value, variance: runningVariance.value)
         defer { (runningMean.value, runningVariance.value) = (running.mean, running.variance) }
+        if LearningPhase.current == .training { batchesTracked.value += 1 }
         let output = TensorOperations.batchNorm(
             TensorOperations.reshape(input, to: view), scale: weight.variable, offset: bias.variable,
             axes: axes, epsilon: epsilon, running: &running, momentum: momentum,
@@ -81,6 +86,7 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
             let batch = Normalization.standardize(x, axes: axes, epsilon: epsilon)
             (deviation, inverse) = (batch.deviation, batch.inverseDeviation)
             let count = Scalar(x.scalarCount / featureCount)
+            batchesTracked.value += 1
             runningMean.value = runningMean.value * (1 - momentum)
                 + batch.mean.reshaped(to: [featureCount]) * momentum
             runningVariance.value = runningVariance.value * (1 - momentum)
