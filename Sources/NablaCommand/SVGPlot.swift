@@ -80,7 +80,8 @@ struct SVGPlot {
     }
 
     private func tick(_ value: Double) -> String {
-        abs(value) >= 1000 || (abs(value) < 0.01 && value != 0)
+        if abs(value) >= 1000 && abs(value) < 1e7 { return String(format: "%.0f", value) }
+        return abs(value) >= 1e7 || (abs(value) < 0.01 && value != 0)
             ? String(format: "%.1e", value) : String(format: "%.3g", value)
     }
 
