@@ -25,7 +25,7 @@ public final class GELU<Scalar: TensorScalar>: Layer<Scalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
-        let input = Activation.cached(cachedInput, self, outputGradient)
+        let input = LayerShapes.cached(cachedInput, self, outputGradient)
         let approximate = approximate
         return Tensor.broadcasting("\(self)", outputGradient, input) { g, x in
             g * Scalar.geluDerivative(x, approximate)

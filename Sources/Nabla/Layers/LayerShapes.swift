@@ -41,4 +41,14 @@ enum LayerShapes {
             shape == output, "\(layer)",
             "output gradient \(shape) for output \(output): shapes differ")
     }
+
+    /// What an activation's backward reads, checked: it exists (a forward came first) and has
+    /// the output gradient's shape.
+    static func cached<Scalar>(
+        _ tensor: Tensor<Scalar>?, _ layer: some CustomStringConvertible, _ outputGradient: Tensor<Scalar>
+    ) -> Tensor<Scalar> {
+        guard let tensor else { Misuse.fail("\(layer)", "backward called before forward") }
+        checkGradient(outputGradient.shape, output: tensor.shape, layer)
+        return tensor
+    }
 }

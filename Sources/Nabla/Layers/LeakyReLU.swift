@@ -25,7 +25,7 @@ public final class LeakyReLU<Scalar: TensorScalar>: Layer<Scalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
-        let input = Activation.cached(cachedInput, self, outputGradient)
+        let input = LayerShapes.cached(cachedInput, self, outputGradient)
         let slope = slope
         return Tensor.broadcasting("\(self)", outputGradient, input) { g, x in
             x > 0 ? g : (x.isNaN ? x : slope * g)

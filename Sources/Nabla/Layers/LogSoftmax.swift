@@ -26,7 +26,7 @@ public final class LogSoftmax<Scalar: TensorScalar>: Layer<Scalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
-        let y = Activation.cached(cachedOutput, self, outputGradient)
+        let y = LayerShapes.cached(cachedOutput, self, outputGradient)
         let axis = Misuse.resolveAxis("\(self)", axis, shape: y.shape)
         return outputGradient - exp(y) * outputGradient.sum(alongAxes: [axis], keepingDimensions: true)
     }

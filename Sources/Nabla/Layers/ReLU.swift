@@ -20,22 +20,9 @@ public final class ReLU<Scalar: TensorScalar>: Layer<Scalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
-        let input = Activation.cached(cachedInput, self, outputGradient)
+        let input = LayerShapes.cached(cachedInput, self, outputGradient)
         return Tensor.broadcasting("\(self)", outputGradient, input) { g, x in
             x > 0 ? g : (x.isNaN ? x : 0)
         }
-    }
-}
-
-/// What the activation layers share: the check that a backward follows a forward of its shape.
-enum Activation {
-    static func cached<Scalar>(
-        _ tensor: Tensor<Scalar>?, _ layer: some CustomStringConvertible, _ outputGradient: Tensor<Scalar>
-    ) -> Tensor<Scalar> {
-        guard let tensor else { Misuse.fail("\(layer)", "backward called before forward") }
-        Misuse.check(
-            tensor.shape == outputGradient.shape, "\(layer)",
-            "output gradient \(outputGradient.shape) for output \(tensor.shape): shapes differ")
-        return tensor
     }
 }

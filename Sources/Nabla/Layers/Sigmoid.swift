@@ -22,7 +22,7 @@ public final class Sigmoid<Scalar: TensorScalar>: Layer<Scalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
-        let output = Activation.cached(cachedOutput, self, outputGradient)
+        let output = LayerShapes.cached(cachedOutput, self, outputGradient)
         return Tensor.broadcasting("\(self)", outputGradient, output) { g, y in g * (y - y * y) }
     }
 }
