@@ -1,5 +1,4 @@
-/// The checks the pooling and shape layers share, with messages that name the layer and the
-/// shapes.
+/// The shape checks layers share, with messages that name the layer and the shapes.
 enum LayerShapes {
     /// At construction: positive sizes and strides, padding at most half the window.
     static func checkPooling(_ c: Pooling2DConfiguration, _ layer: String) {
