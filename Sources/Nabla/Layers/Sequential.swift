@@ -75,9 +75,20 @@ public final class Sequential<Scalar: TensorScalar>: Layer<Scalar> {
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
-        var gradient = outputGradient
-        for layer in layers.dropFirst().reversed() { gradient = layer.backward(gradient)! }
-        return layers[0].backward(gradient)
+        var gradient: Tensor<Scalar>? = outputGradient
+        for index in layers.indices.reversed() {
+            guard let upstream = gradient else {
+                // A layer that computes no input gradient ends the backward pass: allowed only
+                // when nothing before it learns (a network's leading Flatten, for example).
+                Misuse.check(
+                    layers[...index].allSatisfy { $0.parameters.isEmpty }, "Sequential",
+                    "layer \(names[index + 1]) computes no input gradient, but layers before it "
+                        + "have parameters")
+                return nil
+            }
+            gradient = layers[index].backward(upstream)
+        }
+        return gradient
     }
 }
 
