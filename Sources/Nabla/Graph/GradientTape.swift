@@ -38,6 +38,9 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
 protocol RecordingTape: AnyObject, Sendable {
     /// Records `node` if this tape tracks one of its inputs; returns whether it did.
     func recordIfTracking<S: TensorScalar>(_ node: TapeNode<S>) -> Bool
+    /// Whether an op recorded on this tape produced `variable` (or it is tracked, as a watched
+    /// variable or one made with `requiresGradient` is).
+    func tracks<S: TensorScalar>(_ variable: Variable<S>) -> Bool
 }
 
 /// What ``GradientTape/gradient(of:withRespectTo:seed:createGraph:unconnected:)`` does for a
@@ -141,6 +144,11 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
         }
         lines.append("}")
         return lines.joined(separator: "\n")
+    }
+
+    func tracks<S: TensorScalar>(_ variable: Variable<S>) -> Bool {
+        guard S.self == Scalar.self else { return false }
+        return variable.requiresGradient || state.withLock { $0.tracked.contains(variable.id) }
     }
 
     func recordIfTracking<S: TensorScalar>(_ node: TapeNode<S>) -> Bool {

@@ -73,9 +73,9 @@ public final class Sequential<Scalar: TensorScalar>: Layer<Scalar> {
         layers.reduce(input) { $1.forward($0) }
     }
 
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     /// Backpropagates through the layers in reverse. A layer that computes no input gradient
     /// ends the pass: the layers before it must have no parameters, which nothing would train.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         var gradient: Tensor<Scalar>? = outputGradient
         for (name, layer) in zip(names, layers).reversed() {
