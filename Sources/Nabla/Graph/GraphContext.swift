@@ -9,6 +9,10 @@ enum GraphContext {
     @TaskLocal static var detectsAnomalies = false
     /// The name that groups recorded ops, for example a layer's name.
     @TaskLocal static var scopeName: String? = nil
+
+    /// Whether an op run now would be recorded on some tape: in a backward rule, whether the
+    /// rule's own ops are being differentiated (by an outer tape, or with `createGraph`).
+    static var isRecordingBackward: Bool { !activeTapes.isEmpty && !isRecordingSuspended }
 }
 
 /// Runs `body` with no op recorded on any tape: its results are constants to every tape.

@@ -180,22 +180,54 @@ extension TensorOperations {
     /// `(x − mean) · (variance + epsilon)^(−1/2)` over `axes` (resolved), with the mean and biased
     /// variance kept at rank. In `training` (batch normalization), one value per feature is an
     /// error, as in PyTorch: it would normalize to 0.
+    /// `(x − mean) · (variance + epsilon)^(−1/2)` over `axes`, with the biased variance: one op,
+    /// whose backward rule is the closed form `dx = σ⁻¹ ⊙ (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂))`,
+    /// written in differentiable ops (with `x̂` this op's output), so it can be differentiated
+    /// again.
+    ///
+    /// - Parameters:
+    ///   - x: Any rank; `axes` must not be empty.
+    ///   - axes: The axes each group spans (`[1]` for the rows of a matrix).
+    /// - Returns: The shape of `x`; each group has mean 0 and (biased) variance `v/(v + ε)`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    public static func standardize(
+        _ x: Variable<Scalar>, alongAxes axes: [Int], epsilon: Scalar = 1e-5,
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let resolved = Misuse.resolveAxes("standardize", axes, shape: x.shape)
+        Misuse.check(
+            !resolved.isEmpty && resolved.allSatisfy { x.shape[$0] > 0 }, "standardize",
+            "x \(x.shape) and axes \(axes): the groups are empty")
+        Misuse.check(epsilon >= 0, "standardize", "epsilon \(epsilon) is negative")
+        return standardize(x, axes: resolved, epsilon: epsilon, file: file, line: line).normalized
+    }
+
+    /// ``standardize(_:alongAxes:epsilon:file:line:)`` over resolved `axes`, with the mean and
+    /// biased variance kept at rank. In `training` (batch normalization), one value per feature
+    /// is an error, as in PyTorch: it would normalize to 0.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private static func standardize(
-        _ x: Variable<Scalar>, axes: [Int], epsilon: Scalar, training: Bool = false
+        _ x: Variable<Scalar>, axes: [Int], epsilon: Scalar, training: Bool = false,
+        file: StaticString = #fileID, line: UInt = #line
     ) -> (normalized: Variable<Scalar>, mean: Tensor<Scalar>, variance: Tensor<Scalar>) {
         let count = axes.map { x.shape[$0] }.reduce(1, *)
         Misuse.check(
             !training || count > 1, "batchNorm",
             "x \(x.shape) normalized over axes \(axes): training needs more than one value per "
                 + "channel, got \(count)")
-        // Subtracting a constant pivot (one value of each group) first makes a constant group's
-        // deviation exactly 0 in `Float`, whatever its magnitude; it leaves the gradient as is.
-        let pivot = x.value.pivot(alongAxes: axes)
-        let shifted = x - constant(pivot)
-        let center = mean(shifted, alongAxes: axes, keepingDimensions: true)
-        let deviation = shifted - center
-        let spread = mean(square(deviation), alongAxes: axes, keepingDimensions: true)
-        return (deviation * pow(shift(spread, by: epsilon), -0.5), center.value + pivot, spread.value)
+        // The statistics subtract a pivot first, so a constant group is exactly 0 in Float.
+        let statistics = Normalization.standardize(x.value, axes: axes, epsilon: epsilon)
+        let value = statistics.deviation * statistics.inverseDeviation
+        let normalized = record("standardize", [x], value, file: file, line: line) { y, g, _ in
+            // σ⁻¹ as a function of x when a tape records this backward (for higher orders);
+            // otherwise the forward's value, the same numbers without the extra passes.
+            let inverse = GraphContext.isRecordingBackward
+                ? pow(shift(variance(x, alongAxes: axes, keepingDimensions: true), by: epsilon), -0.5)
+                : constant(statistics.inverseDeviation)
+            let gMean = mean(g, alongAxes: axes, keepingDimensions: true)
+            let gyMean = mean(g * y, alongAxes: axes, keepingDimensions: true)
+            return [(g - gMean - y * gyMean) * inverse]
+        }
+        return (normalized, statistics.mean, statistics.variance)
     }
 }

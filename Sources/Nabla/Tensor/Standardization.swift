@@ -1,12 +1,12 @@
-/// What the manual paths of the normalization layers share: the statistics of each group,
-/// computed as the graph-mode normalization ops compute them.
+/// The statistics of normalization over groups, the one computation behind the normalization
+/// layers' manual paths and the differentiable `standardize` op.
 enum Normalization {
     /// `x − mean` over `axes`, and `(variance + epsilon)^(−1/2)`, the mean and the biased
     /// variance, the last three kept at rank.
     ///
-    /// One value of each group (the pivot) is subtracted before averaging, as in the graph-mode
-    /// ops (whose values these are, bit for bit), so that a constant group has a deviation of
-    /// exactly 0 in `Float`, whatever its magnitude.
+    /// One value of each group (the pivot) is subtracted before averaging, so that a constant
+    /// group has a deviation of exactly 0 in `Float`, whatever its magnitude.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func standardize<Scalar>(_ x: Tensor<Scalar>, axes: [Int], epsilon: Scalar) -> (
         deviation: Tensor<Scalar>, inverseDeviation: Tensor<Scalar>, mean: Tensor<Scalar>,
         variance: Tensor<Scalar>
@@ -20,6 +20,7 @@ enum Normalization {
     }
 
     /// `x̂ = (x − mean)·σ⁻¹` over `axes`, and `σ⁻¹ = (variance + epsilon)^(−1/2)` kept at rank.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func normalize<Scalar>(_ x: Tensor<Scalar>, axes: [Int], epsilon: Scalar)
         -> (normalized: Tensor<Scalar>, inverseDeviation: Tensor<Scalar>)
     {
