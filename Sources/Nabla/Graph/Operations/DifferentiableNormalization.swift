@@ -139,7 +139,11 @@ extension TensorOperations {
                 "x \(x.shape) normalized over axes \(axes) and \(name) \(shape): \(name) must be "
                     + "\(normalizedShape)")
         }
-        return standardize(x, axes: axes, epsilon: epsilon).normalized * scale + offset
+        // The trailing axes as one row each: one contiguous reduction instead of one per axis.
+        let size = normalizedShape.reduce(1, *)
+        let rows = reshape(x, to: [x.value.scalarCount / Swift.max(size, 1), size], file: file, line: line)
+        let normalized = reshape(standardize(rows, axes: [1], epsilon: epsilon).normalized, to: x.shape)
+        return normalized * scale + offset
     }
 
     /// Group normalization: the channels of `[N, C, …]` input split into `groups`, each
