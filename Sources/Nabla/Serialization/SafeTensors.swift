@@ -61,7 +61,11 @@ public struct SafeTensors: Sendable {
     /// The tensor stored under `name`, converted to `Scalar`, or `nil` if there is none.
     public func tensor<Scalar: TensorScalar>(_ name: String, as type: Scalar.Type = Scalar.self) -> Tensor<Scalar>? {
         guard let entry = entries[name] else { return nil }
-        let size = Self.elementSize(entry.dtype)!
+        guard let size = Self.elementSize(entry.dtype), entry.bytes.count == size * entry.shape.reduce(1, *) else {
+            Misuse.fail(
+                "SafeTensors", "entry \(name): dtype \(entry.dtype), shape \(entry.shape) and "
+                    + "\(entry.bytes.count) bytes do not fit together")
+        }
         return Tensor(unsafeUninitializedShape: entry.shape) { output in
             entry.bytes.withUnsafeBytes { raw in
                 for index in output.indices {
