@@ -13,12 +13,19 @@ struct Compare: ParsableCommand {
     @Option(help: "Write both runs' loss curves here (SVG).")
     var plot: String?
 
+    @Flag(help: "Train in Double instead of Float: slower, and the two paths' rounding drifts apart far less.")
+    var double = false
+
     func run() throws {
+        if double { try run(Double.self) } else { try run(Float.self) }
+    }
+
+    func run<Scalar: TensorScalar>(_ type: Scalar.Type) throws {
         options.applyThreads()
-        let (train, test) = try options.loadData()
+        let (train, test) = try options.loadData(as: type)
         print("Comparing the manual and the autodiff backward: \(options.model) on \(train.count) training images, "
             + "\(options.epochs) epoch(s), \(options.optimizer) lr \(options.lr), batch \(options.batchSize), "
-            + "seed \(options.seed), \(BLAS.threadCount) BLAS thread(s)")
+            + "seed \(options.seed), \(Scalar.self), \(BLAS.threadCount) BLAS thread(s)")
         print()
         let manual = TrainingRun(options, useAutodiff: false, train: train, test: test, label: "manual   ")
         let autodiff = TrainingRun(options, useAutodiff: true, train: train, test: test, label: "autodiff ")
@@ -44,12 +51,12 @@ struct Compare: ParsableCommand {
         }
     }
 
-    static func report(_ manual: TrainingRun, _ autodiff: TrainingRun) -> String {
+    static func report<Scalar>(_ manual: TrainingRun<Scalar>, _ autodiff: TrainingRun<Scalar>) -> String {
         let differences = zip(manual.stepLosses, autodiff.stepLosses).map {
-            Double(abs($0 - $1)) / max(Double(abs($0)), Double(Float.leastNormalMagnitude))
+            Double(abs($0 - $1)) / max(Double(abs($0)), Double(Scalar.leastNormalMagnitude))
         }
         let worst = differences.indices.max { differences[$0] < differences[$1] }
-        let epoch = { (run: TrainingRun) in run.epochSeconds.reduce(0, +) / Double(run.epochSeconds.count) }
+        let epoch = { (run: TrainingRun<Scalar>) in run.epochSeconds.reduce(0, +) / Double(run.epochSeconds.count) }
         let rows = [
             ["", "manual", "autodiff"],
             ["final train loss", String(format: "%.4f", manual.epochLosses.last!), String(format: "%.4f", autodiff.epochLosses.last!)],
@@ -64,7 +71,7 @@ struct Compare: ParsableCommand {
             "largest relative difference between the loss curves: "
                 + (worst.map { String(format: "%.2e at step %d of %d", differences[$0], $0 + 1, differences.count) } ?? "none"),
             "  over the first 50 steps: " + String(format: "%.2e", differences.prefix(50).max() ?? 0)
-                + " (Float rounding differs between the paths; the curves drift apart slowly as training goes on)",
+                + " (rounding differs between the paths; the curves drift apart slowly as training goes on)",
         ]).joined(separator: "\n")
     }
 }

@@ -89,24 +89,26 @@ struct TrainingOptions: ParsableArguments {
 
     func applyThreads() { if let threads { BLAS.setThreadCount(threads) } }
 
-    func loadData() throws -> (train: LabeledImages<Float>, test: LabeledImages<Float>) {
-        (try FashionMNIST.load(.train, from: data, limit: limit), try FashionMNIST.load(.test, from: data))
+    func loadData<Scalar: TensorScalar>(as type: Scalar.Type = Float.self) throws
+        -> (train: LabeledImages<Scalar>, test: LabeledImages<Scalar>)
+    {
+        (try FashionMNIST.load(.train, from: data, limit: limit, as: type), try FashionMNIST.load(.test, from: data, as: type))
     }
 }
 
 /// The record of one training run.
-struct TrainingRun {
-    var stepLosses: [Float] = []
+struct TrainingRun<Scalar: TensorScalar> {
+    var stepLosses: [Scalar] = []
     var epochLosses: [Double] = []
     var testAccuracies: [Double] = []
     var epochSeconds: [Double] = []
-    var network: NeuralNetwork<Float>
-    var optimizer: Optimizer<Float>
+    var network: NeuralNetwork<Scalar>
+    var optimizer: Optimizer<Scalar>
 
     /// Trains `options.model` on `train`, evaluating on `test` after each epoch.
-    init(_ options: TrainingOptions, useAutodiff: Bool, train: LabeledImages<Float>, test: LabeledImages<Float>, label: String) {
-        network = options.model.network(seed: options.seed, useAutodiff: useAutodiff)
-        optimizer = options.optimizer.make(network.parameters, names: network.namedParameters.map(\.name), learningRate: options.lr)
+    init(_ options: TrainingOptions, useAutodiff: Bool, train: LabeledImages<Scalar>, test: LabeledImages<Scalar>, label: String) {
+        network = options.model.network(seed: options.seed, useAutodiff: useAutodiff, as: Scalar.self)
+        optimizer = options.optimizer.make(network.parameters, names: network.namedParameters.map(\.name), learningRate: Scalar(options.lr))
         let trainer = ClassifierTrainer(network: network, optimizer: optimizer)
         var generator: SeededGenerator? = SeededGenerator(seed: options.seed &+ 1)
         for epoch in 1...options.epochs {
