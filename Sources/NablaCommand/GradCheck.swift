@@ -26,7 +26,7 @@ struct GradCheck: ParsableCommand {
                 && report.autodiffVersusFiniteDifferences <= 1e-6 && (report.secondOrder ?? 0) <= 1e-6
             failed = failed || !passed
             rows.append([
-                name, "\(shape)", String(format: "%.1e", report.manualVersusAutodiff),
+                name, "\(shape)", report.hasTwoPaths ? String(format: "%.1e", report.manualVersusAutodiff) : "— (one path)",
                 String(format: "%.1e", report.manualVersusFiniteDifferences),
                 String(format: "%.1e", report.autodiffVersusFiniteDifferences),
                 report.secondOrder.map { String(format: "%.1e", $0) } ?? "—",

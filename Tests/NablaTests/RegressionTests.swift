@@ -183,3 +183,13 @@ import Testing
         #expect(Ops.maxPool2d(Ops.constant(x), kernelSize: 2).value.scalars == [5, 7, 13, 15])
     }
 }
+
+/// The differentiable variance over an empty axis names the problem (not an internal slice).
+@Suite struct VarianceMisuseTests {
+    @Test func emptyAxis() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = DOps.variance(DOps.constant(.zeros(shape: [2, 0])), alongAxes: [1])
+        }
+        #expect(standardError(result).contains("variance: axes [1] of shape [2, 0] are empty"))
+    }
+}

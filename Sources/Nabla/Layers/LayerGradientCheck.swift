@@ -6,8 +6,13 @@
 public enum LayerGradientCheck {
     /// The outcome for one layer and input.
     public struct Report: Sendable, CustomStringConvertible {
-        /// Manual vs autodiff: the output, the input gradient and every parameter gradient.
+        /// Manual vs autodiff: the output, the input gradient and every parameter gradient. 0
+        /// for a layer without a manual backward, whose two runs are the same path (see
+        /// ``hasTwoPaths``).
         public var manualVersusAutodiff: Double = 0
+        /// Whether the layer has a manual backward, so that ``manualVersusAutodiff`` compares two
+        /// different computations.
+        public var hasTwoPaths = true
         /// The manual backward against central differences of the manual forward.
         public var manualVersusFiniteDifferences: Double = 0
         /// The autodiff backward against central differences of the graph-mode forward.
@@ -18,7 +23,8 @@ public enum LayerGradientCheck {
         public var secondOrder: Double?
 
         public var description: String {
-            "manual vs autodiff \(manualVersusAutodiff), manual vs finite differences "
+            "manual vs autodiff " + (hasTwoPaths ? "\(manualVersusAutodiff)" : "— (one path)")
+                + ", manual vs finite differences "
                 + "\(manualVersusFiniteDifferences), autodiff vs finite differences "
                 + "\(autodiffVersusFiniteDifferences), second order "
                 + (secondOrder.map { "\($0)" } ?? "not checked")
@@ -59,6 +65,8 @@ public enum LayerGradientCheck {
         let manual = gradients(autodiff: false)
         let autodiff = gradients(autodiff: true)
         var report = Report()
+        report.hasTwoPaths = layer.hasManualBackward && !layer.isContainer
+            || layer.sublayers.contains { $0.hasManualBackward }
         // Both paths give the same tensors: an input gradient on one only is a disagreement.
         report.manualVersusAutodiff = manual.tensors.count != autodiff.tensors.count
             ? .infinity

@@ -169,7 +169,12 @@ public struct SafeTensors: Sendable {
             header[name] = ["dtype": entry.dtype, "shape": entry.shape, "data_offsets": [data.count, data.count + entry.bytes.count]]
             data += entry.bytes
         }
-        var json = [UInt8]((try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])) ?? Data("{}".utf8))
+        // Strings, integers and arrays of them always serialize; a failure is a bug, never an
+        // empty header written silently.
+        guard let encoded = try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]) else {
+            Misuse.fail("SafeTensors", "the header of \(entries.count) tensors could not be written as JSON")
+        }
+        var json = [UInt8](encoded)
         json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)
         let length = withUnsafeBytes(of: UInt64(json.count).littleEndian, Array.init)
         return length + json + data

@@ -82,6 +82,9 @@ extension TensorOperations {
         // A constant pivot per group makes a constant group's deviation exactly 0 (see
         // `Tensor.variance(alongAxes:keepingDimensions:correction:)`).
         let resolved = Misuse.resolveAxes("variance", axes ?? Array(x.shape.indices), shape: x.shape)
+        Misuse.check(
+            resolved.allSatisfy { x.shape[$0] > 0 }, "variance",
+            "axes \(resolved) of shape \(x.shape) are empty")
         let shifted = x - constant(x.value.pivot(alongAxes: resolved))
         let deviation = shifted - mean(shifted, alongAxes: resolved, keepingDimensions: true, file: file, line: line)
         return mean(square(deviation), alongAxes: resolved, keepingDimensions: keepingDimensions)
