@@ -116,13 +116,21 @@ extension TensorOperations {
     ) -> Variable<Scalar> {
         let shape = Misuse.broadcastShape(
             "select", Misuse.broadcastShape("select", condition.shape, lhs.shape), rhs.shape)
-        let keep = condition.broadcasted(to: shape).map { $0 != 0 ? 1 : 0 }
-        let (left, right) = (lhs.value.broadcasted(to: shape), rhs.value.broadcasted(to: shape))
+        // A single scalar (relu's 0, a fill value) is read in place rather than broadcast.
+        func expanded(_ x: Tensor<Scalar>) -> Tensor<Scalar> { x.scalarCount == 1 ? x : x.broadcasted(to: shape) }
+        let keep = condition.broadcasted(to: shape)
+        let (left, right) = (expanded(lhs.value), expanded(rhs.value))
         let value = Tensor<Scalar>(unsafeUninitializedShape: shape) { output in
             keep.withUnsafeBufferPointer { k in
                 left.withUnsafeBufferPointer { a in
                     right.withUnsafeBufferPointer { b in
-                        for i in output.indices { output[i] = k[i] != 0 ? a[i] : b[i] }
+                        // One plain loop per case, so each vectorizes.
+                        switch (a.count == output.count, b.count == output.count) {
+                        case (true, true): for i in output.indices { output[i] = k[i] != 0 ? a[i] : b[i] }
+                        case (true, false): for i in output.indices { output[i] = k[i] != 0 ? a[i] : b[0] }
+                        case (false, true): for i in output.indices { output[i] = k[i] != 0 ? a[0] : b[i] }
+                        case (false, false): for i in output.indices { output[i] = k[i] != 0 ? a[0] : b[0] }
+                        }
                     }
                 }
             }
