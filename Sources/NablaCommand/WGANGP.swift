@@ -38,6 +38,9 @@ struct WGANGP: ParsableCommand {
     @Option(help: "Adam's learning rate, for both networks.")
     var lr: Float = 1e-4
 
+    @Option(help: "The learning rate over the run: constant, or cosine (from --lr down to 0 at the last generator step).")
+    var schedule: WGANSchedule = .constant
+
     @Option(help: "Units in each of the three hidden layers of both networks.")
     var hidden = 256
 
@@ -66,14 +69,16 @@ struct WGANGP: ParsableCommand {
         let trainer = WGANTrainer<Float>(settings)
         print("WGAN-GP on 8 Gaussians (radius \(EightGaussians.radius), σ \(EightGaussians.sigma)): "
             + "\(iterations) generator steps × \(criticSteps) critic steps, batch \(batchSize), λ \(lambda), "
-            + "Adam lr \(lr) β₁ \(settings.beta1) β₂ \(settings.beta2), hidden \(hidden), seed \(seed), "
+            + "Adam lr \(lr) (\(schedule.rawValue)) β₁ \(settings.beta1) β₂ \(settings.beta2), hidden \(hidden), seed \(seed), "
             + "critic backward \(autodiff ? "autodiff" : "manual"), \(BLAS.threadCount) BLAS thread(s)")
         print("generator \(trainer.generator.layers.map(\.description).joined(separator: " → "))")
         print("critic    \(trainer.critic.layers.map(\.description).joined(separator: " → "))")
         let start = Date()
         let every = max(1, iterations / 20)
         var history: [WGANTrainer<Float>.CriticStep] = []
+        let cosine = CosineAnnealing(initial: lr, period: iterations)
         for iteration in 1...iterations {
+            if schedule == .cosine { trainer.learningRate = cosine.learningRate(atStep: iteration - 1) }
             let step = trainer.iterate()
             history.append(step)
             if iteration % every == 0 || iteration == iterations {
@@ -127,6 +132,11 @@ struct WGANGP: ParsableCommand {
             print("Wrote \(plot)")
         }
     }
+}
+
+/// How `nabla wgan-gp` moves the learning rate of both optimizers.
+enum WGANSchedule: String, ExpressibleByArgument, CaseIterable {
+    case constant, cosine
 }
 
 /// What a WGAN-GP run is made of.
@@ -261,6 +271,15 @@ final class WGANTrainer<Scalar: TensorScalar> {
         generatorOptimizer = Adam(generator.parameters, learningRate: lr, beta1: b1, beta2: b2)
         criticOptimizer = Adam(critic.parameters, learningRate: lr, beta1: b1, beta2: b2)
         random = SeededGenerator(seed: settings.seed &+ 1)
+    }
+
+    /// Both optimizers' learning rate.
+    var learningRate: Scalar {
+        get { criticOptimizer.learningRate }
+        set {
+            criticOptimizer.learningRate = newValue
+            generatorOptimizer.learningRate = newValue
+        }
     }
 
     /// `count` generated samples, `[count, 2]`, without recording anything.

@@ -65,6 +65,37 @@ func naiveCol2im(_ columns: Tensor<Double>, inputShape: [Int], kh: Int, kw: Int,
     return Tensor(shape: inputShape, scalars: out)
 }
 
+/// `G` `[N, O, oh, ow]` as the `[O, N·oh·ow]` matrix, in im2col's column order, by loops.
+func naiveChannelMajor(_ g: Tensor<Double>) -> [[Double]] {
+    let (n, o, plane) = (g.shape[0], g.shape[1], g.shape[2] * g.shape[3])
+    return (0..<o).map { channel in
+        (0..<(n * plane)).map { column in g.scalars[((column / plane) * o + channel) * plane + column % plane] }
+    }
+}
+
+/// The input gradient of a convolution by its definition: col2im of `Wᵀ·G`, by loops.
+func naiveConvolutionBackwardInput(
+    _ g: Tensor<Double>, _ w: Tensor<Double>, inputShape: [Int], _ c: Convolution2DConfiguration
+) -> Tensor<Double> {
+    let gm = naiveChannelMajor(g)
+    let (o, rows, count) = (w.shape[0], w.shape[1] * w.shape[2] * w.shape[3], gm[0].count)
+    var columns = [Double](repeating: 0, count: rows * count)
+    for r in 0..<rows { for k in 0..<o { for j in 0..<count { columns[r * count + j] += w.scalars[k * rows + r] * gm[k][j] } } }
+    return naiveCol2im(Tensor(shape: [rows, count], scalars: columns), inputShape: inputShape, kh: w.shape[2], kw: w.shape[3], c)
+}
+
+/// The filter gradient of a convolution by its definition: `G·im2col(X)ᵀ`, by loops.
+func naiveConvolutionBackwardFilter(
+    _ g: Tensor<Double>, _ x: Tensor<Double>, filterShape: [Int], _ c: Convolution2DConfiguration
+) -> Tensor<Double> {
+    let gm = naiveChannelMajor(g)
+    let (o, rows, count) = (filterShape[0], filterShape[1] * filterShape[2] * filterShape[3], gm[0].count)
+    let columns = naiveIm2col(x, kh: filterShape[2], kw: filterShape[3], c, columnsShape: [rows, count]).scalars
+    var out = [Double](repeating: 0, count: o * rows)
+    for k in 0..<o { for r in 0..<rows { for j in 0..<count { out[k * rows + r] += gm[k][j] * columns[r * count + j] } } }
+    return Tensor(shape: filterShape, scalars: out)
+}
+
 /// Naive NCHW pooling: the max over in-bounds taps (padding never wins), or the sum of
 /// in-bounds taps divided by kh·kw (count_include_pad).
 func naivePool(_ x: Tensor<Double>, kh: Int, kw: Int, stride: (Int, Int), padding: (Int, Int), max: Bool) -> Tensor<Double> {
@@ -139,6 +170,23 @@ extension OperationSpec {
             conv2dRow("conv2d(stride 1, padding 1)", input: [2, 3, 5, 5], filter: [4, 3, 3, 3], .init(stride: 1, padding: 1)),
             conv2dRow("conv2d(stride 2, padding 1×0, dilation 2, kernel 3×2)", input: [1, 2, 7, 6], filter: [3, 2, 3, 2], strided),
             conv2dRow("conv2d(bias)", input: [2, 2, 4, 4], filter: [3, 2, 2, 2], bias: true, .init(stride: 1, padding: 0)),
+            // The gradient ops: 3×3 stride 1 (the fast paths) and strided, dilated (im2col).
+            .init(name: "conv2dBackwardInput(3×3, padding 1)", inputShapes: [[2, 4, 5, 6], [4, 3, 3, 3]], domain: .any,
+                  double: { DOps.conv2dBackwardInput($0[0], filter: $0[1], inputShape: [2, 3, 5, 6], configuration: .init(padding: 1)) },
+                  float: { FOps.conv2dBackwardInput($0[0], filter: $0[1], inputShape: [2, 3, 5, 6], configuration: .init(padding: 1)) },
+                  reference: { naiveConvolutionBackwardInput($0[0], $0[1], inputShape: [2, 3, 5, 6], .init(padding: 1)) }),
+            .init(name: "conv2dBackwardInput(strided, dilated)", inputShapes: [[1, 3, 3, 2], [3, 2, 3, 2]], domain: .any,
+                  double: { DOps.conv2dBackwardInput($0[0], filter: $0[1], inputShape: [1, 2, 7, 6], configuration: strided) },
+                  float: { FOps.conv2dBackwardInput($0[0], filter: $0[1], inputShape: [1, 2, 7, 6], configuration: strided) },
+                  reference: { naiveConvolutionBackwardInput($0[0], $0[1], inputShape: [1, 2, 7, 6], strided) }),
+            .init(name: "conv2dBackwardFilter(3×3, padding 1)", inputShapes: [[2, 4, 5, 6], [2, 3, 5, 6]], domain: .any,
+                  double: { DOps.conv2dBackwardFilter($0[0], input: $0[1], filterShape: [4, 3, 3, 3], configuration: .init(padding: 1)) },
+                  float: { FOps.conv2dBackwardFilter($0[0], input: $0[1], filterShape: [4, 3, 3, 3], configuration: .init(padding: 1)) },
+                  reference: { naiveConvolutionBackwardFilter($0[0], $0[1], filterShape: [4, 3, 3, 3], .init(padding: 1)) }),
+            .init(name: "conv2dBackwardFilter(strided, dilated)", inputShapes: [[1, 3, 3, 2], [1, 2, 7, 6]], domain: .any,
+                  double: { DOps.conv2dBackwardFilter($0[0], input: $0[1], filterShape: [3, 2, 3, 2], configuration: strided) },
+                  float: { FOps.conv2dBackwardFilter($0[0], input: $0[1], filterShape: [3, 2, 3, 2], configuration: strided) },
+                  reference: { naiveConvolutionBackwardFilter($0[0], $0[1], filterShape: [3, 2, 3, 2], strided) }),
             .init(name: "im2col", inputShapes: [imageShape], domain: .any,
                   double: { DOps.im2col($0[0], kernelHeight: 3, kernelWidth: 2, configuration: im2colConfiguration) },
                   float: { FOps.im2col($0[0], kernelHeight: 3, kernelWidth: 2, configuration: im2colConfiguration) },

@@ -1,7 +1,6 @@
 // Convolution and pooling and their backward rules. Each linear op is paired with its adjoint
-// op (im2col/col2im, gather/scatter, avgPool2d/avgPool2dAdjoint), each the other's backward,
-// so derivatives of every order exist; conv2d's rule is written with these ops and matrix
-// multiplies, so second derivatives through a convolution work.
+// op (im2col/col2im, gather/scatter, avgPool2d/avgPool2dAdjoint, and conv2d with its two
+// gradient ops), each the other's backward, so derivatives of every order exist.
 
 extension TensorOperations {
     /// The im2col matrix of `x`: every `kernelHeight × kernelWidth` window as a column.
@@ -60,9 +59,9 @@ extension TensorOperations {
     ///   - configuration: stride, zero padding and dilation.
     /// - Returns: `[N, O, oh, ow]`, sizes as in ``Nabla/conv2d(_:filter:configuration:)``.
     ///
-    /// The forward is im2col and one GEMM. The backward uses differentiable ops:
-    /// `dInput = col2im(Wᵀ·G)` and `dFilter = G·im2col(input)ᵀ`, with `W` the filter as
-    /// `[O, C·kh·kw]` and `G` the upstream gradient as `[O, N·oh·ow]`.
+    /// The forward and both gradients run the same kernels as the layers' manual backward:
+    /// `dInput = conv2dBackwardInput(G, filter)` and `dFilter = conv2dBackwardFilter(G, input)`.
+    /// These three ops are each other's adjoints, so every order of derivative stays within them.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func conv2d(
         _ input: Variable<Scalar>, filter: Variable<Scalar>, bias: Variable<Scalar>? = nil,
@@ -71,25 +70,13 @@ extension TensorOperations {
     ) -> Variable<Scalar> {
         let value = Nabla.conv2d(input.value, filter: filter.value, configuration: configuration)
         let outputChannels = filter.shape[0]
-        let (kernelHeight, kernelWidth) = (filter.shape[2], filter.shape[3])
         let result = record("conv2d", [input, filter], value, file: file, line: line) { g, needs in
-            // G: [N, O, oh, ow] → [O, N·oh·ow], the column order of im2col.
-            let gMatrix = reshape(
-                transpose(g, permutation: [1, 0, 2, 3]), to: [outputChannels, -1])
-            let inputGradient = !needs[0] ? nil : col2im(
-                matmul(
-                    reshape(filter, to: [outputChannels, -1]), gMatrix, transposeLHS: true),
-                inputShape: input.shape, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-                configuration: configuration)
-            let filterGradient = !needs[1] ? nil : reshape(
-                matmul(
-                    gMatrix,
-                    im2col(
-                        input, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-                        configuration: configuration),
-                    transposeRHS: true),
-                to: filter.shape)
-            return [inputGradient, filterGradient]
+            [needs[0]
+                ? conv2dBackwardInput(g, filter: filter, inputShape: input.shape, configuration: configuration)
+                : nil,
+             needs[1]
+                ? conv2dBackwardFilter(g, input: input, filterShape: filter.shape, configuration: configuration)
+                : nil]
         }
         guard let bias else { return result }
         Misuse.check(
@@ -97,6 +84,60 @@ extension TensorOperations {
             "input \(input.shape), filter \(filter.shape) and bias \(bias.shape): bias must be "
                 + "[\(outputChannels)]")
         return add(result, reshape(bias, to: [1, outputChannels, 1, 1]), file: file, line: line)
+    }
+
+    /// The gradient of ``conv2d(_:filter:bias:configuration:file:line:)`` with respect to its
+    /// input, as a differentiable op (a transposed convolution).
+    ///
+    /// - Parameters:
+    ///   - outputGradient: `[N, O, oh, ow]`.
+    ///   - filter: `[O, C, kh, kw]`.
+    ///   - inputShape: `[N, C, H, W]`, the convolution's input shape.
+    /// - Returns: `[N, C, H, W]`, as ``Nabla/conv2dBackwardInput(_:filter:inputShape:configuration:)``.
+    ///   It is linear in each argument: `⟨conv2dBackwardInput(G, W), H⟩ = ⟨G, conv2d(H, W)⟩`, which
+    ///   gives its backward.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    public static func conv2dBackwardInput(
+        _ outputGradient: Variable<Scalar>, filter: Variable<Scalar>, inputShape: [Int],
+        configuration: Convolution2DConfiguration = .init(),
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = Nabla.conv2dBackwardInput(
+            outputGradient.value, filter: filter.value, inputShape: inputShape,
+            configuration: configuration)
+        return record("conv2dBackwardInput", [outputGradient, filter], value, file: file, line: line) { h, needs in
+            [needs[0] ? conv2d(h, filter: filter, configuration: configuration) : nil,
+             needs[1]
+                ? conv2dBackwardFilter(outputGradient, input: h, filterShape: filter.shape, configuration: configuration)
+                : nil]
+        }
+    }
+
+    /// The gradient of ``conv2d(_:filter:bias:configuration:file:line:)`` with respect to its
+    /// filter, as a differentiable op.
+    ///
+    /// - Parameters:
+    ///   - outputGradient: `[N, O, oh, ow]`.
+    ///   - input: `[N, C, H, W]`, the convolution's input.
+    ///   - filterShape: `[O, C, kh, kw]`.
+    /// - Returns: `[O, C, kh, kw]`, as ``Nabla/conv2dBackwardFilter(_:input:filterShape:configuration:)``.
+    ///   It is linear in each argument: `⟨conv2dBackwardFilter(G, X), K⟩ = ⟨G, conv2d(X, K)⟩`,
+    ///   which gives its backward.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    public static func conv2dBackwardFilter(
+        _ outputGradient: Variable<Scalar>, input: Variable<Scalar>, filterShape: [Int],
+        configuration: Convolution2DConfiguration = .init(),
+        file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let value = Nabla.conv2dBackwardFilter(
+            outputGradient.value, input: input.value, filterShape: filterShape,
+            configuration: configuration)
+        return record("conv2dBackwardFilter", [outputGradient, input], value, file: file, line: line) { k, needs in
+            [needs[0] ? conv2d(input, filter: k, configuration: configuration) : nil,
+             needs[1]
+                ? conv2dBackwardInput(outputGradient, filter: k, inputShape: input.shape, configuration: configuration)
+                : nil]
+        }
     }
 
     /// 2-D max pooling with a square window; `stride` defaults to `kernelSize`.
