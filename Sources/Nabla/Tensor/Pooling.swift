@@ -220,6 +220,10 @@ public enum PoolingKernels {
             "\(indices.count) indices for \(output.count) pooled scalars")
         guard output.count > 0 else { return }
         let source = input.baseAddress!
+        let c = g.configuration
+        if c.paddingHeight == 0 && c.paddingWidth == 0 {
+            return maxPoolUnpadded(g, source, output.baseAddress!, indices.baseAddress!)
+        }
         forEachWindow(g) { o, base, rowRange, columnRange in
             var bestIndex = base + rowRange.lowerBound * g.width + columnRange.lowerBound
             var best = source[bestIndex]
@@ -235,6 +239,62 @@ public enum PoolingKernels {
             }
             output[o] = best
             indices[o] = bestIndex
+        }
+    }
+
+    /// ``maxPool(_:input:output:indices:)`` without padding, where every window lies inside
+    /// its plane: straight pointer loops, and the 2×2, stride-2 window unrolled.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    static func maxPoolUnpadded<S: TensorScalar>(
+        _ g: Convolution2DGeometry, _ source: UnsafePointer<S>,
+        _ output: UnsafeMutablePointer<S>, _ indices: UnsafeMutablePointer<Int>
+    ) {
+        let c = g.configuration
+        let (width, plane) = (g.width, g.height * g.width)
+        let (outputHeight, outputWidth) = (g.outputHeight, g.outputWidth)
+        let isTwoByTwo = g.kernelHeight == 2 && g.kernelWidth == 2 && c.strideWidth == 2
+        // Ties keep the first in window order; a NaN wins unless a NaN came first.
+        @inline(__always) func beats(_ v: S, _ best: S) -> Bool { v > best || (v != v && best == best) }
+        var o = 0
+        for p in 0..<(g.batch * g.channels) {
+            for oy in 0..<outputHeight {
+                let top = p * plane + oy * c.strideHeight * width
+                if isTwoByTwo {
+                    for ox in 0..<outputWidth {
+                        var index = top + 2 * ox
+                        var best = source[index]
+                        let first = index
+                        if beats(source[first + 1], best) { (best, index) = (source[first + 1], first + 1) }
+                        if beats(source[first + width], best) { (best, index) = (source[first + width], first + width) }
+                        if beats(source[first + width + 1], best) {
+                            (best, index) = (source[first + width + 1], first + width + 1)
+                        }
+                        output[o] = best
+                        indices[o] = index
+                        o += 1
+                    }
+                    continue
+                }
+                for ox in 0..<outputWidth {
+                    let corner = top + ox * c.strideWidth
+                    var index = corner
+                    var best = source[index]
+                    for i in 0..<g.kernelHeight {
+                        for j in 0..<g.kernelWidth {
+                            let candidate = corner + i * width + j
+                            if beats(source[candidate], best) {
+                                best = source[candidate]
+                                index = candidate
+                            }
+                        }
+                    }
+                    output[o] = best
+                    indices[o] = index
+                    o += 1
+                }
+            }
         }
     }
 
