@@ -100,11 +100,17 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
 
     /// What the autodiff path recorded in the last forward.
     var recording: (tape: GradientTape<Scalar>, input: Variable<Scalar>, output: Variable<Scalar>)?
+    /// The buffers this layer's forward and backward reuse across steps, when the caller installed none.
+    private lazy var bufferPool = BufferPool()
 
     public init() {}
 
     /// Runs the layer on `input`, on the path ``useAutodiff`` picks, ready for ``backward(_:)``.
     public final func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        withBufferPool { pooledForward(input) }
+    }
+
+    private func pooledForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         guard (useAutodiff || !hasManualBackward) && !isContainer else {
             recording = nil
             return manualForward(input)
@@ -122,6 +128,10 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
     /// ``computesInputGradient`` is off.
     @discardableResult
     public final func backward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
+        withBufferPool { pooledBackward(outputGradient) }
+    }
+
+    private func pooledBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard let recording else { return manualBackward(outputGradient) }
         self.recording = nil
         let parameters = parameters
@@ -133,6 +143,13 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
             parameter.accumulate(gradient.value)
         }
         return computesInputGradient ? gradients[0].value : nil
+    }
+
+    /// Runs `body` with a ``BufferPool`` installed: the caller's if there is one, else this
+    /// layer's own, so the buffers of one step are reused by the next.
+    func withBufferPool<R>(_ body: () -> R) -> R {
+        if BufferPool.current != nil { return body() }
+        return bufferPool.withInstalled(body)
     }
 
     /// Clears the gradients of every parameter.

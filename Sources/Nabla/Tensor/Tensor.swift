@@ -6,14 +6,17 @@
 final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
     @usableFromInline let base: UnsafeMutablePointer<Scalar>
     @usableFromInline let count: Int
+    /// The pool the buffer goes back to, if it came from one.
+    @usableFromInline let pool: BufferPool?
 
-    /// Allocates room for `count` scalars and leaves them uninitialized.
+    /// Allocates room for `count` scalars and leaves them uninitialized; large buffers come
+    /// from the installed ``BufferPool``, if any.
     @usableFromInline
     init(uninitializedCount count: Int) {
-        let bytes = max(count, 1) * MemoryLayout<Scalar>.stride
-        self.base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-            .bindMemory(to: Scalar.self, capacity: max(count, 1))
+        let (raw, pool) = BufferPool.allocate(byteCount: max(count, 1) * MemoryLayout<Scalar>.stride)
+        self.base = raw.bindMemory(to: Scalar.self, capacity: max(count, 1))
         self.count = count
+        self.pool = pool
     }
 
     @usableFromInline
@@ -23,7 +26,13 @@ final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
         return copy
     }
 
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+    deinit {
+        if let pool {
+            pool.deallocate(UnsafeMutableRawPointer(base), byteCount: max(count, 1) * MemoryLayout<Scalar>.stride)
+        } else {
+            UnsafeMutableRawPointer(base).deallocate()
+        }
+    }
 }
 
 /// An n-dimensional array of `Float` or `Double`, stored contiguously in row-major order.

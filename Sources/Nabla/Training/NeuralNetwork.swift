@@ -95,8 +95,8 @@ public final class NeuralNetwork<Scalar: TensorScalar> {
     /// Inference: no tape, Dropout off, BatchNorm on its running statistics.
     public func predict(_ batch: Tensor<Scalar>) -> Tensor<Scalar> {
         checkBatch(batch.shape)
-        return LearningPhase.inference {
-            withoutRecording { body(TensorOperations.constant(batch)).value }
+        return body.withBufferPool {
+            LearningPhase.inference { withoutRecording { body(TensorOperations.constant(batch)).value } }
         }
     }
 
