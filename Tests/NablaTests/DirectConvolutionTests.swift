@@ -38,6 +38,38 @@ func naiveFilterGradient<S: TensorScalar>(
     return result
 }
 
+/// `dX[n, c, y, x]`: every output gradient times its weight, added back to the input element
+/// under the tap.
+func naiveInputGradient<S: TensorScalar>(
+    _ g: Convolution2DGeometry, outputGradient: [S], filter: [S], outputChannels: Int
+) -> [S] {
+    let c = g.configuration
+    let (oh, ow) = (g.outputHeight, g.outputWidth)
+    var result = [S](repeating: 0, count: g.inputCount)
+    for n in 0..<g.batch {
+        for o in 0..<outputChannels {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let value = outputGradient[((n * outputChannels + o) * oh + oy) * ow + ox]
+                    for channel in 0..<g.channels {
+                        for i in 0..<g.kernelHeight {
+                            let y = oy * c.strideHeight + i * c.dilationHeight - c.paddingHeight
+                            guard y >= 0 && y < g.height else { continue }
+                            for j in 0..<g.kernelWidth {
+                                let x = ox * c.strideWidth + j * c.dilationWidth - c.paddingWidth
+                                guard x >= 0 && x < g.width else { continue }
+                                result[((n * g.channels + channel) * g.height + y) * g.width + x] +=
+                                    value * filter[((o * g.channels + channel) * g.kernelHeight + i) * g.kernelWidth + j]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return result
+}
+
 /// `NaiveKernels.convolution2D` plus a bias per output channel.
 func naiveConvolution<S: TensorScalar>(
     _ g: Convolution2DGeometry, input: [S], filter: [S], bias: [S], outputChannels: Int
@@ -204,6 +236,23 @@ struct DirectConvolutionTests {
         expectClose(actual.bias, expectedBias, tolerance: 1e-12, "bias")
     }
 
+    @Test("input gradient by per-image GEMMs matches the naive scatter", arguments: FewChannelCase.table)
+    func inputGradient(_ t: FewChannelCase) {
+        let g = t.geometry
+        guard t.batch > 0 else { return }
+        var random = SeededGenerator(seed: t.seed &+ 2)
+        let filter: Tensor<Double> = random.tensor([t.outputChannels, t.channels, t.kernel, t.kernel])
+        let gradient: Tensor<Double> = random.tensor([t.batch, t.outputChannels, g.outputHeight, g.outputWidth])
+        let actual = DirectConvolutionKernels.conv2dBackwardInput(gradient, filter: filter, geometry: g)
+        #expect(actual.shape == g.inputShape)
+        let expected = naiveInputGradient(
+            g, outputGradient: gradient.scalars, filter: filter.scalars, outputChannels: t.outputChannels)
+        expectClose(actual.scalars, expected, tolerance: 1e-12)
+        let dispatched = conv2dBackwardInput(
+            gradient, filter: filter, inputShape: g.inputShape, configuration: g.configuration)
+        expectClose(dispatched.scalars, expected, tolerance: 1e-12)
+    }
+
     /// The tensor-level entry points, including the layer's fused bias, agree with the batched
     /// im2col path's results (conv2d + bias, conv2dBackwardFilter + sum) in Float too.
     @Test(arguments: [ScalarType.float, .double])
@@ -328,5 +377,7 @@ struct DirectConvolutionTests {
         #expect(!DirectConvolutionKernels.handlesForward(geometry(channels: 8), outputChannels: 1))
         // Small planes with many output channels stay on the batched GEMM.
         #expect(!DirectConvolutionKernels.handlesForward(geometry(channels: 1, size: 8), outputChannels: 32))
+        #expect(DirectConvolutionKernels.handlesInputGradient(geometry(channels: 1), outputChannels: 32))
+        #expect(!DirectConvolutionKernels.handlesInputGradient(geometry(channels: 32, size: 14), outputChannels: 64))
     }
 }

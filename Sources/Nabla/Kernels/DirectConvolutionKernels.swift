@@ -555,6 +555,51 @@ public enum DirectConvolutionKernels {
         }
     }
 
+    /// Whether the input gradient takes the per-image GEMMs.
+    @inlinable
+    public static func handlesInputGradient(
+        _ geometry: Convolution2DGeometry, outputChannels: Int
+    ) -> Bool {
+        geometry.channels <= maximumChannels && geometry.batch > 0
+            && geometry.outputHeight * geometry.outputWidth >= minimumGemmPlane
+    }
+
+    /// ``conv2dBackwardInput(_:filter:inputShape:configuration:)`` by one GEMM per image,
+    /// `filterᵀ [C·kh·kw, O] · g_n [O, oh·ow]`, reading the image's block of the NCHW gradient in
+    /// place, then col2im into the image's input gradient. Each GEMM is small enough for
+    /// OpenBLAS to run on the calling thread alone.
+    ///
+    /// - Returns: `[N, C, H, W]`.
+    @inlinable
+    public static func conv2dBackwardInput<S: TensorScalar>(
+        _ outputGradient: Tensor<S>, filter: Tensor<S>, geometry: Convolution2DGeometry
+    ) -> Tensor<S> {
+        let outputChannels = filter.shape[0]
+        let image = singleImage(geometry)
+        let (rows, plane) = (image.columnRows, image.outputHeight * image.outputWidth)
+        let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * plane)
+        defer { columns.deallocate() }
+        let (inputImage, outputImage) = (image.inputCount, outputChannels * plane)
+        return Tensor(unsafeUninitializedShape: geometry.inputShape) { inputGradient in
+            outputGradient.withUnsafeBufferPointer { outputGradient in
+                filter.withUnsafeBufferPointer { filter in
+                    for n in 0..<geometry.batch {
+                        BLAS.gemm(
+                            transposeA: true, m: rows, n: plane, k: outputChannels,
+                            a: filter, lda: rows,
+                            b: UnsafeBufferPointer(
+                                rebasing: outputGradient[(n * outputImage)..<((n + 1) * outputImage)]),
+                            ldb: plane, c: columns, ldc: plane)
+                        ConvolutionKernels.col2im(
+                            image, columns: UnsafeBufferPointer(columns),
+                            input: UnsafeMutableBufferPointer(
+                                rebasing: inputGradient[(n * inputImage)..<((n + 1) * inputImage)]))
+                    }
+                }
+            }
+        }
+    }
+
     /// `geometry` for one of its images.
     @inlinable
     static func singleImage(_ geometry: Convolution2DGeometry) -> Convolution2DGeometry {

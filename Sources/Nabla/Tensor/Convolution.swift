@@ -102,6 +102,10 @@ public func conv2dBackwardInput<S: TensorScalar>(
     Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
     guard geometry.batch > 0 else { return Tensor(shape: inputShape, scalars: []) }
+    if DirectConvolutionKernels.handlesInputGradient(geometry, outputChannels: outputChannels) {
+        return DirectConvolutionKernels.conv2dBackwardInput(
+            outputGradient, filter: filter, geometry: geometry)
+    }
 
     let (rows, count) = (geometry.columnRows, geometry.columnCount)
     let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * count)
