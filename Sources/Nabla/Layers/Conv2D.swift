@@ -78,19 +78,18 @@ public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         _ = checkedOutputShape(input.shape)
         cachedInput = input
-        var output = conv2d(input, filter: weight.value, configuration: configuration)
-        if let bias { output += bias.value.reshaped(to: [1, outputChannels, 1, 1]) }
-        return output
+        return conv2dAddingBias(
+            input, filter: weight.value, bias: bias?.value, configuration: configuration)
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard let input = cachedInput else { Misuse.fail("\(self)", "backward called before forward") }
-        weight.accumulate(
-            conv2dBackwardFilter(
-                outputGradient, input: input, filterShape: weight.value.shape,
-                configuration: configuration))
-        bias?.accumulate(outputGradient.sum(alongAxes: [0, 2, 3]))
+        let gradients = conv2dBackwardFilterAndBias(
+            outputGradient, input: input, filterShape: weight.value.shape,
+            configuration: configuration, computesBiasGradient: bias != nil)
+        weight.accumulate(gradients.filter)
+        if let bias, let gradient = gradients.bias { bias.accumulate(gradient) }
         guard computesInputGradient else { return nil }
         return conv2dBackwardInput(
             outputGradient, filter: weight.value, inputShape: input.shape,

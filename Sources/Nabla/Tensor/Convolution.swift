@@ -24,6 +24,9 @@ public func conv2d<S: TensorScalar>(
     let outputChannels = filter.shape[0]
     let outputShape = [geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth]
     guard geometry.batch > 0 else { return Tensor(shape: outputShape, scalars: []) }
+    if DirectConvolutionKernels.handlesForward(geometry, outputChannels: outputChannels) {
+        return DirectConvolutionKernels.conv2d(input, filter: filter, bias: nil, geometry: geometry)
+    }
 
     // A few images at a time, so their im2col matrix (about 2 MB at most) stays in cache for
     // the GEMM instead of streaming the whole batch's through memory.
@@ -99,6 +102,10 @@ public func conv2dBackwardInput<S: TensorScalar>(
     Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
     guard geometry.batch > 0 else { return Tensor(shape: inputShape, scalars: []) }
+    if DirectConvolutionKernels.handlesInputGradient(geometry, outputChannels: outputChannels) {
+        return DirectConvolutionKernels.conv2dBackwardInput(
+            outputGradient, filter: filter, geometry: geometry)
+    }
 
     let (rows, count) = (geometry.columnRows, geometry.columnCount)
     let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * count)
@@ -140,6 +147,12 @@ public func conv2dBackwardFilter<S: TensorScalar>(
     Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
     guard geometry.batch > 0 else { return Tensor(repeating: 0, shape: filterShape) }
+    if DirectConvolutionKernels.handlesFilterGradient(geometry, outputChannels: outputChannels) {
+        return DirectConvolutionKernels.conv2dBackwardFilter(
+            outputGradient, input: input, filterShape: filterShape, geometry: geometry,
+            computesBiasGradient: false
+        ).filter
+    }
 
     let columns = ConvolutionShapes.im2col(geometry, input)
     defer { columns.deallocate() }
