@@ -22,6 +22,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 "BenchCatalog",
                 "CBenchSupport",
+                "Workloads",
             ],
             path: "Benchmarks/NablaBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
@@ -31,6 +32,20 @@ let package = Package(
         .target(name: "BenchCatalog", path: "Sources/BenchCatalog"),
         // mallopt, which Swift's Glibc module does not export.
         .target(name: "CBenchSupport", path: "Sources/CBenchSupport"),
+        // Issue 11's workloads (layers, training steps and epochs) on Nabla's public API, the
+        // same definitions as torch/workloads.py; used by the suite and by `nabla-speed`.
+        .target(
+            name: "Workloads",
+            dependencies: [.product(name: "Nabla", package: "Nabla"), "BenchCatalog"],
+            path: "Sources/Workloads"
+        ),
+        // Times named workloads and prints one JSON line each, for torch/compare.py
+        // (`make compare-torch`).
+        .executableTarget(
+            name: "nabla-speed",
+            dependencies: [.product(name: "Nabla", package: "Nabla"), "Workloads"],
+            path: "Sources/NablaSpeed"
+        ),
         // Reads the suite's JMH export(s) and prints the compact table of ratios.
         .executableTarget(
             name: "BenchReport",

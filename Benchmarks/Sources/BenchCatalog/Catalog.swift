@@ -277,3 +277,64 @@ public enum Catalog {
         return cases
     }()
 }
+
+/// Issue 11's workloads, timed against PyTorch by `make compare-torch` (`nabla-speed` here,
+/// `torch/workloads.py` there) and in the suite. Names and definitions are spelled identically
+/// on both sides; the driver refuses to pair two results whose definitions differ.
+public enum ComparisonWorkload: String, CaseIterable, Sendable {
+    case dense784Forward = "dense-784-256-fwd"
+    case dense784ForwardBackward = "dense-784-256-fwdbwd"
+    case dense1024Forward = "dense-1024-1024-fwd"
+    case dense1024ForwardBackward = "dense-1024-1024-fwdbwd"
+    case conv1to32Forward = "conv-1-32-fwd"
+    case conv1to32ForwardBackward = "conv-1-32-first-fwdbwd"
+    case conv32to64Forward = "conv-32-64-fwd"
+    case conv32to64ForwardBackward = "conv-32-64-fwdbwd"
+    case mlpStep = "mlp-step"
+    case cnnStep = "cnn-step"
+    /// Nabla only: the CNN step on the autodiff path, compared with Nabla's manual `cnnStep`.
+    case cnnAutodiffStep = "cnn-autodiff-step"
+    case mlpEpoch = "mlp-epoch"
+    case cnnEpoch = "cnn-epoch"
+
+    public enum Kind: Sendable { case layer, step, epoch }
+
+    public var kind: Kind {
+        switch self {
+        case .mlpStep, .cnnStep, .cnnAutodiffStep: .step
+        case .mlpEpoch, .cnnEpoch: .epoch
+        default: .layer
+        }
+    }
+
+    /// What one timed iteration does; `torch/workloads.py` prints the same text.
+    public var definition: String {
+        let data = "Fashion-MNIST in order, pixels/255, PyTorch default init, mean cross-entropy, Adam lr 1e-3"
+        switch self {
+        case .dense784Forward: return "Dense 784→256, batch 64, forward"
+        case .dense784ForwardBackward:
+            return "Dense 784→256, batch 64, zero grads + forward + backward (input gradient, random upstream)"
+        case .dense1024Forward: return "Dense 1024→1024, batch 64, forward"
+        case .dense1024ForwardBackward:
+            return "Dense 1024→1024, batch 64, zero grads + forward + backward (input gradient, random upstream)"
+        case .conv1to32Forward: return "Conv2D 3×3 pad 1, 1→32, 28×28, batch 32, forward"
+        case .conv1to32ForwardBackward:
+            return "Conv2D 3×3 pad 1, 1→32, 28×28, batch 32, zero grads + forward + backward (first layer: no input gradient, random upstream)"
+        case .conv32to64Forward: return "Conv2D 3×3 pad 1, 32→64, 14×14, batch 32, forward"
+        case .conv32to64ForwardBackward:
+            return "Conv2D 3×3 pad 1, 32→64, 14×14, batch 32, zero grads + forward + backward (input gradient, random upstream)"
+        case .mlpStep: return "MLP 784-256-128-10 ReLU, one training step, batch 128; \(data)"
+        case .cnnStep: return "CNN conv32-pool-conv64-pool-dense128-dense10, one training step, batch 64; \(data)"
+        case .cnnAutodiffStep:
+            return "CNN conv32-pool-conv64-pool-dense128-dense10, one training step on the autodiff path, batch 64; \(data)"
+        case .mlpEpoch: return "MLP 784-256-128-10 ReLU, one epoch of 60000 images, batch 128 (last batch 96); \(data)"
+        case .cnnEpoch: return "CNN conv32-pool-conv64-pool-dense128-dense10, one epoch of 60000 images, batch 64 (last batch 32); \(data)"
+        }
+    }
+
+    /// The name of its benchmark in the suite (epochs are left out of the suite).
+    public var benchmarkName: String { "compare \(rawValue)" }
+
+    /// The workloads the suite times: all but the epochs.
+    public static let suite = allCases.filter { $0.kind != .epoch }
+}
