@@ -39,4 +39,5 @@ let benchmarks: @Sendable () -> Void = {
     registerElementwiseBenchmarks()
     registerAutodiffBenchmarks()
     registerLayerBenchmarks()
+    registerComparisonBenchmarks()
 }

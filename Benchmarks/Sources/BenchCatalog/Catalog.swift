@@ -332,9 +332,14 @@ public enum ComparisonWorkload: String, CaseIterable, Sendable {
         }
     }
 
-    /// The name of its benchmark in the suite (epochs are left out of the suite).
+    /// The name of its benchmark in the suite.
     public var benchmarkName: String { "compare \(rawValue)" }
 
-    /// The workloads the suite times: all but the epochs.
-    public static let suite = allCases.filter { $0.kind != .epoch }
+    /// The workloads the suite times: all but the epochs (tens of seconds each), and the CNN's
+    /// autodiff step, timed as `Kernel.autodiff` inside `cnnStep`'s iterations.
+    public static let suite = allCases.filter { $0.kind != .epoch && $0 != .cnnAutodiffStep }
+
+    /// The kernels its suite benchmark times: the workload (`nabla`), and for `cnnStep` also the
+    /// autodiff step, so that autodiff ÷ manual is a paired ratio.
+    public var suiteKernels: [Kernel] { self == .cnnStep ? [.nabla, .autodiff] : [.nabla] }
 }

@@ -117,7 +117,7 @@ func printTable(_ rows: [[String]]) {
 
 /// Whether any row below the header holds a number (a filtered run leaves whole sections empty).
 func hasData(_ rows: [[String]]) -> Bool {
-    rows.dropFirst().contains { $0.dropFirst().contains { $0 != "—" && $0 != "—×" } }
+    rows.dropFirst().contains { $0.dropFirst().contains { !$0.isEmpty && $0 != "—" && $0 != "—×" } }
 }
 
 func gflops(_ flops: Double, _ nanoseconds: Double?) -> Double? {
@@ -211,6 +211,29 @@ func report(_ run: RunResults) {
 
     reportAutodiff(run)
     reportLayers(run)
+    reportComparison(run)
+}
+
+/// Issue 11's workloads: Nabla's times alone (`make compare-torch` puts PyTorch's beside them).
+func reportComparison(_ run: RunResults) {
+    var rows: [[String]] = [["Compared with PyTorch", "ms", "autodiff ms", "autodiff/manual"]]
+    for workload in ComparisonWorkload.suite {
+        let name = workload.benchmarkName
+        let time = { (kernel: Kernel) in
+            fixed(run.nanoseconds(name, kernel, timed: workload.suiteKernels).map { $0 / 1e6 }, 3)
+        }
+        let hasAutodiff = workload.suiteKernels.contains(.autodiff)
+        rows.append([
+            workload.rawValue, time(.nabla), hasAutodiff ? time(.autodiff) : "",
+            hasAutodiff
+                ? ratio(run.pairedSpeedup(name, over: .autodiff, timed: workload.suiteKernels)) : "",
+        ])
+    }
+    guard hasData(rows) else { return }
+    print()
+    printTable(rows)
+    print("(issue 11's workloads, defined in Sources/Workloads and torch/workloads.py; `make compare-torch`"
+        + " times them against PyTorch. cnn-step autodiff/manual: paired, target ≤ 1.15)")
 }
 
 /// Layers: forward, manual and autodiff forward+backward, autodiff ÷ manual and manual ÷ GEMMs.
