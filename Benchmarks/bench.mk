@@ -39,3 +39,42 @@ bench:
 	done; \
 	echo; \
 	.build/release/BenchReport $$report_args
+
+# `make compare-torch`: issue 11's workloads on Nabla (`nabla-speed`, release) and on PyTorch
+# (`torch/workloads.py`, in a venv under .build), alternating, 3 rounds at 1 and 2 threads,
+# then Markdown tables of times, ratios and targets (`torch/compare.py`).
+# Knobs: COMPARE_TORCH_QUICK=1 (skip the epochs), COMPARE_ARGS (more compare.py options, e.g.
+# `--rounds 1 --seconds 1`), PYTHON (makes the venv), TORCH_VERSION.
+# Where PyTorch cannot be installed, it says so and skips. The tables and every JSON line are
+# kept in Benchmarks/.bench-results/compare-torch.{md,jsonl}.
+PYTHON ?= python3
+TORCH_VERSION ?= 2.13.0+cpu
+TORCH_VENV := .build/torch-venv
+TORCH_DEPENDENCIES := numpy filelock typing-extensions sympy networkx jinja2 fsspec
+
+.PHONY: compare-torch
+ifneq ($(filter Makefile,$(MAKEFILE_LIST)),)
+compare-torch: deps
+endif
+compare-torch:
+	@cd $(NABLA_BENCH_DIR) && set -e; \
+	echo "compare-torch: building nabla-speed (release)"; \
+	$(SWIFT) build -c release --product nabla-speed > $(BENCH_RESULTS).compare-build.log 2>&1 \
+	  || { tail -40 $(BENCH_RESULTS).compare-build.log; exit 1; }; \
+	venv=$(TORCH_VENV); \
+	if ! $$venv/bin/python -c 'import torch, numpy' > /dev/null 2>&1; then \
+	  echo "compare-torch: installing PyTorch $(TORCH_VERSION) into $(NABLA_BENCH_DIR)/$$venv"; \
+	  if ! { { [ -x $$venv/bin/python ] || $(PYTHON) -m venv $$venv; } \
+	      && $$venv/bin/python -m pip install --no-deps "torch==$(TORCH_VERSION)" \
+	      && $$venv/bin/python -m pip install $(TORCH_DEPENDENCIES) \
+	      && $$venv/bin/python -c 'import torch, numpy'; } > $(BENCH_RESULTS).torch-venv.log 2>&1; then \
+	    echo "compare-torch: PyTorch $(TORCH_VERSION) cannot be installed here (log: $(NABLA_BENCH_DIR)/$(BENCH_RESULTS).torch-venv.log); skipped"; \
+	    exit 0; \
+	  fi; \
+	fi; \
+	mkdir -p $(BENCH_RESULTS); \
+	rm -f $(BENCH_RESULTS)/compare-torch.jsonl; \
+	$$venv/bin/python torch/compare.py --nabla .build/release/nabla-speed \
+	  --torch "$$venv/bin/python torch/workloads.py" --raw $(BENCH_RESULTS)/compare-torch.jsonl \
+	  $(COMPARE_ARGS) > $(BENCH_RESULTS)/compare-torch.md; \
+	echo; cat $(BENCH_RESULTS)/compare-torch.md

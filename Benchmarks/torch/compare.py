@@ -124,6 +124,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per workload and run")
     parser.add_argument("--quick", action="store_true", default=os.environ.get("COMPARE_TORCH_QUICK", "") not in ("", "0"),
                         help="skip the epochs (also COMPARE_TORCH_QUICK=1)")
+    parser.add_argument("--epoch-rounds", type=int, help="rounds that run the epochs (default: --rounds)")
     parser.add_argument("--raw", help="append every JSON line received to this file")
     options = parser.parse_args()
 
@@ -137,7 +138,8 @@ def main():
     for round_index in range(1, options.rounds + 1):
         for threads in options.threads:
             log(f"round {round_index}/{options.rounds}, {threads} thread(s)")
-            jobs = [(SHARED + NABLA_ONLY, SHARED)] + [([epoch], [epoch]) for epoch in epochs]
+            epoch_rounds = options.rounds if options.epoch_rounds is None else options.epoch_rounds
+            jobs = [(SHARED + NABLA_ONLY, SHARED)] + [([epoch], [epoch]) for epoch in epochs if round_index <= epoch_rounds]
             for nabla_workloads, torch_workloads in jobs:
                 for library, command, workloads in (("nabla", options.nabla, nabla_workloads),
                                                     ("torch", options.torch, torch_workloads)):
@@ -162,13 +164,19 @@ def main():
         return median([x / y for x, y in zip(a, b) if y > 0])
 
     nabla_info, torch_info = infos["nabla"], infos["torch"]
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(f"## Nabla vs PyTorch — {started:%Y-%m-%d %H:%M %Z}")
     print()
-    print(f"- CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; load average at start {fmt(load, 2)}")
+    busy = max(load or 0, load_end or 0) > (os.cpu_count() or 1)
+    busy_note = " (other jobs competed for the CPUs: 2-thread times suffer most, PyTorch's above all)" if busy else ""
+    print(f"- CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; load average {fmt(load, 2)} at start, "
+          f"{fmt(load_end, 2)} at the end{busy_note}")
     print(f"- Nabla: {nabla_info['blas']} (core {nabla_info['blas_core']})")
     print(f"- PyTorch {torch_info['version']} (MKL {torch_info['mkl']}, oneDNN {torch_info['mkldnn']}), Python {torch_info['python']}")
+    epoch_note = "; epochs skipped (quick)" if options.quick else (
+        f"; epochs in {options.epoch_rounds} round(s)" if options.epoch_rounds is not None and options.epoch_rounds != options.rounds else "")
     print(f"- {options.rounds} rounds × threads {options.threads}, Nabla and PyTorch alternating; "
-          f"{options.seconds:g} s timed per workload and run{'; epochs skipped (quick)' if options.quick else ''}")
+          f"{options.seconds:g} s timed per workload and run{epoch_note}")
     print("- ms: median over rounds of each run's median; ratio: median of the per-round ratios (< 1: Nabla faster)")
     print()
 
