@@ -89,6 +89,11 @@ extension OptimizerKernels {
         let stepSize = learningRate / (1 - Scalar.pow(beta1, step))
         let correction2Root = (1 - Scalar.pow(beta2, step)).squareRoot()
         let decay = 1 - learningRate * weightDecay
+        if weightDecay == 0 && vMax == nil {  // the common case, in one branch-free loop
+            return adamWithoutDecay(
+                p, g, m, v, stepSize: stepSize, correction2Root: correction2Root, beta1: beta1, beta2: beta2,
+                epsilon: epsilon)
+        }
         for i in p.indices {
             var d = g[i]
             if weightDecay != 0 {
@@ -103,6 +108,43 @@ extension OptimizerKernels {
                 second = vMax[i]
             }
             p[i] -= stepSize * m[i] / (second.squareRoot() / correction2Root + epsilon)
+        }
+    }
+
+    /// Adam's update with no weight decay and no AMSGrad, as one loop that vectorizes.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    static func adamWithoutDecay<Scalar: TensorScalar>(
+        _ p: UnsafeMutableBufferPointer<Scalar>, _ g: UnsafeBufferPointer<Scalar>,
+        _ m: UnsafeMutableBufferPointer<Scalar>, _ v: UnsafeMutableBufferPointer<Scalar>,
+        stepSize: Scalar, correction2Root: Scalar, beta1: Scalar, beta2: Scalar, epsilon: Scalar
+    ) {
+        let count = p.count
+        guard count > 0 else { return }
+        let (p, g, m, v) = (p.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!)
+        let (oneMinusBeta1, oneMinusBeta2) = (1 - beta1, 1 - beta2)
+        // Eight at a time (the scalar `squareRoot` is a libm call that blocks vectorizing), then
+        // the tail; both round exactly alike.
+        typealias Vector = SIMD8<Scalar>
+        let width = Vector.scalarCount
+        var start = 0
+        while start + width <= count {
+            let d = UnsafeRawPointer(g + start).loadUnaligned(as: Vector.self)
+            let first = beta1 * UnsafeRawPointer(m + start).loadUnaligned(as: Vector.self) + oneMinusBeta1 * d
+            let second = beta2 * UnsafeRawPointer(v + start).loadUnaligned(as: Vector.self) + oneMinusBeta2 * d * d
+            let parameter = UnsafeRawPointer(p + start).loadUnaligned(as: Vector.self)
+            UnsafeMutableRawPointer(m + start).storeBytes(of: first, as: Vector.self)
+            UnsafeMutableRawPointer(v + start).storeBytes(of: second, as: Vector.self)
+            UnsafeMutableRawPointer(p + start).storeBytes(
+                of: parameter - stepSize * first / (second.squareRoot() / correction2Root + epsilon), as: Vector.self)
+            start += width
+        }
+        for i in start..<count {
+            let d = g[i]
+            let first = beta1 * m[i] + oneMinusBeta1 * d
+            let second = beta2 * v[i] + oneMinusBeta2 * d * d
+            m[i] = first
+            v[i] = second
+            p[i] -= stepSize * first / (second.squareRoot() / correction2Root + epsilon)
         }
     }
 }
