@@ -24,6 +24,9 @@ public func conv2d<S: TensorScalar>(
     let outputChannels = filter.shape[0]
     let outputShape = [geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth]
     guard geometry.batch > 0 else { return Tensor(shape: outputShape, scalars: []) }
+    if WinogradKernels.pays(geometry, outputChannels: outputChannels) {
+        return WinogradKernels.conv2d(input, filter: filter, geometry: geometry)
+    }
 
     // A few images at a time, so their im2col matrix (about 2 MB at most) stays in cache for
     // the GEMM instead of streaming the whole batch's through memory.
@@ -99,6 +102,9 @@ public func conv2dBackwardInput<S: TensorScalar>(
     Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
     guard geometry.batch > 0 else { return Tensor(shape: inputShape, scalars: []) }
+    if WinogradKernels.paysForInputGradient(geometry, outputChannels: outputChannels) {
+        return WinogradKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
+    }
 
     let (rows, count) = (geometry.columnRows, geometry.columnCount)
     let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * count)
