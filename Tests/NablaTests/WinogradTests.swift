@@ -3,7 +3,7 @@ import Testing
 @testable import Nabla
 
 // Winograd convolution (WinogradKernels) against the direct convolution in NaiveKernels and a
-// direct input gradient written here: forward and input gradient, both tile sizes, paddings 0–2,
+// direct gradients written here: forward, input and filter gradient, both tile sizes, paddings 0–2,
 // sizes that are not multiples of the tile, empty batches, and how NaN spreads.
 
 @Suite("Winograd convolution")
@@ -36,7 +36,8 @@ struct WinogradTests {
             "input \(inputShape) filter \(filterShape) padding \(paddingHeight)×\(paddingWidth)"
         }
 
-        init(_ batch: Int, _ channels: Int, _ outputChannels: Int, _ height: Int, _ width: Int,
+        init(
+            _ batch: Int, _ channels: Int, _ outputChannels: Int, _ height: Int, _ width: Int,
             padding: Int, paddingWidth: Int? = nil
         ) {
             self.batch = batch
@@ -86,7 +87,8 @@ struct WinogradTests {
         _ t: Case, _ gradient: Tensor<S>, _ filter: Tensor<S>
     ) -> [S] {
         let (oh, ow) = (t.geometry.outputHeight, t.geometry.outputWidth)
-        let dy = gradient.scalars, w = filter.scalars
+        let dy = gradient.scalars
+        let w = filter.scalars
         var dx = [S](repeating: 0, count: t.inputShape.reduce(1, *))
         for n in 0..<t.batch {
             for c in 0..<t.channels {
@@ -98,7 +100,8 @@ struct WinogradTests {
                                 for j in 0..<3 {
                                     let (oy, ox) = (y + t.paddingHeight - i, x + t.paddingWidth - j)
                                     guard oy >= 0, oy < oh, ox >= 0, ox < ow else { continue }
-                                    sum += dy[((n * t.outputChannels + o) * oh + oy) * ow + ox]
+                                    sum +=
+                                        dy[((n * t.outputChannels + o) * oh + oy) * ow + ox]
                                         * w[((o * t.channels + c) * 3 + i) * 3 + j]
                                 }
                             }
@@ -177,10 +180,83 @@ struct WinogradTests {
         expectClose(actual.scalars, expected, tolerance: tolerance(S.self))
     }
 
-    /// Shapes where Winograd pays go through it from conv2d and conv2dBackwardInput.
-    @Test("conv2d and conv2dBackwardInput use Winograd where it pays", arguments: [1, 2, 16])
+    /// The filter gradient by its definition: dw[o, c, i, j] = Σ dy[n, o, oy, ox] ·
+    /// x[n, c, oy + i − p, ox + j − p] over the input positions in range.
+    static func directFilterGradient<S: TensorScalar>(
+        _ t: Case, _ gradient: Tensor<S>, _ input: Tensor<S>
+    ) -> [S] {
+        let (oh, ow) = (t.geometry.outputHeight, t.geometry.outputWidth)
+        let dy = gradient.scalars
+        let x = input.scalars
+        var dw = [S](repeating: 0, count: t.filterShape.reduce(1, *))
+        for o in 0..<t.outputChannels {
+            for c in 0..<t.channels {
+                for i in 0..<3 {
+                    for j in 0..<3 {
+                        var sum: S = 0
+                        for n in 0..<t.batch {
+                            for oy in 0..<oh {
+                                for ox in 0..<ow {
+                                    let (y, xx) = (
+                                        oy + i - t.paddingHeight, ox + j - t.paddingWidth
+                                    )
+                                    guard y >= 0, y < t.height, xx >= 0, xx < t.width else {
+                                        continue
+                                    }
+                                    sum +=
+                                        dy[((n * t.outputChannels + o) * oh + oy) * ow + ox]
+                                        * x[((n * t.channels + c) * t.height + y) * t.width + xx]
+                                }
+                            }
+                        }
+                        dw[((o * t.channels + c) * 3 + i) * 3 + j] = sum
+                    }
+                }
+            }
+        }
+        return dw
+    }
+
+    @Test(
+        "Winograd filter gradient matches its definition",
+        arguments: ScalarType.allCases, Case.all)
+    func filterGradient(scalar: ScalarType, t: Case) {
+        switch scalar {
+        case .float: checkFilterGradient(t, Float.self)
+        case .double: checkFilterGradient(t, Double.self)
+        }
+    }
+
+    func checkFilterGradient<S: TensorScalar>(_ t: Case, _: S.Type) {
+        var random = SeededGenerator(seed: 0xF17 &+ t.seed)
+        let gradient: Tensor<S> = random.tensor(t.outputShape)
+        let input: Tensor<S> = random.tensor(t.inputShape)
+        let expected = Self.directFilterGradient(t, gradient, input)
+        for variant in WinogradKernels.Variant.allCases {
+            let count = WinogradKernels.workspaceCount(
+                t.geometry, outputChannels: t.outputChannels, variant: variant, scalar: S.self)
+            let workspace = UnsafeMutableBufferPointer<S>.allocate(capacity: count)
+            defer { workspace.deallocate() }
+            workspace.initialize(repeating: .nan)
+            var actual = [S](repeating: .nan, count: expected.count)
+            input.withUnsafeBufferPointer { input in
+                gradient.withUnsafeBufferPointer { gradient in
+                    actual.withUnsafeMutableBufferPointer {
+                        WinogradKernels.filterGradient(
+                            t.geometry, variant: variant, input: input, outputGradient: gradient,
+                            filterGradient: $0, workspace: workspace)
+                    }
+                }
+            }
+            expectClose(actual, expected, tolerance: tolerance(S.self), "\(variant)")
+        }
+    }
+
+    /// Shapes where Winograd pays go through it from conv2d and both gradients, on 1, 2 and
+    /// more threads than cores (several chunks per part, then parts with one chunk each).
+    @Test("conv2d and its gradients use Winograd where it pays", arguments: [1, 2, 16])
     func dispatch(threads: Int) {
-        let t = Case(3, 16, 24, 9, 11, padding: 1)
+        let t = Case(5, 16, 24, 9, 11, padding: 1)
         #expect(WinogradKernels.pays(t.geometry, outputChannels: t.outputChannels))
         #expect(WinogradKernels.paysForInputGradient(t.geometry, outputChannels: t.outputChannels))
         let previous = BLAS.threadCount
@@ -197,11 +273,17 @@ struct WinogradTests {
         expectClose(
             inputGradient.scalars, Self.directInputGradient(t, gradient, filter),
             tolerance: 1e-12)
+        let filterGradient = conv2dBackwardFilter(
+            gradient, input: input, filterShape: t.filterShape, configuration: t.configuration)
+        expectClose(
+            filterGradient.scalars, Self.directFilterGradient(t, gradient, input),
+            tolerance: 1e-12)
     }
 
     @Test("Winograd is used only for 3×3 kernels with stride and dilation 1, and many channels")
     func dispatchConditions() {
-        func geometry(channels: Int = 32, size: Int = 14, kernel: Int = 3,
+        func geometry(
+            channels: Int = 32, size: Int = 14, kernel: Int = 3,
             _ configuration: Convolution2DConfiguration = .init(padding: 1)
         ) -> Convolution2DGeometry {
             Convolution2DGeometry(
@@ -214,7 +296,8 @@ struct WinogradTests {
         #expect(!WinogradKernels.pays(geometry(kernel: 5), outputChannels: 64))
         #expect(!WinogradKernels.pays(geometry(.init(stride: 2, padding: 1)), outputChannels: 64))
         #expect(!WinogradKernels.pays(geometry(.init(padding: 2, dilation: 2)), outputChannels: 64))
-        #expect(!WinogradKernels.paysForInputGradient(geometry(.init(padding: 3)), outputChannels: 64))
+        #expect(
+            !WinogradKernels.paysForInputGradient(geometry(.init(padding: 3)), outputChannels: 64))
     }
 
     /// A NaN or Inf in the input makes every output whose window contains it NaN or ±Inf, as in

@@ -1,9 +1,10 @@
 import Dispatch
+import Synchronization
 
 // Winograd convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015)
 // for 3×3 filters with stride 1 and dilation 1. Each m×m output tile is
 //
-//     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d Bᵀᵀ) ] A
+//     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
 //
 // for its α×α input patch d (α = m + 2). Summed over channels, the element-wise stage becomes α²
 // independent matrix products, one per position ξ of the α×α transformed tile:
@@ -50,12 +51,13 @@ public enum WinogradKernels {
     }
 
     /// Whether Winograd is faster than im2col + GEMM for `geometry` with `outputChannels`, as
-    /// measured on a 2-core AVX2 machine with OpenBLAS: both channel counts at least 16 and an
-    /// output of at least 4×4.
+    /// measured on a 2-core AVX2 machine with OpenBLAS: both channel counts at least 16 and at
+    /// least 512 output positions per channel over the batch (N·oh·ow), since the filter
+    /// transform costs as much as the products of about 64 tiles.
     @inlinable
     public static func pays(_ geometry: Convolution2DGeometry, outputChannels: Int) -> Bool {
         supports(geometry) && geometry.channels >= 16 && outputChannels >= 16
-            && geometry.outputHeight >= 4 && geometry.outputWidth >= 4
+            && geometry.batch * geometry.outputHeight * geometry.outputWidth >= 512
     }
 
     /// The sizes of one Winograd convolution: tiles, padded staging and chunking.
@@ -74,11 +76,17 @@ public enum WinogradKernels {
         public let paddedChannels: Int, paddedOutputChannels: Int
         /// Images transformed and multiplied together, sized so a chunk's scratch stays in L2.
         public let imagesPerChunk: Int
+        /// Workers that take chunks in parallel: `BLAS.threadCount` when there are chunks enough
+        /// and a chunk's products are small enough for OpenBLAS to run them on the calling
+        /// thread (m·n·k ≤ 2¹⁸), so its own threads stay idle; otherwise 1.
+        public let parts: Int
 
         /// The vector width of the transforms, in channels.
         @usableFromInline static let lanes = 8
         /// The scratch one chunk may use, in bytes: about half the 1 MB L2 of one core.
         @usableFromInline static let chunkBytes = 1 << 19
+        /// The fewest tiles in a chunk (when the batch has them), whatever its size.
+        @usableFromInline static let fewestTiles = 64
 
         /// Plans the convolution of `geometry` with `outputChannels` output channels.
         ///
@@ -106,11 +114,23 @@ public enum WinogradKernels {
             let lanes = Plan.lanes
             paddedChannels = (geometry.channels + lanes - 1) / lanes * lanes
             paddedOutputChannels = (outputChannels + lanes - 1) / lanes * lanes
-            let perImage = MemoryLayout<S>.stride
-                * (stagedHeight * stagedWidth * paddedChannels
+            let perImage =
+                MemoryLayout<S>.stride
+                * (max(
+                    stagedHeight * stagedWidth * paddedChannels,
+                    tilesHigh * m * tilesWide * m * paddedOutputChannels)
                     + variant.alpha * variant.alpha * tilesHigh * tilesWide
                     * (paddedChannels + paddedOutputChannels))
-            imagesPerChunk = max(1, min(geometry.batch, Plan.chunkBytes / perImage))
+            // At least 64 tiles, so the products are not too thin for BLAS.
+            let tilesPerImage = tilesHigh * tilesWide
+            let fewestImages = (Plan.fewestTiles + tilesPerImage - 1) / tilesPerImage
+            imagesPerChunk = max(
+                1, min(geometry.batch, max(Plan.chunkBytes / perImage, fewestImages)))
+            let chunks = (geometry.batch + imagesPerChunk - 1) / imagesPerChunk
+            let products =
+                imagesPerChunk * tilesHigh * tilesWide * geometry.channels
+                * outputChannels
+            parts = products <= 1 << 18 ? max(1, min(BLAS.threadCount, chunks)) : 1
         }
 
         /// Tiles per image.
@@ -119,16 +139,28 @@ public enum WinogradKernels {
         @inlinable public var tilesPerChunk: Int { imagesPerChunk * tilesPerImage }
         /// α².
         @inlinable public var positions: Int { variant.alpha * variant.alpha }
-        /// Scalars of the transformed filter U, `[α², C, O]`.
+        /// Scalars of the transformed filter U, `[C, α², O]`.
         @inlinable public var filterCount: Int { positions * geometry.channels * outputChannels }
+        /// Scalars of one chunk's staging: the input `[images, Hp, Wp, Cv]` or, for the filter
+        /// gradient, the output gradient `[images, tilesHigh·m, tilesWide·m, Ov]`.
+        @inlinable public var stagingCount: Int {
+            imagesPerChunk
+                * max(
+                    stagedHeight * stagedWidth * paddedChannels,
+                    (stagedHeight - 2) * (stagedWidth - 2) * paddedOutputChannels)
+        }
         /// Scalars of one chunk's staging, V and M.
         @inlinable public var chunkCount: Int {
-            imagesPerChunk * stagedHeight * stagedWidth * paddedChannels
-                + positions * tilesPerChunk * (paddedChannels + paddedOutputChannels)
+            stagingCount + positions * tilesPerChunk * (paddedChannels + paddedOutputChannels)
         }
+        /// The workspace of one part: U (or dU) and the scratch of one chunk.
+        @inlinable public var partCount: Int { filterCount + chunkCount }
         /// The workspace ``convolution2D(_:variant:input:filter:output:workspace:)`` needs, in
-        /// scalars: U and the scratch of one chunk.
-        @inlinable public var workspaceCount: Int { filterCount + chunkCount }
+        /// scalars: one ``partCount`` per part.
+        @inlinable public var workspaceCount: Int { parts * partCount }
+
+        /// The parts a workspace of `count` scalars has room for, at most ``parts``.
+        @inlinable func parts(workspace count: Int) -> Int { min(parts, count / partCount) }
     }
 
     /// The workspace, in scalars, of a Winograd convolution of `geometry` with `outputChannels`.
@@ -145,8 +177,10 @@ public enum WinogradKernels {
     ///
     /// Shapes: `input` is `[N, C, H, W]`, `filter` is `[O, C, 3, 3]` and `output` is
     /// `[N, O, oh, ow]`, contiguous, with the sizes of `geometry`; `O = filter.count / (9·C)`.
-    /// `workspace` holds at least ``workspaceCount(_:outputChannels:variant:scalar:)`` scalars,
-    /// its contents are ignored and overwritten, so a caller can reuse it across calls.
+    /// `workspace` holds at least ``Plan/partCount`` scalars, its contents are ignored and
+    /// overwritten, so a caller can reuse it across calls; with
+    /// ``workspaceCount(_:outputChannels:variant:scalar:)`` scalars (sized for `BLAS.threadCount`)
+    /// chunks of images run on ``Plan/parts`` threads.
     ///
     /// Non-finite values: the output transform mixes the m×m outputs of a tile, so a NaN or ±Inf
     /// in the input makes NaN (or ±Inf) every output of each tile whose (m + 2)×(m + 2) input
@@ -181,19 +215,49 @@ public enum WinogradKernels {
             output.count == outputCount, op,
             "output needs \(outputCount) scalars, but its buffer has \(output.count)")
         Misuse.check(
-            workspace.count >= plan.workspaceCount, op,
-            "workspace has \(workspace.count) scalars, needs \(plan.workspaceCount)")
+            workspace.count >= plan.partCount, op,
+            "workspace has \(workspace.count) scalars, needs \(plan.partCount)")
         guard geometry.batch > 0 else { return }
 
         let transformedFilter = workspace.baseAddress!
         transformFilter(plan, filter: filter.baseAddress!, into: transformedFilter)
-        let chunk = transformedFilter + plan.filterCount
-        for first in stride(from: 0, to: geometry.batch, by: plan.imagesPerChunk) {
-            let images = min(plan.imagesPerChunk, geometry.batch - first)
+        forEachChunk(plan, workspace: workspace) { images, part in
             convolveChunk(
-                plan, images: first..<(first + images), input: input.baseAddress!,
+                plan, images: images, input: input.baseAddress!,
                 transformedFilter: transformedFilter, output: output.baseAddress!,
-                scratch: chunk)
+                scratch: part + plan.filterCount)
+        }
+    }
+
+    /// Calls `body` with every chunk of images and the workspace of the part that takes it.
+    /// The parts take the next chunk as they finish one, so a part slowed down (by another
+    /// process on its core) takes fewer chunks.
+    @inlinable
+    static func forEachChunk<S: TensorScalar>(
+        _ plan: Plan, workspace: UnsafeMutableBufferPointer<S>,
+        _ body: (Range<Int>, UnsafeMutablePointer<S>) -> Void
+    ) {
+        let batch = plan.geometry.batch
+        let chunks = (batch + plan.imagesPerChunk - 1) / plan.imagesPerChunk
+        let parts = plan.parts(workspace: workspace.count)
+        func run(chunk: Int, part: Int) {
+            let first = chunk * plan.imagesPerChunk
+            body(
+                first..<min(first + plan.imagesPerChunk, batch),
+                workspace.baseAddress! + part * plan.partCount)
+        }
+        guard parts > 1 else {
+            for chunk in 0..<chunks { run(chunk: chunk, part: 0) }
+            return
+        }
+        let counter = ChunkCounter()
+        withoutActuallyEscaping(run) { run in
+            let shared = UncheckedSendable(run)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                while case let chunk = counter.next(), chunk < chunks {
+                    shared.value(chunk, part)
+                }
+            }
         }
     }
 
@@ -207,9 +271,7 @@ public enum WinogradKernels {
         let g = plan.geometry
         let tiles = images.count * plan.tilesPerImage
         let staging = scratch
-        let transformedInput =
-            staging + plan.imagesPerChunk * plan.stagedHeight * plan.stagedWidth
-            * plan.paddedChannels
+        let transformedInput = staging + plan.stagingCount
         let products = transformedInput + plan.positions * plan.tilesPerChunk * plan.paddedChannels
         stage(plan, images: images, input: input, staging: staging)
         transformInput(plan, images: images.count, staging: staging, into: transformedInput)
@@ -221,7 +283,8 @@ public enum WinogradKernels {
             BLAS.gemm(
                 m: tiles, n: o, k: c,
                 a: UnsafeBufferPointer(
-                    start: transformedInput + position * cv, count: (tiles * positions - position) * cv),
+                    start: transformedInput + position * cv,
+                    count: (tiles * positions - position) * cv),
                 lda: positions * cv,
                 b: UnsafeBufferPointer(
                     start: transformedFilter + position * o, count: (c * positions - position) * o),
@@ -237,31 +300,42 @@ public enum WinogradKernels {
 
     // MARK: - Filter transform
 
-    /// U [C, α², O]: (G g Gᵀ)_ξ for every filter `g` = filter[o, c], computed in Double.
+    /// U [C, α², O]: (G g Gᵀ)_ξ for every filter `g` = filter[o, c], 8 output channels at once.
     @inlinable
     static func transformFilter<S: TensorScalar>(
         _ plan: Plan, filter: UnsafePointer<S>, into transformed: UnsafeMutablePointer<S>
     ) {
         let alpha = plan.variant.alpha
         let (channels, outputChannels) = (plan.geometry.channels, plan.outputChannels)
-        let positionStride = outputChannels
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: 6 * 3 + 6) { scratch in
-            let gg = scratch.baseAddress!  // G g, [α, 3]
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 9 + 6 * 3 + 6) { scratch in
+            let taps = scratch.baseAddress!  // g of 8 output channels, [3, 3]
+            let gg = taps + 9  // G g, [α, 3]
             let u = gg + 18  // one row of G g Gᵀ
             for c in 0..<channels {
-                for o in 0..<outputChannels {
-                    let taps = filter + (o * channels + c) * 9
+                let target = transformed + c * alpha * alpha * outputChannels
+                for o in stride(from: 0, to: outputChannels, by: Plan.lanes) {
+                    let lanes = min(Plan.lanes, outputChannels - o)
+                    for k in 0..<9 {
+                        var tap = Vector<S>()
+                        for lane in 0..<lanes {
+                            tap[lane] = filter[((o &+ lane) &* channels &+ c) &* 9 &+ k]
+                        }
+                        taps[k] = tap
+                    }
                     for j in 0..<3 {
                         filterColumn(
-                            plan.variant, Double(taps[j]), Double(taps[3 + j]), Double(taps[6 + j]),
-                            gg + j, stride: 3)
+                            plan.variant, taps[j], taps[3 + j], taps[6 + j], gg + j, stride: 3)
                     }
-                    let target = transformed + c * alpha * alpha * outputChannels + o
                     for i in 0..<alpha {
                         let row = gg + i * 3
                         filterColumn(plan.variant, row[0], row[1], row[2], u, stride: 1)
+                        let to = target + i * alpha * outputChannels + o
                         for j in 0..<alpha {
-                            target[(i * alpha + j) * positionStride] = S(u[j])
+                            if lanes == Plan.lanes {
+                                store(u[j], to + j * outputChannels)
+                            } else {
+                                for lane in 0..<lanes { to[j * outputChannels + lane] = u[j][lane] }
+                            }
                         }
                     }
                 }
@@ -271,22 +345,28 @@ public enum WinogradKernels {
 
     /// G x for a column x of 3, written to `to[0], to[stride], …`: α values.
     @inlinable @inline(__always)
-    static func filterColumn(
-        _ variant: Variant, _ g0: Double, _ g1: Double, _ g2: Double,
-        _ to: UnsafeMutablePointer<Double>, stride: Int
+    static func filterColumn<S: TensorScalar>(
+        _ variant: Variant, _ g0: Vector<S>, _ g1: Vector<S>, _ g2: Vector<S>,
+        _ to: UnsafeMutablePointer<Vector<S>>, stride: Int
     ) {
+        let half: S = 0.5
+        let outer: Vector<S> = g0 + g2
         if variant == .f2x2 {  // G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
             to[0] = g0
-            to[stride] = (g0 + g1 + g2) * 0.5
-            to[2 * stride] = (g0 - g1 + g2) * 0.5
+            to[stride] = (outer + g1) * half
+            to[2 * stride] = (outer - g1) * half
             to[3 * stride] = g2
         } else {  // G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; ¹⁄₂₄ ¹⁄₁₂ ⅙; ¹⁄₂₄ −¹⁄₁₂ ⅙; 0 0 1]
-            // Products with reciprocals, not divisions (a division takes ~15 cycles).
-            let sixth = 1 / 6.0, twelfth = 1 / 12.0, twentyFourth = 1 / 24.0
-            let even = g0 * twentyFourth + g2 * sixth, odd = g1 * twelfth
-            to[0] = g0 * 0.25
-            to[stride] = -(g0 + g1 + g2) * sixth
-            to[2 * stride] = -(g0 - g1 + g2) * sixth
+            let quarter: S = 0.25
+            let minusSixth: S = -1 / 6
+            let twelfth: S = 1 / 12
+            let sixth: S = 1 / 6
+            let twentyFourth: S = 1 / 24
+            let even: Vector<S> = g0 * twentyFourth + g2 * sixth
+            let odd: Vector<S> = g1 * twelfth
+            to[0] = g0 * quarter
+            to[stride] = (outer + g1) * minusSixth
+            to[2 * stride] = (outer - g1) * minusSixth
             to[3 * stride] = even + odd
             to[4 * stride] = even - odd
             to[5 * stride] = g2
@@ -302,19 +382,32 @@ public enum WinogradKernels {
         staging: UnsafeMutablePointer<S>
     ) {
         let g = plan.geometry
-        let (height, width, channels) = (g.height, g.width, g.channels)
-        let (stagedWidth, cv) = (plan.stagedWidth, plan.paddedChannels)
-        let (top, left) = (g.configuration.paddingHeight, g.configuration.paddingWidth)
-        let imageCount = plan.stagedHeight * stagedWidth * cv
+        stageChannelsLast(
+            images: images, source: input, channels: g.channels, height: g.height,
+            width: g.width, top: g.configuration.paddingHeight,
+            left: g.configuration.paddingWidth, stagedHeight: plan.stagedHeight,
+            stagedWidth: plan.stagedWidth, stagedChannels: plan.paddedChannels, into: staging)
+    }
+
+    /// Copies `images` of `source` `[N, channels, height, width]` into `staging`
+    /// `[images, stagedHeight, stagedWidth, stagedChannels]`, pixel (y, x) at (y + top, x + left)
+    /// and zeros everywhere else.
+    @inlinable
+    static func stageChannelsLast<S: TensorScalar>(
+        images: Range<Int>, source: UnsafePointer<S>, channels: Int, height: Int, width: Int,
+        top: Int, left: Int, stagedHeight: Int, stagedWidth: Int, stagedChannels: Int,
+        into staging: UnsafeMutablePointer<S>
+    ) {
+        let imageCount = stagedHeight * stagedWidth * stagedChannels
         staging.update(repeating: 0, count: images.count * imageCount)
         for (local, image) in images.enumerated() {
             let target = staging + local * imageCount
             for c in 0..<channels {
-                let plane = input + (image * channels + c) * height * width
+                let plane = source + (image * channels + c) * height * width
                 for y in 0..<height {
                     let row = plane + y * width
-                    let to = target + ((y + top) * stagedWidth + left) * cv + c
-                    for x in 0..<width { to[x * cv] = row[x] }
+                    let to = target + ((y + top) * stagedWidth + left) * stagedChannels + c
+                    for x in 0..<width { to[x &* stagedChannels] = row[x] }
                 }
             }
         }
@@ -379,8 +472,11 @@ public enum WinogradKernels {
             _ d0: Vector<S>, _ d1: Vector<S>, _ d2: Vector<S>, _ d3: Vector<S>, _ d4: Vector<S>,
             _ d5: Vector<S>
         ) -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>, Vector<S>, Vector<S>) {
-            let four: S = 4, five: S = 5, two: S = 2
-            let a: Vector<S> = d4 - d2, b: Vector<S> = two * (d3 - d1)
+            let four: S = 4
+            let five: S = 5
+            let two: S = 2
+            let a: Vector<S> = d4 - d2
+            let b: Vector<S> = two * (d3 - d1)
             let r0: Vector<S> = four * d0 - five * d2 + d4
             let r1: Vector<S> = (d3 + d4) - four * (d1 + d2)
             let r2: Vector<S> = (d4 - d3) + four * (d1 - d2)
@@ -519,7 +615,9 @@ public enum WinogradKernels {
         for lane in 0..<Plan.lanes {
             let to = corner + lane &* plane
             for r in 0..<4 {
-                let row = SIMD4<S>(y[4 &* r][lane], y[4 &* r &+ 1][lane], y[4 &* r &+ 2][lane], y[4 &* r &+ 3][lane])
+                let row = SIMD4<S>(
+                    y[4 &* r][lane], y[4 &* r &+ 1][lane], y[4 &* r &+ 2][lane],
+                    y[4 &* r &+ 3][lane])
                 UnsafeMutableRawPointer(to + r &* width).storeBytes(of: row, as: SIMD4<S>.self)
             }
         }
@@ -536,9 +634,13 @@ public enum WinogradKernels {
             _ m0: Vector<S>, _ m1: Vector<S>, _ m2: Vector<S>, _ m3: Vector<S>, _ m4: Vector<S>,
             _ m5: Vector<S>
         ) -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>) {
-            let two: S = 2, four: S = 4, eight: S = 8
-            let sum12: Vector<S> = m1 + m2, difference12: Vector<S> = m1 - m2
-            let sum34: Vector<S> = m3 + m4, difference34: Vector<S> = m3 - m4
+            let two: S = 2
+            let four: S = 4
+            let eight: S = 8
+            let sum12: Vector<S> = m1 + m2
+            let difference12: Vector<S> = m1 - m2
+            let sum34: Vector<S> = m3 + m4
+            let difference34: Vector<S> = m3 - m4
             let y0: Vector<S> = m0 + sum12 + sum34
             let y1: Vector<S> = difference12 + two * difference34
             let y2: Vector<S> = sum12 + four * sum34
@@ -601,6 +703,292 @@ public enum WinogradKernels {
     }
 }
 
+// MARK: - Filter gradient
+
+extension WinogradKernels {
+    /// Writes the gradient of the convolution with respect to its filter into `filterGradient`.
+    ///
+    /// With Y = Aᵀ [U ⊙ V] A per tile and U = G g Gᵀ, the gradient is
+    /// dg = Gᵀ [Σ_tiles V ⊙ (A dY Aᵀ)] G: per position ξ one product
+    /// dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O], accumulated over the chunks.
+    ///
+    /// Shapes: `input` is `[N, C, H, W]`, `outputGradient` is `[N, O, oh, ow]` and
+    /// `filterGradient` is `[O, C, 3, 3]`, contiguous, with the sizes of `geometry`;
+    /// `O = filterGradient.count / (9·C)`. `workspace` is as in
+    /// ``convolution2D(_:variant:input:filter:output:workspace:)``. An empty batch gives zeros.
+    ///
+    /// - Precondition: `supports(geometry)`.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func filterGradient<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, variant: Variant = .f4x4,
+        input: UnsafeBufferPointer<S>, outputGradient: UnsafeBufferPointer<S>,
+        filterGradient: UnsafeMutableBufferPointer<S>, workspace: UnsafeMutableBufferPointer<S>
+    ) {
+        let op = "winogradFilterGradient"
+        let window = geometry.channels * 9
+        let outputChannels = filterGradient.count / window
+        Misuse.check(
+            filterGradient.count == outputChannels * window && outputChannels >= 1, op,
+            "filter gradient buffer has \(filterGradient.count) scalars, not a positive multiple "
+                + "of C·3·3 = \(window)")
+        let plan = Plan(geometry, outputChannels: outputChannels, variant: variant, scalar: S.self)
+        Misuse.check(
+            input.count == geometry.inputCount, op,
+            "input \(geometry.inputShape) needs \(geometry.inputCount) scalars, but its buffer "
+                + "has \(input.count)")
+        let (oh, ow) = (geometry.outputHeight, geometry.outputWidth)
+        let gradientCount = geometry.batch * outputChannels * oh * ow
+        Misuse.check(
+            outputGradient.count == gradientCount, op,
+            "output gradient needs \(gradientCount) scalars, but its buffer has "
+                + "\(outputGradient.count)")
+        Misuse.check(
+            workspace.count >= plan.partCount, op,
+            "workspace has \(workspace.count) scalars, needs \(plan.partCount)")
+        guard geometry.batch > 0 else { return filterGradient.update(repeating: 0) }
+
+        let (c, o, positions) = (geometry.channels, outputChannels, plan.positions)
+        let (cv, ov, m) = (plan.paddedChannels, plan.paddedOutputChannels, variant.tile)
+        let parts = plan.parts(workspace: workspace.count)
+        // Each part accumulates dU [C, α², O] at the start of its workspace.
+        for part in 0..<parts {
+            (workspace.baseAddress! + part * plan.partCount).update(
+                repeating: 0, count: plan.filterCount)
+        }
+        forEachChunk(plan, workspace: workspace) { images, part in
+            let transformedGradient = part
+            let staging = part + plan.filterCount
+            let transformedInput = staging + plan.stagingCount
+            let products =
+                transformedInput + positions * plan.tilesPerChunk * plan.paddedChannels
+            let tiles = images.count * plan.tilesPerImage
+            stage(plan, images: images, input: input.baseAddress!, staging: staging)
+            transformInput(plan, images: images.count, staging: staging, into: transformedInput)
+            stageChannelsLast(
+                images: images, source: outputGradient.baseAddress!, channels: o, height: oh,
+                width: ow, top: 0, left: 0, stagedHeight: plan.tilesHigh * m,
+                stagedWidth: plan.tilesWide * m, stagedChannels: ov, into: staging)
+            transformGradient(plan, images: images.count, staging: staging, into: products)
+            for position in 0..<positions {
+                // dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O]
+                BLAS.gemm(
+                    transposeA: true, m: c, n: o, k: tiles,
+                    a: UnsafeBufferPointer(
+                        start: transformedInput + position * cv,
+                        count: (tiles * positions - position) * cv),
+                    lda: positions * cv,
+                    b: UnsafeBufferPointer(
+                        start: products + position * ov,
+                        count: (tiles * positions - position) * ov),
+                    ldb: positions * ov,
+                    beta: 1,
+                    c: UnsafeMutableBufferPointer(
+                        start: transformedGradient + position * o,
+                        count: (c * positions - position) * o),
+                    ldc: positions * o)
+            }
+        }
+        let sum = workspace.baseAddress!
+        for part in 1..<parts {
+            let other = sum + part * plan.partCount
+            for index in 0..<plan.filterCount { sum[index] += other[index] }
+        }
+        untransformFilterGradient(plan, sum, into: filterGradient.baseAddress!)
+    }
+
+    /// dM [tiles, α², Ov] = A dY Aᵀ for the m×m gradient tile dY of every tile, from the staged
+    /// gradient `[images, tilesHigh·m, tilesWide·m, Ov]`.
+    @inlinable
+    static func transformGradient<S: TensorScalar>(
+        _ plan: Plan, images: Int, staging: UnsafePointer<S>,
+        into transformed: UnsafeMutablePointer<S>
+    ) {
+        let m = plan.variant.tile
+        let ov = plan.paddedOutputChannels
+        let rowStride = plan.tilesWide * m * ov
+        var tile = 0
+        for image in 0..<images {
+            let staged = staging + image * plan.tilesHigh * m * rowStride
+            for ty in 0..<plan.tilesHigh {
+                for tx in 0..<plan.tilesWide {
+                    let patch = staged + ty * m * rowStride + tx * m * ov
+                    let target = transformed + tile * plan.positions * ov
+                    for o in stride(from: 0, to: ov, by: Plan.lanes) {
+                        if plan.variant == .f4x4 {
+                            gradientTileF4(
+                                patch + o, rowStride: rowStride, columnStride: ov, target + o,
+                                positionStride: ov)
+                        } else {
+                            gradientTileF2(
+                                patch + o, rowStride: rowStride, columnStride: ov, target + o,
+                                positionStride: ov)
+                        }
+                    }
+                    tile += 1
+                }
+            }
+        }
+    }
+
+    /// A y Aᵀ for F(4×4, 3×3) on 8 channels: y is 4×4 at `patch`, the 36 results go to
+    /// `target + ξ·positionStride`.
+    @inlinable @inline(__always)
+    static func gradientTileF4<S: TensorScalar>(
+        _ patch: UnsafePointer<S>, rowStride: Int, columnStride: Int,
+        _ target: UnsafeMutablePointer<S>, positionStride: Int
+    ) {
+        // A x for a column x of 4; A = [1 0 0 0; 1 1 1 1; 1 −1 1 −1; 1 2 4 8; 1 −2 4 −8; 0 0 0 1].
+        @inline(__always)
+        func transform(_ y0: Vector<S>, _ y1: Vector<S>, _ y2: Vector<S>, _ y3: Vector<S>)
+            -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>, Vector<S>, Vector<S>)
+        {
+            let two: S = 2
+            let four: S = 4
+            let eight: S = 8
+            let even: Vector<S> = y0 + y2
+            let odd: Vector<S> = y1 + y3
+            let even4: Vector<S> = y0 + four * y2
+            let odd4: Vector<S> = two * y1 + eight * y3
+            return (y0, even + odd, even - odd, even4 + odd4, even4 - odd4, y3)
+        }
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 24) { scratch in
+            let s = scratch.baseAddress!  // A y, [6, 4]
+            for j in 0..<4 {
+                let column = patch + j * columnStride
+                let r = transform(
+                    load(column), load(column + rowStride), load(column + 2 * rowStride),
+                    load(column + 3 * rowStride))
+                s[j] = r.0
+                s[4 + j] = r.1
+                s[8 + j] = r.2
+                s[12 + j] = r.3
+                s[16 + j] = r.4
+                s[20 + j] = r.5
+            }
+            for i in 0..<6 {
+                let row = s + i * 4
+                let r = transform(row[0], row[1], row[2], row[3])
+                let to = target + i * 6 * positionStride
+                store(r.0, to)
+                store(r.1, to + positionStride)
+                store(r.2, to + 2 * positionStride)
+                store(r.3, to + 3 * positionStride)
+                store(r.4, to + 4 * positionStride)
+                store(r.5, to + 5 * positionStride)
+            }
+        }
+    }
+
+    /// A y Aᵀ for F(2×2, 3×3) on 8 channels: y is 2×2 at `patch`, the 16 results go to
+    /// `target + ξ·positionStride`.
+    @inlinable @inline(__always)
+    static func gradientTileF2<S: TensorScalar>(
+        _ patch: UnsafePointer<S>, rowStride: Int, columnStride: Int,
+        _ target: UnsafeMutablePointer<S>, positionStride: Int
+    ) {
+        // A x for a column x of 2; A = [1 0; 1 1; 1 −1; 0 −1].
+        @inline(__always)
+        func transform(_ y0: Vector<S>, _ y1: Vector<S>)
+            -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>)
+        {
+            (y0, y0 + y1, y0 - y1, .zero - y1)
+        }
+        let top = transform(load(patch), load(patch + rowStride))
+        let bottom = transform(
+            load(patch + columnStride), load(patch + columnStride + rowStride))
+        // Column 0 of the 2×2 tile gave `top`, column 1 `bottom`; now each row i.
+        for (i, (left, right)) in [
+            (top.0, bottom.0), (top.1, bottom.1), (top.2, bottom.2), (top.3, bottom.3),
+        ].enumerated() {
+            let r = transform(left, right)
+            let to = target + i * 4 * positionStride
+            store(r.0, to)
+            store(r.1, to + positionStride)
+            store(r.2, to + 2 * positionStride)
+            store(r.3, to + 3 * positionStride)
+        }
+    }
+
+    /// dg [O, C, 3, 3] = Gᵀ dU G for every dU = transformed[c, ·, o] `[α, α]`, 8 output
+    /// channels at once.
+    @inlinable
+    static func untransformFilterGradient<S: TensorScalar>(
+        _ plan: Plan, _ transformed: UnsafePointer<S>, into filterGradient: UnsafeMutablePointer<S>
+    ) {
+        let alpha = plan.variant.alpha
+        let (channels, outputChannels) = (plan.geometry.channels, plan.outputChannels)
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 6 + 6 * 3) { scratch in
+            let u = scratch.baseAddress!  // one row of dU
+            let columns = u + 6  // dU G, [α, 3]
+            for c in 0..<channels {
+                let source = transformed + c * alpha * alpha * outputChannels
+                for o in stride(from: 0, to: outputChannels, by: Plan.lanes) {
+                    let lanes = min(Plan.lanes, outputChannels - o)
+                    for i in 0..<alpha {
+                        let row = source + i * alpha * outputChannels + o
+                        for j in 0..<alpha {
+                            if lanes == Plan.lanes {
+                                u[j] = load(row + j * outputChannels)
+                            } else {
+                                var value = Vector<S>()
+                                for lane in 0..<lanes {
+                                    value[lane] = row[j * outputChannels + lane]
+                                }
+                                u[j] = value
+                            }
+                        }
+                        filterColumnTransposed(plan.variant, u, stride: 1, columns + i * 3)
+                    }
+                    for j in 0..<3 {
+                        let r = u  // Gᵀ (dU G) column j, 3 values
+                        filterColumnTransposed(plan.variant, columns + j, stride: 3, r)
+                        for lane in 0..<lanes {
+                            let taps = filterGradient + ((o &+ lane) &* channels &+ c) &* 9
+                            taps[j] = r[0][lane]
+                            taps[3 + j] = r[1][lane]
+                            taps[6 + j] = r[2][lane]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gᵀ x for a column x of α at `x[0], x[stride], …`, written to `to[0], to[1], to[2]`.
+    @inlinable @inline(__always)
+    static func filterColumnTransposed<S: TensorScalar>(
+        _ variant: Variant, _ x: UnsafePointer<Vector<S>>, stride: Int,
+        _ to: UnsafeMutablePointer<Vector<S>>
+    ) {
+        let u0 = x[0]
+        let u1 = x[stride]
+        let u2 = x[2 * stride]
+        let u3 = x[3 * stride]
+        let half: S = 0.5
+        if variant == .f2x2 {  // Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1]
+            let sum: Vector<S> = (u1 + u2) * half
+            to[0] = u0 + sum
+            to[1] = (u1 - u2) * half
+            to[2] = sum + u3
+            return
+        }
+        // Gᵀ = [¼ −⅙ −⅙ ¹⁄₂₄ ¹⁄₂₄ 0; 0 −⅙ ⅙ ¹⁄₁₂ −¹⁄₁₂ 0; 0 −⅙ −⅙ ⅙ ⅙ 1]
+        let u4 = x[4 * stride]
+        let u5 = x[5 * stride]
+        let quarter: S = 0.25
+        let sixth: S = 1 / 6
+        let twelfth: S = 1 / 12
+        let twentyFourth: S = 1 / 24
+        let sum12: Vector<S> = u1 + u2
+        let sum34: Vector<S> = u3 + u4
+        to[0] = u0 * quarter - sum12 * sixth + sum34 * twentyFourth
+        to[1] = (u2 - u1) * sixth + (u3 - u4) * twelfth
+        to[2] = (sum34 - sum12) * sixth + u5
+    }
+}
+
 // MARK: - Tensor-level convolution and input gradient
 
 extension WinogradKernels {
@@ -613,7 +1001,8 @@ extension WinogradKernels {
     ) -> Bool {
         let c = geometry.configuration
         guard supports(geometry), c.paddingHeight <= 2, c.paddingWidth <= 2 else { return false }
-        return pays(inputGradientGeometry(geometry, outputChannels: outputChannels),
+        return pays(
+            inputGradientGeometry(geometry, outputChannels: outputChannels),
             outputChannels: geometry.channels)
     }
 
@@ -694,4 +1083,45 @@ extension WinogradKernels {
             outputGradient, filter: rotated,
             geometry: inputGradientGeometry(geometry, outputChannels: outputChannels))
     }
+}
+
+extension WinogradKernels {
+    /// ``Nabla/conv2dBackwardFilter(_:input:filterShape:configuration:)`` by Winograd
+    /// F(4×4, 3×3), with a workspace allocated for the call.
+    ///
+    /// - Parameters:
+    ///   - outputGradient: `[N, O, oh, ow]`.
+    ///   - input: `[N, C, H, W]`, with the sizes of `geometry`.
+    ///   - outputChannels: `O`.
+    /// - Returns: `[O, C, 3, 3]`.
+    @inlinable
+    public static func conv2dBackwardFilter<S: TensorScalar>(
+        _ outputGradient: Tensor<S>, input: Tensor<S>, outputChannels: Int,
+        geometry: Convolution2DGeometry
+    ) -> Tensor<S> {
+        let workspace = UnsafeMutableBufferPointer<S>.allocate(
+            capacity: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self))
+        defer { workspace.deallocate() }
+        return Tensor(unsafeUninitializedShape: [outputChannels, geometry.channels, 3, 3]) {
+            filterGradient in
+            input.withUnsafeBufferPointer { input in
+                outputGradient.withUnsafeBufferPointer { outputGradient in
+                    self.filterGradient(
+                        geometry, input: input, outputGradient: outputGradient,
+                        filterGradient: filterGradient, workspace: workspace)
+                }
+            }
+        }
+    }
+}
+
+/// Hands out chunk indices 0, 1, 2, … to parallel workers.
+@usableFromInline
+final class ChunkCounter: Sendable {
+    @usableFromInline let counter = Atomic<Int>(0)
+
+    @inlinable init() {}
+
+    /// The next chunk index.
+    @inlinable func next() -> Int { counter.add(1, ordering: .relaxed).oldValue }
 }

@@ -146,6 +146,10 @@ public func conv2dBackwardFilter<S: TensorScalar>(
     Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
     guard geometry.batch > 0 else { return Tensor(repeating: 0, shape: filterShape) }
+    if WinogradKernels.pays(geometry, outputChannels: outputChannels) {
+        return WinogradKernels.conv2dBackwardFilter(
+            outputGradient, input: input, outputChannels: outputChannels, geometry: geometry)
+    }
 
     let columns = ConvolutionShapes.im2col(geometry, input)
     defer { columns.deallocate() }
