@@ -399,18 +399,71 @@ public enum WinogradKernels {
         into staging: UnsafeMutablePointer<S>
     ) {
         let imageCount = stagedHeight * stagedWidth * stagedChannels
-        staging.update(repeating: 0, count: images.count * imageCount)
+        let rowCount = stagedWidth * stagedChannels
+        let plane = height * width
         for (local, image) in images.enumerated() {
             let target = staging + local * imageCount
-            for c in 0..<channels {
-                let plane = source + (image * channels + c) * height * width
+            // Zeros: the rows above and below the image, the columns left and right of it, and
+            // the channels past `channels`.
+            target.update(repeating: 0, count: top * rowCount)
+            let below = target + (top + height) * rowCount
+            below.update(repeating: 0, count: (stagedHeight - top - height) * rowCount)
+            for y in 0..<height {
+                let row = target + (top + y) * rowCount
+                row.update(repeating: 0, count: left * stagedChannels)
+                let right = row + (left + width) * stagedChannels
+                right.update(repeating: 0, count: (stagedWidth - left - width) * stagedChannels)
+                if channels < stagedChannels {
+                    for x in 0..<width {
+                        (row + (left + x) * stagedChannels + channels).update(
+                            repeating: 0, count: stagedChannels - channels)
+                    }
+                }
+            }
+            // 4 channels × 4 pixels at a time, transposed in registers; then the rest singly.
+            let from = source + image * channels * plane
+            let quads = channels / 4 * 4
+            for c in stride(from: 0, to: quads, by: 4) {
+                let planes = from + c * plane
                 for y in 0..<height {
-                    let row = plane + y * width
-                    let to = target + ((y + top) * stagedWidth + left) * stagedChannels + c
+                    let row = planes + y * width
+                    let to = target + ((top + y) * stagedWidth + left) * stagedChannels + c
+                    var x = 0
+                    while x + 4 <= width {
+                        let r0 = load4(row + x)
+                        let r1 = load4(row + plane + x)
+                        let r2 = load4(row + 2 * plane + x)
+                        let r3 = load4(row + 3 * plane + x)
+                        let pixel = to + x * stagedChannels
+                        store4(SIMD4(r0[0], r1[0], r2[0], r3[0]), pixel)
+                        store4(SIMD4(r0[1], r1[1], r2[1], r3[1]), pixel + stagedChannels)
+                        store4(SIMD4(r0[2], r1[2], r2[2], r3[2]), pixel + 2 * stagedChannels)
+                        store4(SIMD4(r0[3], r1[3], r2[3], r3[3]), pixel + 3 * stagedChannels)
+                        x += 4
+                    }
+                    for x in x..<width {
+                        for k in 0..<4 { to[x * stagedChannels + k] = row[k * plane + x] }
+                    }
+                }
+            }
+            for c in quads..<channels {
+                for y in 0..<height {
+                    let row = from + c * plane + y * width
+                    let to = target + ((top + y) * stagedWidth + left) * stagedChannels + c
                     for x in 0..<width { to[x &* stagedChannels] = row[x] }
                 }
             }
         }
+    }
+
+    @inlinable @inline(__always)
+    static func load4<S: TensorScalar>(_ p: UnsafePointer<S>) -> SIMD4<S> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<S>.self)
+    }
+
+    @inlinable @inline(__always)
+    static func store4<S: TensorScalar>(_ v: SIMD4<S>, _ p: UnsafeMutablePointer<S>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<S>.self)
     }
 
     /// V_ξ [tiles, Cv] = (Bᵀ d B)_ξ for the patch d of every tile of the staged chunk.
