@@ -24,6 +24,9 @@ public func conv2d<S: TensorScalar>(
     let outputChannels = filter.shape[0]
     let outputShape = [geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth]
     guard geometry.batch > 0 else { return Tensor(shape: outputShape, scalars: []) }
+    if WinogradKernels.pays(geometry, outputChannels: outputChannels) {
+        return WinogradKernels.conv2d(input, filter: filter, geometry: geometry)
+    }
     if DirectConvolutionKernels.handlesForward(geometry, outputChannels: outputChannels) {
         return DirectConvolutionKernels.conv2d(input, filter: filter, bias: nil, geometry: geometry)
     }
@@ -102,6 +105,9 @@ public func conv2dBackwardInput<S: TensorScalar>(
     Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
     guard geometry.batch > 0 else { return Tensor(shape: inputShape, scalars: []) }
+    if WinogradKernels.paysForInputGradient(geometry, outputChannels: outputChannels) {
+        return WinogradKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
+    }
     if DirectConvolutionKernels.handlesInputGradient(geometry, outputChannels: outputChannels) {
         return DirectConvolutionKernels.conv2dBackwardInput(
             outputGradient, filter: filter, geometry: geometry)
@@ -147,6 +153,10 @@ public func conv2dBackwardFilter<S: TensorScalar>(
     Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
     guard geometry.batch > 0 else { return Tensor(repeating: 0, shape: filterShape) }
+    if WinogradKernels.pays(geometry, outputChannels: outputChannels) {
+        return WinogradKernels.conv2dBackwardFilter(
+            outputGradient, input: input, outputChannels: outputChannels, geometry: geometry)
+    }
     if DirectConvolutionKernels.handlesFilterGradient(geometry, outputChannels: outputChannels) {
         return DirectConvolutionKernels.conv2dBackwardFilter(
             outputGradient, input: input, filterShape: filterShape, geometry: geometry,

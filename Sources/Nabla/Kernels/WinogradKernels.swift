@@ -1,0 +1,1180 @@
+import Dispatch
+import Synchronization
+
+// Winograd convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015)
+// for 3×3 filters with stride 1 and dilation 1. Each m×m output tile is
+//
+//     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+//
+// for its α×α input patch d (α = m + 2). Summed over channels, the element-wise stage becomes α²
+// independent matrix products, one per position ξ of the α×α transformed tile:
+//
+//     M_ξ [tiles, O] = V_ξ [tiles, C] · U_ξ [C, O]
+//
+// Scratch layouts (all row-major), for a chunk of images holding `tiles` tiles:
+//   U       [C, α², O]               the transformed filter
+//   staging [images, Hp, Wp, Cv]     the chunk's input, zero-padded, channels last
+//   V       [tiles, α², Cv]          the transformed input tiles
+//   M       [tiles, α², Ov]          the products, before the output transform
+// Cv and Ov round C and O up to the vector width, so the transforms work on 8 channels at once
+// with contiguous loads and stores; the products read and write only the first C and O columns.
+// U_ξ, V_ξ and M_ξ are strided views (leading dimensions α²·O, α²·Cv, α²·Ov), so the transforms
+// write and read one contiguous block per channel or tile.
+
+/// Winograd 2-D convolution for 3×3 filters with stride 1 and dilation 1, any zero padding.
+///
+/// About 3× fewer multiply-adds than im2col + GEMM with F(4×4, 3×3), at the price of a small
+/// loss of accuracy in Float (about 1e-6 of the output's magnitude) and of how non-finite inputs
+/// spread (see ``convolution2D(_:variant:input:filter:output:workspace:)``).
+public enum WinogradKernels {
+    /// The output tile size: F(m×m, 3×3) computes m×m outputs from an (m + 2)×(m + 2) patch.
+    public enum Variant: Hashable, Sendable, CaseIterable {
+        /// F(2×2, 3×3): 4×4 patches; 16 products; exact transforms (only ±1, ½).
+        case f2x2
+        /// F(4×4, 3×3): 6×6 patches; 36 products; interpolation points 0, ±1, ±2, ∞.
+        case f4x4
+
+        /// The output tile size m.
+        @inlinable public var tile: Int { self == .f2x2 ? 2 : 4 }
+        /// The transformed tile size α = m + 2.
+        @inlinable public var alpha: Int { tile + 2 }
+    }
+
+    /// Whether Winograd can compute the convolution of `geometry`: a 3×3 kernel with unit strides
+    /// and dilations.
+    @inlinable
+    public static func supports(_ geometry: Convolution2DGeometry) -> Bool {
+        let c = geometry.configuration
+        return geometry.kernelHeight == 3 && geometry.kernelWidth == 3
+            && c.strideHeight == 1 && c.strideWidth == 1
+            && c.dilationHeight == 1 && c.dilationWidth == 1
+    }
+
+    /// Whether Winograd is faster than im2col + GEMM for `geometry` with `outputChannels`, as
+    /// measured on a 2-core AVX2 machine with OpenBLAS: both channel counts at least 16 and at
+    /// least 512 output positions per channel over the batch (N·oh·ow), since the filter
+    /// transform costs as much as the products of about 64 tiles.
+    @inlinable
+    public static func pays(_ geometry: Convolution2DGeometry, outputChannels: Int) -> Bool {
+        supports(geometry) && geometry.channels >= 16 && outputChannels >= 16
+            && geometry.batch * geometry.outputHeight * geometry.outputWidth >= 512
+    }
+
+    /// The sizes of one Winograd convolution: tiles, padded staging and chunking.
+    public struct Plan: Hashable, Sendable {
+        /// The convolution; `supports(geometry)` holds.
+        public let geometry: Convolution2DGeometry
+        /// The number of output channels, `O`.
+        public let outputChannels: Int
+        /// The output tile size.
+        public let variant: Variant
+        /// Tile rows and columns per image: `⌈oh / m⌉` and `⌈ow / m⌉`.
+        public let tilesHigh: Int, tilesWide: Int
+        /// The staged (padded) image height and width: tiles · m + 2.
+        public let stagedHeight: Int, stagedWidth: Int
+        /// Channels rounded up to the vector width.
+        public let paddedChannels: Int, paddedOutputChannels: Int
+        /// Images transformed and multiplied together, sized so a chunk's scratch stays in L2.
+        public let imagesPerChunk: Int
+        /// Workers that take chunks in parallel: `BLAS.threadCount` when there are chunks enough
+        /// and a chunk's products are small enough for OpenBLAS to run them on the calling
+        /// thread (m·n·k ≤ 2¹⁸), so its own threads stay idle; otherwise 1.
+        public let parts: Int
+
+        /// The vector width of the transforms, in channels.
+        @usableFromInline static let lanes = 8
+        /// The scratch one chunk may use, in bytes: about half the 1 MB L2 of one core.
+        @usableFromInline static let chunkBytes = 1 << 19
+        /// The fewest tiles in a chunk (when the batch has them), whatever its size.
+        @usableFromInline static let fewestTiles = 64
+
+        /// Plans the convolution of `geometry` with `outputChannels` output channels.
+        ///
+        /// - Precondition: `supports(geometry)` and `outputChannels ≥ 1`.
+        @inlinable
+        public init<S: TensorScalar>(
+            _ geometry: Convolution2DGeometry, outputChannels: Int, variant: Variant = .f4x4,
+            scalar: S.Type
+        ) {
+            Misuse.check(
+                supports(geometry), "winograd",
+                "kernel \(geometry.kernelHeight)×\(geometry.kernelWidth) with "
+                    + "\(geometry.configuration): needs a 3×3 kernel, stride 1 and dilation 1")
+            Misuse.check(
+                outputChannels >= 1, "winograd",
+                "output channels \(outputChannels) must be positive")
+            self.geometry = geometry
+            self.outputChannels = outputChannels
+            self.variant = variant
+            let m = variant.tile
+            tilesHigh = (geometry.outputHeight + m - 1) / m
+            tilesWide = (geometry.outputWidth + m - 1) / m
+            stagedHeight = tilesHigh * m + 2
+            stagedWidth = tilesWide * m + 2
+            let lanes = Plan.lanes
+            paddedChannels = (geometry.channels + lanes - 1) / lanes * lanes
+            paddedOutputChannels = (outputChannels + lanes - 1) / lanes * lanes
+            let perImage =
+                MemoryLayout<S>.stride
+                * (max(
+                    stagedHeight * stagedWidth * paddedChannels,
+                    tilesHigh * m * tilesWide * m * paddedOutputChannels)
+                    + variant.alpha * variant.alpha * tilesHigh * tilesWide
+                    * (paddedChannels + paddedOutputChannels))
+            // At least 64 tiles, so the products are not too thin for BLAS.
+            let tilesPerImage = tilesHigh * tilesWide
+            let fewestImages = (Plan.fewestTiles + tilesPerImage - 1) / tilesPerImage
+            imagesPerChunk = max(
+                1, min(geometry.batch, max(Plan.chunkBytes / perImage, fewestImages)))
+            let chunks = (geometry.batch + imagesPerChunk - 1) / imagesPerChunk
+            let products =
+                imagesPerChunk * tilesHigh * tilesWide * geometry.channels
+                * outputChannels
+            parts = products <= 1 << 18 ? max(1, min(BLAS.threadCount, chunks)) : 1
+        }
+
+        /// Tiles per image.
+        @inlinable public var tilesPerImage: Int { tilesHigh * tilesWide }
+        /// Tiles per chunk.
+        @inlinable public var tilesPerChunk: Int { imagesPerChunk * tilesPerImage }
+        /// α².
+        @inlinable public var positions: Int { variant.alpha * variant.alpha }
+        /// Scalars of the transformed filter U, `[C, α², O]`.
+        @inlinable public var filterCount: Int { positions * geometry.channels * outputChannels }
+        /// Scalars of one chunk's staging: the input `[images, Hp, Wp, Cv]` or, for the filter
+        /// gradient, the output gradient `[images, tilesHigh·m, tilesWide·m, Ov]`.
+        @inlinable public var stagingCount: Int {
+            imagesPerChunk
+                * max(
+                    stagedHeight * stagedWidth * paddedChannels,
+                    (stagedHeight - 2) * (stagedWidth - 2) * paddedOutputChannels)
+        }
+        /// Scalars of one chunk's staging, V and M.
+        @inlinable public var chunkCount: Int {
+            stagingCount + positions * tilesPerChunk * (paddedChannels + paddedOutputChannels)
+        }
+        /// The workspace of one part: U (or dU) and the scratch of one chunk.
+        @inlinable public var partCount: Int { filterCount + chunkCount }
+        /// The workspace ``convolution2D(_:variant:input:filter:output:workspace:)`` needs, in
+        /// scalars: one ``partCount`` per part.
+        @inlinable public var workspaceCount: Int { parts * partCount }
+
+        /// The parts a workspace of `count` scalars has room for, at most ``parts``.
+        @inlinable func parts(workspace count: Int) -> Int { min(parts, count / partCount) }
+    }
+
+    /// The workspace, in scalars, of a Winograd convolution of `geometry` with `outputChannels`.
+    @inlinable
+    public static func workspaceCount<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, outputChannels: Int, variant: Variant = .f4x4,
+        scalar: S.Type
+    ) -> Int {
+        Plan(geometry, outputChannels: outputChannels, variant: variant, scalar: S.self)
+            .workspaceCount
+    }
+
+    /// Writes the convolution (cross-correlation) of `input` with `filter` into `output`.
+    ///
+    /// Shapes: `input` is `[N, C, H, W]`, `filter` is `[O, C, 3, 3]` and `output` is
+    /// `[N, O, oh, ow]`, contiguous, with the sizes of `geometry`; `O = filter.count / (9·C)`.
+    /// `workspace` holds at least ``Plan/partCount`` scalars, its contents are ignored and
+    /// overwritten, so a caller can reuse it across calls; with
+    /// ``workspaceCount(_:outputChannels:variant:scalar:)`` scalars (sized for `BLAS.threadCount`)
+    /// chunks of images run on ``Plan/parts`` threads.
+    ///
+    /// Non-finite values: the output transform mixes the m×m outputs of a tile, so a NaN or ±Inf
+    /// in the input makes NaN (or ±Inf) every output of each tile whose (m + 2)×(m + 2) input
+    /// patch contains it, a superset of the outputs whose 3×3 window contains it. Outputs of
+    /// other tiles are unaffected. A non-finite filter value makes its whole output channel
+    /// non-finite, as in the direct convolution.
+    ///
+    /// - Precondition: `supports(geometry)`.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func convolution2D<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, variant: Variant = .f4x4,
+        input: UnsafeBufferPointer<S>, filter: UnsafeBufferPointer<S>,
+        output: UnsafeMutableBufferPointer<S>, workspace: UnsafeMutableBufferPointer<S>
+    ) {
+        let op = "winograd"
+        let window = geometry.channels * 9
+        let outputChannels = filter.count / window
+        Misuse.check(
+            filter.count == outputChannels * window && outputChannels >= 1, op,
+            "filter buffer has \(filter.count) scalars, not a positive multiple of C·3·3 = "
+                + "\(window)")
+        let plan = Plan(geometry, outputChannels: outputChannels, variant: variant, scalar: S.self)
+        Misuse.check(
+            input.count == geometry.inputCount, op,
+            "input \(geometry.inputShape) needs \(geometry.inputCount) scalars, but its buffer "
+                + "has \(input.count)")
+        let outputCount =
+            geometry.batch * outputChannels * geometry.outputHeight * geometry.outputWidth
+        Misuse.check(
+            output.count == outputCount, op,
+            "output needs \(outputCount) scalars, but its buffer has \(output.count)")
+        Misuse.check(
+            workspace.count >= plan.partCount, op,
+            "workspace has \(workspace.count) scalars, needs \(plan.partCount)")
+        guard geometry.batch > 0 else { return }
+
+        let transformedFilter = workspace.baseAddress!
+        transformFilter(plan, filter: filter.baseAddress!, into: transformedFilter)
+        forEachChunk(plan, workspace: workspace) { images, part in
+            convolveChunk(
+                plan, images: images, input: input.baseAddress!,
+                transformedFilter: transformedFilter, output: output.baseAddress!,
+                scratch: part + plan.filterCount)
+        }
+    }
+
+    /// Calls `body` with every chunk of images and the workspace of the part that takes it.
+    /// The parts take the next chunk as they finish one, so a part slowed down (by another
+    /// process on its core) takes fewer chunks.
+    @inlinable
+    static func forEachChunk<S: TensorScalar>(
+        _ plan: Plan, workspace: UnsafeMutableBufferPointer<S>,
+        _ body: (Range<Int>, UnsafeMutablePointer<S>) -> Void
+    ) {
+        let batch = plan.geometry.batch
+        let chunks = (batch + plan.imagesPerChunk - 1) / plan.imagesPerChunk
+        let parts = plan.parts(workspace: workspace.count)
+        func run(chunk: Int, part: Int) {
+            let first = chunk * plan.imagesPerChunk
+            body(
+                first..<min(first + plan.imagesPerChunk, batch),
+                workspace.baseAddress! + part * plan.partCount)
+        }
+        guard parts > 1 else {
+            for chunk in 0..<chunks { run(chunk: chunk, part: 0) }
+            return
+        }
+        let counter = ChunkCounter()
+        withoutActuallyEscaping(run) { run in
+            let shared = UncheckedSendable(run)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                while case let chunk = counter.next(), chunk < chunks {
+                    shared.value(chunk, part)
+                }
+            }
+        }
+    }
+
+    /// Convolves `images` of the batch: stage, transform, multiply, transform back.
+    @inlinable
+    static func convolveChunk<S: TensorScalar>(
+        _ plan: Plan, images: Range<Int>, input: UnsafePointer<S>,
+        transformedFilter: UnsafePointer<S>, output: UnsafeMutablePointer<S>,
+        scratch: UnsafeMutablePointer<S>
+    ) {
+        let g = plan.geometry
+        let tiles = images.count * plan.tilesPerImage
+        let staging = scratch
+        let transformedInput = staging + plan.stagingCount
+        let products = transformedInput + plan.positions * plan.tilesPerChunk * plan.paddedChannels
+        stage(plan, images: images, input: input, staging: staging)
+        transformInput(plan, images: images.count, staging: staging, into: transformedInput)
+        let (c, o) = (g.channels, plan.outputChannels)
+        let (cv, ov) = (plan.paddedChannels, plan.paddedOutputChannels)
+        let positions = plan.positions
+        for position in 0..<positions {
+            // M_ξ [tiles, O] = V_ξ [tiles, C] · U_ξ [C, O]
+            BLAS.gemm(
+                m: tiles, n: o, k: c,
+                a: UnsafeBufferPointer(
+                    start: transformedInput + position * cv,
+                    count: (tiles * positions - position) * cv),
+                lda: positions * cv,
+                b: UnsafeBufferPointer(
+                    start: transformedFilter + position * o, count: (c * positions - position) * o),
+                ldb: positions * o,
+                c: UnsafeMutableBufferPointer(
+                    start: products + position * ov, count: (tiles * positions - position) * ov),
+                ldc: positions * ov)
+        }
+        transformOutput(
+            plan, images: images, products: products,
+            output: output + images.lowerBound * o * g.outputHeight * g.outputWidth)
+    }
+
+    // MARK: - Filter transform
+
+    /// U [C, α², O]: (G g Gᵀ)_ξ for every filter `g` = filter[o, c], 8 output channels at once.
+    @inlinable
+    static func transformFilter<S: TensorScalar>(
+        _ plan: Plan, filter: UnsafePointer<S>, into transformed: UnsafeMutablePointer<S>
+    ) {
+        let alpha = plan.variant.alpha
+        let (channels, outputChannels) = (plan.geometry.channels, plan.outputChannels)
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 9 + 6 * 3 + 6) { scratch in
+            let taps = scratch.baseAddress!  // g of 8 output channels, [3, 3]
+            let gg = taps + 9  // G g, [α, 3]
+            let u = gg + 18  // one row of G g Gᵀ
+            for c in 0..<channels {
+                let target = transformed + c * alpha * alpha * outputChannels
+                for o in stride(from: 0, to: outputChannels, by: Plan.lanes) {
+                    let lanes = min(Plan.lanes, outputChannels - o)
+                    for k in 0..<9 {
+                        var tap = Vector<S>()
+                        for lane in 0..<lanes {
+                            tap[lane] = filter[((o &+ lane) &* channels &+ c) &* 9 &+ k]
+                        }
+                        taps[k] = tap
+                    }
+                    for j in 0..<3 {
+                        filterColumn(
+                            plan.variant, taps[j], taps[3 + j], taps[6 + j], gg + j, stride: 3)
+                    }
+                    for i in 0..<alpha {
+                        let row = gg + i * 3
+                        filterColumn(plan.variant, row[0], row[1], row[2], u, stride: 1)
+                        let to = target + i * alpha * outputChannels + o
+                        for j in 0..<alpha {
+                            if lanes == Plan.lanes {
+                                store(u[j], to + j * outputChannels)
+                            } else {
+                                for lane in 0..<lanes { to[j * outputChannels + lane] = u[j][lane] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// G x for a column x of 3, written to `to[0], to[stride], …`: α values.
+    @inlinable @inline(__always)
+    static func filterColumn<S: TensorScalar>(
+        _ variant: Variant, _ g0: Vector<S>, _ g1: Vector<S>, _ g2: Vector<S>,
+        _ to: UnsafeMutablePointer<Vector<S>>, stride: Int
+    ) {
+        let half: S = 0.5
+        let outer: Vector<S> = g0 + g2
+        if variant == .f2x2 {  // G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
+            to[0] = g0
+            to[stride] = (outer + g1) * half
+            to[2 * stride] = (outer - g1) * half
+            to[3 * stride] = g2
+        } else {  // G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; ¹⁄₂₄ ¹⁄₁₂ ⅙; ¹⁄₂₄ −¹⁄₁₂ ⅙; 0 0 1]
+            let quarter: S = 0.25
+            let minusSixth: S = -1 / 6
+            let twelfth: S = 1 / 12
+            let sixth: S = 1 / 6
+            let twentyFourth: S = 1 / 24
+            let even: Vector<S> = g0 * twentyFourth + g2 * sixth
+            let odd: Vector<S> = g1 * twelfth
+            to[0] = g0 * quarter
+            to[stride] = (outer + g1) * minusSixth
+            to[2 * stride] = (outer - g1) * minusSixth
+            to[3 * stride] = even + odd
+            to[4 * stride] = even - odd
+            to[5 * stride] = g2
+        }
+    }
+
+    // MARK: - Input transform
+
+    /// Copies `images` of the NCHW input into `staging` `[images, Hp, Wp, Cv]`, zero-padded.
+    @inlinable
+    static func stage<S: TensorScalar>(
+        _ plan: Plan, images: Range<Int>, input: UnsafePointer<S>,
+        staging: UnsafeMutablePointer<S>
+    ) {
+        let g = plan.geometry
+        stageChannelsLast(
+            images: images, source: input, channels: g.channels, height: g.height,
+            width: g.width, top: g.configuration.paddingHeight,
+            left: g.configuration.paddingWidth, stagedHeight: plan.stagedHeight,
+            stagedWidth: plan.stagedWidth, stagedChannels: plan.paddedChannels, into: staging)
+    }
+
+    /// Copies `images` of `source` `[N, channels, height, width]` into `staging`
+    /// `[images, stagedHeight, stagedWidth, stagedChannels]`, pixel (y, x) at (y + top, x + left)
+    /// and zeros everywhere else.
+    @inlinable
+    static func stageChannelsLast<S: TensorScalar>(
+        images: Range<Int>, source: UnsafePointer<S>, channels: Int, height: Int, width: Int,
+        top: Int, left: Int, stagedHeight: Int, stagedWidth: Int, stagedChannels: Int,
+        into staging: UnsafeMutablePointer<S>
+    ) {
+        let imageCount = stagedHeight * stagedWidth * stagedChannels
+        let rowCount = stagedWidth * stagedChannels
+        let plane = height * width
+        for (local, image) in images.enumerated() {
+            let target = staging + local * imageCount
+            // Zeros: the rows above and below the image, the columns left and right of it, and
+            // the channels past `channels`.
+            target.update(repeating: 0, count: top * rowCount)
+            let below = target + (top + height) * rowCount
+            below.update(repeating: 0, count: (stagedHeight - top - height) * rowCount)
+            for y in 0..<height {
+                let row = target + (top + y) * rowCount
+                row.update(repeating: 0, count: left * stagedChannels)
+                let right = row + (left + width) * stagedChannels
+                right.update(repeating: 0, count: (stagedWidth - left - width) * stagedChannels)
+                if channels < stagedChannels {
+                    for x in 0..<width {
+                        (row + (left + x) * stagedChannels + channels).update(
+                            repeating: 0, count: stagedChannels - channels)
+                    }
+                }
+            }
+            // 4 channels × 4 pixels at a time, transposed in registers; then the rest singly.
+            let from = source + image * channels * plane
+            let quads = channels / 4 * 4
+            for c in stride(from: 0, to: quads, by: 4) {
+                let planes = from + c * plane
+                for y in 0..<height {
+                    let row = planes + y * width
+                    let to = target + ((top + y) * stagedWidth + left) * stagedChannels + c
+                    var x = 0
+                    while x + 4 <= width {
+                        let r0 = load4(row + x)
+                        let r1 = load4(row + plane + x)
+                        let r2 = load4(row + 2 * plane + x)
+                        let r3 = load4(row + 3 * plane + x)
+                        let pixel = to + x * stagedChannels
+                        store4(SIMD4(r0[0], r1[0], r2[0], r3[0]), pixel)
+                        store4(SIMD4(r0[1], r1[1], r2[1], r3[1]), pixel + stagedChannels)
+                        store4(SIMD4(r0[2], r1[2], r2[2], r3[2]), pixel + 2 * stagedChannels)
+                        store4(SIMD4(r0[3], r1[3], r2[3], r3[3]), pixel + 3 * stagedChannels)
+                        x += 4
+                    }
+                    for x in x..<width {
+                        for k in 0..<4 { to[x * stagedChannels + k] = row[k * plane + x] }
+                    }
+                }
+            }
+            for c in quads..<channels {
+                for y in 0..<height {
+                    let row = from + c * plane + y * width
+                    let to = target + ((top + y) * stagedWidth + left) * stagedChannels + c
+                    for x in 0..<width { to[x &* stagedChannels] = row[x] }
+                }
+            }
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func load4<S: TensorScalar>(_ p: UnsafePointer<S>) -> SIMD4<S> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<S>.self)
+    }
+
+    @inlinable @inline(__always)
+    static func store4<S: TensorScalar>(_ v: SIMD4<S>, _ p: UnsafeMutablePointer<S>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<S>.self)
+    }
+
+    /// V_ξ [tiles, Cv] = (Bᵀ d B)_ξ for the patch d of every tile of the staged chunk.
+    @inlinable
+    static func transformInput<S: TensorScalar>(
+        _ plan: Plan, images: Int, staging: UnsafePointer<S>,
+        into transformed: UnsafeMutablePointer<S>
+    ) {
+        let m = plan.variant.tile
+        let cv = plan.paddedChannels
+        let rowStride = plan.stagedWidth * cv
+        let positionStride = cv
+        var tile = 0
+        for image in 0..<images {
+            let staged = staging + image * plan.stagedHeight * rowStride
+            for ty in 0..<plan.tilesHigh {
+                for tx in 0..<plan.tilesWide {
+                    let patch = staged + ty * m * rowStride + tx * m * cv
+                    let target = transformed + tile * plan.positions * cv
+                    for c in stride(from: 0, to: cv, by: Plan.lanes) {
+                        if plan.variant == .f4x4 {
+                            inputTileF4(
+                                patch + c, rowStride: rowStride, columnStride: cv,
+                                target + c, positionStride: positionStride)
+                        } else {
+                            inputTileF2(
+                                patch + c, rowStride: rowStride, columnStride: cv,
+                                target + c, positionStride: positionStride)
+                        }
+                    }
+                    tile += 1
+                }
+            }
+        }
+    }
+
+    @usableFromInline typealias Vector<S: TensorScalar> = SIMD8<S>
+
+    @inlinable @inline(__always)
+    static func load<S: TensorScalar>(_ p: UnsafePointer<S>) -> Vector<S> {
+        UnsafeRawPointer(p).loadUnaligned(as: Vector<S>.self)
+    }
+
+    @inlinable @inline(__always)
+    static func store<S: TensorScalar>(_ v: Vector<S>, _ p: UnsafeMutablePointer<S>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector<S>.self)
+    }
+
+    /// Bᵀ d B for F(4×4, 3×3) on 8 channels: d is 6×6 at `patch`, the 36 results go to
+    /// `target + ξ·positionStride`.
+    @inlinable @inline(__always)
+    static func inputTileF4<S: TensorScalar>(
+        _ patch: UnsafePointer<S>, rowStride: Int, columnStride: Int,
+        _ target: UnsafeMutablePointer<S>, positionStride: Int
+    ) {
+        // Bᵀ x for a column x of 6.
+        @inline(__always)
+        func transform(
+            _ d0: Vector<S>, _ d1: Vector<S>, _ d2: Vector<S>, _ d3: Vector<S>, _ d4: Vector<S>,
+            _ d5: Vector<S>
+        ) -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>, Vector<S>, Vector<S>) {
+            let four: S = 4
+            let five: S = 5
+            let two: S = 2
+            let a: Vector<S> = d4 - d2
+            let b: Vector<S> = two * (d3 - d1)
+            let r0: Vector<S> = four * d0 - five * d2 + d4
+            let r1: Vector<S> = (d3 + d4) - four * (d1 + d2)
+            let r2: Vector<S> = (d4 - d3) + four * (d1 - d2)
+            let r5: Vector<S> = four * d1 - five * d3 + d5
+            return (r0, r1, r2, a + b, a - b, r5)
+        }
+        // Columns first: Bᵀ d, kept as 6 rows of 6.
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 36) { scratch in
+            let s = scratch.baseAddress!
+            for j in 0..<6 {
+                let column = patch + j * columnStride
+                let r = transform(
+                    load(column), load(column + rowStride), load(column + 2 * rowStride),
+                    load(column + 3 * rowStride), load(column + 4 * rowStride),
+                    load(column + 5 * rowStride))
+                s[j] = r.0
+                s[6 + j] = r.1
+                s[12 + j] = r.2
+                s[18 + j] = r.3
+                s[24 + j] = r.4
+                s[30 + j] = r.5
+            }
+            // Then rows: (Bᵀ d) B = (Bᵀ (Bᵀ d)ᵀ)ᵀ.
+            for i in 0..<6 {
+                let row = s + i * 6
+                let r = transform(row[0], row[1], row[2], row[3], row[4], row[5])
+                let to = target + i * 6 * positionStride
+                store(r.0, to)
+                store(r.1, to + positionStride)
+                store(r.2, to + 2 * positionStride)
+                store(r.3, to + 3 * positionStride)
+                store(r.4, to + 4 * positionStride)
+                store(r.5, to + 5 * positionStride)
+            }
+        }
+    }
+
+    /// Bᵀ d B for F(2×2, 3×3) on 8 channels: d is 4×4 at `patch`, the 16 results go to
+    /// `target + ξ·positionStride`.
+    @inlinable @inline(__always)
+    static func inputTileF2<S: TensorScalar>(
+        _ patch: UnsafePointer<S>, rowStride: Int, columnStride: Int,
+        _ target: UnsafeMutablePointer<S>, positionStride: Int
+    ) {
+        @inline(__always)
+        func transform(_ d0: Vector<S>, _ d1: Vector<S>, _ d2: Vector<S>, _ d3: Vector<S>)
+            -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>)
+        {
+            (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+        }
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 16) { scratch in
+            let s = scratch.baseAddress!
+            for j in 0..<4 {
+                let column = patch + j * columnStride
+                let r = transform(
+                    load(column), load(column + rowStride), load(column + 2 * rowStride),
+                    load(column + 3 * rowStride))
+                s[j] = r.0
+                s[4 + j] = r.1
+                s[8 + j] = r.2
+                s[12 + j] = r.3
+            }
+            for i in 0..<4 {
+                let row = s + i * 4
+                let r = transform(row[0], row[1], row[2], row[3])
+                let to = target + i * 4 * positionStride
+                store(r.0, to)
+                store(r.1, to + positionStride)
+                store(r.2, to + 2 * positionStride)
+                store(r.3, to + 3 * positionStride)
+            }
+        }
+    }
+
+    // MARK: - Output transform
+
+    /// Writes Aᵀ m A of every tile's products into the NCHW output of `images`; `output` points
+    /// at the first image's `[O, oh, ow]`. Edge tiles write only their outputs inside oh × ow.
+    @inlinable
+    static func transformOutput<S: TensorScalar>(
+        _ plan: Plan, images: Range<Int>, products: UnsafePointer<S>,
+        output: UnsafeMutablePointer<S>
+    ) {
+        let g = plan.geometry
+        let m = plan.variant.tile
+        let (outputHeight, outputWidth) = (g.outputHeight, g.outputWidth)
+        let plane = outputHeight * outputWidth
+        let outputChannels = plan.outputChannels
+        let ov = plan.paddedOutputChannels
+        let positionStride = ov
+        var tile = 0
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 16) { results in
+            let y = results.baseAddress!
+            for image in 0..<images.count {
+                let target = output + image * outputChannels * plane
+                for ty in 0..<plan.tilesHigh {
+                    let rows = min(m, outputHeight - ty * m)
+                    for tx in 0..<plan.tilesWide {
+                        let columns = min(m, outputWidth - tx * m)
+                        let source = products + tile * plan.positions * ov
+                        for o in stride(from: 0, to: outputChannels, by: Plan.lanes) {
+                            if plan.variant == .f4x4 {
+                                outputTileF4(source + o, positionStride: positionStride, y)
+                            } else {
+                                outputTileF2(source + o, positionStride: positionStride, y)
+                            }
+                            let lanes = min(Plan.lanes, outputChannels - o)
+                            let corner = target + o * plane + ty * m * outputWidth + tx * m
+                            if m == 4 && rows == 4 && columns == 4 && lanes == Plan.lanes {
+                                storeFullTileF4(y, corner, plane: plane, width: outputWidth)
+                                continue
+                            }
+                            for lane in 0..<lanes {
+                                let to = corner + lane * plane
+                                for r in 0..<rows {
+                                    for c in 0..<columns {
+                                        to[r * outputWidth + c] = y[r * m + c][lane]
+                                    }
+                                }
+                            }
+                        }
+                        tile += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores 4×4 results of 8 channels, `y` row-major, to the channel planes at `corner`,
+    /// `corner + plane`, …, one row of 4 at a time.
+    @inlinable @inline(__always)
+    static func storeFullTileF4<S: TensorScalar>(
+        _ y: UnsafeMutablePointer<Vector<S>>, _ corner: UnsafeMutablePointer<S>, plane: Int,
+        width: Int
+    ) {
+        for lane in 0..<Plan.lanes {
+            let to = corner + lane &* plane
+            for r in 0..<4 {
+                let row = SIMD4<S>(
+                    y[4 &* r][lane], y[4 &* r &+ 1][lane], y[4 &* r &+ 2][lane],
+                    y[4 &* r &+ 3][lane])
+                UnsafeMutableRawPointer(to + r &* width).storeBytes(of: row, as: SIMD4<S>.self)
+            }
+        }
+    }
+
+    /// Aᵀ m A for F(4×4, 3×3) on 8 channels: m is 6×6 at `source + ξ·positionStride`; the 4×4
+    /// results go to `y` row-major.
+    @inlinable @inline(__always)
+    static func outputTileF4<S: TensorScalar>(
+        _ source: UnsafePointer<S>, positionStride: Int, _ y: UnsafeMutablePointer<Vector<S>>
+    ) {
+        @inline(__always)
+        func transform(
+            _ m0: Vector<S>, _ m1: Vector<S>, _ m2: Vector<S>, _ m3: Vector<S>, _ m4: Vector<S>,
+            _ m5: Vector<S>
+        ) -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>) {
+            let two: S = 2
+            let four: S = 4
+            let eight: S = 8
+            let sum12: Vector<S> = m1 + m2
+            let difference12: Vector<S> = m1 - m2
+            let sum34: Vector<S> = m3 + m4
+            let difference34: Vector<S> = m3 - m4
+            let y0: Vector<S> = m0 + sum12 + sum34
+            let y1: Vector<S> = difference12 + two * difference34
+            let y2: Vector<S> = sum12 + four * sum34
+            let y3: Vector<S> = difference12 + eight * difference34 + m5
+            return (y0, y1, y2, y3)
+        }
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 24) { scratch in
+            let s = scratch.baseAddress!  // Aᵀ m, [4, 6]
+            for j in 0..<6 {
+                let column = source + j * positionStride
+                let r = transform(
+                    load(column), load(column + 6 * positionStride),
+                    load(column + 12 * positionStride), load(column + 18 * positionStride),
+                    load(column + 24 * positionStride), load(column + 30 * positionStride))
+                s[j] = r.0
+                s[6 + j] = r.1
+                s[12 + j] = r.2
+                s[18 + j] = r.3
+            }
+            for i in 0..<4 {
+                let row = s + i * 6
+                let r = transform(row[0], row[1], row[2], row[3], row[4], row[5])
+                y[i * 4] = r.0
+                y[i * 4 + 1] = r.1
+                y[i * 4 + 2] = r.2
+                y[i * 4 + 3] = r.3
+            }
+        }
+    }
+
+    /// Aᵀ m A for F(2×2, 3×3) on 8 channels: m is 4×4 at `source + ξ·positionStride`; the 2×2
+    /// results go to `y` row-major.
+    @inlinable @inline(__always)
+    static func outputTileF2<S: TensorScalar>(
+        _ source: UnsafePointer<S>, positionStride: Int, _ y: UnsafeMutablePointer<Vector<S>>
+    ) {
+        @inline(__always)
+        func transform(_ m0: Vector<S>, _ m1: Vector<S>, _ m2: Vector<S>, _ m3: Vector<S>)
+            -> (Vector<S>, Vector<S>)
+        {
+            (m0 + m1 + m2, m1 - m2 - m3)
+        }
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 8) { scratch in
+            let s = scratch.baseAddress!  // Aᵀ m, [2, 4]
+            for j in 0..<4 {
+                let column = source + j * positionStride
+                let r = transform(
+                    load(column), load(column + 4 * positionStride),
+                    load(column + 8 * positionStride), load(column + 12 * positionStride))
+                s[j] = r.0
+                s[4 + j] = r.1
+            }
+            for i in 0..<2 {
+                let row = s + i * 4
+                let r = transform(row[0], row[1], row[2], row[3])
+                y[i * 2] = r.0
+                y[i * 2 + 1] = r.1
+            }
+        }
+    }
+}
+
+// MARK: - Filter gradient
+
+extension WinogradKernels {
+    /// Writes the gradient of the convolution with respect to its filter into `filterGradient`.
+    ///
+    /// With Y = Aᵀ [U ⊙ V] A per tile and U = G g Gᵀ, the gradient is
+    /// dg = Gᵀ [Σ_tiles V ⊙ (A dY Aᵀ)] G: per position ξ one product
+    /// dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O], accumulated over the chunks.
+    ///
+    /// Shapes: `input` is `[N, C, H, W]`, `outputGradient` is `[N, O, oh, ow]` and
+    /// `filterGradient` is `[O, C, 3, 3]`, contiguous, with the sizes of `geometry`;
+    /// `O = filterGradient.count / (9·C)`. `workspace` is as in
+    /// ``convolution2D(_:variant:input:filter:output:workspace:)``. An empty batch gives zeros.
+    ///
+    /// - Precondition: `supports(geometry)`.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func filterGradient<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, variant: Variant = .f4x4,
+        input: UnsafeBufferPointer<S>, outputGradient: UnsafeBufferPointer<S>,
+        filterGradient: UnsafeMutableBufferPointer<S>, workspace: UnsafeMutableBufferPointer<S>
+    ) {
+        let op = "winogradFilterGradient"
+        let window = geometry.channels * 9
+        let outputChannels = filterGradient.count / window
+        Misuse.check(
+            filterGradient.count == outputChannels * window && outputChannels >= 1, op,
+            "filter gradient buffer has \(filterGradient.count) scalars, not a positive multiple "
+                + "of C·3·3 = \(window)")
+        let plan = Plan(geometry, outputChannels: outputChannels, variant: variant, scalar: S.self)
+        Misuse.check(
+            input.count == geometry.inputCount, op,
+            "input \(geometry.inputShape) needs \(geometry.inputCount) scalars, but its buffer "
+                + "has \(input.count)")
+        let (oh, ow) = (geometry.outputHeight, geometry.outputWidth)
+        let gradientCount = geometry.batch * outputChannels * oh * ow
+        Misuse.check(
+            outputGradient.count == gradientCount, op,
+            "output gradient needs \(gradientCount) scalars, but its buffer has "
+                + "\(outputGradient.count)")
+        Misuse.check(
+            workspace.count >= plan.partCount, op,
+            "workspace has \(workspace.count) scalars, needs \(plan.partCount)")
+        guard geometry.batch > 0 else { return filterGradient.update(repeating: 0) }
+
+        let (c, o, positions) = (geometry.channels, outputChannels, plan.positions)
+        let (cv, ov, m) = (plan.paddedChannels, plan.paddedOutputChannels, variant.tile)
+        let parts = plan.parts(workspace: workspace.count)
+        // Each part accumulates dU [C, α², O] at the start of its workspace.
+        for part in 0..<parts {
+            (workspace.baseAddress! + part * plan.partCount).update(
+                repeating: 0, count: plan.filterCount)
+        }
+        forEachChunk(plan, workspace: workspace) { images, part in
+            let transformedGradient = part
+            let staging = part + plan.filterCount
+            let transformedInput = staging + plan.stagingCount
+            let products =
+                transformedInput + positions * plan.tilesPerChunk * plan.paddedChannels
+            let tiles = images.count * plan.tilesPerImage
+            stage(plan, images: images, input: input.baseAddress!, staging: staging)
+            transformInput(plan, images: images.count, staging: staging, into: transformedInput)
+            stageChannelsLast(
+                images: images, source: outputGradient.baseAddress!, channels: o, height: oh,
+                width: ow, top: 0, left: 0, stagedHeight: plan.tilesHigh * m,
+                stagedWidth: plan.tilesWide * m, stagedChannels: ov, into: staging)
+            transformGradient(plan, images: images.count, staging: staging, into: products)
+            for position in 0..<positions {
+                // dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O]
+                BLAS.gemm(
+                    transposeA: true, m: c, n: o, k: tiles,
+                    a: UnsafeBufferPointer(
+                        start: transformedInput + position * cv,
+                        count: (tiles * positions - position) * cv),
+                    lda: positions * cv,
+                    b: UnsafeBufferPointer(
+                        start: products + position * ov,
+                        count: (tiles * positions - position) * ov),
+                    ldb: positions * ov,
+                    beta: 1,
+                    c: UnsafeMutableBufferPointer(
+                        start: transformedGradient + position * o,
+                        count: (c * positions - position) * o),
+                    ldc: positions * o)
+            }
+        }
+        let sum = workspace.baseAddress!
+        for part in 1..<parts {
+            let other = sum + part * plan.partCount
+            for index in 0..<plan.filterCount { sum[index] += other[index] }
+        }
+        untransformFilterGradient(plan, sum, into: filterGradient.baseAddress!)
+    }
+
+    /// dM [tiles, α², Ov] = A dY Aᵀ for the m×m gradient tile dY of every tile, from the staged
+    /// gradient `[images, tilesHigh·m, tilesWide·m, Ov]`.
+    @inlinable
+    static func transformGradient<S: TensorScalar>(
+        _ plan: Plan, images: Int, staging: UnsafePointer<S>,
+        into transformed: UnsafeMutablePointer<S>
+    ) {
+        let m = plan.variant.tile
+        let ov = plan.paddedOutputChannels
+        let rowStride = plan.tilesWide * m * ov
+        var tile = 0
+        for image in 0..<images {
+            let staged = staging + image * plan.tilesHigh * m * rowStride
+            for ty in 0..<plan.tilesHigh {
+                for tx in 0..<plan.tilesWide {
+                    let patch = staged + ty * m * rowStride + tx * m * ov
+                    let target = transformed + tile * plan.positions * ov
+                    for o in stride(from: 0, to: ov, by: Plan.lanes) {
+                        if plan.variant == .f4x4 {
+                            gradientTileF4(
+                                patch + o, rowStride: rowStride, columnStride: ov, target + o,
+                                positionStride: ov)
+                        } else {
+                            gradientTileF2(
+                                patch + o, rowStride: rowStride, columnStride: ov, target + o,
+                                positionStride: ov)
+                        }
+                    }
+                    tile += 1
+                }
+            }
+        }
+    }
+
+    /// A y Aᵀ for F(4×4, 3×3) on 8 channels: y is 4×4 at `patch`, the 36 results go to
+    /// `target + ξ·positionStride`.
+    @inlinable @inline(__always)
+    static func gradientTileF4<S: TensorScalar>(
+        _ patch: UnsafePointer<S>, rowStride: Int, columnStride: Int,
+        _ target: UnsafeMutablePointer<S>, positionStride: Int
+    ) {
+        // A x for a column x of 4; A = [1 0 0 0; 1 1 1 1; 1 −1 1 −1; 1 2 4 8; 1 −2 4 −8; 0 0 0 1].
+        @inline(__always)
+        func transform(_ y0: Vector<S>, _ y1: Vector<S>, _ y2: Vector<S>, _ y3: Vector<S>)
+            -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>, Vector<S>, Vector<S>)
+        {
+            let two: S = 2
+            let four: S = 4
+            let eight: S = 8
+            let even: Vector<S> = y0 + y2
+            let odd: Vector<S> = y1 + y3
+            let even4: Vector<S> = y0 + four * y2
+            let odd4: Vector<S> = two * y1 + eight * y3
+            return (y0, even + odd, even - odd, even4 + odd4, even4 - odd4, y3)
+        }
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 24) { scratch in
+            let s = scratch.baseAddress!  // A y, [6, 4]
+            for j in 0..<4 {
+                let column = patch + j * columnStride
+                let r = transform(
+                    load(column), load(column + rowStride), load(column + 2 * rowStride),
+                    load(column + 3 * rowStride))
+                s[j] = r.0
+                s[4 + j] = r.1
+                s[8 + j] = r.2
+                s[12 + j] = r.3
+                s[16 + j] = r.4
+                s[20 + j] = r.5
+            }
+            for i in 0..<6 {
+                let row = s + i * 4
+                let r = transform(row[0], row[1], row[2], row[3])
+                let to = target + i * 6 * positionStride
+                store(r.0, to)
+                store(r.1, to + positionStride)
+                store(r.2, to + 2 * positionStride)
+                store(r.3, to + 3 * positionStride)
+                store(r.4, to + 4 * positionStride)
+                store(r.5, to + 5 * positionStride)
+            }
+        }
+    }
+
+    /// A y Aᵀ for F(2×2, 3×3) on 8 channels: y is 2×2 at `patch`, the 16 results go to
+    /// `target + ξ·positionStride`.
+    @inlinable @inline(__always)
+    static func gradientTileF2<S: TensorScalar>(
+        _ patch: UnsafePointer<S>, rowStride: Int, columnStride: Int,
+        _ target: UnsafeMutablePointer<S>, positionStride: Int
+    ) {
+        // A x for a column x of 2; A = [1 0; 1 1; 1 −1; 0 −1].
+        @inline(__always)
+        func transform(_ y0: Vector<S>, _ y1: Vector<S>)
+            -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>)
+        {
+            (y0, y0 + y1, y0 - y1, .zero - y1)
+        }
+        let top = transform(load(patch), load(patch + rowStride))
+        let bottom = transform(
+            load(patch + columnStride), load(patch + columnStride + rowStride))
+        // Column 0 of the 2×2 tile gave `top`, column 1 `bottom`; now each row i.
+        for (i, (left, right)) in [
+            (top.0, bottom.0), (top.1, bottom.1), (top.2, bottom.2), (top.3, bottom.3),
+        ].enumerated() {
+            let r = transform(left, right)
+            let to = target + i * 4 * positionStride
+            store(r.0, to)
+            store(r.1, to + positionStride)
+            store(r.2, to + 2 * positionStride)
+            store(r.3, to + 3 * positionStride)
+        }
+    }
+
+    /// dg [O, C, 3, 3] = Gᵀ dU G for every dU = transformed[c, ·, o] `[α, α]`, 8 output
+    /// channels at once.
+    @inlinable
+    static func untransformFilterGradient<S: TensorScalar>(
+        _ plan: Plan, _ transformed: UnsafePointer<S>, into filterGradient: UnsafeMutablePointer<S>
+    ) {
+        let alpha = plan.variant.alpha
+        let (channels, outputChannels) = (plan.geometry.channels, plan.outputChannels)
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 6 + 6 * 3) { scratch in
+            let u = scratch.baseAddress!  // one row of dU
+            let columns = u + 6  // dU G, [α, 3]
+            for c in 0..<channels {
+                let source = transformed + c * alpha * alpha * outputChannels
+                for o in stride(from: 0, to: outputChannels, by: Plan.lanes) {
+                    let lanes = min(Plan.lanes, outputChannels - o)
+                    for i in 0..<alpha {
+                        let row = source + i * alpha * outputChannels + o
+                        for j in 0..<alpha {
+                            if lanes == Plan.lanes {
+                                u[j] = load(row + j * outputChannels)
+                            } else {
+                                var value = Vector<S>()
+                                for lane in 0..<lanes {
+                                    value[lane] = row[j * outputChannels + lane]
+                                }
+                                u[j] = value
+                            }
+                        }
+                        filterColumnTransposed(plan.variant, u, stride: 1, columns + i * 3)
+                    }
+                    for j in 0..<3 {
+                        let r = u  // Gᵀ (dU G) column j, 3 values
+                        filterColumnTransposed(plan.variant, columns + j, stride: 3, r)
+                        for lane in 0..<lanes {
+                            let taps = filterGradient + ((o &+ lane) &* channels &+ c) &* 9
+                            taps[j] = r[0][lane]
+                            taps[3 + j] = r[1][lane]
+                            taps[6 + j] = r[2][lane]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gᵀ x for a column x of α at `x[0], x[stride], …`, written to `to[0], to[1], to[2]`.
+    @inlinable @inline(__always)
+    static func filterColumnTransposed<S: TensorScalar>(
+        _ variant: Variant, _ x: UnsafePointer<Vector<S>>, stride: Int,
+        _ to: UnsafeMutablePointer<Vector<S>>
+    ) {
+        let u0 = x[0]
+        let u1 = x[stride]
+        let u2 = x[2 * stride]
+        let u3 = x[3 * stride]
+        let half: S = 0.5
+        if variant == .f2x2 {  // Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1]
+            let sum: Vector<S> = (u1 + u2) * half
+            to[0] = u0 + sum
+            to[1] = (u1 - u2) * half
+            to[2] = sum + u3
+            return
+        }
+        // Gᵀ = [¼ −⅙ −⅙ ¹⁄₂₄ ¹⁄₂₄ 0; 0 −⅙ ⅙ ¹⁄₁₂ −¹⁄₁₂ 0; 0 −⅙ −⅙ ⅙ ⅙ 1]
+        let u4 = x[4 * stride]
+        let u5 = x[5 * stride]
+        let quarter: S = 0.25
+        let sixth: S = 1 / 6
+        let twelfth: S = 1 / 12
+        let twentyFourth: S = 1 / 24
+        let sum12: Vector<S> = u1 + u2
+        let sum34: Vector<S> = u3 + u4
+        to[0] = u0 * quarter - sum12 * sixth + sum34 * twentyFourth
+        to[1] = (u2 - u1) * sixth + (u3 - u4) * twelfth
+        to[2] = (sum34 - sum12) * sixth + u5
+    }
+}
+
+// MARK: - Tensor-level convolution and input gradient
+
+extension WinogradKernels {
+    /// Whether Winograd computes ``conv2dBackwardInput(_:filter:inputShape:configuration:)``
+    /// for `geometry` faster than im2col: the forward convolution's conditions for the
+    /// transposed convolution, which needs paddings of at most 2.
+    @inlinable
+    public static func paysForInputGradient(
+        _ geometry: Convolution2DGeometry, outputChannels: Int
+    ) -> Bool {
+        let c = geometry.configuration
+        guard supports(geometry), c.paddingHeight <= 2, c.paddingWidth <= 2 else { return false }
+        return pays(
+            inputGradientGeometry(geometry, outputChannels: outputChannels),
+            outputChannels: geometry.channels)
+    }
+
+    /// The input gradient of a 3×3, stride-1 convolution is the stride-1 convolution of the
+    /// output gradient `[N, O, oh, ow]` with the filter rotated by 180° and its channel axes
+    /// swapped, `[C, O, 3, 3]`, and padding 2 − p: this is that convolution's geometry.
+    @inlinable
+    static func inputGradientGeometry(
+        _ geometry: Convolution2DGeometry, outputChannels: Int
+    ) -> Convolution2DGeometry {
+        let c = geometry.configuration
+        return Convolution2DGeometry(
+            batch: geometry.batch, channels: outputChannels, height: geometry.outputHeight,
+            width: geometry.outputWidth, kernelHeight: 3, kernelWidth: 3,
+            configuration: .init(
+                strideHeight: 1, strideWidth: 1, paddingHeight: 2 - c.paddingHeight,
+                paddingWidth: 2 - c.paddingWidth, dilationHeight: 1, dilationWidth: 1))
+    }
+
+    /// ``Nabla/conv2d(_:filter:configuration:)`` by Winograd F(4×4, 3×3), with a workspace
+    /// allocated for the call.
+    ///
+    /// - Parameters:
+    ///   - input: `[N, C, H, W]`, with the sizes of `geometry`.
+    ///   - filter: `[O, C, 3, 3]`.
+    /// - Returns: `[N, O, oh, ow]`.
+    @inlinable
+    public static func conv2d<S: TensorScalar>(
+        _ input: Tensor<S>, filter: Tensor<S>, geometry: Convolution2DGeometry
+    ) -> Tensor<S> {
+        let outputChannels = filter.shape[0]
+        let workspace = UnsafeMutableBufferPointer<S>.allocate(
+            capacity: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self))
+        defer { workspace.deallocate() }
+        return Tensor(
+            unsafeUninitializedShape: [
+                geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth,
+            ]
+        ) { output in
+            input.withUnsafeBufferPointer { input in
+                filter.withUnsafeBufferPointer { filter in
+                    convolution2D(
+                        geometry, input: input, filter: filter, output: output,
+                        workspace: workspace)
+                }
+            }
+        }
+    }
+
+    /// ``Nabla/conv2dBackwardInput(_:filter:inputShape:configuration:)`` by Winograd: the
+    /// convolution of `outputGradient` with the rotated, transposed filter (see
+    /// ``paysForInputGradient(_:outputChannels:)``).
+    ///
+    /// - Parameters:
+    ///   - outputGradient: `[N, O, oh, ow]`.
+    ///   - filter: `[O, C, 3, 3]`.
+    ///   - geometry: the forward convolution's, with paddings of at most 2.
+    /// - Returns: `[N, C, H, W]`.
+    @inlinable
+    public static func conv2dBackwardInput<S: TensorScalar>(
+        _ outputGradient: Tensor<S>, filter: Tensor<S>, geometry: Convolution2DGeometry
+    ) -> Tensor<S> {
+        let (outputChannels, channels) = (filter.shape[0], filter.shape[1])
+        // rotated[c, o, i, j] = filter[o, c, 2 − i, 2 − j]
+        let rotated = Tensor<S>(unsafeUninitializedShape: [channels, outputChannels, 3, 3]) {
+            rotated in
+            filter.withUnsafeBufferPointer { filter in
+                for o in 0..<outputChannels {
+                    for c in 0..<channels {
+                        let from = (o * channels + c) * 9
+                        let to = (c * outputChannels + o) * 9
+                        for k in 0..<9 { rotated[to + k] = filter[from + 8 - k] }
+                    }
+                }
+            }
+        }
+        return conv2d(
+            outputGradient, filter: rotated,
+            geometry: inputGradientGeometry(geometry, outputChannels: outputChannels))
+    }
+}
+
+extension WinogradKernels {
+    /// ``Nabla/conv2dBackwardFilter(_:input:filterShape:configuration:)`` by Winograd
+    /// F(4×4, 3×3), with a workspace allocated for the call.
+    ///
+    /// - Parameters:
+    ///   - outputGradient: `[N, O, oh, ow]`.
+    ///   - input: `[N, C, H, W]`, with the sizes of `geometry`.
+    ///   - outputChannels: `O`.
+    /// - Returns: `[O, C, 3, 3]`.
+    @inlinable
+    public static func conv2dBackwardFilter<S: TensorScalar>(
+        _ outputGradient: Tensor<S>, input: Tensor<S>, outputChannels: Int,
+        geometry: Convolution2DGeometry
+    ) -> Tensor<S> {
+        let workspace = UnsafeMutableBufferPointer<S>.allocate(
+            capacity: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self))
+        defer { workspace.deallocate() }
+        return Tensor(unsafeUninitializedShape: [outputChannels, geometry.channels, 3, 3]) {
+            filterGradient in
+            input.withUnsafeBufferPointer { input in
+                outputGradient.withUnsafeBufferPointer { outputGradient in
+                    self.filterGradient(
+                        geometry, input: input, outputGradient: outputGradient,
+                        filterGradient: filterGradient, workspace: workspace)
+                }
+            }
+        }
+    }
+}
+
+/// Hands out chunk indices 0, 1, 2, … to parallel workers.
+@usableFromInline
+final class ChunkCounter: Sendable {
+    @usableFromInline let counter = Atomic<Int>(0)
+
+    @inlinable init() {}
+
+    /// The next chunk index.
+    @inlinable func next() -> Int { counter.add(1, ordering: .relaxed).oldValue }
+}
