@@ -1087,19 +1087,18 @@ extension WinogradKernels {
         _ input: Tensor<S>, filter: Tensor<S>, geometry: Convolution2DGeometry
     ) -> Tensor<S> {
         let outputChannels = filter.shape[0]
-        let workspace = UnsafeMutableBufferPointer<S>.allocate(
-            capacity: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self))
-        defer { workspace.deallocate() }
-        return Tensor(
-            unsafeUninitializedShape: [
-                geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth,
-            ]
-        ) { output in
-            input.withUnsafeBufferPointer { input in
-                filter.withUnsafeBufferPointer { filter in
-                    convolution2D(
-                        geometry, input: input, filter: filter, output: output,
-                        workspace: workspace)
+        return withWorkspace(S.self, count: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self)) { workspace in
+            return Tensor(
+                unsafeUninitializedShape: [
+                    geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth,
+                ]
+            ) { output in
+                input.withUnsafeBufferPointer { input in
+                    filter.withUnsafeBufferPointer { filter in
+                        convolution2D(
+                            geometry, input: input, filter: filter, output: output,
+                            workspace: workspace)
+                    }
                 }
             }
         }
@@ -1152,16 +1151,15 @@ extension WinogradKernels {
         _ outputGradient: Tensor<S>, input: Tensor<S>, outputChannels: Int,
         geometry: Convolution2DGeometry
     ) -> Tensor<S> {
-        let workspace = UnsafeMutableBufferPointer<S>.allocate(
-            capacity: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self))
-        defer { workspace.deallocate() }
-        return Tensor(unsafeUninitializedShape: [outputChannels, geometry.channels, 3, 3]) {
-            filterGradient in
-            input.withUnsafeBufferPointer { input in
-                outputGradient.withUnsafeBufferPointer { outputGradient in
-                    self.filterGradient(
-                        geometry, input: input, outputGradient: outputGradient,
-                        filterGradient: filterGradient, workspace: workspace)
+        return withWorkspace(S.self, count: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self)) { workspace in
+            return Tensor(unsafeUninitializedShape: [outputChannels, geometry.channels, 3, 3]) {
+                filterGradient in
+                input.withUnsafeBufferPointer { input in
+                    outputGradient.withUnsafeBufferPointer { outputGradient in
+                        self.filterGradient(
+                            geometry, input: input, outputGradient: outputGradient,
+                            filterGradient: filterGradient, workspace: workspace)
+                    }
                 }
             }
         }

@@ -36,44 +36,44 @@ public func conv2d<S: TensorScalar>(
     let plane = geometry.outputHeight * geometry.outputWidth
     let rows = geometry.columnRows
     let imagesPerChunk = max(1, min(geometry.batch, (1 << 19) / max(rows * plane, 1)))
-    let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: imagesPerChunk * rows * plane)
-    defer { columns.deallocate() }
-    let product = UnsafeMutableBufferPointer<S>.allocate(
-        capacity: imagesPerChunk > 1 ? imagesPerChunk * outputChannels * plane : 0)
-    defer { product.deallocate() }
     let inputImage = geometry.channels * geometry.height * geometry.width
     let outputImage = outputChannels * plane
-    return Tensor(unsafeUninitializedShape: outputShape) { output in
-        input.withUnsafeBufferPointer { input in
-            filter.withUnsafeBufferPointer { filter in
-                for first in stride(from: 0, to: geometry.batch, by: imagesPerChunk) {
-                    let count = min(imagesPerChunk, geometry.batch - first)
-                    let chunk = Convolution2DGeometry(
-                        batch: count, channels: geometry.channels, height: geometry.height,
-                        width: geometry.width, kernelHeight: geometry.kernelHeight,
-                        kernelWidth: geometry.kernelWidth, configuration: configuration)
-                    let chunkColumns = UnsafeMutableBufferPointer(
-                        rebasing: columns[..<(count * rows * plane)])
-                    ConvolutionKernels.im2col(
-                        chunk,
-                        input: UnsafeBufferPointer(
-                            rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
-                        columns: chunkColumns)
-                    let destination = UnsafeMutableBufferPointer(
-                        rebasing: output[(first * outputImage)..<((first + count) * outputImage)])
-                    // filter [O, C·kh·kw] · columns [C·kh·kw, n·oh·ow] = [O, n·oh·ow]; one image
-                    // is already [1, O, oh·ow], more are interchanged into [n, O, oh·ow].
-                    let target = count == 1
-                        ? destination
-                        : UnsafeMutableBufferPointer(rebasing: product[..<(count * outputImage)])
-                    BLAS.gemm(
-                        m: outputChannels, n: count * plane, k: rows,
-                        a: filter, lda: rows, b: UnsafeBufferPointer(chunkColumns),
-                        ldb: count * plane, c: target, ldc: count * plane)
-                    if count > 1 {
-                        ConvolutionKernels.interchangeLeadingAxes(
-                            outer: outputChannels, inner: count, block: plane,
-                            source: UnsafeBufferPointer(target), destination: destination)
+    let productCount = imagesPerChunk > 1 ? imagesPerChunk * outputChannels * plane : 0
+    return withWorkspace(S.self, count: imagesPerChunk * rows * plane) { columns in
+        withWorkspace(S.self, count: productCount) { product in
+            Tensor(unsafeUninitializedShape: outputShape) { output in
+                input.withUnsafeBufferPointer { input in
+                    filter.withUnsafeBufferPointer { filter in
+                        for first in stride(from: 0, to: geometry.batch, by: imagesPerChunk) {
+                            let count = min(imagesPerChunk, geometry.batch - first)
+                            let chunk = Convolution2DGeometry(
+                                batch: count, channels: geometry.channels, height: geometry.height,
+                                width: geometry.width, kernelHeight: geometry.kernelHeight,
+                                kernelWidth: geometry.kernelWidth, configuration: configuration)
+                            let chunkColumns = UnsafeMutableBufferPointer(
+                                rebasing: columns[..<(count * rows * plane)])
+                            ConvolutionKernels.im2col(
+                                chunk,
+                                input: UnsafeBufferPointer(
+                                    rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
+                                columns: chunkColumns)
+                            let destination = UnsafeMutableBufferPointer(
+                                rebasing: output[(first * outputImage)..<((first + count) * outputImage)])
+                            // filter [O, C·kh·kw] · columns [C·kh·kw, n·oh·ow] = [O, n·oh·ow]; one image
+                            // is already [1, O, oh·ow], more are interchanged into [n, O, oh·ow].
+                            let target = count == 1
+                                ? destination
+                                : UnsafeMutableBufferPointer(rebasing: product[..<(count * outputImage)])
+                            BLAS.gemm(
+                                m: outputChannels, n: count * plane, k: rows,
+                                a: filter, lda: rows, b: UnsafeBufferPointer(chunkColumns),
+                                ldb: count * plane, c: target, ldc: count * plane)
+                            if count > 1 {
+                                ConvolutionKernels.interchangeLeadingAxes(
+                                    outer: outputChannels, inner: count, block: plane,
+                                    source: UnsafeBufferPointer(target), destination: destination)
+                            }
+                        }
                     }
                 }
             }
@@ -114,18 +114,18 @@ public func conv2dBackwardInput<S: TensorScalar>(
     }
 
     let (rows, count) = (geometry.columnRows, geometry.columnCount)
-    let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * count)
-    defer { columns.deallocate() }
-    ConvolutionShapes.withChannelMajor(outputGradient, geometry) { gradient in
-        filter.withUnsafeBufferPointer { filter in
-            // filterᵀ [C·kh·kw, O] · gradient [O, N·oh·ow]; the filter is read transposed.
-            BLAS.gemm(
-                transposeA: true, m: rows, n: count, k: outputChannels,
-                a: filter, lda: rows, b: gradient, ldb: count, c: columns, ldc: count)
+    return withWorkspace(S.self, count: rows * count) { columns in
+        ConvolutionShapes.withChannelMajor(outputGradient, geometry) { gradient in
+            filter.withUnsafeBufferPointer { filter in
+                // filterᵀ [C·kh·kw, O] · gradient [O, N·oh·ow]; the filter is read transposed.
+                BLAS.gemm(
+                    transposeA: true, m: rows, n: count, k: outputChannels,
+                    a: filter, lda: rows, b: gradient, ldb: count, c: columns, ldc: count)
+            }
         }
-    }
-    return Tensor(unsafeUninitializedShape: inputShape) { input in
-        ConvolutionKernels.col2im(geometry, columns: UnsafeBufferPointer(columns), input: input)
+        return Tensor(unsafeUninitializedShape: inputShape) { input in
+            ConvolutionKernels.col2im(geometry, columns: UnsafeBufferPointer(columns), input: input)
+        }
     }
 }
 
@@ -164,16 +164,17 @@ public func conv2dBackwardFilter<S: TensorScalar>(
         ).filter
     }
 
-    let columns = ConvolutionShapes.im2col(geometry, input)
-    defer { columns.deallocate() }
     let (rows, count) = (geometry.columnRows, geometry.columnCount)
-    return Tensor(unsafeUninitializedShape: filterShape) { filter in
-        ConvolutionShapes.withChannelMajor(outputGradient, geometry) { gradient in
-            // gradient [O, N·oh·ow] · columnsᵀ [N·oh·ow, C·kh·kw]; columns are read transposed.
-            BLAS.gemm(
-                transposeB: true, m: outputChannels, n: rows, k: count,
-                a: gradient, lda: count, b: UnsafeBufferPointer(columns), ldb: count,
-                c: filter, ldc: rows)
+    return withWorkspace(S.self, count: rows * count) { columns in
+        input.withUnsafeBufferPointer { ConvolutionKernels.im2col(geometry, input: $0, columns: columns) }
+        return Tensor(unsafeUninitializedShape: filterShape) { filter in
+            ConvolutionShapes.withChannelMajor(outputGradient, geometry) { gradient in
+                // gradient [O, N·oh·ow] · columnsᵀ [N·oh·ow, C·kh·kw]; columns are read transposed.
+                BLAS.gemm(
+                    transposeB: true, m: outputChannels, n: rows, k: count,
+                    a: gradient, lda: count, b: UnsafeBufferPointer(columns), ldb: count,
+                    c: filter, ldc: rows)
+            }
         }
     }
 }
@@ -242,19 +243,6 @@ public func col2im<S: TensorScalar>(
 /// Buffer plumbing shared by the tensor-level convolutions.
 @usableFromInline
 enum ConvolutionShapes {
-    /// The im2col matrix of `input` in a new buffer, which the caller deallocates.
-    @inlinable
-    static func im2col<S: TensorScalar>(
-        _ geometry: Convolution2DGeometry, _ input: Tensor<S>
-    ) -> UnsafeMutableBufferPointer<S> {
-        let columns = UnsafeMutableBufferPointer<S>.allocate(
-            capacity: geometry.columnRows * geometry.columnCount)
-        input.withUnsafeBufferPointer {
-            ConvolutionKernels.im2col(geometry, input: $0, columns: columns)
-        }
-        return columns
-    }
-
     /// Calls `body` with an `[N, O, oh, ow]` gradient permuted to `[O, N·oh·ow]`; no copy when
     /// `N == 1`.
     @inlinable
@@ -264,13 +252,13 @@ enum ConvolutionShapes {
     ) {
         gradient.withUnsafeBufferPointer { gradient in
             guard geometry.batch > 1 else { return body(gradient) }
-            let permuted = UnsafeMutableBufferPointer<S>.allocate(capacity: gradient.count)
-            defer { permuted.deallocate() }
-            ConvolutionKernels.interchangeLeadingAxes(
-                outer: geometry.batch, inner: gradient.count / geometry.columnCount,
-                block: geometry.outputHeight * geometry.outputWidth,
-                source: gradient, destination: permuted)
-            body(UnsafeBufferPointer(permuted))
+            withWorkspace(S.self, count: gradient.count) { permuted in
+                ConvolutionKernels.interchangeLeadingAxes(
+                    outer: geometry.batch, inner: gradient.count / geometry.columnCount,
+                    block: geometry.outputHeight * geometry.outputWidth,
+                    source: gradient, destination: permuted)
+                body(UnsafeBufferPointer(permuted))
+            }
         }
     }
 }
