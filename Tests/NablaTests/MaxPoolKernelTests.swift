@@ -15,6 +15,8 @@ import Testing
     static let cases: [Case] = [
         .init(shape: [2, 3, 6, 6], configuration: .init(kernelSize: 2)),
         .init(shape: [1, 2, 7, 5], configuration: .init(kernelSize: 2)),  // odd sizes drop the last row/column
+        .init(shape: [1, 2, 4, 20], configuration: .init(kernelSize: 2)),  // eight windows at once, then two
+        .init(shape: [2, 1, 5, 35], configuration: .init(kernelSize: 2)),  // two blocks of eight, then one
         .init(shape: [1, 1, 5, 5], configuration: .init(kernelSize: 3, stride: 1)),
         .init(shape: [2, 1, 7, 7], configuration: .init(kernelSize: 3, stride: 2)),
         .init(shape: [1, 2, 4, 7], configuration: .init(

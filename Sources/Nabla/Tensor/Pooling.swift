@@ -255,21 +255,34 @@ public enum PoolingKernels {
         let (width, plane) = (g.width, g.height * g.width)
         let (outputHeight, outputWidth) = (g.outputHeight, g.outputWidth)
         let isTwoByTwo = g.kernelHeight == 2 && g.kernelWidth == 2 && c.strideWidth == 2
-        // Ties keep the first in window order; a NaN wins unless a NaN came first.
-        @inline(__always) func beats(_ v: S, _ best: S) -> Bool { v > best || (v != v && best == best) }
+        // Ties keep the first in window order; a NaN wins unless a NaN came first. Written as
+        // two comparisons and no short circuit, so the choice compiles to conditional moves:
+        // the maxima are unpredictable, and branches on them cost more than the comparisons.
+        @inline(__always) func beats(_ v: S, _ best: S) -> Bool { !(v <= best) && best == best }
         var o = 0
         for p in 0..<(g.batch * g.channels) {
             for oy in 0..<outputHeight {
                 let top = p * plane + oy * c.strideHeight * width
                 if isTwoByTwo {
-                    for ox in 0..<outputWidth {
+                    var ox = 0
+                    if S.self == Float.self && width < 1 << 30 {  // eight windows at a time
+                        ox = maxPoolTwoByTwoFloat(
+                            UnsafeRawPointer(source + top).assumingMemoryBound(to: Float.self), width: width,
+                            outputWidth: outputWidth, firstIndex: top,
+                            output: UnsafeMutableRawPointer(output + o).assumingMemoryBound(to: Float.self),
+                            indices: indices + o)
+                        o += ox
+                    }
+                    for ox in ox..<outputWidth {
                         var index = top + 2 * ox
                         var best = source[index]
                         let first = index
-                        if beats(source[first + 1], best) { (best, index) = (source[first + 1], first + 1) }
-                        if beats(source[first + width], best) { (best, index) = (source[first + width], first + width) }
-                        if beats(source[first + width + 1], best) {
-                            (best, index) = (source[first + width + 1], first + width + 1)
+                        for offset in 0..<3 {
+                            let candidate = first + (offset == 0 ? 1 : width + offset - 1)
+                            let value = source[candidate]
+                            let wins = beats(value, best)
+                            best = wins ? value : best
+                            index = wins ? candidate : index
                         }
                         output[o] = best
                         indices[o] = index
@@ -284,10 +297,10 @@ public enum PoolingKernels {
                     for i in 0..<g.kernelHeight {
                         for j in 0..<g.kernelWidth {
                             let candidate = corner + i * width + j
-                            if beats(source[candidate], best) {
-                                best = source[candidate]
-                                index = candidate
-                            }
+                            let value = source[candidate]
+                            let wins = beats(value, best)
+                            best = wins ? value : best
+                            index = wins ? candidate : index
                         }
                     }
                     output[o] = best
@@ -296,6 +309,39 @@ public enum PoolingKernels {
                 }
             }
         }
+    }
+
+    /// The 2×2, stride-2 windows of one output row, eight at a time: deinterleaves 16 scalars of
+    /// each input row into the windows' left and right columns. Returns how many outputs it wrote
+    /// (a multiple of 8); the caller does the rest.
+    @inlinable
+    static func maxPoolTwoByTwoFloat(
+        _ top: UnsafePointer<Float>, width: Int, outputWidth: Int, firstIndex: Int,
+        output: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int>
+    ) -> Int {
+        var ox = 0
+        let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+        while ox + 8 <= outputWidth {
+            let upper = UnsafeRawPointer(top + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+            let lower = UnsafeRawPointer(top + 2 * ox + width).loadUnaligned(as: SIMD16<Float>.self)
+            var best = upper.evenHalf
+            var offset = lanes
+            // Ties keep the first tap; a NaN wins unless a NaN came first.
+            var wins = .!(upper.oddHalf .<= best) .& (best .== best)
+            best.replace(with: upper.oddHalf, where: wins)
+            offset.replace(with: lanes &+ 1, where: SIMDMask(wins._storage))
+            wins = .!(lower.evenHalf .<= best) .& (best .== best)
+            best.replace(with: lower.evenHalf, where: wins)
+            offset.replace(with: lanes &+ Int32(width), where: SIMDMask(wins._storage))
+            wins = .!(lower.oddHalf .<= best) .& (best .== best)
+            best.replace(with: lower.oddHalf, where: wins)
+            offset.replace(with: lanes &+ Int32(width + 1), where: SIMDMask(wins._storage))
+            UnsafeMutableRawPointer(output + ox).storeBytes(of: best, as: SIMD8<Float>.self)
+            let first = firstIndex + 2 * ox
+            for lane in 0..<8 { indices[ox + lane] = first + Int(offset[lane]) }
+            ox += 8
+        }
+        return ox
     }
 
     /// Writes each window's sum divided by `kh · kw` to `output`. `input` is `[N, C, H, W]`,
