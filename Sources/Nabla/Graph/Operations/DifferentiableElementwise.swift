@@ -173,7 +173,7 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("relu", [x], Nabla.relu(x.value), file: file, line: line) { g, _ in
-            let passes = x.value.map { $0 > 0 || $0.isNaN ? 1 : 0 }
+            let passes = x.value.map { !($0 <= 0) ? 1 : 0 }  // positive or NaN
             return [select(passes, nanPropagated(g, from: x.value), constant(Tensor(0)))]
         }
     }
@@ -184,7 +184,7 @@ extension TensorOperations {
         _ x: Variable<Scalar>, slope: Scalar = 0.01, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("leakyRelu", [x], Nabla.leakyRelu(x.value, slope: slope), file: file, line: line) { g, _ in
-            let passes = x.value.map { $0 > 0 || $0.isNaN ? 1 : 0 }
+            let passes = x.value.map { !($0 <= 0) ? 1 : 0 }  // positive or NaN
             return [select(passes, nanPropagated(g, from: x.value), scale(g, by: slope))]
         }
     }
@@ -298,7 +298,9 @@ extension TensorOperations {
     /// so rules built from them pass `g` through this. Free when `x` holds no NaN.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func nanPropagated(_ g: Variable<Scalar>, from x: Tensor<Scalar>) -> Variable<Scalar> {
-        guard x.withUnsafeBufferPointer({ $0.contains { $0.isNaN } }) else { return g }
+        // An OR over every element, not an early exit, so the scan vectorizes.
+        let hasNaN = x.withUnsafeBufferPointer { x in x.reduce(into: UInt8(0)) { $0 |= $1.isNaN ? 1 : 0 } } != 0
+        guard hasNaN else { return g }
         return guardedMultiply(g, constant(x.map { $0.isNaN ? .nan : 1 }))
     }
 
