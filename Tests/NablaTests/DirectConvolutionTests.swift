@@ -361,6 +361,34 @@ struct DirectConvolutionTests {
         }
     }
 
+    /// With more BLAS threads than cores, per-image GEMMs small enough for OpenBLAS's calling
+    /// thread are shared among workers (the first layer 1→32 at 28×28): forward, filter and bias
+    /// gradients as the naive loops, for batches that split evenly and unevenly.
+    @Test(arguments: [8, 5, 19])
+    func perImageGemmsSharedAmongWorkers(batch: Int) {
+        let previous = BLAS.threadCount
+        BLAS.setThreadCount(16)
+        defer { BLAS.setThreadCount(previous) }
+        let t = FewChannelCase(batch: batch, channels: 1, outputChannels: 32, height: 28, width: 28, kernel: 3, padding: 1)
+        let g = t.geometry
+        #expect(DirectConvolutionKernels.imageParts(batch: batch, multiplyAdds: 32 * 784 * 9) == min(16, batch))
+        var random = SeededGenerator(seed: t.seed)
+        let input: [Double] = random.scalars(g.inputCount)
+        let filter: [Double] = random.scalars(32 * 9)
+        let bias: [Double] = random.scalars(32)
+        let gradient: [Double] = random.scalars(batch * 32 * 784)
+        expectClose(
+            FewChannelPath.gemm.forward(g, outputChannels: 32, input: input, filter: filter, bias: bias),
+            naiveConvolution(g, input: input, filter: filter, bias: bias, outputChannels: 32), tolerance: 1e-12)
+        let gradients = FewChannelPath.gemm.filterGradient(g, outputChannels: 32, outputGradient: gradient, input: input)
+        expectClose(
+            gradients.filter, naiveFilterGradient(g, outputGradient: gradient, input: input, outputChannels: 32),
+            tolerance: 1e-12)
+        var expectedBias = [Double](repeating: 0, count: 32)
+        for (index, value) in gradient.enumerated() { expectedBias[index / 784 % 32] += value }
+        expectClose(gradients.bias, expectedBias, tolerance: 1e-12, "bias")
+    }
+
     /// The dispatch takes the direct loops only where they were measured faster.
     @Test func dispatchFollowsTheMeasuredCrossover() {
         func geometry(channels: Int, stride: Int = 1, size: Int = 28) -> Convolution2DGeometry {

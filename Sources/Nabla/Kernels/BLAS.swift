@@ -109,6 +109,11 @@ public enum BLAS {
 }
 
 extension BLAS {
+    /// The largest GEMM, in multiply-adds `m·n·k`, that OpenBLAS 0.3 runs on the calling thread
+    /// alone: Nabla's own parallel loops give each worker GEMMs no larger, so that they never
+    /// wake OpenBLAS's threads too and oversubscribe the cores.
+    public static let singleThreadedGemmLimit = 1 << 18
+
     /// The number of threads OpenBLAS uses.
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 

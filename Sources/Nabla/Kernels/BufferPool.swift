@@ -100,7 +100,7 @@ public final class BufferPool: Sendable {
 /// Scratch memory for kernels: `count` uninitialized scalars from the installed
 /// ``BufferPool``, if any, released when `body` returns.
 @inlinable
-@usableFromInline func withWorkspace<S, R>(_ type: S.Type, count: Int, _ body: (UnsafeMutableBufferPointer<S>) throws -> R) rethrows -> R {
+func withWorkspace<S, R>(_ type: S.Type, count: Int, _ body: (UnsafeMutableBufferPointer<S>) throws -> R) rethrows -> R {
     let byteCount = max(count, 1) * MemoryLayout<S>.stride
     let (raw, pool) = BufferPool.allocate(byteCount: byteCount)
     defer {

@@ -488,9 +488,30 @@ public enum DirectConvolutionKernels {
 
     // MARK: Per-image GEMMs
 
+    /// How many workers share per-image GEMMs of `multiplyAdds` each over `batch` images: the
+    /// BLAS threads, when each GEMM is small enough for OpenBLAS to run it on the calling thread
+    /// (so workers never wake OpenBLAS's own threads) and there is enough work to share.
+    @inlinable
+    static func imageParts(batch: Int, multiplyAdds: Int) -> Int {
+        guard multiplyAdds <= BLAS.singleThreadedGemmLimit, batch * multiplyAdds >= 1 << 20 else { return 1 }
+        return max(1, min(BLAS.threadCount, batch))
+    }
+
+    /// Runs `body(part, images)` for `parts` contiguous ranges of `0..<batch`, one per worker.
+    @inlinable
+    static func forEachImageRange(batch: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
+        guard parts > 1 else { return body(0, 0..<batch) }
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                shared.value(part, (batch * part / parts)..<(batch * (part + 1) / parts))
+            }
+        }
+    }
+
     /// One GEMM per image, `filter [O, C·kh·kw] · im2col(image) [C·kh·kw, oh·ow]`, written
     /// straight into the image's `[O, oh·ow]` output block; a bias is written there first and
-    /// the GEMM adds to it.
+    /// the GEMM adds to it. Images are shared among ``imageParts(batch:multiplyAdds:)`` workers.
     @inlinable
     static func gemmForward<S: TensorScalar>(
         _ geometry: Convolution2DGeometry, outputChannels: Int, input: UnsafeBufferPointer<S>,
@@ -499,31 +520,35 @@ public enum DirectConvolutionKernels {
     ) {
         let image = singleImage(geometry)
         let (rows, plane) = (image.columnRows, image.outputHeight * image.outputWidth)
-        let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * plane)
-        defer { columns.deallocate() }
         let (inputImage, outputImage) = (image.inputCount, outputChannels * plane)
-        for n in 0..<geometry.batch {
-            ConvolutionKernels.im2col(
-                image,
-                input: UnsafeBufferPointer(rebasing: input[(n * inputImage)..<((n + 1) * inputImage)]),
-                columns: columns)
-            let target = UnsafeMutableBufferPointer(
-                rebasing: output[(n * outputImage)..<((n + 1) * outputImage)])
-            if let bias {
-                for o in 0..<outputChannels {
-                    target[(o * plane)..<((o + 1) * plane)].update(repeating: bias[o])
+        let parts = imageParts(batch: geometry.batch, multiplyAdds: outputChannels * plane * rows)
+        forEachImageRange(batch: geometry.batch, parts: parts) { _, images in
+            let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * plane)
+            defer { columns.deallocate() }
+            for n in images {
+                ConvolutionKernels.im2col(
+                    image,
+                    input: UnsafeBufferPointer(rebasing: input[(n * inputImage)..<((n + 1) * inputImage)]),
+                    columns: columns)
+                let target = UnsafeMutableBufferPointer(
+                    rebasing: output[(n * outputImage)..<((n + 1) * outputImage)])
+                if let bias {
+                    for o in 0..<outputChannels {
+                        target[(o * plane)..<((o + 1) * plane)].update(repeating: bias[o])
+                    }
                 }
+                BLAS.gemm(
+                    m: outputChannels, n: plane, k: rows, a: filter, lda: rows,
+                    b: UnsafeBufferPointer(columns), ldb: plane, beta: bias == nil ? 0 : 1,
+                    c: target, ldc: plane)
             }
-            BLAS.gemm(
-                m: outputChannels, n: plane, k: rows, a: filter, lda: rows,
-                b: UnsafeBufferPointer(columns), ldb: plane, beta: bias == nil ? 0 : 1,
-                c: target, ldc: plane)
         }
     }
 
-    /// One GEMM per image, `g_n [O, oh·ow] · im2col(image)ᵀ`, added into the filter gradient;
-    /// `g_n` is the image's block of the NCHW gradient, read in place. The bias gradient sums
-    /// each `g_n` row while it is in cache.
+    /// One GEMM per image, `g_n [O, oh·ow] · im2col(image)ᵀ`, summed into the filter gradient;
+    /// `g_n` is the image's block of the NCHW gradient, read in place. The bias gradient (zeroed
+    /// by the caller) sums each `g_n` row while it is in cache. With several workers, each sums
+    /// its images into its own partial gradients, which are then added in a fixed order.
     @inlinable
     static func gemmFilterGradient<S: TensorScalar>(
         _ geometry: Convolution2DGeometry, outputChannels: Int,
@@ -532,26 +557,46 @@ public enum DirectConvolutionKernels {
     ) {
         let image = singleImage(geometry)
         let (rows, plane) = (image.columnRows, image.outputHeight * image.outputWidth)
-        let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * plane)
-        defer { columns.deallocate() }
         let (inputImage, outputImage) = (image.inputCount, outputChannels * plane)
-        for n in 0..<geometry.batch {
-            ConvolutionKernels.im2col(
-                image,
-                input: UnsafeBufferPointer(rebasing: input[(n * inputImage)..<((n + 1) * inputImage)]),
-                columns: columns)
-            let gradient = UnsafeBufferPointer(
-                rebasing: outputGradient[(n * outputImage)..<((n + 1) * outputImage)])
-            BLAS.gemm(
-                transposeB: true, m: outputChannels, n: rows, k: plane, a: gradient, lda: plane,
-                b: UnsafeBufferPointer(columns), ldb: plane, beta: n == 0 ? 0 : 1,
-                c: filterGradient, ldc: rows)
-            if let biasGradient {
-                for o in 0..<outputChannels {
-                    biasGradient[o] += ReductionKernels.sum(
-                        UnsafeBufferPointer(rebasing: gradient[(o * plane)..<((o + 1) * plane)]))
+        func accumulate(_ images: Range<Int>, into filterGradient: UnsafeMutablePointer<S>, bias: UnsafeMutablePointer<S>?) {
+            let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * plane)
+            defer { columns.deallocate() }
+            for n in images {
+                ConvolutionKernels.im2col(
+                    image,
+                    input: UnsafeBufferPointer(rebasing: input[(n * inputImage)..<((n + 1) * inputImage)]),
+                    columns: columns)
+                let gradient = UnsafeBufferPointer(
+                    rebasing: outputGradient[(n * outputImage)..<((n + 1) * outputImage)])
+                BLAS.gemm(
+                    transposeB: true, m: outputChannels, n: rows, k: plane, a: gradient, lda: plane,
+                    b: UnsafeBufferPointer(columns), ldb: plane, beta: n == images.lowerBound ? 0 : 1,
+                    c: UnsafeMutableBufferPointer(start: filterGradient, count: outputChannels * rows), ldc: rows)
+                if let bias {
+                    for o in 0..<outputChannels {
+                        bias[o] += ReductionKernels.sum(
+                            UnsafeBufferPointer(rebasing: gradient[(o * plane)..<((o + 1) * plane)]))
+                    }
                 }
             }
+        }
+        let parts = imageParts(batch: geometry.batch, multiplyAdds: outputChannels * plane * rows)
+        guard parts > 1 else {
+            return accumulate(0..<geometry.batch, into: filterGradient.baseAddress!, bias: biasGradient?.baseAddress)
+        }
+        let (filterCount, biasCount) = (outputChannels * rows, biasGradient == nil ? 0 : outputChannels)
+        let partials = UnsafeMutableBufferPointer<S>.allocate(capacity: parts * (filterCount + biasCount))
+        defer { partials.deallocate() }
+        partials.update(repeating: 0)
+        forEachImageRange(batch: geometry.batch, parts: parts) { part, images in
+            let start = partials.baseAddress! + part * (filterCount + biasCount)
+            accumulate(images, into: start, bias: biasCount > 0 ? start + filterCount : nil)
+        }
+        filterGradient.update(repeating: 0)
+        for part in 0..<parts {
+            let start = partials.baseAddress! + part * (filterCount + biasCount)
+            for i in 0..<filterCount { filterGradient[i] += start[i] }
+            if let biasGradient { for o in 0..<biasCount { biasGradient[o] += start[filterCount + o] } }
         }
     }
 

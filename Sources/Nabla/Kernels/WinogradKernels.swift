@@ -130,7 +130,7 @@ public enum WinogradKernels {
             let products =
                 imagesPerChunk * tilesHigh * tilesWide * geometry.channels
                 * outputChannels
-            parts = products <= 1 << 18 ? max(1, min(BLAS.threadCount, chunks)) : 1
+            parts = products <= BLAS.singleThreadedGemmLimit ? max(1, min(BLAS.threadCount, chunks)) : 1
         }
 
         /// Tiles per image.
