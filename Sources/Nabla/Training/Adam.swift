@@ -135,7 +135,8 @@ extension OptimizerKernels {
             UnsafeMutableRawPointer(m + start).storeBytes(of: first, as: Vector.self)
             UnsafeMutableRawPointer(v + start).storeBytes(of: second, as: Vector.self)
             UnsafeMutableRawPointer(p + start).storeBytes(
-                of: parameter - stepSize * first / (second.squareRoot() / correction2Root + epsilon), as: Vector.self)
+                of: parameter - stepSize * first / (ElementwiseKernels.squareRoots(second) / correction2Root + epsilon),
+                as: Vector.self)
             start += width
         }
         for i in start..<count {
