@@ -342,3 +342,22 @@ struct WinogradTests {
         }
     }
 }
+
+@Suite struct WinogradDeterminismTests {
+    /// With several workers, the filter gradient sums each worker's chunks and then the
+    /// workers' sums: the same grouping on every run, so the same bits (a training run with a
+    /// seed is reproducible at any thread count).
+    @Test func filterGradientIsTheSameOnEveryRun() {
+        let previous = BLAS.threadCount
+        BLAS.setThreadCount(2)
+        defer { BLAS.setThreadCount(previous) }
+        var generator = SeededGenerator(seed: 9)
+        let input = Tensor<Float>.randomUniform(shape: [24, 32, 14, 14], in: -1..<1, using: &generator)
+        let gradient = Tensor<Float>.randomUniform(shape: [24, 32, 14, 14], in: -1..<1, using: &generator)
+        let first = conv2dBackwardFilter(gradient, input: input, filterShape: [32, 32, 3, 3], configuration: .init(padding: 1))
+        for _ in 0..<12 {
+            let again = conv2dBackwardFilter(gradient, input: input, filterShape: [32, 32, 3, 3], configuration: .init(padding: 1))
+            #expect(again.scalars == first.scalars)
+        }
+    }
+}

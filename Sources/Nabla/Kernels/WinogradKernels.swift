@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 
 // Winograd convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015)
 // for 3×3 filters with stride 1 and dilation 1. Each m×m output tile is
@@ -230,8 +229,9 @@ public enum WinogradKernels {
     }
 
     /// Calls `body` with every chunk of images and the workspace of the part that takes it.
-    /// The parts take the next chunk as they finish one, so a part slowed down (by another
-    /// process on its core) takes fewer chunks.
+    /// Part p takes chunks p, p + parts, p + 2·parts, …: a fixed grouping, so the filter
+    /// gradient, which sums each part's chunks and then the parts, gives the same bits on every
+    /// run (a queue of chunks taken as parts finish grouped them by timing).
     @inlinable
     static func forEachChunk<S: TensorScalar>(
         _ plan: Plan, workspace: UnsafeMutableBufferPointer<S>,
@@ -250,13 +250,10 @@ public enum WinogradKernels {
             for chunk in 0..<chunks { run(chunk: chunk, part: 0) }
             return
         }
-        let counter = ChunkCounter()
         withoutActuallyEscaping(run) { run in
             let shared = UncheckedSendable(run)
             DispatchQueue.concurrentPerform(iterations: parts) { part in
-                while case let chunk = counter.next(), chunk < chunks {
-                    shared.value(chunk, part)
-                }
+                for chunk in stride(from: part, to: chunks, by: parts) { shared.value(chunk, part) }
             }
         }
     }
@@ -1164,15 +1161,4 @@ extension WinogradKernels {
             }
         }
     }
-}
-
-/// Hands out chunk indices 0, 1, 2, … to parallel workers.
-@usableFromInline
-final class ChunkCounter: Sendable {
-    @usableFromInline let counter = Atomic<Int>(0)
-
-    @inlinable init() {}
-
-    /// The next chunk index.
-    @inlinable func next() -> Int { counter.add(1, ordering: .relaxed).oldValue }
 }
