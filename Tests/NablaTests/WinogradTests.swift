@@ -361,3 +361,29 @@ struct WinogradTests {
         }
     }
 }
+
+@Suite struct WinogradMisuseTests {
+    /// A wrong output buffer stops with a message naming the kernel and the sizes.
+    @Test func outputBufferOfTheWrongSizeStops() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let geometry = Convolution2DGeometry(
+                batch: 1, channels: 2, height: 5, width: 5, kernelHeight: 3, kernelWidth: 3,
+                configuration: .init(padding: 1))
+            let input = [Float](repeating: 0, count: 50), filter = [Float](repeating: 0, count: 3 * 18)
+            var output = [Float](repeating: 0, count: 74)
+            var workspace = [Float](repeating: 0, count: 1 << 16)
+            input.withUnsafeBufferPointer { input in
+                filter.withUnsafeBufferPointer { filter in
+                    output.withUnsafeMutableBufferPointer { output in
+                        workspace.withUnsafeMutableBufferPointer { workspace in
+                            WinogradKernels.convolution2D(
+                                geometry, input: input, filter: filter, output: output, workspace: workspace)
+                        }
+                    }
+                }
+            }
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("winograd: output needs 75 scalars, but its buffer has 74"), "\(message)")
+    }
+}

@@ -32,4 +32,33 @@ extension Misuse {
             shape == expected, op,
             "\(shapes()) with \(geometry.configuration): output gradient must be \(expected)")
     }
+
+    /// Checks the buffers of a Winograd convolution or filter gradient: a filter of `C·3·3`
+    /// scalars per output channel, an `[N, C, H, W]` input and an `[N, O, oh, ow]` output (or
+    /// output gradient). Returns `O`.
+    @usableFromInline
+    static func checkWinogradBuffers(
+        _ op: String, _ geometry: Convolution2DGeometry, filter: (name: String, count: Int),
+        input: Int, output: (name: String, count: Int)
+    ) -> Int {
+        let window = geometry.channels * 9
+        let outputChannels = filter.count / window
+        check(
+            filter.count == outputChannels * window && outputChannels >= 1, op,
+            "\(filter.name) buffer has \(filter.count) scalars, not a positive multiple of C·3·3 = \(window)")
+        check(
+            input == geometry.inputCount, op,
+            "input \(geometry.inputShape) needs \(geometry.inputCount) scalars, but its buffer has \(input)")
+        let outputCount = geometry.batch * outputChannels * geometry.outputHeight * geometry.outputWidth
+        check(
+            output.count == outputCount, op,
+            "\(output.name) needs \(outputCount) scalars, but its buffer has \(output.count)")
+        return outputChannels
+    }
+
+    /// Checks that a kernel's workspace holds at least `needs` scalars.
+    @usableFromInline
+    static func checkWorkspace(_ op: String, _ count: Int, needs: Int) {
+        check(count >= needs, op, "workspace has \(count) scalars, needs \(needs)")
+    }
 }

@@ -196,26 +196,11 @@ public enum WinogradKernels {
         input: UnsafeBufferPointer<S>, filter: UnsafeBufferPointer<S>,
         output: UnsafeMutableBufferPointer<S>, workspace: UnsafeMutableBufferPointer<S>
     ) {
-        let op = "winograd"
-        let window = geometry.channels * 9
-        let outputChannels = filter.count / window
-        Misuse.check(
-            filter.count == outputChannels * window && outputChannels >= 1, op,
-            "filter buffer has \(filter.count) scalars, not a positive multiple of C·3·3 = "
-                + "\(window)")
+        let outputChannels = Misuse.checkWinogradBuffers(
+            "winograd", geometry, filter: ("filter", filter.count), input: input.count,
+            output: ("output", output.count))
         let plan = Plan(geometry, outputChannels: outputChannels, variant: variant, scalar: S.self)
-        Misuse.check(
-            input.count == geometry.inputCount, op,
-            "input \(geometry.inputShape) needs \(geometry.inputCount) scalars, but its buffer "
-                + "has \(input.count)")
-        let outputCount =
-            geometry.batch * outputChannels * geometry.outputHeight * geometry.outputWidth
-        Misuse.check(
-            output.count == outputCount, op,
-            "output needs \(outputCount) scalars, but its buffer has \(output.count)")
-        Misuse.check(
-            workspace.count >= plan.partCount, op,
-            "workspace has \(workspace.count) scalars, needs \(plan.partCount)")
+        Misuse.checkWorkspace("winograd", workspace.count, needs: plan.partCount)
         guard geometry.batch > 0 else { return }
 
         let transformedFilter = workspace.baseAddress!
@@ -776,27 +761,12 @@ extension WinogradKernels {
         input: UnsafeBufferPointer<S>, outputGradient: UnsafeBufferPointer<S>,
         filterGradient: UnsafeMutableBufferPointer<S>, workspace: UnsafeMutableBufferPointer<S>
     ) {
-        let op = "winogradFilterGradient"
-        let window = geometry.channels * 9
-        let outputChannels = filterGradient.count / window
-        Misuse.check(
-            filterGradient.count == outputChannels * window && outputChannels >= 1, op,
-            "filter gradient buffer has \(filterGradient.count) scalars, not a positive multiple "
-                + "of C·3·3 = \(window)")
+        let outputChannels = Misuse.checkWinogradBuffers(
+            "winogradFilterGradient", geometry, filter: ("filter gradient", filterGradient.count),
+            input: input.count, output: ("output gradient", outputGradient.count))
         let plan = Plan(geometry, outputChannels: outputChannels, variant: variant, scalar: S.self)
-        Misuse.check(
-            input.count == geometry.inputCount, op,
-            "input \(geometry.inputShape) needs \(geometry.inputCount) scalars, but its buffer "
-                + "has \(input.count)")
+        Misuse.checkWorkspace("winogradFilterGradient", workspace.count, needs: plan.partCount)
         let (oh, ow) = (geometry.outputHeight, geometry.outputWidth)
-        let gradientCount = geometry.batch * outputChannels * oh * ow
-        Misuse.check(
-            outputGradient.count == gradientCount, op,
-            "output gradient needs \(gradientCount) scalars, but its buffer has "
-                + "\(outputGradient.count)")
-        Misuse.check(
-            workspace.count >= plan.partCount, op,
-            "workspace has \(workspace.count) scalars, needs \(plan.partCount)")
         guard geometry.batch > 0 else { return filterGradient.update(repeating: 0) }
 
         let (c, o, positions) = (geometry.channels, outputChannels, plan.positions)
