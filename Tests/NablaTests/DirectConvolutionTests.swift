@@ -335,29 +335,28 @@ struct DirectConvolutionTests {
     /// With more BLAS threads than cores the direct loops split the batch into parts; the
     /// result is the same as the naive loops'.
     @Test func moreThreadsThanCores() {
-        let previous = BLAS.threadCount
-        BLAS.setThreadCount(16)
-        defer { BLAS.setThreadCount(previous) }
-        // 8·4·9·128·128 ≈ 4.7M multiply-adds forward: 4 parts; 8 output channels for the filter
-        // gradient: 8 parts.
-        for (outputChannels, path) in [(4, FewChannelPath.direct), (8, .direct), (32, .gemm)] {
-            let t = FewChannelCase(batch: 8, channels: 1, outputChannels: outputChannels, height: 128, width: 128, kernel: 3, padding: 1)
-            let g = t.geometry
-            #expect(DirectConvolutionKernels.parts(g, multiplyAdds: 8 * outputChannels * 9 * 128 * 128) > 1)
-            var random = SeededGenerator(seed: t.seed)
-            let input: [Double] = random.scalars(g.inputCount)
-            let filter: [Double] = random.scalars(outputChannels * 9)
-            let bias: [Double] = random.scalars(outputChannels)
-            let gradient: [Double] = random.scalars(8 * outputChannels * 128 * 128)
-            let output = path.forward(g, outputChannels: outputChannels, input: input, filter: filter, bias: bias)
-            expectClose(
-                output, naiveConvolution(g, input: input, filter: filter, bias: bias, outputChannels: outputChannels),
-                tolerance: 1e-12)
-            let gradients = path.filterGradient(g, outputChannels: outputChannels, outputGradient: gradient, input: input)
-            expectClose(
-                gradients.filter,
-                naiveFilterGradient(g, outputGradient: gradient, input: input, outputChannels: outputChannels),
-                tolerance: 1e-12)
+        BLASThreadsForTests.with(16) {
+            // 8·4·9·128·128 ≈ 4.7M multiply-adds forward: 4 parts; 8 output channels for the filter
+            // gradient: 8 parts.
+            for (outputChannels, path) in [(4, FewChannelPath.direct), (8, .direct), (32, .gemm)] {
+                let t = FewChannelCase(batch: 8, channels: 1, outputChannels: outputChannels, height: 128, width: 128, kernel: 3, padding: 1)
+                let g = t.geometry
+                #expect(DirectConvolutionKernels.parts(g, multiplyAdds: 8 * outputChannels * 9 * 128 * 128) > 1)
+                var random = SeededGenerator(seed: t.seed)
+                let input: [Double] = random.scalars(g.inputCount)
+                let filter: [Double] = random.scalars(outputChannels * 9)
+                let bias: [Double] = random.scalars(outputChannels)
+                let gradient: [Double] = random.scalars(8 * outputChannels * 128 * 128)
+                let output = path.forward(g, outputChannels: outputChannels, input: input, filter: filter, bias: bias)
+                expectClose(
+                    output, naiveConvolution(g, input: input, filter: filter, bias: bias, outputChannels: outputChannels),
+                    tolerance: 1e-12)
+                let gradients = path.filterGradient(g, outputChannels: outputChannels, outputGradient: gradient, input: input)
+                expectClose(
+                    gradients.filter,
+                    naiveFilterGradient(g, outputGradient: gradient, input: input, outputChannels: outputChannels),
+                    tolerance: 1e-12)
+            }
         }
     }
 
@@ -366,27 +365,26 @@ struct DirectConvolutionTests {
     /// gradients as the naive loops, for batches that split evenly and unevenly.
     @Test(arguments: [8, 5, 19])
     func perImageGemmsSharedAmongWorkers(batch: Int) {
-        let previous = BLAS.threadCount
-        BLAS.setThreadCount(16)
-        defer { BLAS.setThreadCount(previous) }
-        let t = FewChannelCase(batch: batch, channels: 1, outputChannels: 32, height: 28, width: 28, kernel: 3, padding: 1)
-        let g = t.geometry
-        #expect(DirectConvolutionKernels.imageParts(batch: batch, multiplyAdds: 32 * 784 * 9) == min(16, batch))
-        var random = SeededGenerator(seed: t.seed)
-        let input: [Double] = random.scalars(g.inputCount)
-        let filter: [Double] = random.scalars(32 * 9)
-        let bias: [Double] = random.scalars(32)
-        let gradient: [Double] = random.scalars(batch * 32 * 784)
-        expectClose(
-            FewChannelPath.gemm.forward(g, outputChannels: 32, input: input, filter: filter, bias: bias),
-            naiveConvolution(g, input: input, filter: filter, bias: bias, outputChannels: 32), tolerance: 1e-12)
-        let gradients = FewChannelPath.gemm.filterGradient(g, outputChannels: 32, outputGradient: gradient, input: input)
-        expectClose(
-            gradients.filter, naiveFilterGradient(g, outputGradient: gradient, input: input, outputChannels: 32),
-            tolerance: 1e-12)
-        var expectedBias = [Double](repeating: 0, count: 32)
-        for (index, value) in gradient.enumerated() { expectedBias[index / 784 % 32] += value }
-        expectClose(gradients.bias, expectedBias, tolerance: 1e-12, "bias")
+        BLASThreadsForTests.with(16) {
+            let t = FewChannelCase(batch: batch, channels: 1, outputChannels: 32, height: 28, width: 28, kernel: 3, padding: 1)
+            let g = t.geometry
+            #expect(DirectConvolutionKernels.imageParts(batch: batch, multiplyAdds: 32 * 784 * 9) == min(16, batch))
+            var random = SeededGenerator(seed: t.seed)
+            let input: [Double] = random.scalars(g.inputCount)
+            let filter: [Double] = random.scalars(32 * 9)
+            let bias: [Double] = random.scalars(32)
+            let gradient: [Double] = random.scalars(batch * 32 * 784)
+            expectClose(
+                FewChannelPath.gemm.forward(g, outputChannels: 32, input: input, filter: filter, bias: bias),
+                naiveConvolution(g, input: input, filter: filter, bias: bias, outputChannels: 32), tolerance: 1e-12)
+            let gradients = FewChannelPath.gemm.filterGradient(g, outputChannels: 32, outputGradient: gradient, input: input)
+            expectClose(
+                gradients.filter, naiveFilterGradient(g, outputGradient: gradient, input: input, outputChannels: 32),
+                tolerance: 1e-12)
+            var expectedBias = [Double](repeating: 0, count: 32)
+            for (index, value) in gradient.enumerated() { expectedBias[index / 784 % 32] += value }
+            expectClose(gradients.bias, expectedBias, tolerance: 1e-12, "bias")
+        }
     }
 
     /// The dispatch takes the direct loops only where they were measured faster.

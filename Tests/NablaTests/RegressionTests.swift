@@ -19,27 +19,25 @@ import Testing
 
     @Test(arguments: cases)
     func conv2dMatchesDirectConvolution(_ c: Case) {
-        let previous = BLAS.threadCount
-        BLAS.setThreadCount(c.threads)
-        defer { BLAS.setThreadCount(previous) }
-        // C·3·3·64·64 ≥ 2¹⁷ scalars: large enough for the parallel lowering.
-        let input: Tensor<Double> = randomTensor([1, c.channels, 64, 64], seed: UInt64(c.channels))
-        let filter: Tensor<Double> = randomTensor([2, c.channels, 3, 3], seed: 7)
-        let configuration = Convolution2DConfiguration(padding: 1)
-        let output = conv2d(input, filter: filter, configuration: configuration)
-        expectClose(output, naiveConvolution(input, filter, configuration), rtol: 1e-12, atol: 1e-12)
+        BLASThreadsForTests.with(c.threads) {
+            // C·3·3·64·64 ≥ 2¹⁷ scalars: large enough for the parallel lowering.
+            let input: Tensor<Double> = randomTensor([1, c.channels, 64, 64], seed: UInt64(c.channels))
+            let filter: Tensor<Double> = randomTensor([2, c.channels, 3, 3], seed: 7)
+            let configuration = Convolution2DConfiguration(padding: 1)
+            let output = conv2d(input, filter: filter, configuration: configuration)
+            expectClose(output, naiveConvolution(input, filter, configuration), rtol: 1e-12, atol: 1e-12)
+        }
     }
 
     /// The reproduction, in `Float`.
     @Test func fiveChannelsOnFourThreads() {
-        let previous = BLAS.threadCount
-        BLAS.setThreadCount(4)
-        defer { BLAS.setThreadCount(previous) }
-        let output = conv2d(
-            Tensor<Float>.ones(shape: [1, 5, 128, 128]), filter: .ones(shape: [2, 5, 3, 3]),
-            configuration: .init(padding: 1))
-        #expect(output.shape == [1, 2, 128, 128])
-        #expect(output[0, 1, 5, 5] == 45 && output[0, 0, 0, 0] == 20)
+        BLASThreadsForTests.with(4) {
+            let output = conv2d(
+                Tensor<Float>.ones(shape: [1, 5, 128, 128]), filter: .ones(shape: [2, 5, 3, 3]),
+                configuration: .init(padding: 1))
+            #expect(output.shape == [1, 2, 128, 128])
+            #expect(output[0, 1, 5, 5] == 45 && output[0, 0, 0, 0] == 20)
+        }
     }
 }
 

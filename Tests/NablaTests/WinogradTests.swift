@@ -259,29 +259,28 @@ struct WinogradTests {
         let t = Case(20, 16, 24, 9, 11, padding: 1)
         #expect(WinogradKernels.pays(t.geometry, outputChannels: t.outputChannels))
         #expect(WinogradKernels.paysForInputGradient(t.geometry, outputChannels: t.outputChannels))
-        let previous = BLAS.threadCount
-        BLAS.setThreadCount(threads)
-        defer { BLAS.setThreadCount(previous) }
-        let plan = WinogradKernels.Plan(
-            t.geometry, outputChannels: t.outputChannels, scalar: Double.self)
-        // 3 chunks whatever the thread count (which other tests may change meanwhile).
-        #expect((t.batch + plan.imagesPerChunk - 1) / plan.imagesPerChunk == 3)
-        var random = SeededGenerator(seed: 0xD15 &+ t.seed)
-        let input: Tensor<Double> = random.tensor(t.inputShape)
-        let filter: Tensor<Double> = random.tensor(t.filterShape)
-        let gradient: Tensor<Double> = random.tensor(t.outputShape)
-        let output = conv2d(input, filter: filter, configuration: t.configuration)
-        expectClose(output.scalars, Self.direct(t, input, filter), tolerance: 1e-12)
-        let inputGradient = conv2dBackwardInput(
-            gradient, filter: filter, inputShape: t.inputShape, configuration: t.configuration)
-        expectClose(
-            inputGradient.scalars, Self.directInputGradient(t, gradient, filter),
-            tolerance: 1e-12)
-        let filterGradient = conv2dBackwardFilter(
-            gradient, input: input, filterShape: t.filterShape, configuration: t.configuration)
-        expectClose(
-            filterGradient.scalars, Self.directFilterGradient(t, gradient, input),
-            tolerance: 1e-12)
+        BLASThreadsForTests.with(threads) {
+            let plan = WinogradKernels.Plan(
+                t.geometry, outputChannels: t.outputChannels, scalar: Double.self)
+            // 3 chunks whatever the thread count (which other tests may change meanwhile).
+            #expect((t.batch + plan.imagesPerChunk - 1) / plan.imagesPerChunk == 3)
+            var random = SeededGenerator(seed: 0xD15 &+ t.seed)
+            let input: Tensor<Double> = random.tensor(t.inputShape)
+            let filter: Tensor<Double> = random.tensor(t.filterShape)
+            let gradient: Tensor<Double> = random.tensor(t.outputShape)
+            let output = conv2d(input, filter: filter, configuration: t.configuration)
+            expectClose(output.scalars, Self.direct(t, input, filter), tolerance: 1e-12)
+            let inputGradient = conv2dBackwardInput(
+                gradient, filter: filter, inputShape: t.inputShape, configuration: t.configuration)
+            expectClose(
+                inputGradient.scalars, Self.directInputGradient(t, gradient, filter),
+                tolerance: 1e-12)
+            let filterGradient = conv2dBackwardFilter(
+                gradient, input: input, filterShape: t.filterShape, configuration: t.configuration)
+            expectClose(
+                filterGradient.scalars, Self.directFilterGradient(t, gradient, input),
+                tolerance: 1e-12)
+        }
     }
 
     @Test("Winograd is used only for 3×3 kernels with stride and dilation 1, and many channels")
@@ -348,16 +347,15 @@ struct WinogradTests {
     /// workers' sums: the same grouping on every run, so the same bits (a training run with a
     /// seed is reproducible at any thread count).
     @Test func filterGradientIsTheSameOnEveryRun() {
-        let previous = BLAS.threadCount
-        BLAS.setThreadCount(2)
-        defer { BLAS.setThreadCount(previous) }
-        var generator = SeededGenerator(seed: 9)
-        let input = Tensor<Float>.randomUniform(shape: [24, 32, 14, 14], in: -1..<1, using: &generator)
-        let gradient = Tensor<Float>.randomUniform(shape: [24, 32, 14, 14], in: -1..<1, using: &generator)
-        let first = conv2dBackwardFilter(gradient, input: input, filterShape: [32, 32, 3, 3], configuration: .init(padding: 1))
-        for _ in 0..<12 {
-            let again = conv2dBackwardFilter(gradient, input: input, filterShape: [32, 32, 3, 3], configuration: .init(padding: 1))
-            #expect(again.scalars == first.scalars)
+        BLASThreadsForTests.with(2) {
+            var generator = SeededGenerator(seed: 9)
+            let input = Tensor<Float>.randomUniform(shape: [24, 32, 14, 14], in: -1..<1, using: &generator)
+            let gradient = Tensor<Float>.randomUniform(shape: [24, 32, 14, 14], in: -1..<1, using: &generator)
+            let first = conv2dBackwardFilter(gradient, input: input, filterShape: [32, 32, 3, 3], configuration: .init(padding: 1))
+            for _ in 0..<12 {
+                let again = conv2dBackwardFilter(gradient, input: input, filterShape: [32, 32, 3, 3], configuration: .init(padding: 1))
+                #expect(again.scalars == first.scalars)
+            }
         }
     }
 }
