@@ -61,4 +61,20 @@ extension Misuse {
     static func checkWorkspace(_ op: String, _ count: Int, needs: Int) {
         check(count >= needs, op, "workspace has \(count) scalars, needs \(needs)")
     }
+
+    /// The geometry and output channel count of a filter gradient, after checking that the
+    /// input, filter shape and output gradient fit together.
+    @usableFromInline
+    static func filterGradientGeometry(
+        outputGradient: [Int], input: [Int], filterShape: [Int],
+        configuration: Convolution2DConfiguration
+    ) -> (Convolution2DGeometry, Int) {
+        let op = "conv2dBackwardFilter"
+        // Built only when a check fails.
+        func shapes() -> String { "output gradient \(outputGradient), input \(input) and filter shape \(filterShape)" }
+        let geometry = convolutionGeometry(
+            op, shapes(), input: input, filter: filterShape, configuration: configuration)
+        checkOutputGradient(op, shapes(), outputGradient, geometry: geometry, outputChannels: filterShape[0])
+        return (geometry, filterShape[0])
+    }
 }

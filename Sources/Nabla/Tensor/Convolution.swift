@@ -142,16 +142,9 @@ public func conv2dBackwardFilter<S: TensorScalar>(
     _ outputGradient: Tensor<S>, input: Tensor<S>, filterShape: [Int],
     configuration: Convolution2DConfiguration = .init()
 ) -> Tensor<S> {
-    let op = "conv2dBackwardFilter"
-    func shapes() -> String {
-        "output gradient \(outputGradient.shape), input \(input.shape) and filter shape "
-            + "\(filterShape)"
-    }
-    let geometry = Misuse.convolutionGeometry(
-        op, shapes(), input: input.shape, filter: filterShape, configuration: configuration)
-    let outputChannels = filterShape[0]
-    Misuse.checkOutputGradient(
-        op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
+    let (geometry, outputChannels) = Misuse.filterGradientGeometry(
+        outputGradient: outputGradient.shape, input: input.shape, filterShape: filterShape,
+        configuration: configuration)
     guard geometry.batch > 0 else { return Tensor(repeating: 0, shape: filterShape) }
     if WinogradKernels.pays(geometry, outputChannels: outputChannels) {
         return WinogradKernels.conv2dBackwardFilter(
@@ -177,6 +170,51 @@ public func conv2dBackwardFilter<S: TensorScalar>(
             }
         }
     }
+}
+
+/// ``conv2d(_:filter:configuration:)`` plus `bias` (`[O]`) per output channel; the few-channel
+/// path adds the bias inside the convolution instead of in a second pass.
+@inlinable
+func conv2dAddingBias<S: TensorScalar>(
+    _ input: Tensor<S>, filter: Tensor<S>, bias: Tensor<S>?,
+    configuration: Convolution2DConfiguration
+) -> Tensor<S> {
+    let geometry = Misuse.convolutionGeometry(
+        "conv2d", "input \(input.shape) and filter \(filter.shape)", input: input.shape,
+        filter: filter.shape, configuration: configuration)
+    let outputChannels = filter.shape[0]
+    if let bias {
+        Misuse.check(
+            bias.shape == [outputChannels], "conv2d",
+            "filter \(filter.shape) and bias \(bias.shape): bias must be [\(outputChannels)]")
+    }
+    if DirectConvolutionKernels.handlesForward(geometry, outputChannels: outputChannels) {
+        return DirectConvolutionKernels.conv2d(input, filter: filter, bias: bias, geometry: geometry)
+    }
+    var output = conv2d(input, filter: filter, configuration: configuration)
+    if let bias { output += bias.reshaped(to: [1, outputChannels, 1, 1]) }
+    return output
+}
+
+/// ``conv2dBackwardFilter(_:input:filterShape:configuration:)`` and, if `computesBiasGradient`,
+/// the bias gradient `[O]` (the output gradient summed over axes 0, 2 and 3); the few-channel
+/// path sums it in the same pass.
+@inlinable
+func conv2dBackwardFilterAndBias<S: TensorScalar>(
+    _ outputGradient: Tensor<S>, input: Tensor<S>, filterShape: [Int],
+    configuration: Convolution2DConfiguration, computesBiasGradient: Bool
+) -> (filter: Tensor<S>, bias: Tensor<S>?) {
+    let (geometry, outputChannels) = Misuse.filterGradientGeometry(
+        outputGradient: outputGradient.shape, input: input.shape, filterShape: filterShape,
+        configuration: configuration)
+    if DirectConvolutionKernels.handlesFilterGradient(geometry, outputChannels: outputChannels) {
+        return DirectConvolutionKernels.conv2dBackwardFilter(
+            outputGradient, input: input, filterShape: filterShape, geometry: geometry,
+            computesBiasGradient: computesBiasGradient)
+    }
+    let filter = conv2dBackwardFilter(
+        outputGradient, input: input, filterShape: filterShape, configuration: configuration)
+    return (filter, computesBiasGradient ? outputGradient.sum(alongAxes: [0, 2, 3]) : nil)
 }
 
 /// The im2col matrix of `input`: every `kernelHeight × kernelWidth` window as a column.
