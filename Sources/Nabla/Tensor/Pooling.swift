@@ -329,13 +329,13 @@ public enum PoolingKernels {
             // Ties keep the first tap; a NaN wins unless a NaN came first.
             var wins = .!(upper.oddHalf .<= best) .& (best .== best)
             best.replace(with: upper.oddHalf, where: wins)
-            offset.replace(with: lanes &+ 1, where: SIMDMask(wins._storage))
+            offset.replace(with: lanes &+ 1, where: wins)
             wins = .!(lower.evenHalf .<= best) .& (best .== best)
             best.replace(with: lower.evenHalf, where: wins)
-            offset.replace(with: lanes &+ Int32(width), where: SIMDMask(wins._storage))
+            offset.replace(with: lanes &+ Int32(width), where: wins)
             wins = .!(lower.oddHalf .<= best) .& (best .== best)
             best.replace(with: lower.oddHalf, where: wins)
-            offset.replace(with: lanes &+ Int32(width + 1), where: SIMDMask(wins._storage))
+            offset.replace(with: lanes &+ Int32(width + 1), where: wins)
             UnsafeMutableRawPointer(output + ox).storeBytes(of: best, as: SIMD8<Float>.self)
             let first = firstIndex + 2 * ox
             for lane in 0..<8 { indices[ox + lane] = first + Int(offset[lane]) }
