@@ -16,6 +16,8 @@ struct Compare: ParsableCommand {
     @Flag(help: "Train in Double instead of Float: slower, and the two paths' rounding drifts apart far less.")
     var double = false
 
+    func validate() throws { try OutputPath.check(plot, option: "--plot") }
+
     func run() throws {
         if double { try run(Double.self) } else { try run(Float.self) }
     }

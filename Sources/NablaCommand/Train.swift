@@ -18,6 +18,11 @@ struct Train: ParsableCommand {
     @Option(help: "Write the loss and accuracy curves here (SVG).")
     var plot: String?
 
+    func validate() throws {
+        try OutputPath.check(save, option: "--save")
+        try OutputPath.check(plot, option: "--plot")
+    }
+
     func run() throws {
         options.applyThreads()
         let (train, test) = try options.loadData()

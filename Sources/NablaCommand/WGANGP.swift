@@ -55,6 +55,7 @@ struct WGANGP: ParsableCommand {
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number") }
         guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try OutputPath.check(plot, option: "--plot")
     }
 
     var settings: WGANSettings {

@@ -41,7 +41,7 @@ import Testing
             BadFile(name: "header cut", bytes: Array(header.prefix(6))) { if case .truncated(_, 8, 6) = $0 { true } else { false } },
             BadFile(name: "data cut", bytes: header + [1, 2]) { if case .truncated(_, 13, 10) = $0 { true } else { false } },
             BadFile(name: "bytes after the data", bytes: header + [1, 2, 3, 4, 5, 6]) {
-                if case .trailingBytes(_, 13, 14) = $0 { true } else { false }
+                if case .trailingBytes(_, 13) = $0 { true } else { false }
             },
             BadFile(name: "huge dimensions", bytes: IDXFileTests().idx(magic: 0x0801, dimensions: [0xFFFF_FFFF], data: [1])) {
                 if case .truncated = $0 { true } else { false }

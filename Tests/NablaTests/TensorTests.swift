@@ -81,6 +81,16 @@ func expectClose<Scalar>(
         #expect(t.description == "Tensor<Float> [2, 2]\n[[1.0, 2.0],\n [3.0, 4.0]]")
         let big = Tensor<Float>.zeros(shape: [2000])
         #expect(big.description.contains("…"))
+        #expect(Tensor<Double>(2.5).description == "Tensor<Double> []\n2.5")
+    }
+
+    /// Past NumPy's 64 axes the nesting would take quadratic text (and deep recursion): the shape
+    /// and the scalars print in short instead.
+    @Test func descriptionOfManyAxes() {
+        let deep = Tensor<Float>.range(from: 0, to: 8).reshaped(to: Array(repeating: 1, count: 99_999) + [8])
+        #expect(deep.description == "Tensor<Float> [1, 1, 1, …, 1, 1, 8] (rank 100000)\n[0.0, 1.0, 2.0, …, 5.0, 6.0, 7.0] (flattened)")
+        let nested = Tensor<Float>.zeros(shape: Array(repeating: 1, count: 64))
+        #expect(nested.description.hasSuffix(String(repeating: "[", count: 64) + "0.0" + String(repeating: "]", count: 64)))
     }
 }
 

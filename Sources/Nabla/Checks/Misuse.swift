@@ -20,19 +20,26 @@ enum Misuse {
         if !condition { fail(op(), message()) }
     }
 
-    /// Checks that `shape` is a valid shape: no negative dimension.
-    @inlinable
-    static func checkShape(_ op: String, _ shape: [Int]) {
+    /// Checks that `shape` is a valid shape for scalars of `scalarByteCount` bytes and returns
+    /// its element count: no negative dimension, and not too large (``ShapeSize``'s rule).
+    @inlinable @discardableResult
+    static func checkShape(_ op: String, _ shape: [Int], scalarByteCount: Int = 1) -> Int {
         for dimension in shape where dimension < 0 {
             fail(op, "shape \(shape): dimension \(dimension) is negative")
         }
+        guard let count = ShapeSize.elementCount(shape, scalarByteCount: scalarByteCount) else {
+            fail(
+                op,
+                "shape \(shape): too large: its nonzero dimensions times \(scalarByteCount)-byte "
+                    + "scalars overflow a 64-bit size")
+        }
+        return count
     }
 
     /// Checks that `count` scalars fill `shape` exactly.
     @inlinable
     static func checkCount(_ op: String, shape: [Int], count: Int) {
-        checkShape(op, shape)
-        let expected = shape.reduce(1, *)
+        let expected = checkShape(op, shape)
         check(
             expected == count, op,
             "shape \(shape) holds \(expected) scalars, but \(count) were given")

@@ -6,7 +6,12 @@ extension Misuse {
     @inlinable
     static func broadcastShape(_ op: String, _ lhs: [Int], _ rhs: [Int]) -> [Int] {
         if lhs == rhs { return lhs }
-        if let shape = broadcast(lhs, rhs) { return shape }
+        if let shape = broadcast(lhs, rhs) {
+            check(
+                ShapeSize.elementCount(shape, scalarByteCount: 8) != nil, op,
+                "lhs \(lhs) and rhs \(rhs): the broadcast shape \(shape) is too large")
+            return shape
+        }
         let rank = max(lhs.count, rhs.count)
         let a = [Int](repeating: 1, count: rank - lhs.count) + lhs
         let b = [Int](repeating: 1, count: rank - rhs.count) + rhs
@@ -59,6 +64,9 @@ extension Misuse {
             fail(op, "\(shapes): batch shapes \(lhsBatch) and \(rhsBatch) do not broadcast")
         }
         let result = batch + (lhs.count == 1 ? [] : [m]) + (rhs.count == 1 ? [] : [n])
+        check(
+            [[m, n], [m, k], [k, n]].allSatisfy { ShapeSize.elementCount(batch + $0, scalarByteCount: 8) != nil }, op,
+            "\(shapes): the product's shape \(result) is too large")
         return MatrixProductShape(
             lhs: lhsMatrix, rhs: rhsMatrix, batch: batch, m: m, n: n, k: k, result: result)
     }
@@ -87,15 +95,17 @@ extension Misuse {
         for dimension in target where dimension < -1 {
             fail(op, "\(shape) to \(target): dimension \(dimension) is negative")
         }
+        guard let known = ShapeSize.elementCount(target.filter { $0 != -1 }, scalarByteCount: 8) else {
+            fail(op, "\(shape) to \(target): the target shape is too large")
+        }
         var resolved = target
         if let axis = inferred.first {
-            let known = target.filter { $0 != -1 }.reduce(1, *)
             check(
                 known > 0 && count % known == 0, op,
                 "\(shape) to \(target): \(count) scalars do not divide into dimensions of \(known)")
             resolved[axis] = count / known
         }
-        let resolvedCount = resolved.reduce(1, *)
+        let resolvedCount = inferred.isEmpty ? known : resolved.reduce(1, *)
         check(
             resolvedCount == count, op,
             "\(shape) to \(target): element counts \(count) ≠ \(resolvedCount)")

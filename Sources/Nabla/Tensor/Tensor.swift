@@ -64,8 +64,8 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
         unsafeUninitializedShape shape: [Int],
         initializingWith initializer: (UnsafeMutableBufferPointer<Scalar>) throws -> Void
     ) rethrows {
-        Misuse.checkShape("Tensor", shape)
-        let storage = TensorStorage<Scalar>(uninitializedCount: shape.reduce(1, *))
+        let count = Misuse.checkShape("Tensor", shape, scalarByteCount: MemoryLayout<Scalar>.stride)
+        let storage = TensorStorage<Scalar>(uninitializedCount: count)
         try initializer(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))
         self.init(shape: shape, storage: storage)
     }
