@@ -34,3 +34,4 @@ clean:
 	rm -rf .build Benchmarks/.build
 
 -include Benchmarks/bench.mk
+-include Fuzz/fuzz.mk
