@@ -136,6 +136,23 @@ import Testing
         #expect(file.tensor("t", as: Float.self) == Tensor([0, 1]))
     }
 
+    /// The writer never writes what the reader refuses: a tensor named `__metadata__`, or an
+    /// entry whose bytes disagree with its dtype and shape, stops with a message.
+    @Test func writerRefusesWhatTheReaderRefuses() async {
+        let reserved = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            var file = SafeTensors()
+            file.set("__metadata__", Tensor<Float>([1]))
+        }
+        #expect(standardError(reserved).contains("SafeTensors: the name __metadata__ is the header's metadata, not a tensor"))
+        let inconsistent = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            var file = SafeTensors()
+            file.set("a", Tensor<Float>([1, 2]))
+            file.entries["a"]?.shape = [3]
+            _ = file.serialized()
+        }
+        #expect(standardError(inconsistent).contains("SafeTensors: entry a: dtype F32, shape [3] and 8 bytes do not fit together"))
+    }
+
     /// Writes go to a temporary file that is renamed: no leftovers, and a bad folder throws.
     @Test func writesAtomically() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-\(UUID().uuidString)")

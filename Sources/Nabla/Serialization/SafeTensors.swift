@@ -111,7 +111,10 @@ public struct SafeTensors: Sendable {
     }
 
     /// Adds `tensor` under `name`, stored as F32 or F64 by its scalar type.
+    ///
+    /// - Precondition: `name` is not `__metadata__`, the header's key for ``metadata``.
     public mutating func set<Scalar: TensorScalar>(_ name: String, _ tensor: Tensor<Scalar>) {
+        Self.checkName(name)
         // Linux's platforms are little-endian, as the format is: the bytes are the scalars'.
         let bytes = tensor.withUnsafeBufferPointer { [UInt8](UnsafeRawBufferPointer($0)) }
         entries[name] = Entry(dtype: Scalar.self == Float.self ? "F32" : "F64", shape: tensor.shape, bytes: bytes)
@@ -122,17 +125,29 @@ public struct SafeTensors: Sendable {
     /// Reads BOOL (as 0 and 1), U8 to U64, I8 to I64, F16, BF16, F32 and F64.
     public func tensor<Scalar: TensorScalar>(_ name: String, as type: Scalar.Type = Scalar.self) -> Tensor<Scalar>? {
         guard let entry = entries[name] else { return nil }
+        let dtype = Self.checkEntry(name, entry)
+        return Tensor(unsafeUninitializedShape: entry.shape) { output in
+            entry.bytes.withUnsafeBytes { raw in dtype.convert(raw, into: output) }
+        }
+    }
+
+    /// The entry's dtype, which Nabla converts, or a stop if its bytes do not fit its dtype and
+    /// shape (an entry changed by hand: the reader never returns one).
+    private static func checkEntry(_ name: String, _ entry: Entry) -> DType {
         guard let dtype = DType(rawValue: entry.dtype), dtype.isConvertible,
-            let count = ShapeSize.elementCount(entry.shape, scalarByteCount: MemoryLayout<Scalar>.stride),
+            let count = ShapeSize.elementCount(entry.shape, scalarByteCount: 8),
             entry.bytes.count == dtype.bitSize / 8 * count
         else {
             Misuse.fail(
                 "SafeTensors", "entry \(name): dtype \(entry.dtype), shape \(entry.shape) and "
                     + "\(entry.bytes.count) bytes do not fit together")
         }
-        return Tensor(unsafeUninitializedShape: entry.shape) { output in
-            entry.bytes.withUnsafeBytes { raw in dtype.convert(raw, into: output) }
-        }
+        return dtype
+    }
+
+    private static func checkName(_ name: String) {
+        Misuse.check(
+            name != "__metadata__", "SafeTensors", "the name __metadata__ is the header's metadata, not a tensor")
     }
 
     /// The dtypes of the format, as the reference defines them.
@@ -288,6 +303,8 @@ public struct SafeTensors: Sendable {
         var data: [UInt8] = []
         for name in entries.keys.sorted() {
             let entry = entries[name]!
+            Self.checkName(name)
+            _ = Self.checkEntry(name, entry)
             header[name] = ["dtype": entry.dtype, "shape": entry.shape, "data_offsets": [data.count, data.count + entry.bytes.count]]
             data += entry.bytes
         }
