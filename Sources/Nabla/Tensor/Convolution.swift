@@ -1,5 +1,6 @@
-// 2-D convolution over NCHW tensors through im2col and one matrix product: the single
-// implementation behind the convolution layers and their gradients.
+// 2-D convolution over NCHW tensors: the entry points behind the convolution layers and their
+// gradients. Each asks ConvolutionAlgorithm which algorithm runs (few-channel, Winograd, or
+// im2col and one matrix product, written here).
 
 /// The 2-D convolution (cross-correlation, as in deep learning) of `input` with `filter`.
 ///
@@ -24,11 +25,13 @@ public func conv2d<S: TensorScalar>(
     let outputChannels = filter.shape[0]
     let outputShape = [geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth]
     guard geometry.batch > 0 else { return Tensor(shape: outputShape, scalars: []) }
-    if WinogradKernels.pays(geometry, outputChannels: outputChannels) {
-        return WinogradKernels.conv2d(input, filter: filter, geometry: geometry)
-    }
-    if DirectConvolutionKernels.handlesForward(geometry, outputChannels: outputChannels) {
+    switch ConvolutionAlgorithm.select(.forward, geometry: geometry, outputChannels: outputChannels) {
+    case .fewChannels:
         return DirectConvolutionKernels.conv2d(input, filter: filter, bias: nil, geometry: geometry)
+    case .winograd:
+        return WinogradKernels.conv2d(input, filter: filter, geometry: geometry)
+    case .im2col:
+        break
     }
 
     // A few images at a time, so their im2col matrix (about 2 MB at most) stays in cache for
@@ -105,12 +108,13 @@ public func conv2dBackwardInput<S: TensorScalar>(
     Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
     guard geometry.batch > 0 else { return Tensor(shape: inputShape, scalars: []) }
-    if WinogradKernels.paysForInputGradient(geometry, outputChannels: outputChannels) {
+    switch ConvolutionAlgorithm.select(.inputGradient, geometry: geometry, outputChannels: outputChannels) {
+    case .fewChannels:
+        return DirectConvolutionKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
+    case .winograd:
         return WinogradKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
-    }
-    if DirectConvolutionKernels.handlesInputGradient(geometry, outputChannels: outputChannels) {
-        return DirectConvolutionKernels.conv2dBackwardInput(
-            outputGradient, filter: filter, geometry: geometry)
+    case .im2col:
+        break
     }
 
     let (rows, count) = (geometry.columnRows, geometry.columnCount)
@@ -146,15 +150,17 @@ public func conv2dBackwardFilter<S: TensorScalar>(
         outputGradient: outputGradient.shape, input: input.shape, filterShape: filterShape,
         configuration: configuration)
     guard geometry.batch > 0 else { return Tensor(repeating: 0, shape: filterShape) }
-    if WinogradKernels.pays(geometry, outputChannels: outputChannels) {
-        return WinogradKernels.conv2dBackwardFilter(
-            outputGradient, input: input, outputChannels: outputChannels, geometry: geometry)
-    }
-    if DirectConvolutionKernels.handlesFilterGradient(geometry, outputChannels: outputChannels) {
+    switch ConvolutionAlgorithm.select(.filterGradient, geometry: geometry, outputChannels: outputChannels) {
+    case .fewChannels:
         return DirectConvolutionKernels.conv2dBackwardFilter(
             outputGradient, input: input, filterShape: filterShape, geometry: geometry,
             computesBiasGradient: false
         ).filter
+    case .winograd:
+        return WinogradKernels.conv2dBackwardFilter(
+            outputGradient, input: input, outputChannels: outputChannels, geometry: geometry)
+    case .im2col:
+        break
     }
 
     let (rows, count) = (geometry.columnRows, geometry.columnCount)
@@ -188,7 +194,10 @@ func conv2dAddingBias<S: TensorScalar>(
             bias.shape == [outputChannels], "conv2d",
             "filter \(filter.shape) and bias \(bias.shape): bias must be [\(outputChannels)]")
     }
-    if DirectConvolutionKernels.handlesForward(geometry, outputChannels: outputChannels) {
+    // Only the few-channel path fuses the bias; the others add it after the convolution.
+    let algorithm = ConvolutionAlgorithm.select(
+        .forwardAddingBias, geometry: geometry, outputChannels: outputChannels)
+    if algorithm == .fewChannels {
         return DirectConvolutionKernels.conv2d(input, filter: filter, bias: bias, geometry: geometry)
     }
     var output = conv2d(input, filter: filter, configuration: configuration)
@@ -207,7 +216,10 @@ func conv2dBackwardFilterAndBias<S: TensorScalar>(
     let (geometry, outputChannels) = Misuse.filterGradientGeometry(
         outputGradient: outputGradient.shape, input: input.shape, filterShape: filterShape,
         configuration: configuration)
-    if DirectConvolutionKernels.handlesFilterGradient(geometry, outputChannels: outputChannels) {
+    // Only the few-channel path sums the bias gradient in its own pass.
+    let algorithm = ConvolutionAlgorithm.select(
+        .filterAndBiasGradient, geometry: geometry, outputChannels: outputChannels)
+    if algorithm == .fewChannels {
         return DirectConvolutionKernels.conv2dBackwardFilter(
             outputGradient, input: input, filterShape: filterShape, geometry: geometry,
             computesBiasGradient: computesBiasGradient)

@@ -1,0 +1,54 @@
+/// The algorithm that runs one pass of a 2-D convolution: the one place that decides, asked by
+/// every convolution entry point (as PyTorch's `_select_conv_backend` returns a `ConvBackend`).
+///
+/// The rule, in this order for every pass:
+/// 1. **Few channels** (`C ≤ 4`, the first layer): direct SIMD loops where `O·C` is small, one
+///    GEMM per image otherwise, straight into and out of NCHW; it also fuses the bias into the
+///    forward and sums the bias gradient in the filter-gradient pass.
+/// 2. **Winograd F(4×4, 3×3)**: 3×3, stride 1, dilation 1, with `C ≥ 16`, `O ≥ 16` and at least
+///    512 output positions (for the input gradient: the same test on its own convolution, with
+///    padding at most 2).
+/// 3. **im2col + GEMM** for every other shape.
+///
+/// The first two never overlap (`C ≤ 4` against `C ≥ 16`), so the order only says which is
+/// asked first; a transposed or grouped convolution adds its own passes here.
+public enum ConvolutionAlgorithm: String, Hashable, Sendable, CaseIterable {
+    case fewChannels
+    case winograd
+    case im2col
+
+    /// A pass of the convolution.
+    public enum Pass: String, Hashable, Sendable, CaseIterable {
+        /// `y = conv2d(x, w)`.
+        case forward
+        /// `y = conv2d(x, w) + b`.
+        case forwardAddingBias
+        /// `∂L/∂x` from `∂L/∂y` and `w`.
+        case inputGradient
+        /// `∂L/∂w` from `∂L/∂y` and `x`.
+        case filterGradient
+        /// `∂L/∂w` and `∂L/∂b` together.
+        case filterAndBiasGradient
+    }
+
+    /// The algorithm for `pass` of the convolution with `geometry` and `outputChannels`.
+    @inlinable
+    public static func select(
+        _ pass: Pass, geometry: Convolution2DGeometry, outputChannels: Int
+    ) -> ConvolutionAlgorithm {
+        let fewChannels: Bool
+        let winograd: Bool
+        switch pass {
+        case .forward, .forwardAddingBias:
+            fewChannels = DirectConvolutionKernels.handlesForward(geometry, outputChannels: outputChannels)
+            winograd = WinogradKernels.pays(geometry, outputChannels: outputChannels)
+        case .inputGradient:
+            fewChannels = DirectConvolutionKernels.handlesInputGradient(geometry, outputChannels: outputChannels)
+            winograd = WinogradKernels.paysForInputGradient(geometry, outputChannels: outputChannels)
+        case .filterGradient, .filterAndBiasGradient:
+            fewChannels = DirectConvolutionKernels.handlesFilterGradient(geometry, outputChannels: outputChannels)
+            winograd = WinogradKernels.pays(geometry, outputChannels: outputChannels)
+        }
+        return fewChannels ? .fewChannels : winograd ? .winograd : .im2col
+    }
+}
