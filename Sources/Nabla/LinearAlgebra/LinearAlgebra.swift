@@ -35,7 +35,7 @@ extension LinearAlgebra {
     ) throws -> Tensor<Scalar> {
         let op = "solve"
         let given = { "a \(a.shape) and b \(b.shape)" }
-        let n = Misuse.squareOrder(op, a, given: given)
+        let n = Misuse.squareOrder(op, a.shape, given: given)
         Misuse.check(
             b.rank == 1 || b.rank == 2, op, "\(given()): b has rank \(b.rank), expected 1 or 2")
         Misuse.check(b.shape[0] == n, op, "\(given()): b has \(b.shape[0]) rows, a has \(n)")
@@ -73,7 +73,7 @@ extension LinearAlgebra {
     /// - Precondition: `a` is square.
     public static func inverse<Scalar: TensorScalar>(_ a: Tensor<Scalar>) throws -> Tensor<Scalar> {
         let op = "inverse"
-        let n = Misuse.squareOrder(op, a, given: { "a \(a.shape)" })
+        let n = Misuse.squareOrder(op, a.shape, given: { "a \(a.shape)" })
         try checkFinite(op, a)
         guard n > 0 else { return a }
 
@@ -114,7 +114,7 @@ extension LinearAlgebra {
     public static func cholesky<Scalar: TensorScalar>(_ a: Tensor<Scalar>) throws -> Tensor<Scalar>
     {
         let op = "cholesky"
-        let n = Misuse.squareOrder(op, a, given: { "a \(a.shape)" })
+        let n = Misuse.squareOrder(op, a.shape, given: { "a \(a.shape)" })
         try checkFinite(op, a)
         guard n > 0 else { return a }
 
@@ -143,7 +143,7 @@ extension LinearAlgebra {
         _ a: Tensor<Scalar>
     ) throws -> (q: Tensor<Scalar>, r: Tensor<Scalar>) {
         let op = "qr"
-        let (m, n) = Misuse.matrixShape(op, a, given: { "a \(a.shape)" })
+        let (m, n) = Misuse.matrixShape(op, a.shape, given: { "a \(a.shape)" })
         let k = min(m, n)
         try checkFinite(op, a)
         guard k > 0 else {
@@ -204,7 +204,7 @@ extension LinearAlgebra {
         _ a: Tensor<Scalar>
     ) throws -> (u: Tensor<Scalar>, s: Tensor<Scalar>, vt: Tensor<Scalar>) {
         let op = "svd"
-        let (m, n) = Misuse.matrixShape(op, a, given: { "a \(a.shape)" })
+        let (m, n) = Misuse.matrixShape(op, a.shape, given: { "a \(a.shape)" })
         let k = min(m, n)
         try checkFinite(op, a)
         var u = Tensor<Scalar>(repeating: 0, shape: [m, k])
@@ -245,7 +245,7 @@ extension LinearAlgebra {
         _ a: Tensor<Scalar>
     ) throws -> (values: Tensor<Scalar>, vectors: Tensor<Scalar>) {
         let op = "symmetricEigen"
-        let n = Misuse.squareOrder(op, a, given: { "a \(a.shape)" })
+        let n = Misuse.squareOrder(op, a.shape, given: { "a \(a.shape)" })
         try checkFinite(op, a)
         var values = Tensor<Scalar>(repeating: 0, shape: [n])
         guard n > 0 else { return (values, a) }
@@ -308,7 +308,7 @@ extension LinearAlgebra {
     static func luDiagonal<Scalar: TensorScalar>(
         _ op: String, _ a: Tensor<Scalar>
     ) throws -> (diagonal: [Scalar], negate: Bool)? {
-        let n = Misuse.squareOrder(op, a, given: { "a \(a.shape)" })
+        let n = Misuse.squareOrder(op, a.shape, given: { "a \(a.shape)" })
         try checkFinite(op, a)
         guard n > 0 else { return ([], false) }
 

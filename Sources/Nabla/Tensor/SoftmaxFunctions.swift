@@ -18,12 +18,3 @@ public func logSoftmax<Scalar>(_ x: Tensor<Scalar>, alongAxis axis: Int = -1) ->
     return shifted - log(exp(shifted).sum(alongAxes: [axis], keepingDimensions: true))
 }
 
-extension Misuse {
-    /// Resolves a softmax axis and checks that it is not empty.
-    @usableFromInline
-    static func checkedSoftmaxAxis(_ op: String, _ shape: [Int], _ axis: Int) -> Int {
-        let resolved = resolveAxis(op, axis, shape: shape)
-        check(shape[resolved] > 0, op, "axis \(axis) of shape \(shape) is empty")
-        return resolved
-    }
-}

@@ -16,11 +16,6 @@ public protocol LearningRateSchedule<Scalar>: Sendable {
     func learningRate(atStep step: Int) -> Scalar
 }
 
-extension Misuse {
-    static func checkStep(_ op: String, _ step: Int) {
-        check(step >= 0, op, "step \(step) is negative")
-    }
-}
 
 /// The same learning rate at every step: a base for ``LinearWarmup``.
 public struct ConstantLearningRate<Scalar: TensorScalar>: LearningRateSchedule {

@@ -25,17 +25,6 @@ public protocol Loss<Scalar>: Sendable {
     func callAsFunction(_ prediction: Variable<Scalar>, target: Target) -> Variable<Scalar>
 }
 
-extension Misuse {
-    /// Checks that an elementwise loss gets a non-empty prediction and a target of its shape.
-    static func checkLossShapes(_ op: String, prediction: [Int], target: [Int]) {
-        check(
-            prediction == target, op,
-            "prediction \(prediction) and target \(target): shapes differ")
-        check(
-            prediction.reduce(1, *) > 0, op,
-            "prediction \(prediction) is empty: the mean of no elements is undefined")
-    }
-}
 
 extension Tensor {
     /// Fills a loss's per-element terms and gradient in one pass: `body(i)` returns element `i`'s
