@@ -314,3 +314,61 @@ struct MatmulMisuse: Codable, Sendable, CustomTestStringConvertible {
         #expect(message.contains(t.message), "stderr: \(message)")
     }
 }
+
+// MARK: - linear and addMatrixProduct
+
+/// `linear` (x·Wᵀ + b) and the accumulating `addMatrixProduct`, against the triple loop.
+@Suite struct LinearAndAccumulatingProductTests {
+    @Test(arguments: [[2, 3, 4], [5, 4], [0, 4], [1, 4]], [true, false])
+    func linearMatchesLoops(_ inputShape: [Int], _ withBias: Bool) {
+        let x = randomTensor(inputShape, seed: 1) as Tensor<Double>
+        let w = randomTensor([6, 4], seed: 2) as Tensor<Double>
+        let b = withBias ? randomTensor([6], seed: 3) as Tensor<Double> : nil
+        let rows = inputShape.dropLast().reduce(1, *)
+        var expected = naiveMatmul(x.reshaped(to: [rows, 4]), w, transposeRHS: true).scalars
+        if let b { for index in expected.indices { expected[index] += b.scalars[index % 6] } }
+        expectClose(linear(x, weight: w, bias: b), Tensor(shape: inputShape.dropLast() + [6], scalars: expected), rtol: 1e-12, atol: 1e-12)
+    }
+
+    /// A NaN in the bias reaches its column: the bias is the GEMM's starting value, not skipped.
+    @Test func linearKeepsANaNBias() {
+        let y = linear(Tensor<Float>.ones(shape: [2, 3]), weight: .ones(shape: [2, 3]), bias: Tensor([.nan, 1]))
+        #expect(y[0, 0].isNaN && y[1, 0].isNaN && y[0, 1] == 4 && y[1, 1] == 4)
+    }
+
+    @Test(arguments: [false, true], [false, true])
+    func addMatrixProductAccumulates(_ transposeLHS: Bool, _ transposeRHS: Bool) {
+        let lhs = randomTensor(transposeLHS ? [5, 3] : [3, 5], seed: 4) as Tensor<Double>
+        let rhs = randomTensor(transposeRHS ? [4, 5] : [5, 4], seed: 5) as Tensor<Double>
+        let start = randomTensor([3, 4], seed: 6) as Tensor<Double>
+        var accumulator = start
+        let shared = accumulator  // copy-on-write: the other copy keeps its values
+        accumulator.addMatrixProduct(lhs, rhs, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
+        let product = naiveMatmul(lhs, rhs, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
+        expectClose(accumulator, start + product, rtol: 1e-12, atol: 1e-12)
+        #expect(shared == start)
+    }
+
+    @Test func parameterAccumulatesFromNothingAndOnTop() {
+        let parameter = Parameter(name: "weight", value: Tensor<Double>.zeros(shape: [3, 4]))
+        let g = randomTensor([7, 3], seed: 7) as Tensor<Double>, x = randomTensor([7, 4], seed: 8) as Tensor<Double>
+        let product = naiveMatmul(g, x, transposeLHS: true)
+        parameter.accumulateGradient { $0.addMatrixProduct(g, x, transposeLHS: true) }
+        expectClose(parameter.gradient!, product, rtol: 1e-12, atol: 1e-12)
+        parameter.accumulateGradient { $0.addMatrixProduct(g, x, transposeLHS: true) }
+        expectClose(parameter.gradient!, product * 2, rtol: 1e-12, atol: 1e-12)
+    }
+
+    @Test func misuseNamesTheShapes() async {
+        let linearResult = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = linear(Tensor<Float>.zeros(shape: [2, 3]), weight: .zeros(shape: [4, 5]), bias: nil)
+        }
+        #expect(standardError(linearResult).contains("linear: input [2, 3], weight [4, 5]: input features 3 ≠ weight's 5"))
+        let productResult = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            var accumulator = Tensor<Float>.zeros(shape: [2, 2])
+            accumulator.addMatrixProduct(.zeros(shape: [2, 3]), .zeros(shape: [3, 4]))
+        }
+        #expect(standardError(productResult).contains(
+            "addMatrixProduct: accumulator [2, 2], lhs [2, 3] and rhs [3, 4]: the product is [2, 4]"))
+    }
+}

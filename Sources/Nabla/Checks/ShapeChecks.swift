@@ -71,6 +71,29 @@ extension Misuse {
             lhs: lhsMatrix, rhs: rhsMatrix, batch: batch, m: m, n: n, k: k, result: result)
     }
 
+    /// The sizes of `linear(input, weight:, bias:)`: rows (the input's leading axes), output and
+    /// input features.
+    static func linearShape(_ input: [Int], weight: [Int], bias: [Int]?) -> (rows: Int, out: Int, in: Int) {
+        let op = "linear", shapes = "input \(input), weight \(weight)" + (bias.map { " and bias \($0)" } ?? "")
+        check(input.count >= 1 && weight.count == 2, op, "\(shapes): need input [..., in] and weight [out, in]")
+        check(input.last == weight[1], op, "\(shapes): input features \(input.last!) ≠ weight's \(weight[1])")
+        if let bias { check(bias == [weight[0]], op, "\(shapes): bias must be [\(weight[0])]") }
+        return (input.dropLast().reduce(1, *), weight[0], weight[1])
+    }
+
+    /// The sizes `m`, `n`, `k` of `accumulator += op(lhs)·op(rhs)`, for matrices only.
+    static func addMatrixProductShape(
+        _ accumulator: [Int], _ lhs: [Int], _ rhs: [Int], transposeLHS: Bool, transposeRHS: Bool
+    ) -> (m: Int, n: Int, k: Int) {
+        let op = "addMatrixProduct", shapes = "accumulator \(accumulator), lhs \(lhs) and rhs \(rhs)"
+        check(accumulator.count == 2 && lhs.count == 2 && rhs.count == 2, op, "\(shapes): all must be matrices")
+        let (m, k) = transposeLHS ? (lhs[1], lhs[0]) : (lhs[0], lhs[1])
+        let (rhsK, n) = transposeRHS ? (rhs[1], rhs[0]) : (rhs[0], rhs[1])
+        check(k == rhsK, op, "\(shapes): inner dimensions \(k) ≠ \(rhsK)")
+        check(accumulator == [m, n], op, "\(shapes): the product is [\(m), \(n)]")
+        return (m, n, k)
+    }
+
     /// Checks that a mask broadcasts to `shape` without enlarging it.
     @inlinable
     static func checkMaskShape(_ mask: [Int], _ shape: [Int]) {

@@ -46,25 +46,9 @@ public final class Dense<Scalar: TensorScalar>: Layer<Scalar> {
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
-        let outputShape = checkedOutputShape(input.shape)
+        _ = checkedOutputShape(input.shape)
         cachedInput = input
-        let rows = input.scalarCount / inputSize
-        let bias = bias?.value
-        return Tensor(unsafeUninitializedShape: outputShape) { y in
-            // y starts as the bias in every row, then y ← x·Wᵀ + y in one GEMM.
-            for row in 0..<rows {
-                let target = UnsafeMutableBufferPointer(rebasing: y[(row * outputSize)...].prefix(outputSize))
-                if let bias { _ = bias.withUnsafeBufferPointer { target.initialize(fromContentsOf: $0) } }
-                else { target.initialize(repeating: 0) }
-            }
-            input.withUnsafeBufferPointer { x in
-                weight.value.withUnsafeBufferPointer { w in
-                    BLAS.gemm(
-                        transposeB: true, m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
-                        b: w, ldb: inputSize, beta: 1, c: y, ldc: outputSize)
-                }
-            }
-        }
+        return linear(input, weight: weight.value, bias: bias?.value)  // x·Wᵀ + b, one GEMM
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -75,22 +59,9 @@ public final class Dense<Scalar: TensorScalar>: Layer<Scalar> {
             "output gradient \(outputGradient.shape) for input \(input.shape): expected "
                 + "\(input.shape.dropLast() + [outputSize])")
         let rows = input.scalarCount / inputSize
-        // dW += gᵀ·x, accumulated by the GEMM itself (beta 1).
-        var weightGradient = weight.gradient ?? .zeros(shape: weight.value.shape)
-        weight.gradient = nil  // so that the GEMM updates the storage in place
-        outputGradient.withUnsafeBufferPointer { g in
-            input.withUnsafeBufferPointer { x in
-                weightGradient.withUnsafeMutableBufferPointer { dw in
-                    BLAS.gemm(
-                        transposeA: true, m: outputSize, n: inputSize, k: rows, a: g,
-                        lda: outputSize, b: x, ldb: inputSize, beta: 1, c: dw, ldc: inputSize)
-                }
-            }
-        }
-        weight.gradient = weightGradient
-        if let bias {
-            bias.accumulate(outputGradient.reshaped(to: [rows, outputSize]).sum(alongAxes: [0]))
-        }
+        let g = outputGradient.reshaped(to: [rows, outputSize]), x = input.reshaped(to: [rows, inputSize])
+        weight.accumulateGradient { $0.addMatrixProduct(g, x, transposeLHS: true) }  // dW += gᵀ·x
+        bias?.accumulate(g.sum(alongAxes: [0]))
         guard computesInputGradient else { return nil }
         return matmul(outputGradient, weight.value)  // dx = g·W
     }

@@ -208,6 +208,21 @@ public final class Parameter<Scalar: TensorScalar> {
         return variable
     }
 
+    /// Adds to ``gradient`` in place through `body`, which starts from zeros when there is none.
+    /// The gradient's storage is held by `body` alone meanwhile, so an in-place kernel such as
+    /// ``Tensor/addMatrixProduct(_:_:transposeLHS:transposeRHS:)`` writes it without a copy.
+    ///
+    /// ```swift
+    /// weight.accumulateGradient { $0.addMatrixProduct(g, x, transposeLHS: true) }   // dW += gᵀ·x
+    /// ```
+    public func accumulateGradient(_ body: (inout Tensor<Scalar>) -> Void) {
+        var accumulated = gradient ?? .zeros(shape: storage.shape)
+        gradient = nil
+        body(&accumulated)
+        Misuse.checkSameShape("Parameter \(name) gradient", accumulated.shape, storage.shape)
+        gradient = accumulated
+    }
+
     /// Adds `gradient` to ``gradient``, in place when nothing else holds its storage.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func accumulate(_ gradient: Tensor<Scalar>) {

@@ -69,3 +69,55 @@ private func matrixOffsets(_ operandBatch: [Int], broadcastTo batch: [Int], size
     }
     return offsets
 }
+
+/// `input·weightᵀ + bias`, PyTorch's `F.linear`: one GEMM that starts from the bias in every row
+/// (MLX's `addmm`), with the weight read transposed in place.
+///
+/// - Parameters:
+///   - input: `[…, inFeatures]`; any leading axes are rows.
+///   - weight: `[outFeatures, inFeatures]`.
+///   - bias: `[outFeatures]`, or `nil` for none.
+/// - Returns: `[…, outFeatures]`.
+public func linear<Scalar>(_ input: Tensor<Scalar>, weight: Tensor<Scalar>, bias: Tensor<Scalar>?) -> Tensor<Scalar> {
+    let (rows, outFeatures, inFeatures) = Misuse.linearShape(input.shape, weight: weight.shape, bias: bias?.shape)
+    return Tensor(unsafeUninitializedShape: input.shape.dropLast() + [outFeatures]) { y in
+        for row in 0..<rows {
+            let target = UnsafeMutableBufferPointer(rebasing: y[(row * outFeatures)..<((row + 1) * outFeatures)])
+            if let bias { _ = bias.withUnsafeBufferPointer { target.initialize(fromContentsOf: $0) } }
+            else { target.initialize(repeating: 0) }
+        }
+        input.withUnsafeBufferPointer { x in
+            weight.withUnsafeBufferPointer { w in
+                BLAS.gemm(
+                    transposeB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
+                    b: w, ldb: inFeatures, beta: 1, c: y, ldc: outFeatures)
+            }
+        }
+    }
+}
+
+extension Tensor {
+    /// Adds the matrix product `op(lhs)·op(rhs)` to this matrix in place, as PyTorch's `addmm_`:
+    /// one GEMM that accumulates (`beta` 1), with no temporary product. The storage is copied
+    /// first only if it is shared.
+    ///
+    /// - Parameters:
+    ///   - lhs: `[m, k]`, or `[k, m]` with `transposeLHS`.
+    ///   - rhs: `[k, n]`, or `[n, k]` with `transposeRHS`.
+    /// - Precondition: this tensor is `[m, n]`.
+    public mutating func addMatrixProduct(
+        _ lhs: Tensor, _ rhs: Tensor, transposeLHS: Bool = false, transposeRHS: Bool = false
+    ) {
+        let (m, n, k) = Misuse.addMatrixProductShape(
+            shape, lhs.shape, rhs.shape, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
+        lhs.withUnsafeBufferPointer { a in
+            rhs.withUnsafeBufferPointer { b in
+                withUnsafeMutableBufferPointer { c in
+                    BLAS.gemm(
+                        transposeA: transposeLHS, transposeB: transposeRHS, m: m, n: n, k: k,
+                        a: a, lda: transposeLHS ? m : k, b: b, ldb: transposeRHS ? k : n, beta: 1, c: c, ldc: n)
+                }
+            }
+        }
+    }
+}
