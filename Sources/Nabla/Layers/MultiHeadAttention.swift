@@ -283,23 +283,11 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
         )
     }
 
-    /// `parameter.gradient += gᵀ·x` in one GEMM that accumulates in place (beta 1), for
-    /// `g` `[rows, m]` and `x` `[rows, n]`.
+    /// `parameter.gradient += gᵀ·x` in one GEMM that accumulates in place, for `g` `[rows, m]`
+    /// and `x` `[rows, n]`.
     private static func addTransposedProduct(
         _ g: Tensor<Scalar>, _ x: Tensor<Scalar>, to parameter: Parameter<Scalar>
     ) {
-        let (rows, m, n) = (g.shape[0], g.shape[1], x.shape[1])
-        var gradient = parameter.gradient ?? .zeros(shape: parameter.value.shape)
-        parameter.gradient = nil  // so that the GEMM updates the storage in place
-        g.withUnsafeBufferPointer { g in
-            x.withUnsafeBufferPointer { x in
-                gradient.withUnsafeMutableBufferPointer { c in
-                    BLAS.gemm(
-                        transposeA: true, m: m, n: n, k: rows, a: g, lda: m, b: x, ldb: n,
-                        beta: 1, c: c, ldc: n)
-                }
-            }
-        }
-        parameter.gradient = gradient
+        parameter.accumulateGradient { $0.addMatrixProduct(g, x, transposeLHS: true) }
     }
 }
