@@ -316,3 +316,35 @@ func naiveBroadcast(
         #expect(a.isClose(to: a) && !Tensor<Double>([.nan]).isClose(to: Tensor([.nan])))
     }
 }
+
+/// `gatherRows` and its adjoint `addRows`, against index loops.
+@Suite struct RowIndexingTests {
+    @Test func gatherThenAddBackByHand() {
+        let table = Tensor<Double>(shape: [4, 2, 3], scalars: (0..<24).map(Double.init))
+        let rows = [2, 0, 2, 3]
+        let gathered = gatherRows(table, rows)
+        #expect(gathered.shape == [4, 2, 3])
+        for (position, row) in rows.enumerated() {
+            for inner in 0..<6 { #expect(gathered.scalars[position * 6 + inner] == Double(row * 6 + inner)) }
+        }
+        #expect(gatherRows(table, []).shape == [0, 2, 3])
+
+        var sums = Tensor<Double>.zeros(shape: [4, 2, 3])
+        let shared = sums
+        let values = Tensor<Double>(shape: [4, 6], scalars: (0..<24).map { Double($0) + 0.5 })
+        sums.addRows(values, at: rows, excludingRow: 3)
+        var expected = [Double](repeating: 0, count: 24)
+        for (position, row) in rows.enumerated() where row != 3 {
+            for inner in 0..<6 { expected[row * 6 + inner] += Double(position * 6 + inner) + 0.5 }
+        }
+        #expect(sums.scalars == expected)  // row 2 twice, row 3 excluded, row 1 untouched
+        #expect(shared == .zeros(shape: [4, 2, 3]))
+    }
+
+    @Test func rowOutOfRange() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = gatherRows(Tensor<Float>.zeros(shape: [3, 2]), [1, 3])
+        }
+        #expect(standardError(result).contains("gatherRows: row 3 is out of range for table [3, 2] (3 rows)"))
+    }
+}

@@ -52,6 +52,17 @@ extension Misuse {
         ).description
     }
 
+    /// Checks that every index of `rows` is a row of `table` (its first axis) and returns the
+    /// size of a row.
+    @usableFromInline
+    static func checkRows(_ op: String, _ rows: [Int], table: [Int]) -> Int {
+        check(!table.isEmpty, op, "table \(table) has no rows: it is a scalar")
+        if let bad = rows.first(where: { $0 < 0 || $0 >= table[0] }) {
+            fail(op, "row \(bad) is out of range for table \(table) (\(table[0]) rows)")
+        }
+        return table.dropFirst().reduce(1, *)
+    }
+
     /// Checks that `indices` has one entry per element of `shape` and that each is a valid
     /// row-major offset into `target`.
     @usableFromInline

@@ -46,9 +46,7 @@ public final class Embedding<Scalar: TensorScalar>: Layer<Scalar> {
         self.paddingIndex = paddingIndex.map { $0 < 0 ? $0 + count : $0 }
         var table = Tensor<Scalar>.randomNormal(shape: [count, dimension], using: &generator)
         if let padding = self.paddingIndex {
-            table.withUnsafeMutableBufferPointer { table in
-                for column in 0..<dimension { table[padding * dimension + column] = 0 }
-            }
+            for column in 0..<dimension { table[padding, column] = 0 }
         }
         self.weight = Parameter(name: "weight", value: table)
     }
@@ -84,15 +82,7 @@ public final class Embedding<Scalar: TensorScalar>: Layer<Scalar> {
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let indices = checkedIndices(input)
         cachedIndices = indices
-        return weight.value.withUnsafeBufferPointer { table in
-            Tensor(unsafeUninitializedShape: input.shape + [dimension]) { output in
-                for (position, row) in indices.enumerated() {
-                    let source = UnsafeBufferPointer(rebasing: table[(row * dimension)...].prefix(dimension))
-                    _ = UnsafeMutableBufferPointer(rebasing: output[(position * dimension)...].prefix(dimension))
-                        .initialize(fromContentsOf: source)
-                }
-            }
-        }
+        return gatherRows(weight.value, indices).reshaped(to: input.shape + [dimension])
     }
 
     /// Adds each output row's gradient to its table row, in place (the padding row excepted).
@@ -104,18 +94,7 @@ public final class Embedding<Scalar: TensorScalar>: Layer<Scalar> {
             "\(self)",
             "output gradient \(outputGradient.shape) for \(indices.count) indices: expected "
                 + "[…, \(dimension)] with \(indices.count) rows")
-        var tableGradient = weight.gradient ?? .zeros(shape: weight.value.shape)
-        weight.gradient = nil  // so that the update below writes the storage in place
-        outputGradient.withUnsafeBufferPointer { g in
-            tableGradient.withUnsafeMutableBufferPointer { table in
-                for (position, row) in indices.enumerated() where row != paddingIndex {
-                    for column in 0..<dimension {
-                        table[row * dimension + column] += g[position * dimension + column]
-                    }
-                }
-            }
-        }
-        weight.gradient = tableGradient
+        weight.accumulateGradient { $0.addRows(outputGradient, at: indices, excludingRow: paddingIndex) }
         return nil
     }
 
@@ -126,19 +105,17 @@ public final class Embedding<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     private func checkedIndices(_ input: Tensor<Scalar>) -> [Int] {
-        input.withUnsafeBufferPointer { values in
-            values.enumerated().map { position, value in
-                Misuse.check(
-                    value.rounded() == value, "\(self)",  // NaN fails here too
-                    "input \(input.shape): index \(value) at position \(position) is not an integer")
-                guard let index = Int(exactly: value), index >= 0 && index < count else {
-                    Misuse.fail(
-                        "\(self)",
-                        "input \(input.shape): index \(Int(exactly: value).map { "\($0)" } ?? "\(value)") at "
-                            + "position \(position) is out of range for a table of \(count) rows")
-                }
-                return index
+        input.scalars.enumerated().map { position, value in
+            Misuse.check(
+                value.rounded() == value, "\(self)",  // NaN fails here too
+                "input \(input.shape): index \(value) at position \(position) is not an integer")
+            guard let index = Int(exactly: value), index >= 0 && index < count else {
+                Misuse.fail(
+                    "\(self)",
+                    "input \(input.shape): index \(Int(exactly: value).map { "\($0)" } ?? "\(value)") at "
+                        + "position \(position) is out of range for a table of \(count) rows")
             }
+            return index
         }
     }
 }
