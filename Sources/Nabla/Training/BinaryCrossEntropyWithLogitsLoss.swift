@@ -20,13 +20,8 @@ public struct BinaryCrossEntropyWithLogitsLoss<Scalar: TensorScalar>: Loss {
     {
         Misuse.checkLossShapes("BinaryCrossEntropyWithLogitsLoss", prediction: logits.shape, target: target.shape)
         let count = Scalar(logits.scalarCount)
-        let (sum, gradient) = logits.withUnsafeBufferPointer { x in
-            target.withUnsafeBufferPointer { y in
-                Tensor<Scalar>.lossTerms(shape: logits.shape) { i in
-                    (Scalar.binaryCrossEntropy(logit: x[i], target: y[i]),
-                     (Scalar.sigmoid(x[i]) - y[i]) / count)
-                }
-            }
+        let (sum, gradient) = logits.lossTerms(pairedWith: target) { x, y in
+            (Scalar.binaryCrossEntropy(logit: x, target: y), (Scalar.sigmoid(x) - y) / count)
         }
         return (sum / count, gradient)
     }

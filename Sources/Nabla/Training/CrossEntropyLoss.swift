@@ -38,29 +38,16 @@ public struct CrossEntropyLoss<Scalar: TensorScalar>: Loss {
         let (rows, classes) = (logits.shape[0], logits.shape[1])
         let count = Scalar(rows)
         let (uniform, onTarget) = targetProbabilities(classes: classes)
-        return logits.withUnsafeBufferPointer { x in
-            // Per row: the maximum (NaN if the row holds one) and log Σ exp(x − max).
-            var maxima = [Scalar](repeating: 0, count: rows)
-            var logSums = [Scalar](repeating: 0, count: rows)
-            for row in 0..<rows {
-                let line = x.baseAddress! + row * classes
-                var largest = line[0]
-                for c in 1..<classes { largest = Scalar.maximumPropagatingNaN(largest, line[c]) }
-                var sum: Scalar = 0
-                for c in 0..<classes { sum += Scalar.exp(line[c] - largest) }
-                (maxima[row], logSums[row]) = (largest, Scalar.log(sum))
-            }
-            let (sum, gradient) = Tensor<Scalar>.lossTerms(shape: logits.shape) { i in
-                let (row, c) = i.quotientAndRemainder(dividingBy: classes)
-                let shifted = x[i] - maxima[row]
-                let logProbability = shifted - logSums[row]
-                let q = c == target[row] ? onTarget : uniform
-                // 0 · (−∞) is 0: a class with no target probability adds nothing.
-                let term = q == 0 ? 0 : q * logProbability
-                return (term, (Scalar.exp(logProbability) - q) / count)
-            }
-            return (sum * (-1 / count), gradient)
+        let (maxima, logSums) = logits.rowMaximaAndLogSums()
+        let (sum, gradient) = logits.lossTerms { i, x in
+            let (row, c) = i.quotientAndRemainder(dividingBy: classes)
+            let logProbability = (x - maxima[row]) - logSums[row]
+            let q = c == target[row] ? onTarget : uniform
+            // 0 · (−∞) is 0: a class with no target probability adds nothing.
+            let term = q == 0 ? 0 : q * logProbability
+            return (term, (Scalar.exp(logProbability) - q) / count)
         }
+        return (sum * (-1 / count), gradient)
     }
 
     /// The mean cross-entropy as `TensorOperations.crossEntropy(logits:labels:)` against the

@@ -24,17 +24,13 @@ public struct HuberLoss<Scalar: TensorScalar>: Loss {
         Misuse.checkLossShapes("HuberLoss", prediction: prediction.shape, target: target.shape)
         let count = Scalar(prediction.scalarCount)
         let delta = delta
-        let (sum, gradient) = prediction.withUnsafeBufferPointer { p in
-            target.withUnsafeBufferPointer { t in
-                Tensor<Scalar>.lossTerms(shape: prediction.shape) { i in
-                    let d = p[i] - t[i]
-                    let magnitude = Swift.abs(d)
-                    if magnitude < delta { return (0.5 * (d * d), d / count) }
-                    // NaN lands here and stays NaN in both the term and the gradient.
-                    let slope = d > 0 ? delta : (d < 0 ? -delta : d)
-                    return (delta * (magnitude - 0.5 * delta), slope / count)
-                }
-            }
+        let (sum, gradient) = prediction.lossTerms(pairedWith: target) { p, t in
+            let d = p - t
+            let magnitude = Swift.abs(d)
+            if magnitude < delta { return (0.5 * (d * d), d / count) }
+            // NaN lands here and stays NaN in both the term and the gradient.
+            let slope = d > 0 ? delta : (d < 0 ? -delta : d)
+            return (delta * (magnitude - 0.5 * delta), slope / count)
         }
         return (sum / count, gradient)
     }

@@ -24,23 +24,3 @@ public protocol Loss<Scalar>: Sendable {
     /// `prediction` to any order.
     func callAsFunction(_ prediction: Variable<Scalar>, target: Target) -> Variable<Scalar>
 }
-
-
-extension Tensor {
-    /// Fills a loss's per-element terms and gradient in one pass: `body(i)` returns element `i`'s
-    /// term and its gradient. Returns the sum of the terms (pairwise, as ``Tensor/sum()``) and
-    /// the gradient tensor of `shape`.
-    static func lossTerms(
-        shape: [Int], _ body: (Int) -> (term: Scalar, gradient: Scalar)
-    ) -> (sum: Scalar, gradient: Tensor) {
-        var terms = Tensor(repeating: 0, shape: shape)
-        let gradient = terms.withUnsafeMutableBufferPointer { termBuffer in
-            Tensor(unsafeUninitializedShape: shape) { gradientBuffer in
-                for i in gradientBuffer.indices {
-                    (termBuffer[i], gradientBuffer[i]) = body(i)
-                }
-            }
-        }
-        return (terms.withUnsafeBufferPointer { ReductionKernels.sum($0) }, gradient)
-    }
-}

@@ -20,13 +20,9 @@ public struct MeanSquaredErrorLoss<Scalar: TensorScalar>: Loss {
     {
         Misuse.checkLossShapes("MeanSquaredErrorLoss", prediction: prediction.shape, target: target.shape)
         let count = Scalar(prediction.scalarCount)
-        let (sum, gradient) = prediction.withUnsafeBufferPointer { p in
-            target.withUnsafeBufferPointer { t in
-                Tensor<Scalar>.lossTerms(shape: prediction.shape) { i in
-                    let difference = p[i] - t[i]
-                    return (difference * difference, 2 * difference / count)
-                }
-            }
+        let (sum, gradient) = prediction.lossTerms(pairedWith: target) { p, t in
+            let difference = p - t
+            return (difference * difference, 2 * difference / count)
         }
         return (sum / count, gradient)
     }
