@@ -185,3 +185,40 @@ extension Tensor {
         return sum(alongAxes: axes).reshaped(to: target)
     }
 }
+
+// MARK: Accumulating in Double, across tensors (gradient clipping's global norm)
+
+extension Tensor {
+    /// Adds `Σ (x / scale)²` over the scalars, in `Double` and in row-major order, to `sum`: a
+    /// norm accumulated across several tensors keeps one running sum.
+    @inlinable
+    func accumulateSquares(into sum: inout Double, dividedBy scale: Double = 1) {
+        withUnsafeBufferPointer { x in
+            for value in x {
+                let scaled = Double(value) / scale
+                sum += scaled * scaled
+            }
+        }
+    }
+
+    /// The largest magnitude among the scalars, in `Double` (0 for none), and whether any is NaN.
+    @inlinable
+    func largestMagnitude() -> (largest: Double, hasNaN: Bool) {
+        withUnsafeBufferPointer { x in
+            var largest = 0.0, hasNaN = false
+            for value in x {
+                if value.isNaN { hasNaN = true }
+                largest = Swift.max(largest, Double(Swift.abs(value)))
+            }
+            return (largest, hasNaN)
+        }
+    }
+
+    /// Replaces each scalar `x` by `x / divisor · coefficient`, computed in `Double`, in place.
+    @inlinable
+    mutating func scaleInDouble(dividingBy divisor: Double, multiplyingBy coefficient: Double) {
+        withUnsafeMutableBufferPointer { x in
+            for i in x.indices { x[i] = Scalar(Double(x[i]) / divisor * coefficient) }
+        }
+    }
+}

@@ -22,46 +22,32 @@
 public func clipGradients<Scalar: TensorScalar>(of parameters: [Parameter<Scalar>], maxNorm: Scalar) -> Scalar {
     Misuse.check(
         maxNorm >= 0 && maxNorm.isFinite, "clipGradients", "maxNorm \(maxNorm) must be finite and ≥ 0")
-    func forEachGradient(_ body: (UnsafeBufferPointer<Scalar>) -> Void) {
-        for parameter in parameters {
-            parameter.gradient?.withUnsafeBufferPointer(body)
+    // The norm and the scale, with the gradients' storage released before the in-place scaling
+    // (a second reference would make it copy).
+    // Each gradient element becomes `g / divisor · coefficient`, in `Double`; no scale for NaN or ∞.
+    func normAndScale() -> (norm: Double, scale: (divisor: Double, coefficient: Double)?) {
+        let gradients = parameters.compactMap(\.gradient)
+        var sumOfSquares = 0.0
+        for gradient in gradients { gradient.accumulateSquares(into: &sumOfSquares) }
+        let norm = sumOfSquares.squareRoot()
+        guard sumOfSquares.isFinite else {
+            // A NaN or infinite element, or finite ones whose squares overflow `Double`.
+            let magnitudes = gradients.map { $0.largestMagnitude() }
+            if magnitudes.contains(where: \.hasNaN) { return (.nan, nil) }
+            let largest = magnitudes.map(\.largest).max() ?? 0
+            if largest.isInfinite { return (.infinity, nil) }
+            var scaledSum = 0.0
+            for gradient in gradients { gradient.accumulateSquares(into: &scaledSum, dividedBy: largest) }
+            // The norm is largest · √scaledSum (+∞ if beyond range); the 1e-6 of PyTorch's
+            // coefficient is negligible here. Dividing by `largest` first keeps every factor normal.
+            return (largest * scaledSum.squareRoot(), (largest, Double(maxNorm) / scaledSum.squareRoot()))
         }
+        return (norm, (1, Double(maxNorm) / (norm + 1e-6)))
     }
-    var sumOfSquares = 0.0
-    forEachGradient { g in
-        for x in g { sumOfSquares += Double(x) * Double(x) }
-    }
-    var norm = sumOfSquares.squareRoot()
-    // Each gradient element becomes `g / divisor · coefficient`, in `Double`.
-    var (divisor, coefficient) = (1.0, Double(maxNorm) / (norm + 1e-6))
-    if !sumOfSquares.isFinite {
-        // A NaN or infinite element, or finite ones whose squares overflow `Double`.
-        var largest = 0.0, hasNaN = false
-        forEachGradient { g in
-            for x in g {
-                if x.isNaN { hasNaN = true }
-                largest = Swift.max(largest, Double(Swift.abs(x)))
-            }
-        }
-        if hasNaN { return .nan }
-        if largest.isInfinite { return .infinity }
-        var scaledSum = 0.0
-        forEachGradient { g in
-            for x in g {
-                let scaled = Double(x) / largest
-                scaledSum += scaled * scaled
-            }
-        }
-        // The norm is largest · √scaledSum (+∞ if beyond range); the 1e-6 of PyTorch's
-        // coefficient is negligible here. Dividing by `largest` first keeps every factor normal.
-        norm = largest * scaledSum.squareRoot()
-        (divisor, coefficient) = (largest, Double(maxNorm) / scaledSum.squareRoot())
-    }
-    if coefficient / divisor < 1 {
+    let (norm, scale) = normAndScale()
+    if let (divisor, coefficient) = scale, coefficient / divisor < 1 {
         for parameter in parameters where parameter.gradient != nil {
-            parameter.gradient!.withUnsafeMutableBufferPointer { g in
-                for i in g.indices { g[i] = Scalar(Double(g[i]) / divisor * coefficient) }
-            }
+            parameter.gradient!.scaleInDouble(dividingBy: divisor, multiplyingBy: coefficient)
         }
     }
     return Scalar(norm)

@@ -86,9 +86,7 @@ public class Optimizer<Scalar: TensorScalar> {
                 "parameter \(parameterKeys[index]) (\(parameter.name)): gradient \(gradient.shape) "
                     + "and value \(state.shape): shapes differ")
             state.step += 1
-            gradient.withUnsafeBufferPointer { g in
-                parameter.update { p in update(p, gradient: g, state: state) }
-            }
+            parameter.update(using: gradient) { p, g in update(p, gradient: g, state: state) }
         }
         stepCount += 1
     }
@@ -115,30 +113,6 @@ public class Optimizer<Scalar: TensorScalar> {
 }
 
 // MARK: - State
-
-/// The memory of one state tensor of one parameter: allocated (zeroed) once, when the optimizer
-/// is made, freed with it, and updated in place.
-final class StateBuffer<Scalar: TensorScalar> {
-    let pointer: UnsafeMutableBufferPointer<Scalar>
-
-    init(count: Int) {
-        let base = UnsafeMutablePointer<Scalar>.allocate(capacity: Swift.max(count, 1))
-        base.initialize(repeating: 0, count: Swift.max(count, 1))
-        pointer = UnsafeMutableBufferPointer(start: base, count: count)
-    }
-
-    deinit { pointer.baseAddress!.deallocate() }
-
-    /// A copy of the contents as a tensor of `shape`.
-    func tensor(shape: [Int]) -> Tensor<Scalar> {
-        Tensor(unsafeUninitializedShape: shape) { $0.baseAddress!.initialize(from: pointer.baseAddress!, count: pointer.count) }
-    }
-
-    /// Overwrites the contents with `tensor`'s scalars (the counts agree).
-    func assign(_ tensor: Tensor<Scalar>) {
-        tensor.withUnsafeBufferPointer { pointer.baseAddress!.update(from: $0.baseAddress!, count: pointer.count) }
-    }
-}
 
 /// What an optimizer keeps for one parameter: how many steps updated it, and its buffers.
 final class ParameterState<Scalar: TensorScalar> {

@@ -59,34 +59,3 @@ public final class RMSProp<Scalar: TensorScalar>: Optimizer<Scalar> {
             momentum: momentum)
     }
 }
-
-extension OptimizerKernels {
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func rmsProp<Scalar: TensorScalar>(
-        _ p: UnsafeMutableBufferPointer<Scalar>, gradient g: UnsafeBufferPointer<Scalar>,
-        squareAverage s: UnsafeMutableBufferPointer<Scalar>,
-        momentumBuffer b: UnsafeMutableBufferPointer<Scalar>?,
-        gradientAverage gAverage: UnsafeMutableBufferPointer<Scalar>?,
-        learningRate: Scalar, alpha: Scalar, epsilon: Scalar, weightDecay: Scalar, momentum: Scalar
-    ) {
-        for i in p.indices {
-            var d = g[i]
-            if weightDecay != 0 { d += weightDecay * p[i] }
-            s[i] = alpha * s[i] + (1 - alpha) * d * d
-            var root: Scalar
-            if let gAverage {
-                gAverage[i] = alpha * gAverage[i] + (1 - alpha) * d
-                root = (s[i] - gAverage[i] * gAverage[i]).squareRoot()
-            } else {
-                root = s[i].squareRoot()
-            }
-            root += epsilon
-            if let b {
-                b[i] = momentum * b[i] + d / root
-                p[i] -= learningRate * b[i]
-            } else {
-                p[i] -= learningRate * d / root
-            }
-        }
-    }
-}

@@ -55,26 +55,3 @@ public final class SGD<Scalar: TensorScalar>: Optimizer<Scalar> {
             dampening: dampening, weightDecay: weightDecay, nesterov: nesterov)
     }
 }
-
-extension OptimizerKernels {
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func sgd<Scalar: TensorScalar>(
-        _ p: UnsafeMutableBufferPointer<Scalar>, gradient g: UnsafeBufferPointer<Scalar>,
-        momentumBuffer b: UnsafeMutableBufferPointer<Scalar>?, isFirstStep: Bool,
-        learningRate: Scalar, momentum: Scalar, dampening: Scalar, weightDecay: Scalar, nesterov: Bool
-    ) {
-        for i in p.indices {
-            var d = g[i]
-            if weightDecay != 0 { d += weightDecay * p[i] }
-            if let b {
-                b[i] = isFirstStep ? d : momentum * b[i] + (1 - dampening) * d
-                d = nesterov ? d + momentum * b[i] : b[i]
-            }
-            p[i] -= learningRate * d
-        }
-    }
-}
-
-/// The update loops of the optimizers, over unsafe buffer pointers, specialized for `Float` and
-/// `Double`; they allocate nothing.
-enum OptimizerKernels {}
