@@ -144,15 +144,16 @@ public enum LayerGradientCheck {
     static func centralDifferences(
         of value: Tensor<Double>, _ epsilon: Double, _ f: (Tensor<Double>) -> Double
     ) -> Tensor<Double> {
-        var gradient = Tensor<Double>.zeros(shape: value.shape)
-        for element in 0..<value.scalarCount {
-            var plus = value, minus = value
-            plus.withUnsafeMutableBufferPointer { $0[element] += epsilon }
-            minus.withUnsafeMutableBufferPointer { $0[element] -= epsilon }
-            let difference = (f(plus) - f(minus)) / (2 * epsilon)
-            gradient.withUnsafeMutableBufferPointer { $0[element] = difference }
+        let scalars = value.scalars
+        var gradient = [Double](repeating: 0, count: scalars.count)
+        for element in scalars.indices {
+            var plus = scalars, minus = scalars
+            plus[element] += epsilon
+            minus[element] -= epsilon
+            gradient[element] =
+                (f(Tensor(shape: value.shape, scalars: plus)) - f(Tensor(shape: value.shape, scalars: minus))) / (2 * epsilon)
         }
-        return gradient
+        return Tensor(shape: value.shape, scalars: gradient)
     }
 
     /// `max|a − b| / max|b|`, or `max|a − b|` where `b` is 0; NaN if either holds a NaN.
