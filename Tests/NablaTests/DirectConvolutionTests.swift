@@ -2,7 +2,7 @@ import Testing
 
 @testable import Nabla
 
-// The few-channel convolution path (DirectConvolutionKernels): its direct loops and its
+// The few-channel convolution path (FewChannelConvolutionKernels): its direct loops and its
 // per-image GEMMs, each against the naive convolution and a naive filter gradient in Double.
 
 /// `dW[o,c,i,j] = Σ_n Σ_y Σ_x g[n,o,y,x] · input[n, c, y·s + i·d − p, x·s + j·d − p]` over
@@ -87,7 +87,7 @@ func naiveConvolution<S: TensorScalar>(
     return output
 }
 
-/// The two implementations behind ``DirectConvolutionKernels``, called directly.
+/// The two implementations behind ``FewChannelConvolutionKernels``, called directly.
 enum FewChannelPath: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case direct, gemm, dispatch
     var testDescription: String { rawValue }
@@ -102,15 +102,15 @@ enum FewChannelPath: String, CaseIterable, Sendable, CustomTestStringConvertible
                     output.withUnsafeMutableBufferPointer { output in
                         switch self {
                         case .direct:
-                            DirectConvolutionKernels.directForward(
+                            FewChannelConvolutionKernels.directForward(
                                 g, outputChannels: outputChannels, input: input, filter: filter,
                                 bias: bias, output: output)
                         case .gemm:
-                            DirectConvolutionKernels.gemmForward(
+                            FewChannelConvolutionKernels.gemmForward(
                                 g, outputChannels: outputChannels, input: input, filter: filter,
                                 bias: bias, output: output)
                         case .dispatch:
-                            DirectConvolutionKernels.forward(
+                            FewChannelConvolutionKernels.forward(
                                 g, input: input, filter: filter, bias: bias, output: output)
                         }
                     }
@@ -132,18 +132,18 @@ enum FewChannelPath: String, CaseIterable, Sendable, CustomTestStringConvertible
                     bias.withUnsafeMutableBufferPointer { bias in
                         switch self {
                         case .direct:
-                            DirectConvolutionKernels.directFilterGradient(
+                            FewChannelConvolutionKernels.directFilterGradient(
                                 g, outputChannels: outputChannels, outputGradient: gradient,
                                 input: input, filterGradient: filter, biasGradient: bias)
                         case .gemm:
                             // Its contract: both results zeroed first (as filterGradient does).
                             filter.update(repeating: 0)
                             bias.update(repeating: 0)
-                            DirectConvolutionKernels.gemmFilterGradient(
+                            FewChannelConvolutionKernels.gemmFilterGradient(
                                 g, outputChannels: outputChannels, outputGradient: gradient,
                                 input: input, filterGradient: filter, biasGradient: bias)
                         case .dispatch:
-                            DirectConvolutionKernels.filterGradient(
+                            FewChannelConvolutionKernels.filterGradient(
                                 g, outputGradient: gradient, input: input, filterGradient: filter,
                                 biasGradient: bias)
                         }
@@ -156,7 +156,7 @@ enum FewChannelPath: String, CaseIterable, Sendable, CustomTestStringConvertible
 
     /// Whether this path supports `g` (the direct loops need stride 1 and no dilation).
     func supports(_ g: Convolution2DGeometry) -> Bool {
-        self != .direct || DirectConvolutionKernels.supportsDirect(g)
+        self != .direct || FewChannelConvolutionKernels.supportsDirect(g)
     }
 }
 
@@ -243,7 +243,7 @@ struct DirectConvolutionTests {
         var random = SeededGenerator(seed: t.seed &+ 2)
         let filter: Tensor<Double> = random.tensor([t.outputChannels, t.channels, t.kernel, t.kernel])
         let gradient: Tensor<Double> = random.tensor([t.batch, t.outputChannels, g.outputHeight, g.outputWidth])
-        let actual = DirectConvolutionKernels.conv2dBackwardInput(gradient, filter: filter, geometry: g)
+        let actual = FewChannelConvolutionKernels.conv2dBackwardInput(gradient, filter: filter, geometry: g)
         #expect(actual.shape == g.inputShape)
         let expected = naiveInputGradient(
             g, outputGradient: gradient.scalars, filter: filter.scalars, outputChannels: t.outputChannels)
@@ -270,7 +270,7 @@ struct DirectConvolutionTests {
         let bias: Tensor<S> = random.tensor([32])
         let configuration = Convolution2DConfiguration(padding: 1)
         let g = Misuse.convolutionGeometry("test", "", input: input.shape, filter: filter.shape, configuration: configuration)
-        #expect(DirectConvolutionKernels.handlesForward(g, outputChannels: 32))
+        #expect(FewChannelConvolutionKernels.handlesForward(g, outputChannels: 32))
         let fused = conv2dAddingBias(input, filter: filter, bias: bias, configuration: configuration)
         let expected = naiveConvolution(
             g, input: input.scalars, filter: filter.scalars, bias: bias.scalars, outputChannels: 32)
@@ -341,7 +341,7 @@ struct DirectConvolutionTests {
             for (outputChannels, path) in [(4, FewChannelPath.direct), (8, .direct), (32, .gemm)] {
                 let t = FewChannelCase(batch: 8, channels: 1, outputChannels: outputChannels, height: 128, width: 128, kernel: 3, padding: 1)
                 let g = t.geometry
-                #expect(DirectConvolutionKernels.parts(g, multiplyAdds: 8 * outputChannels * 9 * 128 * 128) > 1)
+                #expect(FewChannelConvolutionKernels.parts(g, multiplyAdds: 8 * outputChannels * 9 * 128 * 128) > 1)
                 var random = SeededGenerator(seed: t.seed)
                 let input: [Double] = random.scalars(g.inputCount)
                 let filter: [Double] = random.scalars(outputChannels * 9)
@@ -368,7 +368,7 @@ struct DirectConvolutionTests {
         BLASThreadsForTests.with(16) {
             let t = FewChannelCase(batch: batch, channels: 1, outputChannels: 32, height: 28, width: 28, kernel: 3, padding: 1)
             let g = t.geometry
-            #expect(DirectConvolutionKernels.imageParts(batch: batch, multiplyAdds: 32 * 784 * 9) == min(16, batch))
+            #expect(FewChannelConvolutionKernels.imageParts(batch: batch, multiplyAdds: 32 * 784 * 9) == min(16, batch))
             var random = SeededGenerator(seed: t.seed)
             let input: [Double] = random.scalars(g.inputCount)
             let filter: [Double] = random.scalars(32 * 9)
@@ -394,16 +394,16 @@ struct DirectConvolutionTests {
                 batch: 32, channels: channels, height: size, width: size, kernelHeight: 3, kernelWidth: 3,
                 configuration: .init(stride: stride, padding: 1))
         }
-        #expect(DirectConvolutionKernels.usesDirectForward(geometry(channels: 1), outputChannels: 4))
-        #expect(!DirectConvolutionKernels.usesDirectForward(geometry(channels: 1), outputChannels: 32))
-        #expect(DirectConvolutionKernels.usesDirectFilterGradient(geometry(channels: 1), outputChannels: 8))
-        #expect(!DirectConvolutionKernels.usesDirectFilterGradient(geometry(channels: 3), outputChannels: 32))
-        #expect(!DirectConvolutionKernels.usesDirectForward(geometry(channels: 1, stride: 2), outputChannels: 1))
-        #expect(DirectConvolutionKernels.handlesForward(geometry(channels: 3), outputChannels: 64))
-        #expect(!DirectConvolutionKernels.handlesForward(geometry(channels: 8), outputChannels: 1))
+        #expect(FewChannelConvolutionKernels.usesDirectForward(geometry(channels: 1), outputChannels: 4))
+        #expect(!FewChannelConvolutionKernels.usesDirectForward(geometry(channels: 1), outputChannels: 32))
+        #expect(FewChannelConvolutionKernels.usesDirectFilterGradient(geometry(channels: 1), outputChannels: 8))
+        #expect(!FewChannelConvolutionKernels.usesDirectFilterGradient(geometry(channels: 3), outputChannels: 32))
+        #expect(!FewChannelConvolutionKernels.usesDirectForward(geometry(channels: 1, stride: 2), outputChannels: 1))
+        #expect(FewChannelConvolutionKernels.handlesForward(geometry(channels: 3), outputChannels: 64))
+        #expect(!FewChannelConvolutionKernels.handlesForward(geometry(channels: 8), outputChannels: 1))
         // Small planes with many output channels stay on the batched GEMM.
-        #expect(!DirectConvolutionKernels.handlesForward(geometry(channels: 1, size: 8), outputChannels: 32))
-        #expect(DirectConvolutionKernels.handlesInputGradient(geometry(channels: 1), outputChannels: 32))
-        #expect(!DirectConvolutionKernels.handlesInputGradient(geometry(channels: 32, size: 14), outputChannels: 64))
+        #expect(!FewChannelConvolutionKernels.handlesForward(geometry(channels: 1, size: 8), outputChannels: 32))
+        #expect(FewChannelConvolutionKernels.handlesInputGradient(geometry(channels: 1), outputChannels: 32))
+        #expect(!FewChannelConvolutionKernels.handlesInputGradient(geometry(channels: 32, size: 14), outputChannels: 64))
     }
 }

@@ -109,42 +109,8 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
     /// The number of ops recorded so far.
     public var recordedOperationCount: Int { state.withLock { $0.nodes.count } }
 
-    /// The recorded graph in Graphviz DOT: one box per op, labelled with its name and output
-    /// shape, clustered by the name scope it was recorded in (see ``withNameScope(_:_:)``).
-    /// A non-persistent tape that has computed its gradient has nothing left to show.
-    public func graphviz() -> String {
-        let nodes = state.withLock { $0.nodes }
-        var producer: [UInt64: Int] = [:]
-        for (index, node) in nodes.enumerated() { producer[node.outputID] = index }
-        var lines = ["digraph Tape {", "  rankdir=LR;", "  node [shape=box, fontname=Helvetica];"]
-        var leaves: Set<UInt64> = []
-        for (scope, members) in Dictionary(grouping: nodes.indices, by: { nodes[$0].scope ?? "" })
-            .sorted(by: { $0.key < $1.key })
-        {
-            if !scope.isEmpty {
-                lines.append("  subgraph \"cluster_\(scope)\" {")
-                lines.append("    label=\"\(scope)\";")
-            }
-            for index in members {
-                lines.append("    op\(index) [label=\"\(nodes[index].name)\\n\(nodes[index].outputShape)\"];")
-            }
-            if !scope.isEmpty { lines.append("  }") }
-        }
-        for (index, node) in nodes.enumerated() {
-            for input in node.inputs {
-                if let source = producer[input.id] {
-                    lines.append("  op\(source) -> op\(index);")
-                } else {
-                    if leaves.insert(input.id).inserted {
-                        lines.append("  v\(input.id) [shape=ellipse, label=\"\(input.shape)\"];")
-                    }
-                    lines.append("  v\(input.id) -> op\(index);")
-                }
-            }
-        }
-        lines.append("}")
-        return lines.joined(separator: "\n")
-    }
+    /// The ops recorded so far, in order.
+    var recordedNodes: [TapeNode<Scalar>] { state.withLock { $0.nodes } }
 
     func tracks<S: TensorScalar>(_ variable: Variable<S>) -> Bool {
         guard S.self == Scalar.self else { return false }
@@ -217,15 +183,34 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
             seedValue = Tensor(repeating: 1, shape: target.shape)
         }
 
-        // Only ops on a path from a source need their rules run.
+        let gradients = backpropagate(seedValue, from: target, through: &nodes, to: sources, createGraph: createGraph)
+        return sources.enumerated().map { index, source in
+            if let gradient = gradients[source.id] { return gradient }
+            Misuse.check(
+                unconnected == .zero, op,
+                "source \(index) \(source.shape) is not connected to the target: no recorded op "
+                    + "leads from it to the target. Compute every step from the source to the "
+                    + "target inside tape.record { } (an inner tape's gradient too), or pass "
+                    + "unconnected: .zero if zeros are meant")
+            return TensorOperations.constant(.zeros(shape: source.shape))
+        }
+    }
+
+    /// The backward walk: from `target`'s `seed`, runs the rules of the recorded `nodes` in
+    /// reverse order, summing each variable's gradients, and returns them by variable id (the
+    /// sources' are kept). Only nodes on a path from a source run; a non-persistent tape frees
+    /// each node once it has run. The rules record on the other active tapes, and on this one
+    /// with `createGraph`, which is how higher derivatives come about.
+    private func backpropagate(
+        _ seed: Tensor<Scalar>, from target: Variable<Scalar>, through nodes: inout [TapeNode<Scalar>?],
+        to sources: [Variable<Scalar>], createGraph: Bool
+    ) -> [UInt64: Variable<Scalar>] {
         var relevant = Set(sources.map(\.id))
         for case let node? in nodes where node.inputs.contains(where: { relevant.contains($0.id) }) {
             relevant.insert(node.outputID)
         }
-
-        let backwardTapes = GraphContext.activeTapes.filter { $0 !== self }
-            + (createGraph ? [self] : [])
-        var gradients: [UInt64: Variable<Scalar>] = [target.id: TensorOperations.constant(seedValue)]
+        let backwardTapes = GraphContext.activeTapes.filter { $0 !== self } + (createGraph ? [self] : [])
+        var gradients: [UInt64: Variable<Scalar>] = [target.id: TensorOperations.constant(seed)]
         let sourceIDs = Set(sources.map(\.id))
         GraphContext.$activeTapes.withValue(backwardTapes) {
             for index in nodes.indices.reversed() {
@@ -239,21 +224,11 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 Self.checkRuleResult(node, inputGradients, needs)
                 for (input, gradient) in zip(node.inputs, inputGradients) {
                     guard let gradient, relevant.contains(input.id) else { continue }
-                    gradients[input.id] = gradients[input.id].map { TensorOperations.add($0, gradient) }
-                        ?? gradient
+                    gradients[input.id] = gradients[input.id].map { TensorOperations.add($0, gradient) } ?? gradient
                 }
             }
         }
-        return sources.enumerated().map { index, source in
-            if let gradient = gradients[source.id] { return gradient }
-            Misuse.check(
-                unconnected == .zero, op,
-                "source \(index) \(source.shape) is not connected to the target: no recorded op "
-                    + "leads from it to the target. Compute every step from the source to the "
-                    + "target inside tape.record { } (an inner tape's gradient too), or pass "
-                    + "unconnected: .zero if zeros are meant")
-            return TensorOperations.constant(.zeros(shape: source.shape))
-        }
+        return gradients
     }
 
     /// Stops unless every source is tracked and, unless unconnected sources may get zeros,

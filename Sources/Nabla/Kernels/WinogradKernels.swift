@@ -28,7 +28,9 @@ import Dispatch
 public enum WinogradKernels {
     /// The output tile size: F(m×m, 3×3) computes m×m outputs from an (m + 2)×(m + 2) patch.
     public enum Variant: Hashable, Sendable, CaseIterable {
-        /// F(2×2, 3×3): 4×4 patches; 16 products; exact transforms (only ±1, ½).
+        /// F(2×2, 3×3): 4×4 patches; 16 products; exact transforms (only ±1, ½). Kept as the
+        /// tests' more accurate oracle for F(4×4); ``ConvolutionAlgorithm`` never picks it (it
+        /// measured 35% slower).
         case f2x2
         /// F(4×4, 3×3): 6×6 patches; 36 products; interpolation points 0, ±1, ±2, ∞.
         case f4x4

@@ -1,5 +1,7 @@
-/// A 2-D convolution over NCHW input, through im2col and one GEMM (and col2im for the input
-/// gradient) on both backward paths.
+/// A 2-D convolution over NCHW input. Both backward paths run the same kernels, which
+/// ``ConvolutionAlgorithm`` picks pass by pass: the few-channel path for the first layer,
+/// Winograd F(4×4, 3×3) for 3×3 stride-1 layers with 16 or more channels, and im2col + GEMM
+/// (col2im for the input gradient) otherwise.
 ///
 /// Shapes: the input is `[N, inputChannels, H, W]` and the output `[N, outputChannels, oh, ow]`,
 /// sizes as in ``conv2d(_:filter:configuration:)``. The weight is `[outputChannels,

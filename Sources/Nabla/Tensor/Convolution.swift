@@ -27,7 +27,7 @@ public func conv2d<S: TensorScalar>(
     guard geometry.batch > 0 else { return Tensor(shape: outputShape, scalars: []) }
     switch ConvolutionAlgorithm.select(.forward, geometry: geometry, outputChannels: outputChannels) {
     case .fewChannels:
-        return DirectConvolutionKernels.conv2d(input, filter: filter, bias: nil, geometry: geometry)
+        return FewChannelConvolutionKernels.conv2d(input, filter: filter, bias: nil, geometry: geometry)
     case .winograd:
         return WinogradKernels.conv2d(input, filter: filter, geometry: geometry)
     case .im2col:
@@ -110,7 +110,7 @@ public func conv2dBackwardInput<S: TensorScalar>(
     guard geometry.batch > 0 else { return Tensor(shape: inputShape, scalars: []) }
     switch ConvolutionAlgorithm.select(.inputGradient, geometry: geometry, outputChannels: outputChannels) {
     case .fewChannels:
-        return DirectConvolutionKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
+        return FewChannelConvolutionKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
     case .winograd:
         return WinogradKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
     case .im2col:
@@ -152,7 +152,7 @@ public func conv2dBackwardFilter<S: TensorScalar>(
     guard geometry.batch > 0 else { return Tensor(repeating: 0, shape: filterShape) }
     switch ConvolutionAlgorithm.select(.filterGradient, geometry: geometry, outputChannels: outputChannels) {
     case .fewChannels:
-        return DirectConvolutionKernels.conv2dBackwardFilter(
+        return FewChannelConvolutionKernels.conv2dBackwardFilter(
             outputGradient, input: input, filterShape: filterShape, geometry: geometry,
             computesBiasGradient: false
         ).filter
@@ -198,7 +198,7 @@ func conv2dAddingBias<S: TensorScalar>(
     let algorithm = ConvolutionAlgorithm.select(
         .forwardAddingBias, geometry: geometry, outputChannels: outputChannels)
     if algorithm == .fewChannels {
-        return DirectConvolutionKernels.conv2d(input, filter: filter, bias: bias, geometry: geometry)
+        return FewChannelConvolutionKernels.conv2d(input, filter: filter, bias: bias, geometry: geometry)
     }
     var output = conv2d(input, filter: filter, configuration: configuration)
     if let bias { output += bias.reshaped(to: [1, outputChannels, 1, 1]) }
@@ -220,7 +220,7 @@ func conv2dBackwardFilterAndBias<S: TensorScalar>(
     let algorithm = ConvolutionAlgorithm.select(
         .filterAndBiasGradient, geometry: geometry, outputChannels: outputChannels)
     if algorithm == .fewChannels {
-        return DirectConvolutionKernels.conv2dBackwardFilter(
+        return FewChannelConvolutionKernels.conv2dBackwardFilter(
             outputGradient, input: input, filterShape: filterShape, geometry: geometry,
             computesBiasGradient: computesBiasGradient)
     }

@@ -40,13 +40,13 @@ public enum ConvolutionAlgorithm: String, Hashable, Sendable, CaseIterable {
         let winograd: Bool
         switch pass {
         case .forward, .forwardAddingBias:
-            fewChannels = DirectConvolutionKernels.handlesForward(geometry, outputChannels: outputChannels)
+            fewChannels = FewChannelConvolutionKernels.handlesForward(geometry, outputChannels: outputChannels)
             winograd = WinogradKernels.pays(geometry, outputChannels: outputChannels)
         case .inputGradient:
-            fewChannels = DirectConvolutionKernels.handlesInputGradient(geometry, outputChannels: outputChannels)
+            fewChannels = FewChannelConvolutionKernels.handlesInputGradient(geometry, outputChannels: outputChannels)
             winograd = WinogradKernels.paysForInputGradient(geometry, outputChannels: outputChannels)
         case .filterGradient, .filterAndBiasGradient:
-            fewChannels = DirectConvolutionKernels.handlesFilterGradient(geometry, outputChannels: outputChannels)
+            fewChannels = FewChannelConvolutionKernels.handlesFilterGradient(geometry, outputChannels: outputChannels)
             winograd = WinogradKernels.pays(geometry, outputChannels: outputChannels)
         }
         return fewChannels ? .fewChannels : winograd ? .winograd : .im2col

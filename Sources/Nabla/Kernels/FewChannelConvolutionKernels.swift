@@ -18,7 +18,7 @@ import Dispatch
 
 /// Convolution kernels for inputs with few channels (``maximumChannels`` at most), reading and
 /// writing NCHW directly: no batch-wide im2col matrix and no permutation.
-public enum DirectConvolutionKernels {
+public enum FewChannelConvolutionKernels {
     /// The most input channels this path takes; more go through batched im2col + GEMM.
     public static let maximumChannels = 4
     /// Direct forward loops up to this `O·C` (above it, per-image GEMMs).
@@ -150,7 +150,7 @@ public enum DirectConvolutionKernels {
         output: UnsafeMutableBufferPointer<S>
     ) {
         let outputChannels = checkBuffers(
-            "DirectConvolutionKernels.forward", geometry, input: input.count,
+            "FewChannelConvolutionKernels.forward", geometry, input: input.count,
             filter: filter.count, output: output.count, bias: bias?.count)
         guard geometry.batch > 0 else { return }
         if usesDirectForward(geometry, outputChannels: outputChannels) {
@@ -179,7 +179,7 @@ public enum DirectConvolutionKernels {
         biasGradient: UnsafeMutableBufferPointer<S>?
     ) {
         let outputChannels = checkBuffers(
-            "DirectConvolutionKernels.filterGradient", geometry, input: input.count,
+            "FewChannelConvolutionKernels.filterGradient", geometry, input: input.count,
             filter: filterGradient.count, output: outputGradient.count, bias: biasGradient?.count)
         filterGradient.update(repeating: 0)
         biasGradient?.update(repeating: 0)
@@ -654,3 +654,7 @@ public enum DirectConvolutionKernels {
             configuration: geometry.configuration)
     }
 }
+
+/// The few-channel kernels' earlier name.
+@available(*, deprecated, renamed: "FewChannelConvolutionKernels")
+public typealias DirectConvolutionKernels = FewChannelConvolutionKernels
