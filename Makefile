@@ -3,7 +3,7 @@ SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test run bench clean
+.PHONY: all deps build test run bench clean check-floors
 
 all: build
 
@@ -23,8 +23,12 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-test: deps
+# The floors of the layout (scripts/check-floors.sh), then the tests.
+test: deps check-floors
 	$(SWIFT) test
+
+check-floors:
+	@scripts/check-floors.sh
 
 # The main job: the CNN trained for one epoch with the manual and with the autodiff backward.
 run: deps
