@@ -109,7 +109,7 @@ public final class GRU<Scalar: TensorScalar>: Layer<Scalar> {
         if recording != nil, let graphState { return (output, graphState.final.value) }
         guard let cache else { Misuse.fail("\(self)", "the forward left no state") }
         let rows = cache.steps * cache.batch..<(cache.steps + 1) * cache.batch
-        return (output, Recurrent.rows(cache.hidden, rows, shape: [cache.batch, hiddenSize]))
+        return (output, cache.hidden.slice(alongAxis: 0, rows))
     }
 
     /// Backpropagates through the last forward: adds the parameter gradients, and returns the
@@ -201,50 +201,21 @@ public final class GRU<Scalar: TensorScalar>: Layer<Scalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let (steps, batch) = checkInput(input.shape)
-        let h = hiddenSize, width = 3 * hiddenSize, rows = steps * batch
+        let h = hiddenSize, rows = steps * batch
         let x = Recurrent.swappingBatchAndTime(input, batchFirst)
-        // Every step's X · W_ihᵀ + b_ih in one GEMM; each step adds h · W_hhᵀ + b_hh apart.
-        var gates = Recurrent.affine(x, rows: rows, weight: weightIH.value, bias: biasIH.value)
-        var hidden = Tensor<Scalar>.zeros(shape: [(steps + 1) * batch, h])
         if let initial = pendingInitialState {
             checkState("initial state", initial.shape, input: input.shape, batch: batch)
-            Recurrent.overwritePrefix(of: &hidden, with: initial)
         }
-        var hiddenCandidate = Tensor<Scalar>.zeros(shape: [rows, h])
-        var fromHidden = Tensor<Scalar>.zeros(shape: [batch, width])
-        weightHH.value.withUnsafeBufferPointer { w in
-            biasHH.value.withUnsafeBufferPointer { bias in
-                gates.withUnsafeMutableBufferPointer { gates in
-                    hidden.withUnsafeMutableBufferPointer { hidden in
-                        hiddenCandidate.withUnsafeMutableBufferPointer { hiddenCandidate in
-                            fromHidden.withUnsafeMutableBufferPointer { fromHidden in
-                                for t in 0..<steps {
-                                    // h · W_hhᵀ + b_hh, all three gates in one GEMM.
-                                    for b in 0..<batch {
-                                        _ = UnsafeMutableBufferPointer(rebasing: fromHidden[(b * width)...].prefix(width))
-                                            .update(fromContentsOf: bias)
-                                    }
-                                    BLAS.gemm(
-                                        transposeB: true, m: batch, n: width, k: h,
-                                        a: UnsafeBufferPointer(start: hidden.baseAddress! + t * batch * h, count: batch * h),
-                                        lda: h, b: w, ldb: h, beta: 1, c: fromHidden, ldc: width)
-                                    GRUKernels.forwardStep(
-                                        gates: gates.baseAddress! + t * batch * width, fromHidden: fromHidden.baseAddress!,
-                                        hiddenCandidate: hiddenCandidate.baseAddress! + t * batch * h,
-                                        hidden: hidden.baseAddress! + t * batch * h, batch: batch, hiddenSize: h)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        // Every step's X · W_ihᵀ + b_ih in one GEMM; each step adds h · W_hhᵀ + b_hh apart.
+        var gates = linear(x.reshaped(to: [rows, inputSize]), weight: weightIH.value, bias: biasIH.value)
+        var hidden = recurrentStateRows(pendingInitialState, rows: rows + batch, width: h)
+        let hiddenCandidate = gruForwardLoop(
+            gates: &gates, hidden: &hidden, weightHH: weightHH.value, biasHH: biasHH.value, steps: steps,
+            batch: batch)
         cache = Cache(steps: steps, batch: batch, input: x, gates: gates, hiddenCandidate: hiddenCandidate, hidden: hidden)
-        guard returnsSequence else {
-            return Recurrent.rows(hidden, rows..<(rows + batch), shape: [batch, h])
-        }
+        guard returnsSequence else { return hidden.slice(alongAxis: 0, rows..<(rows + batch)) }
         return Recurrent.swappingBatchAndTime(
-            Recurrent.rows(hidden, batch..<(rows + batch), shape: [steps, batch, h]), batchFirst)
+            hidden.slice(alongAxis: 0, batch..<(rows + batch)).reshaped(to: [steps, batch, h]), batchFirst)
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -258,7 +229,7 @@ public final class GRU<Scalar: TensorScalar>: Layer<Scalar> {
     ) -> (input: Tensor<Scalar>?, initialState: Tensor<Scalar>?) {
         guard let cache else { Misuse.fail("\(self)", "backward called before forward") }
         let (steps, batch) = (cache.steps, cache.batch)
-        let h = hiddenSize, width = 3 * hiddenSize, rows = steps * batch
+        let h = hiddenSize, rows = steps * batch
         checkOutputGradient(
             outputGradient,
             expected: Recurrent.outputShape(
@@ -271,49 +242,16 @@ public final class GRU<Scalar: TensorScalar>: Layer<Scalar> {
         // ∂L/∂h flowing into the current step from later ones.
         var dHidden = finalStateGradient ?? .zeros(shape: [batch, h])
         if !returnsSequence { dHidden += outputGradient }
-        let sequenceGradient = returnsSequence ? Recurrent.swappingBatchAndTime(outputGradient, batchFirst) : nil
-        // The gradients of X · W_ihᵀ + b_ih and of h · W_hhᵀ + b_hh, which differ in the n gate.
-        var dFromInput = Tensor<Scalar>.zeros(shape: [rows, width])
-        var dFromHidden = Tensor<Scalar>.zeros(shape: [rows, width])
-        weightHH.value.withUnsafeBufferPointer { w in
-            dFromInput.withUnsafeMutableBufferPointer { dFromInput in
-                dFromHidden.withUnsafeMutableBufferPointer { dFromHidden in
-                    dHidden.withUnsafeMutableBufferPointer { dHidden in
-                        cache.gates.withUnsafeBufferPointer { gates in
-                            cache.hiddenCandidate.withUnsafeBufferPointer { hiddenCandidate in
-                                cache.hidden.withUnsafeBufferPointer { hidden in
-                                    for t in (0..<steps).reversed() {
-                                        if let sequenceGradient {
-                                            sequenceGradient.withUnsafeBufferPointer { g in
-                                                for k in 0..<(batch * h) { dHidden[k] += g[t * batch * h + k] }
-                                            }
-                                        }
-                                        let stepGradient = dFromHidden.baseAddress! + t * batch * width
-                                        // Leaves z ⊙ ∂L/∂h' in dHidden, the direct path to h.
-                                        GRUKernels.backwardStep(
-                                            gates: gates.baseAddress! + t * batch * width,
-                                            hiddenCandidate: hiddenCandidate.baseAddress! + t * batch * h,
-                                            previousHidden: hidden.baseAddress! + t * batch * h,
-                                            dHidden: dHidden.baseAddress!,
-                                            dFromInput: dFromInput.baseAddress! + t * batch * width,
-                                            dFromHidden: stepGradient, batch: batch, hiddenSize: h)
-                                        guard t > 0 || needsInitialState else { continue }
-                                        // ∂L/∂h of the previous step += dFromHidden · W_hh, all gates at once.
-                                        BLAS.gemm(
-                                            m: batch, n: h, k: width,
-                                            a: UnsafeBufferPointer(start: stepGradient, count: batch * width), lda: width,
-                                            b: w, ldb: h, beta: 1, c: dHidden, ldc: h)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let sequenceGradient = returnsSequence
+            ? Recurrent.swappingBatchAndTime(outputGradient, batchFirst).reshaped(to: [rows, h]) : nil
+        let (dFromInput, dFromHidden) = gruBackwardLoop(
+            gates: cache.gates, hiddenCandidate: cache.hiddenCandidate, hidden: cache.hidden,
+            weightHH: weightHH.value, sequenceGradient: sequenceGradient, dHidden: &dHidden, steps: steps,
+            batch: batch, needsInitialState: needsInitialState)
         // Over the whole sequence: dW_ih += dᵀ · X, dW_hh += dᵀ · H₋₁, the biases' sums.
-        Recurrent.accumulateProduct(into: weightIH, dFromInput, cache.input, rows: rows)
-        Recurrent.accumulateProduct(into: weightHH, dFromHidden, cache.hidden, rows: rows)
+        let x = cache.input.reshaped(to: [rows, inputSize]), previous = cache.hidden.slice(alongAxis: 0, 0..<rows)
+        weightIH.accumulateGradient { $0.addMatrixProduct(dFromInput, x, transposeLHS: true) }
+        weightHH.accumulateGradient { $0.addMatrixProduct(dFromHidden, previous, transposeLHS: true) }
         biasIH.accumulate(dFromInput.sum(alongAxes: [0]))
         biasHH.accumulate(dFromHidden.sum(alongAxes: [0]))
         let inputGradient = computesInputGradient
@@ -345,59 +283,5 @@ public final class GRU<Scalar: TensorScalar>: Layer<Scalar> {
         Misuse.check(
             gradient.shape == expected, "\(self)",
             "output gradient \(gradient.shape) for output \(expected): shapes differ")
-    }
-}
-
-/// The pointwise part of one GRU step, over `batch` rows, specialized for `Float` and `Double`.
-enum GRUKernels {
-    /// Turns `gates` (`[batch, 3h]`, r z n, holding `W_i· x + b_i·`) into the activations in
-    /// place, given `fromHidden` (`[batch, 3h]`, `W_h· h + b_h·`); saves `W_hn h + b_hn` in
-    /// `hiddenCandidate` and writes `h' = (1 − z) ⊙ n + z ⊙ h` after `hidden` (the next `batch` rows).
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func forwardStep<Scalar: TensorScalar>(
-        gates: UnsafeMutablePointer<Scalar>, fromHidden: UnsafePointer<Scalar>,
-        hiddenCandidate: UnsafeMutablePointer<Scalar>, hidden: UnsafeMutablePointer<Scalar>,
-        batch: Int, hiddenSize h: Int
-    ) {
-        let next = hidden + batch * h
-        for b in 0..<batch {
-            let row = gates + b * 3 * h, hiddenRow = fromHidden + b * 3 * h
-            for j in 0..<h {
-                let r = Scalar.sigmoid(row[j] + hiddenRow[j])
-                let z = Scalar.sigmoid(row[h + j] + hiddenRow[h + j])
-                let candidate = hiddenRow[2 * h + j]
-                let n = Scalar.tanh(row[2 * h + j] + r * candidate)
-                (row[j], row[h + j], row[2 * h + j]) = (r, z, n)
-                hiddenCandidate[b * h + j] = candidate
-                next[b * h + j] = (1 - z) * n + z * hidden[b * h + j]
-            }
-        }
-    }
-
-    /// From ∂L/∂h' (`dHidden`, replaced by the direct part of ∂L/∂h, `z ⊙ ∂L/∂h'`), writes the
-    /// gradients of `W_i· x + b_i·` (`dFromInput`) and of `W_h· h + b_h·` (`dFromHidden`), each
-    /// `[batch, 3h]`.
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func backwardStep<Scalar: TensorScalar>(
-        gates: UnsafePointer<Scalar>, hiddenCandidate: UnsafePointer<Scalar>,
-        previousHidden: UnsafePointer<Scalar>, dHidden: UnsafeMutablePointer<Scalar>,
-        dFromInput: UnsafeMutablePointer<Scalar>, dFromHidden: UnsafeMutablePointer<Scalar>,
-        batch: Int, hiddenSize h: Int
-    ) {
-        for b in 0..<batch {
-            let row = gates + b * 3 * h
-            let dInput = dFromInput + b * 3 * h, dHiddenRow = dFromHidden + b * 3 * h
-            for j in 0..<h {
-                let (r, z, n) = (row[j], row[h + j], row[2 * h + j])
-                let k = b * h + j
-                let dh = dHidden[k]
-                let dn = dh * (1 - z) * (1 - n * n)
-                let dz = dh * (previousHidden[k] - n) * (z * (1 - z))
-                let dr = dn * hiddenCandidate[k] * (r * (1 - r))
-                (dInput[j], dInput[h + j], dInput[2 * h + j]) = (dr, dz, dn)
-                (dHiddenRow[j], dHiddenRow[h + j], dHiddenRow[2 * h + j]) = (dr, dz, dn * r)
-                dHidden[k] = dh * z
-            }
-        }
     }
 }

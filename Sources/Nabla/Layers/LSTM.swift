@@ -132,8 +132,8 @@ public final class LSTM<Scalar: TensorScalar>: Layer<Scalar> {
         let rows = cache.steps * cache.batch..<(cache.steps + 1) * cache.batch
         let shape = [cache.batch, hiddenSize]
         return (output, LSTMState(
-            hidden: Recurrent.rows(cache.hidden, rows, shape: shape),
-            cell: Recurrent.rows(cache.cell, rows, shape: shape)))
+            hidden: cache.hidden.slice(alongAxis: 0, rows).reshaped(to: shape),
+            cell: cache.cell.slice(alongAxis: 0, rows).reshaped(to: shape)))
     }
 
     /// Backpropagates through the last forward: adds the parameter gradients, and returns the
@@ -227,46 +227,23 @@ public final class LSTM<Scalar: TensorScalar>: Layer<Scalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let (steps, batch) = checkInput(input.shape)
-        let h = hiddenSize, width = 4 * hiddenSize, rows = steps * batch
+        let h = hiddenSize, rows = steps * batch
         let x = Recurrent.swappingBatchAndTime(input, batchFirst)
-        // Every step's X · W_ihᵀ + b_ih + b_hh in one GEMM; each step then adds h · W_hhᵀ.
-        var gates = Recurrent.affine(x, rows: rows, weight: weightIH.value, bias: biasIH.value + biasHH.value)
-        var hidden = Tensor<Scalar>.zeros(shape: [(steps + 1) * batch, h])
-        var cell = Tensor<Scalar>.zeros(shape: [(steps + 1) * batch, h])
         if let initial = pendingInitialState {
             checkInitialState(initial.hidden.shape, initial.cell.shape, input: input.shape, batch: batch)
-            Recurrent.overwritePrefix(of: &hidden, with: initial.hidden)
-            Recurrent.overwritePrefix(of: &cell, with: initial.cell)
         }
+        // Every step's X · W_ihᵀ + b_ih + b_hh in one GEMM; each step then adds h · W_hhᵀ.
+        var gates = linear(x.reshaped(to: [rows, inputSize]), weight: weightIH.value, bias: biasIH.value + biasHH.value)
+        var hidden = recurrentStateRows(pendingInitialState?.hidden, rows: rows + batch, width: h)
+        var cell = recurrentStateRows(pendingInitialState?.cell, rows: rows + batch, width: h)
         var tanhCell = Tensor<Scalar>.zeros(shape: [rows, h])
-        weightHH.value.withUnsafeBufferPointer { w in
-            gates.withUnsafeMutableBufferPointer { gates in
-                hidden.withUnsafeMutableBufferPointer { hidden in
-                    cell.withUnsafeMutableBufferPointer { cell in
-                        tanhCell.withUnsafeMutableBufferPointer { tanhCell in
-                            for t in 0..<steps {
-                                let stepGates = gates.baseAddress! + t * batch * width
-                                BLAS.gemm(
-                                    transposeB: true, m: batch, n: width, k: h,
-                                    a: UnsafeBufferPointer(start: hidden.baseAddress! + t * batch * h, count: batch * h),
-                                    lda: h, b: w, ldb: h, beta: 1,
-                                    c: UnsafeMutableBufferPointer(start: stepGates, count: batch * width), ldc: width)
-                                LSTMKernels.forwardStep(
-                                    gates: stepGates, cell: cell.baseAddress! + t * batch * h,
-                                    tanhCell: tanhCell.baseAddress! + t * batch * h,
-                                    hidden: hidden.baseAddress! + (t + 1) * batch * h, batch: batch, hiddenSize: h)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        lstmForwardLoop(
+            gates: &gates, hidden: &hidden, cell: &cell, tanhCell: &tanhCell, weightHH: weightHH.value,
+            steps: steps, batch: batch)
         cache = Cache(steps: steps, batch: batch, input: x, gates: gates, hidden: hidden, cell: cell, tanhCell: tanhCell)
-        guard returnsSequence else {
-            return Recurrent.rows(hidden, rows..<(rows + batch), shape: [batch, h])
-        }
+        guard returnsSequence else { return hidden.slice(alongAxis: 0, rows..<(rows + batch)) }
         return Recurrent.swappingBatchAndTime(
-            Recurrent.rows(hidden, batch..<(rows + batch), shape: [steps, batch, h]), batchFirst)
+            hidden.slice(alongAxis: 0, batch..<(rows + batch)).reshaped(to: [steps, batch, h]), batchFirst)
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -281,7 +258,7 @@ public final class LSTM<Scalar: TensorScalar>: Layer<Scalar> {
     ) -> (input: Tensor<Scalar>?, initialState: LSTMState<Tensor<Scalar>>?) {
         guard let cache else { Misuse.fail("\(self)", "backward called before forward") }
         let (steps, batch) = (cache.steps, cache.batch)
-        let h = hiddenSize, width = 4 * hiddenSize, rows = steps * batch
+        let h = hiddenSize, rows = steps * batch
         checkOutputGradient(
             outputGradient,
             expected: Recurrent.outputShape(
@@ -295,45 +272,16 @@ public final class LSTM<Scalar: TensorScalar>: Layer<Scalar> {
         var dHidden = finalStateGradient?.hidden ?? .zeros(shape: [batch, h])
         var dCell = finalStateGradient?.cell ?? .zeros(shape: [batch, h])
         if !returnsSequence { dHidden += outputGradient }
-        let sequenceGradient = returnsSequence ? Recurrent.swappingBatchAndTime(outputGradient, batchFirst) : nil
-        var dGates = Tensor<Scalar>.zeros(shape: [rows, width])
-        weightHH.value.withUnsafeBufferPointer { w in
-            dGates.withUnsafeMutableBufferPointer { dGates in
-                dHidden.withUnsafeMutableBufferPointer { dHidden in
-                    dCell.withUnsafeMutableBufferPointer { dCell in
-                        cache.gates.withUnsafeBufferPointer { gates in
-                            cache.cell.withUnsafeBufferPointer { cell in
-                                cache.tanhCell.withUnsafeBufferPointer { tanhCell in
-                                    for t in (0..<steps).reversed() {
-                                        if let sequenceGradient {
-                                            sequenceGradient.withUnsafeBufferPointer { g in
-                                                for k in 0..<(batch * h) { dHidden[k] += g[t * batch * h + k] }
-                                            }
-                                        }
-                                        let stepGradient = dGates.baseAddress! + t * batch * width
-                                        LSTMKernels.backwardStep(
-                                            gates: gates.baseAddress! + t * batch * width,
-                                            previousCell: cell.baseAddress! + t * batch * h,
-                                            tanhCell: tanhCell.baseAddress! + t * batch * h,
-                                            dHidden: dHidden.baseAddress!, dCell: dCell.baseAddress!,
-                                            dGates: stepGradient, batch: batch, hiddenSize: h)
-                                        guard t > 0 || needsInitialState else { continue }
-                                        // ∂L/∂h of the previous step: dGates · W_hh, all four gates at once.
-                                        BLAS.gemm(
-                                            m: batch, n: h, k: width,
-                                            a: UnsafeBufferPointer(start: stepGradient, count: batch * width), lda: width,
-                                            b: w, ldb: h, c: dHidden, ldc: h)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let sequenceGradient = returnsSequence
+            ? Recurrent.swappingBatchAndTime(outputGradient, batchFirst).reshaped(to: [rows, h]) : nil
+        let dGates = lstmBackwardLoop(
+            gates: cache.gates, cell: cache.cell, tanhCell: cache.tanhCell, weightHH: weightHH.value,
+            sequenceGradient: sequenceGradient, dHidden: &dHidden, dCell: &dCell, steps: steps, batch: batch,
+            needsInitialState: needsInitialState)
         // Over the whole sequence: dW_ih += dGatesᵀ · X, dW_hh += dGatesᵀ · H₋₁, the biases' sums.
-        Recurrent.accumulateProduct(into: weightIH, dGates, cache.input, rows: rows)
-        Recurrent.accumulateProduct(into: weightHH, dGates, cache.hidden, rows: rows)
+        let x = cache.input.reshaped(to: [rows, inputSize]), previous = cache.hidden.slice(alongAxis: 0, 0..<rows)
+        weightIH.accumulateGradient { $0.addMatrixProduct(dGates, x, transposeLHS: true) }
+        weightHH.accumulateGradient { $0.addMatrixProduct(dGates, previous, transposeLHS: true) }
         let biasGradient = dGates.sum(alongAxes: [0])
         biasIH.accumulate(biasGradient)
         biasHH.accumulate(biasGradient)
@@ -376,57 +324,5 @@ public final class LSTM<Scalar: TensorScalar>: Layer<Scalar> {
         Misuse.check(
             gradient.shape == expected, "\(self)",
             "output gradient \(gradient.shape) for output \(expected): shapes differ")
-    }
-}
-
-/// The pointwise part of one LSTM step, over `batch` rows, specialized for `Float` and `Double`.
-enum LSTMKernels {
-    /// Turns the pre-activations `gates` (`[batch, 4h]`, i f g o) into activations in place, and
-    /// writes `c' = f ⊙ c + i ⊙ g` after `cell` (the next `batch` rows), `tanh(c')` and
-    /// `h' = o ⊙ tanh(c')`.
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func forwardStep<Scalar: TensorScalar>(
-        gates: UnsafeMutablePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
-        tanhCell: UnsafeMutablePointer<Scalar>, hidden: UnsafeMutablePointer<Scalar>,
-        batch: Int, hiddenSize h: Int
-    ) {
-        let nextCell = cell + batch * h
-        for b in 0..<batch {
-            let row = gates + b * 4 * h
-            for j in 0..<h {
-                let i = Scalar.sigmoid(row[j]), f = Scalar.sigmoid(row[h + j])
-                let g = Scalar.tanh(row[2 * h + j]), o = Scalar.sigmoid(row[3 * h + j])
-                (row[j], row[h + j], row[2 * h + j], row[3 * h + j]) = (i, f, g, o)
-                let c = f * cell[b * h + j] + i * g
-                let t = Scalar.tanh(c)
-                nextCell[b * h + j] = c
-                tanhCell[b * h + j] = t
-                hidden[b * h + j] = o * t
-            }
-        }
-    }
-
-    /// From ∂L/∂h' (`dHidden`) and ∂L/∂c' (`dCell`, replaced by ∂L/∂c), writes the gradient of
-    /// the gates' pre-activations `dGates` (`[batch, 4h]`).
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func backwardStep<Scalar: TensorScalar>(
-        gates: UnsafePointer<Scalar>, previousCell: UnsafePointer<Scalar>, tanhCell: UnsafePointer<Scalar>,
-        dHidden: UnsafePointer<Scalar>, dCell: UnsafeMutablePointer<Scalar>,
-        dGates: UnsafeMutablePointer<Scalar>, batch: Int, hiddenSize h: Int
-    ) {
-        for b in 0..<batch {
-            let row = gates + b * 4 * h, dRow = dGates + b * 4 * h
-            for j in 0..<h {
-                let (i, f, g, o) = (row[j], row[h + j], row[2 * h + j], row[3 * h + j])
-                let k = b * h + j
-                let t = tanhCell[k], dh = dHidden[k]
-                let dc = dCell[k] + dh * o * (1 - t * t)
-                dRow[j] = dc * g * (i * (1 - i))
-                dRow[h + j] = dc * previousCell[k] * (f * (1 - f))
-                dRow[2 * h + j] = dc * i * (1 - g * g)
-                dRow[3 * h + j] = dh * t * (o * (1 - o))
-                dCell[k] = dc * f
-            }
-        }
     }
 }

@@ -1,5 +1,6 @@
 /// What ``LSTM`` and ``GRU`` share: their shape checks, the time-major layout the manual path
-/// runs in, PyTorch's initialization, and the GEMMs that accumulate weight gradients.
+/// runs in (its loops are in Tensor/Recurrence.swift), PyTorch's initialization, and the
+/// autodiff path's gradients with an initial state.
 enum Recurrent {
     static func checkSizes(_ layer: String, inputSize: Int, hiddenSize: Int) {
         Misuse.check(
@@ -84,70 +85,6 @@ enum Recurrent {
             return q * Tensor(shape: [1, h], scalars: signs)
         }
         return Tensor(concatenating: blocks, alongAxis: 0)
-    }
-
-    /// `parameter.gradient += aᵀ · b` over the first `rows` rows of `a` (`[rows, m]`) and `b`
-    /// (`[rows, n]`), accumulated by the GEMM itself (beta 1), in place.
-    static func accumulateProduct<Scalar>(
-        into parameter: Parameter<Scalar>, _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, rows: Int
-    ) {
-        let (m, n) = (parameter.value.shape[0], parameter.value.shape[1])
-        var gradient = parameter.gradient ?? .zeros(shape: parameter.value.shape)
-        parameter.gradient = nil  // so that the GEMM updates the storage in place
-        a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                gradient.withUnsafeMutableBufferPointer { c in
-                    BLAS.gemm(
-                        transposeA: true, m: m, n: n, k: rows,
-                        a: UnsafeBufferPointer(rebasing: a.prefix(rows * m)), lda: m,
-                        b: UnsafeBufferPointer(rebasing: b.prefix(rows * n)), ldb: n,
-                        beta: 1, c: c, ldc: n)
-                }
-            }
-        }
-        parameter.gradient = gradient
-    }
-
-    /// `[rows, width]` with `bias` in every row and then `x · weightᵀ` added by one GEMM
-    /// (`x` is `[rows, k]`, `weight` `[width, k]`).
-    static func affine<Scalar>(
-        _ x: Tensor<Scalar>, rows: Int, weight: Tensor<Scalar>, bias: Tensor<Scalar>
-    ) -> Tensor<Scalar> {
-        let (width, k) = (weight.shape[0], weight.shape[1])
-        return Tensor(unsafeUninitializedShape: [rows, width]) { y in
-            bias.withUnsafeBufferPointer { bias in
-                for row in 0..<rows {
-                    _ = UnsafeMutableBufferPointer(rebasing: y[(row * width)...].prefix(width))
-                        .initialize(fromContentsOf: bias)
-                }
-            }
-            x.withUnsafeBufferPointer { x in
-                weight.withUnsafeBufferPointer { w in
-                    BLAS.gemm(
-                        transposeB: true, m: rows, n: width, k: k, a: x, lda: k, b: w, ldb: k,
-                        beta: 1, c: y, ldc: width)
-                }
-            }
-        }
-    }
-
-    /// The rows `range` of a `[rows, width]` buffer, as a tensor of `shape`.
-    static func rows<Scalar>(_ x: Tensor<Scalar>, _ range: Range<Int>, shape: [Int]) -> Tensor<Scalar> {
-        let width = x.shape[1]
-        return x.withUnsafeBufferPointer { x in
-            Tensor(unsafeUninitializedShape: shape) { y in
-                _ = y.initialize(fromContentsOf: x[(range.lowerBound * width)..<(range.upperBound * width)])
-            }
-        }
-    }
-
-    /// Overwrites the first scalars of `x` with those of `prefix`.
-    static func overwritePrefix<Scalar>(of x: inout Tensor<Scalar>, with prefix: Tensor<Scalar>) {
-        prefix.withUnsafeBufferPointer { source in
-            x.withUnsafeMutableBufferPointer { target in
-                _ = UnsafeMutableBufferPointer(rebasing: target.prefix(source.count)).update(fromContentsOf: source)
-            }
-        }
     }
 
     /// The autodiff path's backward with the initial state: asks the tape of `recording` for the
