@@ -39,7 +39,7 @@ rm -f /tmp/check-floors.$$
 
 # 2. Checks/ uses no type declared above it.
 above=$(find "$sources" -name '*.swift' ! -path "$sources/Checks/*" -print0 \
-  | xargs -0 grep -hoE '^(public |@usableFromInline |final )*(struct|enum|class|protocol|actor) [A-Z][A-Za-z0-9]*' \
+  | xargs -0 grep -hoE '^((public|open|internal|fileprivate|private|final|@usableFromInline|@frozen) )*(struct|enum|class|protocol|actor) [A-Z][A-Za-z0-9]*' \
   | awk '{print $NF}' | sort -u)
 for type in $above; do
   code "$sources"/Checks/*.swift | grep -wE "$type" | head -1 | while IFS= read -r hit; do
