@@ -71,7 +71,9 @@ public struct IDXFile: Sendable {
     /// ratio). The data is then inflated as a stream, never past the size announced, so a file
     /// costs memory for the data it really holds and no more.
     ///
-    /// - Parameter rank: The number of dimensions, 1 to 255.
+    /// - Parameters:
+    ///   - path: The file, gzipped or plain.
+    ///   - rank: The number of dimensions, 1 to 255.
     /// - Throws: ``DatasetError`` if the file is missing, unreadable, of another kind, announces
     ///   a size that overflows or that the file cannot hold, is truncated or is longer than its
     ///   header says.

@@ -104,6 +104,8 @@ extension Tensor {
     /// - Parameters:
     ///   - lhs: `[m, k]`, or `[k, m]` with `transposeLHS`.
     ///   - rhs: `[k, n]`, or `[n, k]` with `transposeRHS`.
+    ///   - transposeLHS: Read `lhs` transposed, in place.
+    ///   - transposeRHS: Read `rhs` transposed, in place.
     /// - Precondition: this tensor is `[m, n]`.
     public mutating func addMatrixProduct(
         _ lhs: Tensor, _ rhs: Tensor, transposeLHS: Bool = false, transposeRHS: Bool = false

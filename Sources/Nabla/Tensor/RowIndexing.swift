@@ -26,6 +26,7 @@ extension Tensor {
     /// - Parameters:
     ///   - values: `rows.count` rows of this tensor's row size, in any shape.
     ///   - rows: indices in `0..<shape[0]`.
+    ///   - excludedRow: a row that gets nothing (an embedding's padding row), or `nil`.
     @inlinable
     public mutating func addRows(_ values: Tensor, at rows: [Int], excludingRow excludedRow: Int? = nil) {
         let rowSize = Misuse.checkRows("addRows", rows, table: shape)
