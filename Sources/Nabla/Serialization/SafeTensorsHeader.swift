@@ -198,20 +198,26 @@ private struct Parser {
         }
         let digits = bytes[start..<index]
         let next = peek()
-        var end = index
-        while end < bytes.endIndex, !",]} \t\r\n".utf8.contains(bytes[end]) { end += 1 }
-        let text = String(decoding: bytes[start..<end].prefix(40), as: UTF8.self)
+        // The number as written, for a message only.
+        func text() -> String {
+            var end = index
+            while end < bytes.endIndex, !",]} \t\r\n".utf8.contains(bytes[end]) { end += 1 }
+            return String(decoding: bytes[start..<end].prefix(40), as: UTF8.self)
+        }
         guard !digits.isEmpty, next != UInt8(ascii: "."), next != UInt8(ascii: "e"), next != UInt8(ascii: "E") else {
+            let message = "tensor \(name): \(field) holds \(text()), not a non-negative integer"
             index = start
-            throw error("tensor \(name): \(field) holds \(text), not a non-negative integer")
+            throw error(message)
         }
         guard !(digits.count > 1 && digits.first == UInt8(ascii: "0")) else {
+            let message = "tensor \(name): \(field) holds \(text()), a number with a leading zero"
             index = start
-            throw error("tensor \(name): \(field) holds \(text), a number with a leading zero")
+            throw error(message)
         }
         guard !overflow else {
+            let message = "tensor \(name): \(field) holds \(text()), which does not fit in 64 bits"
             index = start
-            throw error("tensor \(name): \(field) holds \(text), which does not fit in 64 bits")
+            throw error(message)
         }
         return value
     }
