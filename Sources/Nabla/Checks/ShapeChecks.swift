@@ -44,10 +44,11 @@ extension Misuse {
     static func matmulShape(_ lhs: [Int], _ rhs: [Int], transposeLHS: Bool, transposeRHS: Bool)
         -> MatrixProductShape
     {
-        let op = "matmul", shapes = "lhs \(lhs) and rhs \(rhs)"
-        check(!lhs.isEmpty && !rhs.isEmpty, op, "\(shapes): operands must have rank 1 or more")
-        check(!(transposeLHS && lhs.count == 1), op, "\(shapes): transposeLHS needs a matrix lhs")
-        check(!(transposeRHS && rhs.count == 1), op, "\(shapes): transposeRHS needs a matrix rhs")
+        let op = "matmul"
+        func shapes() -> String { "lhs \(lhs) and rhs \(rhs)" }  // built only for a message
+        check(!lhs.isEmpty && !rhs.isEmpty, op, "\(shapes()): operands must have rank 1 or more")
+        check(!(transposeLHS && lhs.count == 1), op, "\(shapes()): transposeLHS needs a matrix lhs")
+        check(!(transposeRHS && rhs.count == 1), op, "\(shapes()): transposeRHS needs a matrix rhs")
         let lhsMatrix = lhs.count == 1 ? [1] + lhs : lhs
         let rhsMatrix = rhs.count == 1 ? rhs + [1] : rhs
         let lhsRows = lhsMatrix[lhsMatrix.count - 2], lhsColumns = lhsMatrix[lhsMatrix.count - 1]
@@ -56,17 +57,17 @@ extension Misuse {
         let (rhsK, n) = transposeRHS ? (rhsColumns, rhsRows) : (rhsRows, rhsColumns)
         check(
             k == rhsK, op,
-            "\(shapes): inner dimensions \(k) ≠ \(rhsK)"
+            "\(shapes()): inner dimensions \(k) ≠ \(rhsK)"
                 + (transposeLHS || transposeRHS
                     ? " (transposing lhs: \(transposeLHS), rhs: \(transposeRHS))" : ""))
         let lhsBatch = Array(lhsMatrix.dropLast(2)), rhsBatch = Array(rhsMatrix.dropLast(2))
         guard let batch = broadcast(lhsBatch, rhsBatch) else {
-            fail(op, "\(shapes): batch shapes \(lhsBatch) and \(rhsBatch) do not broadcast")
+            fail(op, "\(shapes()): batch shapes \(lhsBatch) and \(rhsBatch) do not broadcast")
         }
         let result = batch + (lhs.count == 1 ? [] : [m]) + (rhs.count == 1 ? [] : [n])
         check(
             [[m, n], [m, k], [k, n]].allSatisfy { ShapeSize.elementCount(batch + $0, scalarByteCount: 8) != nil }, op,
-            "\(shapes): the product's shape \(result) is too large")
+            "\(shapes()): the product's shape \(result) is too large")
         return MatrixProductShape(
             lhs: lhsMatrix, rhs: rhsMatrix, batch: batch, m: m, n: n, k: k, result: result)
     }
@@ -74,10 +75,11 @@ extension Misuse {
     /// The sizes of `linear(input, weight:, bias:)`: rows (the input's leading axes), output and
     /// input features.
     static func linearShape(_ input: [Int], weight: [Int], bias: [Int]?) -> (rows: Int, out: Int, in: Int) {
-        let op = "linear", shapes = "input \(input), weight \(weight)" + (bias.map { " and bias \($0)" } ?? "")
-        check(input.count >= 1 && weight.count == 2, op, "\(shapes): need input [..., in] and weight [out, in]")
-        check(input.last == weight[1], op, "\(shapes): input features \(input.last!) ≠ weight's \(weight[1])")
-        if let bias { check(bias == [weight[0]], op, "\(shapes): bias must be [\(weight[0])]") }
+        let op = "linear"
+        func shapes() -> String { "input \(input), weight \(weight)" + (bias.map { " and bias \($0)" } ?? "") }
+        check(input.count >= 1 && weight.count == 2, op, "\(shapes()): need input [..., in] and weight [out, in]")
+        check(input.last == weight[1], op, "\(shapes()): input features \(input.last!) ≠ weight's \(weight[1])")
+        if let bias { check(bias == [weight[0]], op, "\(shapes()): bias must be [\(weight[0])]") }
         return (input.dropLast().reduce(1, *), weight[0], weight[1])
     }
 
@@ -85,12 +87,13 @@ extension Misuse {
     static func addMatrixProductShape(
         _ accumulator: [Int], _ lhs: [Int], _ rhs: [Int], transposeLHS: Bool, transposeRHS: Bool
     ) -> (m: Int, n: Int, k: Int) {
-        let op = "addMatrixProduct", shapes = "accumulator \(accumulator), lhs \(lhs) and rhs \(rhs)"
-        check(accumulator.count == 2 && lhs.count == 2 && rhs.count == 2, op, "\(shapes): all must be matrices")
+        let op = "addMatrixProduct"
+        func shapes() -> String { "accumulator \(accumulator), lhs \(lhs) and rhs \(rhs)" }
+        check(accumulator.count == 2 && lhs.count == 2 && rhs.count == 2, op, "\(shapes()): all must be matrices")
         let (m, k) = transposeLHS ? (lhs[1], lhs[0]) : (lhs[0], lhs[1])
         let (rhsK, n) = transposeRHS ? (rhs[1], rhs[0]) : (rhs[0], rhs[1])
-        check(k == rhsK, op, "\(shapes): inner dimensions \(k) ≠ \(rhsK)")
-        check(accumulator == [m, n], op, "\(shapes): the product is [\(m), \(n)]")
+        check(k == rhsK, op, "\(shapes()): inner dimensions \(k) ≠ \(rhsK)")
+        check(accumulator == [m, n], op, "\(shapes()): the product is [\(m), \(n)]")
         return (m, n, k)
     }
 

@@ -38,7 +38,9 @@ public final class Parameter<Scalar: TensorScalar> {
         using gradient: Tensor<Scalar>,
         _ body: (UnsafeMutableBufferPointer<Scalar>, UnsafeBufferPointer<Scalar>) throws -> Void
     ) rethrows {
-        Misuse.checkSameShape("Parameter \(name) update", gradient.shape, storage.shape)
+        Misuse.check(
+            gradient.shape == storage.shape, "Parameter \(name) update",
+            "gradient \(gradient.shape) and value \(storage.shape): shapes differ")
         try gradient.withUnsafeBufferPointer { g in try update { p in try body(p, g) } }
     }
 
@@ -62,14 +64,18 @@ public final class Parameter<Scalar: TensorScalar> {
         var accumulated = gradient ?? .zeros(shape: storage.shape)
         gradient = nil
         body(&accumulated)
-        Misuse.checkSameShape("Parameter \(name) gradient", accumulated.shape, storage.shape)
+        Misuse.check(
+            accumulated.shape == storage.shape, "Parameter \(name) gradient",
+            "lhs \(accumulated.shape) and rhs \(storage.shape): shapes differ")
         gradient = accumulated
     }
 
     /// Adds `gradient` to ``gradient``, in place when nothing else holds its storage.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func accumulate(_ gradient: Tensor<Scalar>) {
-        Misuse.checkSameShape("Parameter \(name) gradient", gradient.shape, storage.shape)
+        Misuse.check(
+            gradient.shape == storage.shape, "Parameter \(name) gradient",
+            "lhs \(gradient.shape) and rhs \(storage.shape): shapes differ")
         if self.gradient == nil { self.gradient = gradient } else { self.gradient! += gradient }
     }
 }
