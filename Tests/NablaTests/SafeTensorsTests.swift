@@ -136,6 +136,21 @@ import Testing
         #expect(file.tensor("t", as: Float.self) == Tensor([0, 1]))
     }
 
+    /// JSON's escapes in a name, each decoded (RFC 8259, section 7); a lone surrogate or an
+    /// unknown escape is refused.
+    @Test func decodesEveryEscape() throws {
+        let name = #"q\"b\\s\/\b\f\n\r\t\u0041\ud834\udd1e"#
+        let file = try SafeTensors(bytes: Self.oneTensorNamed(name))
+        #expect(file.entries.keys.sorted() == ["q\"b\\s/\u{08}\u{0C}\n\r\tA\u{1D11E}"])
+        for bad in [#"\ud834x"#, #"\udd1e"#, #"\x"#] {
+            #expect(throws: SafeTensorsError.self, "\(bad)") { try SafeTensors(bytes: Self.oneTensorNamed(bad)) }
+        }
+    }
+
+    static func oneTensorNamed(_ escapedName: String) -> [UInt8] {
+        fixture(header: "{\"" + escapedName + #"":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
+    }
+
     /// The writer never writes what the reader refuses: a tensor named `__metadata__`, or an
     /// entry whose bytes disagree with its dtype and shape, stops with a message.
     @Test func writerRefusesWhatTheReaderRefuses() async {

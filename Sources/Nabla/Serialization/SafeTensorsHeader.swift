@@ -249,13 +249,16 @@ private struct Parser {
     private mutating func escape(into text: inout [UInt8]) throws(SafeTensorsError) {
         guard let byte = peek() else { throw error("unterminated string") }
         index += 1
-        let simple: [UInt8: UInt8] = [
-            UInt8(ascii: "\""): 0x22, UInt8(ascii: "\\"): 0x5C, UInt8(ascii: "/"): 0x2F, UInt8(ascii: "b"): 0x08,
-            UInt8(ascii: "f"): 0x0C, UInt8(ascii: "n"): 0x0A, UInt8(ascii: "r"): 0x0D, UInt8(ascii: "t"): 0x09,
-        ]
-        if let replacement = simple[byte] {
-            text.append(replacement)
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"):
+            text.append(byte)
             return
+        case UInt8(ascii: "b"): text.append(0x08); return
+        case UInt8(ascii: "f"): text.append(0x0C); return
+        case UInt8(ascii: "n"): text.append(0x0A); return
+        case UInt8(ascii: "r"): text.append(0x0D); return
+        case UInt8(ascii: "t"): text.append(0x09); return
+        default: break
         }
         guard byte == UInt8(ascii: "u") else { throw error("invalid escape") }
         var scalar = try hexQuad()
@@ -267,7 +270,7 @@ private struct Parser {
         } else if (0xDC00..<0xE000).contains(scalar) {
             throw error("a lone trailing surrogate")
         }
-        text.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
+        UTF8.encode(Unicode.Scalar(scalar)!) { text.append($0) }
     }
 
     private mutating func hexQuad() throws(SafeTensorsError) -> UInt32 {
