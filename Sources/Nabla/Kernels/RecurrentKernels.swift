@@ -1,123 +1,136 @@
-// The time loops of the recurrent layers over buffers: one GEMM per step for the hidden
-// state's product with W_hh, then the cell's pointwise step; and backpropagation through time.
+// The time loop of a recurrent layer over buffers, one skeleton for every cell: each step one GEMM
+// for the hidden state's product with W_hh, then the cell's pointwise step; and backpropagation
+// through time. A cell (LSTMCellKernels, GRUCellKernels) gives only its pointwise step.
+//
+// Time-major: a step's rows are `batch` consecutive rows of every `[rows, ·]` buffer. A state
+// buffer `[(T + 1)·B, h]` holds the initial state in its first `B` rows and each step's after it.
 
-/// The buffer-level time loops of ``LSTM`` and ``GRU``, time-major: a step's rows are `batch`
-/// consecutive rows of every `[rows, ·]` buffer.
+/// One step's buffers, `batch` rows each, for a cell's pointwise forward.
+struct RecurrentForwardStep<Scalar> {
+    /// `[B, G·h]`: `x·W_ihᵀ + b_ih`, and for a cell that folds `b_hh` the whole pre-activation
+    /// `x·W_ihᵀ + h·W_hhᵀ + b_ih + b_hh`; replaced by the gates' activations.
+    let gates: UnsafeMutablePointer<Scalar>
+    /// `[B, G·h]`: `h·W_hhᵀ + b_hh`, for a cell that does not fold `b_hh`.
+    let fromHidden: UnsafePointer<Scalar>?
+    /// `[B, h]` each: the state before the step and the one it writes.
+    let previousHidden: UnsafePointer<Scalar>, nextHidden: UnsafeMutablePointer<Scalar>
+    /// `[B, h]` each, for a cell with a cell state (LSTM's `c`).
+    let previousCell: UnsafePointer<Scalar>?, nextCell: UnsafeMutablePointer<Scalar>?
+    /// `[B, h]`: what the backward reads besides the gates.
+    let saved: UnsafeMutablePointer<Scalar>
+}
+
+/// One step's buffers, `batch` rows each, for a cell's pointwise backward.
+struct RecurrentBackwardStep<Scalar> {
+    /// `[B, G·h]`: the gates' activations.
+    let gates: UnsafePointer<Scalar>
+    /// `[B, h]`: what the forward saved.
+    let saved: UnsafePointer<Scalar>
+    /// `[B, h]`: the states before the step (the cell state only for a cell that has one).
+    let previousHidden: UnsafePointer<Scalar>, previousCell: UnsafePointer<Scalar>?
+    /// `[B, h]`: holds ∂L/∂h', and gets the part of ∂L/∂h that bypasses the gates.
+    let dHidden: UnsafeMutablePointer<Scalar>
+    /// `[B, h]`: holds ∂L/∂c' and gets ∂L/∂c, for a cell with a cell state.
+    let dCell: UnsafeMutablePointer<Scalar>?
+    /// `[B, G·h]` each: get the gradients of `x·W_ihᵀ + b_ih` and of `h·W_hhᵀ + b_hh`; the same
+    /// buffer when the cell's two agree.
+    let dFromInput: UnsafeMutablePointer<Scalar>, dFromHidden: UnsafeMutablePointer<Scalar>
+}
+
+/// The pointwise part of a recurrent cell: all that one cell's time loop differs in from another's.
+protocol RecurrentCellKernels {
+    /// The gates, the blocks of rows of `W_ih` and `W_hh`: 4 for an LSTM, 3 for a GRU.
+    static var gateCount: Int { get }
+    /// 2 when the cell carries a cell state `c` beside `h` (LSTM), else 1.
+    static var stateCount: Int { get }
+    /// Whether `b_hh` can join `b_ih` in the input projection, once for every step: true when
+    /// every gate sees only `x·W_ihᵀ + h·W_hhᵀ + b_ih + b_hh` (not GRU's n gate).
+    static var foldsHiddenBias: Bool { get }
+    /// Whether the gradients of `x·W_ihᵀ + b_ih` and of `h·W_hhᵀ + b_hh` differ (GRU's n gate).
+    static var hiddenGradientDiffers: Bool { get }
+
+    static func forwardStep<Scalar: TensorScalar>(_ step: RecurrentForwardStep<Scalar>, batch: Int, hiddenSize: Int)
+    static func backwardStep<Scalar: TensorScalar>(_ step: RecurrentBackwardStep<Scalar>, batch: Int, hiddenSize: Int)
+}
+
+/// The buffer-level time loop of a recurrent layer, for any ``RecurrentCellKernels``.
 enum RecurrentKernels {
-    /// The LSTM forward: `gates` (`[T·B, 4h]`) holds each step's `X·W_ihᵀ + b_ih + b_hh` and gets
-    /// the activations i, f, g, o; `hidden` and `cell` (`[(T + 1)·B, h]`) hold the initial state
-    /// in their first `B` rows and get every step's; `tanhCell` (`[T·B, h]`) gets `tanh(c)`.
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func lstmForward<Scalar: TensorScalar>(
-        gates: UnsafeMutableBufferPointer<Scalar>, hidden: UnsafeMutableBufferPointer<Scalar>,
-        cell: UnsafeMutableBufferPointer<Scalar>, tanhCell: UnsafeMutableBufferPointer<Scalar>,
-        weightHH w: UnsafeBufferPointer<Scalar>, steps: Int, batch: Int, hiddenSize h: Int
-    ) {
-        let width = 4 * h
-        for t in 0..<steps {
-            let stepGates = gates.baseAddress! + t * batch * width
-            BLAS.gemm(
-                transposeB: true, m: batch, n: width, k: h,
-                a: UnsafeBufferPointer(start: hidden.baseAddress! + t * batch * h, count: batch * h),
-                lda: h, b: w, ldb: h, beta: 1,
-                c: UnsafeMutableBufferPointer(start: stepGates, count: batch * width), ldc: width)
-            LSTMKernels.forwardStep(
-                gates: stepGates, cell: cell.baseAddress! + t * batch * h,
-                tanhCell: tanhCell.baseAddress! + t * batch * h,
-                hidden: hidden.baseAddress! + (t + 1) * batch * h, batch: batch, hiddenSize: h)
-        }
-    }
-
-    /// The LSTM's backpropagation through time over the saved activations: `dHidden` and `dCell`
-    /// (`[B, h]`) hold ∂L/∂(h_T, c_T) and end as ∂L/∂(h₀, c₀) (the hidden one only when
-    /// `needsInitialState`); `sequenceGradient` (`[T·B, h]`), if any, is added to each step's
-    /// ∂L/∂h; `dGates` (`[T·B, 4h]`) gets the gates' pre-activation gradients.
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func lstmBackward<Scalar: TensorScalar>(
-        gates: UnsafeBufferPointer<Scalar>, cell: UnsafeBufferPointer<Scalar>,
-        tanhCell: UnsafeBufferPointer<Scalar>, weightHH w: UnsafeBufferPointer<Scalar>,
-        sequenceGradient: UnsafeBufferPointer<Scalar>?, dHidden: UnsafeMutableBufferPointer<Scalar>,
-        dCell: UnsafeMutableBufferPointer<Scalar>, dGates: UnsafeMutableBufferPointer<Scalar>,
-        steps: Int, batch: Int, hiddenSize h: Int, needsInitialState: Bool
-    ) {
-        let width = 4 * h
-        for t in (0..<steps).reversed() {
-            if let g = sequenceGradient {
-                for k in 0..<(batch * h) { dHidden[k] += g[t * batch * h + k] }
-            }
-            let stepGradient = dGates.baseAddress! + t * batch * width
-            LSTMKernels.backwardStep(
-                gates: gates.baseAddress! + t * batch * width,
-                previousCell: cell.baseAddress! + t * batch * h,
-                tanhCell: tanhCell.baseAddress! + t * batch * h,
-                dHidden: dHidden.baseAddress!, dCell: dCell.baseAddress!,
-                dGates: stepGradient, batch: batch, hiddenSize: h)
-            guard t > 0 || needsInitialState else { continue }
-            // ∂L/∂h of the previous step: dGates · W_hh, all four gates at once.
-            BLAS.gemm(
-                m: batch, n: h, k: width,
-                a: UnsafeBufferPointer(start: stepGradient, count: batch * width), lda: width,
-                b: w, ldb: h, c: dHidden, ldc: h)
-        }
-    }
-
-    /// The GRU forward: `gates` (`[T·B, 3h]`) holds each step's `X·W_ihᵀ + b_ih` and gets the
-    /// activations r, z, n; `hidden` (`[(T + 1)·B, h]`) holds h₀ in its first `B` rows and gets
-    /// every step's; `hiddenCandidate` (`[T·B, h]`) gets `W_hn h + b_hn`; `fromHidden`
-    /// (`[B, 3h]`) is scratch for `h·W_hhᵀ + b_hh`.
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func gruForward<Scalar: TensorScalar>(
-        gates: UnsafeMutableBufferPointer<Scalar>, hidden: UnsafeMutableBufferPointer<Scalar>,
-        hiddenCandidate: UnsafeMutableBufferPointer<Scalar>, fromHidden: UnsafeMutableBufferPointer<Scalar>,
-        weightHH w: UnsafeBufferPointer<Scalar>, biasHH bias: UnsafeBufferPointer<Scalar>,
+    /// The forward over `steps` steps: `gates` (`[T·B, G·h]`) holds each step's input projection
+    /// and gets the activations; `hidden` and `cell` (`[(T + 1)·B, h]`, `cell` only for a cell with
+    /// a cell state) hold the initial state and get every step's; `saved` (`[T·B, h]`) gets what
+    /// the backward reads; `fromHidden` (`[B, G·h]`, for a cell that does not fold `b_hh`) is scratch.
+    @_specialize(where Cell == LSTMCellKernels, Scalar == Float)
+    @_specialize(where Cell == LSTMCellKernels, Scalar == Double)
+    @_specialize(where Cell == GRUCellKernels, Scalar == Float)
+    @_specialize(where Cell == GRUCellKernels, Scalar == Double)
+    static func forward<Cell: RecurrentCellKernels, Scalar: TensorScalar>(
+        _ cellKind: Cell.Type, gates: UnsafeMutableBufferPointer<Scalar>,
+        hidden: UnsafeMutableBufferPointer<Scalar>, cell: UnsafeMutableBufferPointer<Scalar>?,
+        saved: UnsafeMutableBufferPointer<Scalar>, fromHidden: UnsafeMutableBufferPointer<Scalar>?,
+        weightHH w: UnsafeBufferPointer<Scalar>, biasHH: UnsafeBufferPointer<Scalar>,
         steps: Int, batch: Int, hiddenSize h: Int
     ) {
-        let width = 3 * h
+        let width = Cell.gateCount * h, stateRows = batch * h
         for t in 0..<steps {
-            // h · W_hhᵀ + b_hh, all three gates in one GEMM.
-            for b in 0..<batch {
-                _ = UnsafeMutableBufferPointer(rebasing: fromHidden[(b * width)...].prefix(width))
-                    .update(fromContentsOf: bias)
+            let stepGates = UnsafeMutableBufferPointer(rebasing: gates[(t * batch * width)...].prefix(batch * width))
+            // h · W_hhᵀ, every gate in one GEMM: into the gates when b_hh is folded, else onto b_hh.
+            let product = Cell.foldsHiddenBias ? stepGates : fromHidden!
+            if !Cell.foldsHiddenBias {
+                for b in 0..<batch {
+                    _ = UnsafeMutableBufferPointer(rebasing: product[(b * width)...].prefix(width))
+                        .update(fromContentsOf: biasHH)
+                }
             }
             BLAS.gemm(
                 transposeB: true, m: batch, n: width, k: h,
-                a: UnsafeBufferPointer(start: hidden.baseAddress! + t * batch * h, count: batch * h),
-                lda: h, b: w, ldb: h, beta: 1, c: fromHidden, ldc: width)
-            GRUKernels.forwardStep(
-                gates: gates.baseAddress! + t * batch * width, fromHidden: fromHidden.baseAddress!,
-                hiddenCandidate: hiddenCandidate.baseAddress! + t * batch * h,
-                hidden: hidden.baseAddress! + t * batch * h, batch: batch, hiddenSize: h)
+                a: UnsafeBufferPointer(rebasing: hidden[(t * stateRows)...].prefix(stateRows)), lda: h,
+                b: w, ldb: h, beta: 1, c: product, ldc: width)
+            Cell.forwardStep(
+                RecurrentForwardStep(
+                    gates: stepGates.baseAddress!,
+                    fromHidden: Cell.foldsHiddenBias ? nil : UnsafePointer(product.baseAddress!),
+                    previousHidden: hidden.baseAddress! + t * stateRows,
+                    nextHidden: hidden.baseAddress! + (t + 1) * stateRows,
+                    previousCell: cell.map { UnsafePointer($0.baseAddress! + t * stateRows) },
+                    nextCell: cell.map { $0.baseAddress! + (t + 1) * stateRows },
+                    saved: saved.baseAddress! + t * stateRows),
+                batch: batch, hiddenSize: h)
         }
     }
 
-    /// The GRU's backpropagation through time: `dHidden` (`[B, h]`) holds ∂L/∂h_T and ends as
-    /// ∂L/∂h₀ (when `needsInitialState`); `sequenceGradient` as in ``lstmBackward``;
-    /// `dFromInput` and `dFromHidden` (`[T·B, 3h]`) get the gradients of `X·W_ihᵀ + b_ih` and of
-    /// `h·W_hhᵀ + b_hh`, which differ in the n gate.
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func gruBackward<Scalar: TensorScalar>(
-        gates: UnsafeBufferPointer<Scalar>, hiddenCandidate: UnsafeBufferPointer<Scalar>,
-        hidden: UnsafeBufferPointer<Scalar>, weightHH w: UnsafeBufferPointer<Scalar>,
-        sequenceGradient: UnsafeBufferPointer<Scalar>?, dHidden: UnsafeMutableBufferPointer<Scalar>,
-        dFromInput: UnsafeMutableBufferPointer<Scalar>, dFromHidden: UnsafeMutableBufferPointer<Scalar>,
+    /// Backpropagation through time over what ``forward`` kept: `dHidden` and `dCell` (`[B, h]`)
+    /// hold ∂L/∂(h_T, c_T) and end as ∂L/∂(h₀, c₀) (the hidden one only when
+    /// `needsInitialState`); `sequenceGradient` (`[T·B, h]`), if any, adds to each step's ∂L/∂h;
+    /// `dFromInput` and `dFromHidden` (`[T·B, G·h]`, one buffer when the cell's agree) get the
+    /// gradients of each step's `x·W_ihᵀ + b_ih` and `h·W_hhᵀ + b_hh`.
+    @_specialize(where Cell == LSTMCellKernels, Scalar == Float)
+    @_specialize(where Cell == LSTMCellKernels, Scalar == Double)
+    @_specialize(where Cell == GRUCellKernels, Scalar == Float)
+    @_specialize(where Cell == GRUCellKernels, Scalar == Double)
+    static func backward<Cell: RecurrentCellKernels, Scalar: TensorScalar>(
+        _ cellKind: Cell.Type, gates: UnsafeBufferPointer<Scalar>, saved: UnsafeBufferPointer<Scalar>,
+        hidden: UnsafeBufferPointer<Scalar>, cell: UnsafeBufferPointer<Scalar>?,
+        weightHH w: UnsafeBufferPointer<Scalar>, sequenceGradient: UnsafeBufferPointer<Scalar>?,
+        dHidden: UnsafeMutableBufferPointer<Scalar>, dCell: UnsafeMutableBufferPointer<Scalar>?,
+        dFromInput: UnsafeMutablePointer<Scalar>, dFromHidden: UnsafeMutablePointer<Scalar>,
         steps: Int, batch: Int, hiddenSize h: Int, needsInitialState: Bool
     ) {
-        let width = 3 * h
+        let width = Cell.gateCount * h, stateRows = batch * h
         for t in (0..<steps).reversed() {
             if let g = sequenceGradient {
-                for k in 0..<(batch * h) { dHidden[k] += g[t * batch * h + k] }
+                for k in 0..<stateRows { dHidden[k] += g[t * stateRows + k] }
             }
-            let stepGradient = dFromHidden.baseAddress! + t * batch * width
-            // Leaves z ⊙ ∂L/∂h' in dHidden, the direct path to h.
-            GRUKernels.backwardStep(
-                gates: gates.baseAddress! + t * batch * width,
-                hiddenCandidate: hiddenCandidate.baseAddress! + t * batch * h,
-                previousHidden: hidden.baseAddress! + t * batch * h,
-                dHidden: dHidden.baseAddress!,
-                dFromInput: dFromInput.baseAddress! + t * batch * width,
-                dFromHidden: stepGradient, batch: batch, hiddenSize: h)
+            let stepGradient = dFromHidden + t * batch * width
+            Cell.backwardStep(
+                RecurrentBackwardStep(
+                    gates: gates.baseAddress! + t * batch * width, saved: saved.baseAddress! + t * stateRows,
+                    previousHidden: hidden.baseAddress! + t * stateRows,
+                    previousCell: cell.map { $0.baseAddress! + t * stateRows },
+                    dHidden: dHidden.baseAddress!, dCell: dCell?.baseAddress,
+                    dFromInput: dFromInput + t * batch * width, dFromHidden: stepGradient),
+                batch: batch, hiddenSize: h)
             guard t > 0 || needsInitialState else { continue }
-            // ∂L/∂h of the previous step += dFromHidden · W_hh, all gates at once.
+            // ∂L/∂h of the previous step += dFromHidden · W_hh, every gate at once.
             BLAS.gemm(
                 m: batch, n: h, k: width,
                 a: UnsafeBufferPointer(start: stepGradient, count: batch * width), lda: width,
@@ -126,107 +139,98 @@ enum RecurrentKernels {
     }
 }
 
-/// The pointwise part of one LSTM step, over `batch` rows, specialized for `Float` and `Double`.
-enum LSTMKernels {
-    /// Turns the pre-activations `gates` (`[batch, 4h]`, i f g o) into activations in place, and
-    /// writes `c' = f ⊙ c + i ⊙ g` after `cell` (the next `batch` rows), `tanh(c')` and
-    /// `h' = o ⊙ tanh(c')`.
+/// An LSTM cell's pointwise step, gates i, f, g, o:
+/// `c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)`, `h' = σ(o) ⊙ tanh(c')`; it saves `tanh(c')`.
+enum LSTMCellKernels: RecurrentCellKernels {
+    static var gateCount: Int { 4 }
+    static var stateCount: Int { 2 }
+    static var foldsHiddenBias: Bool { true }
+    static var hiddenGradientDiffers: Bool { false }
+
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func forwardStep<Scalar: TensorScalar>(
-        gates: UnsafeMutablePointer<Scalar>, cell: UnsafeMutablePointer<Scalar>,
-        tanhCell: UnsafeMutablePointer<Scalar>, hidden: UnsafeMutablePointer<Scalar>,
-        batch: Int, hiddenSize h: Int
-    ) {
-        let nextCell = cell + batch * h
+    static func forwardStep<Scalar: TensorScalar>(_ step: RecurrentForwardStep<Scalar>, batch: Int, hiddenSize h: Int) {
+        let cell = step.previousCell!, nextCell = step.nextCell!
         for b in 0..<batch {
-            let row = gates + b * 4 * h
+            let row = step.gates + b * 4 * h
             for j in 0..<h {
                 let i = Scalar.sigmoid(row[j]), f = Scalar.sigmoid(row[h + j])
                 let g = Scalar.tanh(row[2 * h + j]), o = Scalar.sigmoid(row[3 * h + j])
                 (row[j], row[h + j], row[2 * h + j], row[3 * h + j]) = (i, f, g, o)
-                let c = f * cell[b * h + j] + i * g
+                let k = b * h + j
+                let c = f * cell[k] + i * g
                 let t = Scalar.tanh(c)
-                nextCell[b * h + j] = c
-                tanhCell[b * h + j] = t
-                hidden[b * h + j] = o * t
+                nextCell[k] = c
+                step.saved[k] = t
+                step.nextHidden[k] = o * t
             }
         }
     }
 
-    /// From ∂L/∂h' (`dHidden`) and ∂L/∂c' (`dCell`, replaced by ∂L/∂c), writes the gradient of
-    /// the gates' pre-activations `dGates` (`[batch, 4h]`).
+    /// `h` reaches `h'` only through the gates, so the bypassing part of ∂L/∂h is zero.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func backwardStep<Scalar: TensorScalar>(
-        gates: UnsafePointer<Scalar>, previousCell: UnsafePointer<Scalar>, tanhCell: UnsafePointer<Scalar>,
-        dHidden: UnsafePointer<Scalar>, dCell: UnsafeMutablePointer<Scalar>,
-        dGates: UnsafeMutablePointer<Scalar>, batch: Int, hiddenSize h: Int
-    ) {
+    static func backwardStep<Scalar: TensorScalar>(_ step: RecurrentBackwardStep<Scalar>, batch: Int, hiddenSize h: Int) {
+        let previousCell = step.previousCell!, dCell = step.dCell!
         for b in 0..<batch {
-            let row = gates + b * 4 * h, dRow = dGates + b * 4 * h
+            let row = step.gates + b * 4 * h, dRow = step.dFromInput + b * 4 * h
             for j in 0..<h {
                 let (i, f, g, o) = (row[j], row[h + j], row[2 * h + j], row[3 * h + j])
                 let k = b * h + j
-                let t = tanhCell[k], dh = dHidden[k]
+                let t = step.saved[k], dh = step.dHidden[k]
                 let dc = dCell[k] + dh * o * (1 - t * t)
                 dRow[j] = dc * g * (i * (1 - i))
                 dRow[h + j] = dc * previousCell[k] * (f * (1 - f))
                 dRow[2 * h + j] = dc * i * (1 - g * g)
                 dRow[3 * h + j] = dh * t * (o * (1 - o))
                 dCell[k] = dc * f
+                step.dHidden[k] = 0
             }
         }
     }
 }
 
-/// The pointwise part of one GRU step, over `batch` rows, specialized for `Float` and `Double`.
-enum GRUKernels {
-    /// Turns `gates` (`[batch, 3h]`, r z n, holding `W_i· x + b_i·`) into the activations in
-    /// place, given `fromHidden` (`[batch, 3h]`, `W_h· h + b_h·`); saves `W_hn h + b_hn` in
-    /// `hiddenCandidate` and writes `h' = (1 − z) ⊙ n + z ⊙ h` after `hidden` (the next `batch` rows).
+/// A GRU cell's pointwise step, gates r, z, n:
+/// `n = tanh(x_n + σ(r) ⊙ (W_hn h + b_hn))`, `h' = (1 − σ(z)) ⊙ n + σ(z) ⊙ h`; it saves
+/// `W_hn h + b_hn`.
+enum GRUCellKernels: RecurrentCellKernels {
+    static var gateCount: Int { 3 }
+    static var stateCount: Int { 1 }
+    static var foldsHiddenBias: Bool { false }
+    static var hiddenGradientDiffers: Bool { true }
+
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func forwardStep<Scalar: TensorScalar>(
-        gates: UnsafeMutablePointer<Scalar>, fromHidden: UnsafePointer<Scalar>,
-        hiddenCandidate: UnsafeMutablePointer<Scalar>, hidden: UnsafeMutablePointer<Scalar>,
-        batch: Int, hiddenSize h: Int
-    ) {
-        let next = hidden + batch * h
+    static func forwardStep<Scalar: TensorScalar>(_ step: RecurrentForwardStep<Scalar>, batch: Int, hiddenSize h: Int) {
+        let fromHidden = step.fromHidden!
         for b in 0..<batch {
-            let row = gates + b * 3 * h, hiddenRow = fromHidden + b * 3 * h
+            let row = step.gates + b * 3 * h, hiddenRow = fromHidden + b * 3 * h
             for j in 0..<h {
                 let r = Scalar.sigmoid(row[j] + hiddenRow[j])
                 let z = Scalar.sigmoid(row[h + j] + hiddenRow[h + j])
                 let candidate = hiddenRow[2 * h + j]
                 let n = Scalar.tanh(row[2 * h + j] + r * candidate)
                 (row[j], row[h + j], row[2 * h + j]) = (r, z, n)
-                hiddenCandidate[b * h + j] = candidate
-                next[b * h + j] = (1 - z) * n + z * hidden[b * h + j]
+                let k = b * h + j
+                step.saved[k] = candidate
+                step.nextHidden[k] = (1 - z) * n + z * step.previousHidden[k]
             }
         }
     }
 
-    /// From ∂L/∂h' (`dHidden`, replaced by the direct part of ∂L/∂h, `z ⊙ ∂L/∂h'`), writes the
-    /// gradients of `W_i· x + b_i·` (`dFromInput`) and of `W_h· h + b_h·` (`dFromHidden`), each
-    /// `[batch, 3h]`.
+    /// The part of ∂L/∂h that bypasses the gates is `z ⊙ ∂L/∂h'`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func backwardStep<Scalar: TensorScalar>(
-        gates: UnsafePointer<Scalar>, hiddenCandidate: UnsafePointer<Scalar>,
-        previousHidden: UnsafePointer<Scalar>, dHidden: UnsafeMutablePointer<Scalar>,
-        dFromInput: UnsafeMutablePointer<Scalar>, dFromHidden: UnsafeMutablePointer<Scalar>,
-        batch: Int, hiddenSize h: Int
-    ) {
+    static func backwardStep<Scalar: TensorScalar>(_ step: RecurrentBackwardStep<Scalar>, batch: Int, hiddenSize h: Int) {
         for b in 0..<batch {
-            let row = gates + b * 3 * h
-            let dInput = dFromInput + b * 3 * h, dHiddenRow = dFromHidden + b * 3 * h
+            let row = step.gates + b * 3 * h
+            let dInput = step.dFromInput + b * 3 * h, dHiddenRow = step.dFromHidden + b * 3 * h
             for j in 0..<h {
                 let (r, z, n) = (row[j], row[h + j], row[2 * h + j])
                 let k = b * h + j
-                let dh = dHidden[k]
+                let dh = step.dHidden[k]
                 let dn = dh * (1 - z) * (1 - n * n)
-                let dz = dh * (previousHidden[k] - n) * (z * (1 - z))
-                let dr = dn * hiddenCandidate[k] * (r * (1 - r))
+                let dz = dh * (step.previousHidden[k] - n) * (z * (1 - z))
+                let dr = dn * step.saved[k] * (r * (1 - r))
                 (dInput[j], dInput[h + j], dInput[2 * h + j]) = (dr, dz, dn)
                 (dHiddenRow[j], dHiddenRow[h + j], dHiddenRow[2 * h + j]) = (dr, dz, dn * r)
-                dHidden[k] = dh * z
+                step.dHidden[k] = dh * z
             }
         }
     }

@@ -1,5 +1,96 @@
-// The time loops of the recurrent layers at the tensor level, over Kernels/RecurrentKernels.swift.
-// Time-major buffers: a step's rows are `batch` consecutive rows of every `[rows, ·]` tensor.
+// The time loop of one recurrent direction at the tensor level, over Kernels/RecurrentKernels.swift.
+// Time-major: a step's rows are `batch` consecutive rows of every `[rows, ·]` tensor.
+
+/// What one recurrent direction's forward keeps for its backward, time-major.
+struct RecurrentTrace<Scalar: TensorScalar> {
+    let steps: Int
+    let batch: Int
+    /// `[T·B, G·h]`: the gates' activations of each step.
+    let gates: Tensor<Scalar>
+    /// `[(T + 1)·B, h]`: `h₀`, then each step's hidden state.
+    let hidden: Tensor<Scalar>
+    /// `[(T + 1)·B, h]`: `c₀`, then each step's cell state, for a cell that has one.
+    let cell: Tensor<Scalar>?
+    /// `[T·B, h]`: what the cell's backward reads besides the gates.
+    let saved: Tensor<Scalar>
+
+    /// The hidden state of every step, `[T·B, h]`.
+    var outputs: Tensor<Scalar> { hidden.slice(alongAxis: 0, batch..<((steps + 1) * batch)) }
+
+    /// The final state, `[h_T]` or `[h_T, c_T]`, each `[B, h]`.
+    var finalStates: [Tensor<Scalar>] {
+        let last = steps * batch..<((steps + 1) * batch)
+        return [hidden.slice(alongAxis: 0, last)] + (cell.map { [$0.slice(alongAxis: 0, last)] } ?? [])
+    }
+}
+
+/// One recurrent direction's forward over `steps` steps of `batch` rows.
+///
+/// - Parameters:
+///   - projection: `[T·B, G·h]`, each step's `x·W_ihᵀ + b_ih` (with `b_hh` when the cell folds it).
+///   - initialStates: `Cell.stateCount` states (`[h₀]` or `[h₀, c₀]`), each `[B, h]`; zeros if `nil`.
+///   - weightHH: `[G·h, h]`.
+///   - biasHH: `[G·h]`, added to each step's `h·W_hhᵀ` unless the cell folds it.
+func recurrentForward<Cell: RecurrentCellKernels, Scalar>(
+    _ cellKind: Cell.Type, projection: consuming Tensor<Scalar>, initialStates: [Tensor<Scalar>]?,
+    weightHH: Tensor<Scalar>, biasHH: Tensor<Scalar>, steps: Int, batch: Int
+) -> RecurrentTrace<Scalar> {
+    let h = weightHH.shape[1], rows = steps * batch
+    Misuse.check(
+        projection.shape == [rows, Cell.gateCount * h] && (initialStates?.count ?? Cell.stateCount) == Cell.stateCount,
+        "recurrentForward",
+        "projection \(projection.shape) and \(initialStates?.count ?? 0) states for \(steps) steps of \(batch) rows, \(Cell.gateCount) gates of \(h)")
+    var gates = consume projection  // its own buffer if the caller's was its last use
+    var hidden = recurrentStateRows(initialStates?[0], rows: rows + batch, width: h)
+    var cell = Cell.stateCount > 1 ? recurrentStateRows(initialStates?[1], rows: rows + batch, width: h) : nil
+    var saved = Tensor<Scalar>.zeros(shape: [rows, h])
+    var fromHidden = Cell.foldsHiddenBias ? nil : Tensor<Scalar>.zeros(shape: [batch, Cell.gateCount * h])
+    // Every tensor here is used after the kernel returns, which keeps its buffer alive.
+    RecurrentKernels.forward(
+        Cell.self, gates: gates.unsafeMutableScalars(), hidden: hidden.unsafeMutableScalars(),
+        cell: cell?.unsafeMutableScalars(), saved: saved.unsafeMutableScalars(),
+        fromHidden: fromHidden?.unsafeMutableScalars(), weightHH: weightHH.unsafeScalars,
+        biasHH: biasHH.unsafeScalars, steps: steps, batch: batch, hiddenSize: h)
+    withExtendedLifetime((weightHH, biasHH, fromHidden)) {}
+    return RecurrentTrace(steps: steps, batch: batch, gates: gates, hidden: hidden, cell: cell, saved: saved)
+}
+
+/// One recurrent direction's backpropagation through time over `trace`.
+///
+/// - Parameters:
+///   - sequenceGradient: `[T·B, h]`, ∂L/∂(each step's hidden state), if the sequence is an output.
+///   - stateGradients: ∂L/∂ of the final state, `Cell.stateCount` tensors of `[B, h]`; they end
+///     as ∂L/∂ of the initial state (the hidden one only when `needsInitialState`).
+/// - Returns: the gradients of each step's `x·W_ihᵀ + b_ih` and `h·W_hhᵀ + b_hh`, each
+///   `[T·B, G·h]` (one tensor twice when the cell's agree).
+func recurrentBackward<Cell: RecurrentCellKernels, Scalar>(
+    _ cellKind: Cell.Type, trace: RecurrentTrace<Scalar>, weightHH: Tensor<Scalar>,
+    sequenceGradient: Tensor<Scalar>?, stateGradients: inout [Tensor<Scalar>], needsInitialState: Bool
+) -> (fromInput: Tensor<Scalar>, fromHidden: Tensor<Scalar>) {
+    let h = weightHH.shape[1], rows = trace.steps * trace.batch, width = Cell.gateCount * h
+    Misuse.check(
+        stateGradients.count == Cell.stateCount && stateGradients.allSatisfy { $0.shape == [trace.batch, h] }
+            && (sequenceGradient.map { $0.shape == [rows, h] } ?? true),
+        "recurrentBackward",
+        "state gradients \(stateGradients.map(\.shape)) and sequence gradient \(sequenceGradient?.shape ?? []) for \(trace.steps) steps of [\(trace.batch), \(h)]")
+    var dFromInput = Tensor<Scalar>.zeros(shape: [rows, width])
+    var dFromHidden = Cell.hiddenGradientDiffers ? Tensor<Scalar>.zeros(shape: [rows, width]) : nil
+    var dHidden = stateGradients[0]
+    var dCell = Cell.stateCount > 1 ? stateGradients[1] : nil
+    stateGradients = []  // so that the two are written in place
+    let dFromInputScalars = dFromInput.unsafeMutableScalars()
+    // Every tensor here is used after the kernel returns, which keeps its buffer alive.
+    RecurrentKernels.backward(
+        Cell.self, gates: trace.gates.unsafeScalars, saved: trace.saved.unsafeScalars,
+        hidden: trace.hidden.unsafeScalars, cell: trace.cell?.unsafeScalars, weightHH: weightHH.unsafeScalars,
+        sequenceGradient: sequenceGradient?.unsafeScalars, dHidden: dHidden.unsafeMutableScalars(),
+        dCell: dCell?.unsafeMutableScalars(), dFromInput: dFromInputScalars.baseAddress!,
+        dFromHidden: (dFromHidden?.unsafeMutableScalars() ?? dFromInputScalars).baseAddress!,
+        steps: trace.steps, batch: trace.batch, hiddenSize: h, needsInitialState: needsInitialState)
+    withExtendedLifetime((trace, weightHH, sequenceGradient)) {}
+    stateGradients = [dHidden] + (dCell.map { [$0] } ?? [])
+    return (dFromInput, dFromHidden ?? dFromInput)
+}
 
 /// `[rows, width]` zeros whose first rows are `initial` (`[batch, width]`), if given: the state
 /// buffer of a time loop, `h₀` (or `c₀`) first.
@@ -15,132 +106,4 @@ func recurrentStateRows<Scalar>(_ initial: Tensor<Scalar>?, rows: Int, width: In
         }
     }
     return state
-}
-
-/// An LSTM direction forward over `steps` steps of `batch` rows, in place: `gates` (`[T·B, 4h]`)
-/// holds `X·W_ihᵀ + b_ih + b_hh` and gets the activations i, f, g, o; `hidden` and `cell`
-/// (`[(T + 1)·B, h]`) hold the initial state in their first rows and get every step's;
-/// `tanhCell` (`[T·B, h]`) gets `tanh(c)` of each step.
-func lstmForwardLoop<Scalar>(
-    gates: inout Tensor<Scalar>, hidden: inout Tensor<Scalar>, cell: inout Tensor<Scalar>,
-    tanhCell: inout Tensor<Scalar>, weightHH: Tensor<Scalar>, steps: Int, batch: Int
-) {
-    let h = weightHH.shape[1]
-    weightHH.withUnsafeBufferPointer { w in
-        gates.withUnsafeMutableBufferPointer { gates in
-            hidden.withUnsafeMutableBufferPointer { hidden in
-                cell.withUnsafeMutableBufferPointer { cell in
-                    tanhCell.withUnsafeMutableBufferPointer { tanhCell in
-                        RecurrentKernels.lstmForward(
-                            gates: gates, hidden: hidden, cell: cell, tanhCell: tanhCell, weightHH: w,
-                            steps: steps, batch: batch, hiddenSize: h)
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// An LSTM direction's backpropagation through time over what ``lstmForwardLoop`` saved:
-/// `dHidden`, `dCell` (`[B, h]`) hold ∂L/∂(h_T, c_T) and end as ∂L/∂(h₀, c₀) when
-/// `needsInitialState`; `sequenceGradient` (`[T·B, h]`), if any, adds to each step's ∂L/∂h.
-/// Returns the gates' pre-activation gradients, `[T·B, 4h]`.
-func lstmBackwardLoop<Scalar>(
-    gates: Tensor<Scalar>, cell: Tensor<Scalar>, tanhCell: Tensor<Scalar>, weightHH: Tensor<Scalar>,
-    sequenceGradient: Tensor<Scalar>?, dHidden: inout Tensor<Scalar>, dCell: inout Tensor<Scalar>,
-    steps: Int, batch: Int, needsInitialState: Bool
-) -> Tensor<Scalar> {
-    let h = weightHH.shape[1]
-    var dGates = Tensor<Scalar>.zeros(shape: [steps * batch, 4 * h])
-    weightHH.withUnsafeBufferPointer { w in
-        gates.withUnsafeBufferPointer { gates in
-            cell.withUnsafeBufferPointer { cell in
-                tanhCell.withUnsafeBufferPointer { tanhCell in
-                    withOptionalBuffer(sequenceGradient) { sequence in
-                        dGates.withUnsafeMutableBufferPointer { dGates in
-                            dHidden.withUnsafeMutableBufferPointer { dHidden in
-                                dCell.withUnsafeMutableBufferPointer { dCell in
-                                    RecurrentKernels.lstmBackward(
-                                        gates: gates, cell: cell, tanhCell: tanhCell, weightHH: w,
-                                        sequenceGradient: sequence, dHidden: dHidden, dCell: dCell, dGates: dGates,
-                                        steps: steps, batch: batch, hiddenSize: h, needsInitialState: needsInitialState)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    return dGates
-}
-
-/// A GRU direction forward, in place: `gates` (`[T·B, 3h]`) holds `X·W_ihᵀ + b_ih` and gets the
-/// activations r, z, n; `hidden` (`[(T + 1)·B, h]`) holds h₀ first and gets every step's.
-/// Returns `W_hn h + b_hn` of each step, `[T·B, h]`, which the backward reads.
-func gruForwardLoop<Scalar>(
-    gates: inout Tensor<Scalar>, hidden: inout Tensor<Scalar>, weightHH: Tensor<Scalar>,
-    biasHH: Tensor<Scalar>, steps: Int, batch: Int
-) -> Tensor<Scalar> {
-    let h = weightHH.shape[1]
-    var hiddenCandidate = Tensor<Scalar>.zeros(shape: [steps * batch, h])
-    var fromHidden = Tensor<Scalar>.zeros(shape: [batch, 3 * h])
-    weightHH.withUnsafeBufferPointer { w in
-        biasHH.withUnsafeBufferPointer { bias in
-            gates.withUnsafeMutableBufferPointer { gates in
-                hidden.withUnsafeMutableBufferPointer { hidden in
-                    hiddenCandidate.withUnsafeMutableBufferPointer { hiddenCandidate in
-                        fromHidden.withUnsafeMutableBufferPointer { fromHidden in
-                            RecurrentKernels.gruForward(
-                                gates: gates, hidden: hidden, hiddenCandidate: hiddenCandidate,
-                                fromHidden: fromHidden, weightHH: w, biasHH: bias, steps: steps, batch: batch,
-                                hiddenSize: h)
-                        }
-                    }
-                }
-            }
-        }
-    }
-    return hiddenCandidate
-}
-
-/// A GRU direction's backpropagation through time: `dHidden` (`[B, h]`) holds ∂L/∂h_T and ends
-/// as ∂L/∂h₀ when `needsInitialState`. Returns the gradients of `X·W_ihᵀ + b_ih` and of
-/// `h·W_hhᵀ + b_hh`, each `[T·B, 3h]`.
-func gruBackwardLoop<Scalar>(
-    gates: Tensor<Scalar>, hiddenCandidate: Tensor<Scalar>, hidden: Tensor<Scalar>,
-    weightHH: Tensor<Scalar>, sequenceGradient: Tensor<Scalar>?, dHidden: inout Tensor<Scalar>,
-    steps: Int, batch: Int, needsInitialState: Bool
-) -> (fromInput: Tensor<Scalar>, fromHidden: Tensor<Scalar>) {
-    let h = weightHH.shape[1]
-    var dFromInput = Tensor<Scalar>.zeros(shape: [steps * batch, 3 * h])
-    var dFromHidden = Tensor<Scalar>.zeros(shape: [steps * batch, 3 * h])
-    weightHH.withUnsafeBufferPointer { w in
-        gates.withUnsafeBufferPointer { gates in
-            hiddenCandidate.withUnsafeBufferPointer { hiddenCandidate in
-                hidden.withUnsafeBufferPointer { hidden in
-                    withOptionalBuffer(sequenceGradient) { sequence in
-                        dFromInput.withUnsafeMutableBufferPointer { dFromInput in
-                            dFromHidden.withUnsafeMutableBufferPointer { dFromHidden in
-                                dHidden.withUnsafeMutableBufferPointer { dHidden in
-                                    RecurrentKernels.gruBackward(
-                                        gates: gates, hiddenCandidate: hiddenCandidate, hidden: hidden,
-                                        weightHH: w, sequenceGradient: sequence, dHidden: dHidden,
-                                        dFromInput: dFromInput, dFromHidden: dFromHidden, steps: steps,
-                                        batch: batch, hiddenSize: h, needsInitialState: needsInitialState)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    return (dFromInput, dFromHidden)
-}
-
-/// Calls `body` with the scalars of `tensor`, or with `nil`.
-private func withOptionalBuffer<Scalar, R>(_ tensor: Tensor<Scalar>?, _ body: (UnsafeBufferPointer<Scalar>?) -> R) -> R {
-    guard let tensor else { return body(nil) }
-    return tensor.withUnsafeBufferPointer { body($0) }
 }

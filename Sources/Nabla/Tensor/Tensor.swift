@@ -137,6 +137,18 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
         }
     }
 
+    /// The scalars, for a kernel that takes many buffers at once: valid only while this
+    /// tensor's storage lives, so call it where the tensor is used after the kernel returns
+    /// (or inside `withExtendedLifetime`).
+    var unsafeScalars: UnsafeBufferPointer<Scalar> { UnsafeBufferPointer(start: storage.base, count: storage.count) }
+
+    /// The scalars for writing, after copying the storage if it is shared; valid as
+    /// ``unsafeScalars`` is, until the tensor is copied.
+    mutating func unsafeMutableScalars() -> UnsafeMutableBufferPointer<Scalar> {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return UnsafeMutableBufferPointer(start: storage.base, count: storage.count)
+    }
+
     /// The row-major offset of `indices`, checked against ``shape``.
     @inlinable
     func offset(of indices: [Int]) -> Int {
