@@ -46,6 +46,7 @@ struct GradCheck: ParsableCommand {
     static let layers: [(String, [Int], Make)] = [
         ("Dense(5 → 3)", [4, 5], { Dense(inputSize: 5, outputSize: 3, using: &$0) }),
         ("Conv2D(2 → 3, 3×3, pad 1)", [2, 2, 5, 5], { Conv2D(inputChannels: 2, outputChannels: 3, kernelSize: 3, padding: 1, using: &$0) }),
+        ("ConvTranspose2D(3 → 2, 4×4, stride 2, pad 1)", [2, 3, 3, 3], { ConvTranspose2D(inputChannels: 3, outputChannels: 2, kernelSize: 4, stride: 2, padding: 1, using: &$0) }),
         ("ReLU", [3, 4], { _ in ReLU() }),
         ("LeakyReLU", [3, 4], { _ in LeakyReLU(slope: 0.2) }),
         ("Sigmoid", [3, 4], { _ in Sigmoid() }),

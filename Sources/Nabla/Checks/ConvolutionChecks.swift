@@ -78,3 +78,43 @@ extension Misuse {
         return (geometry, filterShape[0])
     }
 }
+
+/// Shape rules of the transposed convolution.
+extension Misuse {
+    /// Checks a transposed convolution's configuration: positive channels, kernel sizes, strides
+    /// and dilations, paddings not negative, and each output padding in `0..<stride`.
+    static func checkTransposedConvolution(
+        _ layer: String, inputChannels: Int, outputChannels: Int, kernel: (height: Int, width: Int),
+        configuration c: Convolution2DConfiguration, outputPadding: (height: Int, width: Int)
+    ) {
+        func shapes() -> String {
+            "channels \(inputChannels) → \(outputChannels), kernel \(kernel.height)×\(kernel.width), \(c), "
+                + "output padding \(outputPadding.height)×\(outputPadding.width)"
+        }
+        check(
+            inputChannels > 0 && outputChannels > 0 && kernel.height > 0 && kernel.width > 0, layer,
+            "\(shapes()): channels and kernel sizes must be positive")
+        check(
+            c.strideHeight > 0 && c.strideWidth > 0 && c.dilationHeight > 0 && c.dilationWidth > 0
+                && c.paddingHeight >= 0 && c.paddingWidth >= 0, layer,
+            "\(shapes()): strides and dilations must be positive, paddings not negative")
+        check(
+            (0..<c.strideHeight).contains(outputPadding.height) && (0..<c.strideWidth).contains(outputPadding.width),
+            layer, "\(shapes()): each output padding must be at least 0 and smaller than its stride")
+    }
+
+    /// The output padding that makes a transposed convolution of an input `height × width`
+    /// produce `outputSize`, checked to be in `0..<stride` (PyTorch's `output_size` argument).
+    static func transposedConvolutionOutputPadding(
+        _ layer: String, input: [Int], outputSize: (height: Int, width: Int),
+        smallest: (height: Int, width: Int), configuration c: Convolution2DConfiguration
+    ) -> (height: Int, width: Int) {
+        let padding = (height: outputSize.height - smallest.height, width: outputSize.width - smallest.width)
+        check(
+            (0..<c.strideHeight).contains(padding.height) && (0..<c.strideWidth).contains(padding.width), layer,
+            "input \(input) with \(c): output size \(outputSize.height)×\(outputSize.width) is out of reach: "
+                + "the sizes it can give are \(smallest.height)...\(smallest.height + c.strideHeight - 1) × "
+                + "\(smallest.width)...\(smallest.width + c.strideWidth - 1)")
+        return padding
+    }
+}

@@ -65,7 +65,9 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     /// Runs the layer from `initialState` (zeros if `nil`), on the path ``Layer/useAutodiff``
     /// picks, ready for ``backward(_:finalStateGradient:)`` (or ``Layer/backward(_:)``).
     ///
-    /// - Parameter initialState: `h₀`, `[batch, hiddenSize]`.
+    /// - Parameters:
+    ///   - input: the sequence, `[time, batch, inputSize]` (`[batch, time, inputSize]` batch-first).
+    ///   - initialState: `h₀`, `[batch, hiddenSize]`.
     /// - Returns: the output, and the final state `h_T`, `[batch, hiddenSize]`.
     public func forward(
         _ input: Tensor<Scalar>, initialState: Tensor<Scalar>?
@@ -93,7 +95,9 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
 
     /// The graph-mode forward with an explicit state.
     ///
-    /// - Parameter initialState: `h₀`, `[batch, hiddenSize]`; zeros if `nil`.
+    /// - Parameters:
+    ///   - input: the sequence, as in ``forward(_:initialState:)``.
+    ///   - initialState: `h₀`, `[batch, hiddenSize]`; zeros if `nil`.
     /// - Returns: the output and the final state `h_T`.
     public func callAsFunction(
         _ input: Variable<Scalar>, initialState: Variable<Scalar>?

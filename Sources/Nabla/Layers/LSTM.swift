@@ -87,7 +87,9 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     /// Runs the layer from `initialState` (zeros if `nil`), on the path ``Layer/useAutodiff``
     /// picks, ready for ``backward(_:finalStateGradient:)`` (or ``Layer/backward(_:)``).
     ///
-    /// - Parameter initialState: `(h₀, c₀)`, each `[batch, hiddenSize]`.
+    /// - Parameters:
+    ///   - input: the sequence, `[time, batch, inputSize]` (`[batch, time, inputSize]` batch-first).
+    ///   - initialState: `(h₀, c₀)`, each `[batch, hiddenSize]`.
     /// - Returns: the output, and the final state `(h_T, c_T)`, each `[batch, hiddenSize]`.
     public func forward(
         _ input: Tensor<Scalar>, initialState: LSTMState<Tensor<Scalar>>?
@@ -115,7 +117,9 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
 
     /// The graph-mode forward with an explicit state.
     ///
-    /// - Parameter initialState: `(h₀, c₀)`, each `[batch, hiddenSize]`; zeros if `nil`.
+    /// - Parameters:
+    ///   - input: the sequence, as in ``forward(_:initialState:)``.
+    ///   - initialState: `(h₀, c₀)`, each `[batch, hiddenSize]`; zeros if `nil`.
     /// - Returns: the output and the final state `(h_T, c_T)`.
     public func callAsFunction(
         _ input: Variable<Scalar>, initialState: LSTMState<Variable<Scalar>>?
