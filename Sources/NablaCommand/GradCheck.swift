@@ -74,6 +74,8 @@ struct GradCheck: ParsableCommand {
         }),
         ("LSTM(3 → 4)", [5, 2, 3], { LSTM(inputSize: 3, hiddenSize: 4, using: &$0) }),
         ("GRU(3 → 4)", [5, 2, 3], { GRU(inputSize: 3, hiddenSize: 4, using: &$0) }),
+        ("LSTM(3 → 4, 2 layers, bidirectional)", [5, 2, 3], { LSTM(inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, using: &$0) }),
+        ("GRU(3 → 4, 2 layers, dropout 0.3)", [5, 2, 3], { GRU(inputSize: 3, hiddenSize: 4, numLayers: 2, dropout: 0.3, using: &$0) }),
         ("MultiHeadAttention(6, 2 heads, causal)", [2, 5, 6], { MultiHeadAttention(embedDimension: 6, heads: 2, causal: true, using: &$0) }),
     ]
 }

@@ -155,7 +155,8 @@ extension LayerCase {
         #expect(try layer.outputShape(forInput: c.inputShape) == layer.forward(c.input()).shape)
     }
 
-    /// Gradients accumulate across backward passes on both paths, until cleared.
+    /// Gradients accumulate across backward passes on both paths, until cleared. The second
+    /// forward starts from the first one's random states, so that it draws the same masks.
     @Test(arguments: LayerCase.all)
     func gradientsAccumulate(_ c: LayerCase) {
         let layer = layer(c)
@@ -163,9 +164,11 @@ extension LayerCase {
         for autodiff in [false, true] {
             layer.useAutodiff = autodiff
             layer.zeroGradients()
+            let randomStates = layer.randomStates
             let upstream: Tensor<Double> = randomTensor(layer.forward(input).shape, seed: 5)
             layer.backward(upstream)
             let once = layer.parameters.map { $0.gradient! }
+            layer.randomStates = randomStates
             _ = layer.forward(input)
             layer.backward(upstream)
             for (parameter, single) in zip(layer.parameters, once) {

@@ -3,7 +3,10 @@
 // through time. A cell (LSTMCellKernels, GRUCellKernels) gives only its pointwise step.
 //
 // Time-major: a step's rows are `batch` consecutive rows of every `[rows, ·]` buffer. A state
-// buffer `[(T + 1)·B, h]` holds the initial state in its first `B` rows and each step's after it.
+// buffer `[(T + 1)·B, h]` has T + 1 blocks of `B` rows. Forward in time, block 0 is the initial
+// state and block t + 1 the state after step t; in reverse (a bidirectional layer's second
+// direction), block T is the initial state and block t the state after step t. Either way the
+// states after the steps, in time order, are T consecutive blocks.
 
 /// One step's buffers, `batch` rows each, for a cell's pointwise forward.
 struct RecurrentForwardStep<Scalar> {
@@ -55,9 +58,10 @@ protocol RecurrentCellKernels {
 
 /// The buffer-level time loop of a recurrent layer, for any ``RecurrentCellKernels``.
 enum RecurrentKernels {
-    /// The forward over `steps` steps: `gates` (`[T·B, G·h]`) holds each step's input projection
-    /// and gets the activations; `hidden` and `cell` (`[(T + 1)·B, h]`, `cell` only for a cell with
-    /// a cell state) hold the initial state and get every step's; `saved` (`[T·B, h]`) gets what
+    /// The forward over `steps` steps, from the last to the first when `reversed`: `gates`
+    /// (`[T·B, G·h]`) holds each step's input projection and gets the activations; `hidden` and
+    /// `cell` (`[(T + 1)·B, h]`, `cell` only for a cell with a cell state) hold the initial state
+    /// and get every step's; `saved` (`[T·B, h]`) gets what
     /// the backward reads; `fromHidden` (`[B, G·h]`, for a cell that does not fold `b_hh`) is scratch.
     @_specialize(where Cell == LSTMCellKernels, Scalar == Float)
     @_specialize(where Cell == LSTMCellKernels, Scalar == Double)
@@ -68,10 +72,12 @@ enum RecurrentKernels {
         hidden: UnsafeMutableBufferPointer<Scalar>, cell: UnsafeMutableBufferPointer<Scalar>?,
         saved: UnsafeMutableBufferPointer<Scalar>, fromHidden: UnsafeMutableBufferPointer<Scalar>?,
         weightHH w: UnsafeBufferPointer<Scalar>, biasHH: UnsafeBufferPointer<Scalar>,
-        steps: Int, batch: Int, hiddenSize h: Int
+        steps: Int, batch: Int, hiddenSize h: Int, reversed: Bool
     ) {
         let width = Cell.gateCount * h, stateRows = batch * h
-        for t in 0..<steps {
+        let (previousBlock, nextBlock) = reversed ? (1, 0) : (0, 1)
+        let (first, last, step) = reversed ? (steps - 1, 0, -1) : (0, steps - 1, 1)
+        for t in stride(from: first, through: last, by: step) {
             let stepGates = UnsafeMutableBufferPointer(rebasing: gates[(t * batch * width)...].prefix(batch * width))
             // h · W_hhᵀ, every gate in one GEMM: into the gates when b_hh is folded, else onto b_hh.
             let product = Cell.foldsHiddenBias ? stepGates : fromHidden!
@@ -83,22 +89,23 @@ enum RecurrentKernels {
             }
             BLAS.gemm(
                 transposeB: true, m: batch, n: width, k: h,
-                a: UnsafeBufferPointer(rebasing: hidden[(t * stateRows)...].prefix(stateRows)), lda: h,
+                a: UnsafeBufferPointer(rebasing: hidden[((t + previousBlock) * stateRows)...].prefix(stateRows)), lda: h,
                 b: w, ldb: h, beta: 1, c: product, ldc: width)
             Cell.forwardStep(
                 RecurrentForwardStep(
                     gates: stepGates.baseAddress!,
                     fromHidden: Cell.foldsHiddenBias ? nil : UnsafePointer(product.baseAddress!),
-                    previousHidden: hidden.baseAddress! + t * stateRows,
-                    nextHidden: hidden.baseAddress! + (t + 1) * stateRows,
-                    previousCell: cell.map { UnsafePointer($0.baseAddress! + t * stateRows) },
-                    nextCell: cell.map { $0.baseAddress! + (t + 1) * stateRows },
+                    previousHidden: hidden.baseAddress! + (t + previousBlock) * stateRows,
+                    nextHidden: hidden.baseAddress! + (t + nextBlock) * stateRows,
+                    previousCell: cell.map { UnsafePointer($0.baseAddress! + (t + previousBlock) * stateRows) },
+                    nextCell: cell.map { $0.baseAddress! + (t + nextBlock) * stateRows },
                     saved: saved.baseAddress! + t * stateRows),
                 batch: batch, hiddenSize: h)
         }
     }
 
-    /// Backpropagation through time over what ``forward`` kept: `dHidden` and `dCell` (`[B, h]`)
+    /// Backpropagation through time over what ``forward`` kept, in the order opposite to its
+    /// (`reversed` as it was): `dHidden` and `dCell` (`[B, h]`)
     /// hold ∂L/∂(h_T, c_T) and end as ∂L/∂(h₀, c₀) (the hidden one only when
     /// `needsInitialState`); `sequenceGradient` (`[T·B, h]`), if any, adds to each step's ∂L/∂h;
     /// `dFromInput` and `dFromHidden` (`[T·B, G·h]`, one buffer when the cell's agree) get the
@@ -113,10 +120,12 @@ enum RecurrentKernels {
         weightHH w: UnsafeBufferPointer<Scalar>, sequenceGradient: UnsafeBufferPointer<Scalar>?,
         dHidden: UnsafeMutableBufferPointer<Scalar>, dCell: UnsafeMutableBufferPointer<Scalar>?,
         dFromInput: UnsafeMutablePointer<Scalar>, dFromHidden: UnsafeMutablePointer<Scalar>,
-        steps: Int, batch: Int, hiddenSize h: Int, needsInitialState: Bool
+        steps: Int, batch: Int, hiddenSize h: Int, reversed: Bool, needsInitialState: Bool
     ) {
         let width = Cell.gateCount * h, stateRows = batch * h
-        for t in (0..<steps).reversed() {
+        let previousBlock = reversed ? 1 : 0, firstStep = reversed ? steps - 1 : 0
+        let (first, last, step) = reversed ? (0, steps - 1, 1) : (steps - 1, 0, -1)
+        for t in stride(from: first, through: last, by: step) {
             if let g = sequenceGradient {
                 for k in 0..<stateRows { dHidden[k] += g[t * stateRows + k] }
             }
@@ -124,12 +133,12 @@ enum RecurrentKernels {
             Cell.backwardStep(
                 RecurrentBackwardStep(
                     gates: gates.baseAddress! + t * batch * width, saved: saved.baseAddress! + t * stateRows,
-                    previousHidden: hidden.baseAddress! + t * stateRows,
-                    previousCell: cell.map { $0.baseAddress! + t * stateRows },
+                    previousHidden: hidden.baseAddress! + (t + previousBlock) * stateRows,
+                    previousCell: cell.map { $0.baseAddress! + (t + previousBlock) * stateRows },
                     dHidden: dHidden.baseAddress!, dCell: dCell?.baseAddress,
                     dFromInput: dFromInput + t * batch * width, dFromHidden: stepGradient),
                 batch: batch, hiddenSize: h)
-            guard t > 0 || needsInitialState else { continue }
+            guard t != firstStep || needsInitialState else { continue }
             // ∂L/∂h of the previous step += dFromHidden · W_hh, every gate at once.
             BLAS.gemm(
                 m: batch, n: h, k: width,

@@ -71,14 +71,9 @@ public final class Dropout<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     /// A fresh 0/1 mask (1 = kept) for a training forward with `p > 0`; `nil`, drawing nothing,
-    /// when the layer is the identity. Element `i` is kept when the `i`-th uniform draw in
-    /// [0, 1), in `Double`, is at least `p`.
+    /// when the layer is the identity.
     private func drawMask(_ shape: [Int]) -> Tensor<Scalar>? {
         guard LearningPhase.current == .training, probability > 0 else { return nil }
-        return Tensor(unsafeUninitializedShape: shape) { mask in
-            for i in mask.indices {
-                mask[i] = Double.unitInterval(generator.next()) >= probability ? 1 : 0
-            }
-        }
+        return Tensor.dropoutMask(shape: shape, probability: probability, using: &generator)
     }
 }

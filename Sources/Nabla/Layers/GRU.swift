@@ -1,5 +1,5 @@
-/// A gated recurrent unit layer over a sequence, one layer, one direction, as PyTorch's
-/// `nn.GRU(inputSize, hiddenSize, batch_first: batchFirst)`.
+/// A gated recurrent unit layer over a sequence, stacked and bidirectional, as PyTorch's
+/// `nn.GRU(inputSize, hiddenSize, num_layers, batch_first, dropout, bidirectional)`.
 ///
 /// Each step computes, from the input `xₜ` and the previous hidden state `h`,
 /// ```
@@ -11,17 +11,21 @@
 /// (the reset gate scales `W_hn h + b_hn`, bias included, as in PyTorch and cuDNN).
 ///
 /// Shapes: the input is `[time, batch, inputSize]`, or `[batch, time, inputSize]` with
-/// `batchFirst`, with at least one step. The output is the hidden state of every step,
-/// `[time, batch, hiddenSize]` (`[batch, time, hiddenSize]` batch-first), or with
-/// `returnsSequence: false` the last one, `[batch, hiddenSize]`.
+/// `batchFirst`, with at least one step. The output is the top layer's hidden state at every
+/// step, `[time, batch, D·hiddenSize]` (`D` = 2 when bidirectional, the directions side by side),
+/// or with `returnsSequence: false` its last step, `[batch, D·hiddenSize]`. Each state is
+/// `[batch, hiddenSize]` for one layer in one direction, and PyTorch's
+/// `[numLayers·D, batch, hiddenSize]` otherwise.
 ///
-/// Parameters, with PyTorch's names, layouts and gate order (r, z, n), so that the weights of a
-/// one-layer `nn.GRU` load unchanged:
-/// - `weight_ih_l0`: `[3·hiddenSize, inputSize]`, the rows `W_ir; W_iz; W_in`;
-/// - `weight_hh_l0`: `[3·hiddenSize, hiddenSize]`, the rows `W_hr; W_hz; W_hn`;
-/// - `bias_ih_l0`, `bias_hh_l0`: `[3·hiddenSize]`, in the same order.
+/// Parameters, with PyTorch's names, layouts and gate order (r, z, n), so that the weights of
+/// an `nn.GRU` load unchanged (``RecurrentLayer/weights``, per layer `k` and direction):
+/// - `weight_ih_lk`: `[3·hiddenSize, inputs]`, `inputs` being `inputSize` for layer 0 and
+///   `D·hiddenSize` above;
+/// - `weight_hh_lk`: `[3·hiddenSize, hiddenSize]`;
+/// - `bias_ih_lk`, `bias_hh_lk`: `[3·hiddenSize]`, in the same order;
+/// - the same with `_reverse` for the second direction.
 ///
-/// Initialization: every `hiddenSize × hiddenSize` gate block of `weight_hh_l0` is orthogonal
+/// Initialization: every `hiddenSize × hiddenSize` gate block of each `weight_hh` is orthogonal
 /// (through ``LinearAlgebra/qr(_:)``); the other weights and the biases are drawn from
 /// `U(±1/√hiddenSize)`, PyTorch's default.
 ///
@@ -36,13 +40,25 @@
 /// also save `W_hn h + b_hn` for the backward.
 public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     /// Creates a layer with PyTorch's initialization, except orthogonal recurrent blocks.
+    ///
+    /// - Parameters:
+    ///   - inputSize: the features of each step of the input.
+    ///   - hiddenSize: the features of each state.
+    ///   - numLayers: the number of stacked layers.
+    ///   - batchFirst: whether sequences are `[batch, time, …]` rather than `[time, batch, …]`.
+    ///   - dropout: the probability of dropping an element of each layer's output but the last,
+    ///     in training, in [0, 1).
+    ///   - bidirectional: whether each layer also runs backward in time.
+    ///   - returnsSequence: whether the output is every step's hidden state, or only the last step's.
+    ///   - generator: the source of the initial weights and of the dropout masks' generator.
     public init(
-        inputSize: Int, hiddenSize: Int, batchFirst: Bool = false, returnsSequence: Bool = true,
-        using generator: inout SeededGenerator
+        inputSize: Int, hiddenSize: Int, numLayers: Int = 1, batchFirst: Bool = false, dropout: Double = 0,
+        bidirectional: Bool = false, returnsSequence: Bool = true, using generator: inout SeededGenerator
     ) {
         super.init(
             "GRU", cell: .gru, stateNames: ["state"], inputSize: inputSize, hiddenSize: hiddenSize,
-            batchFirst: batchFirst, returnsSequence: returnsSequence, using: &generator)
+            numLayers: numLayers, bidirectional: bidirectional, dropout: dropout, batchFirst: batchFirst,
+            returnsSequence: returnsSequence, using: &generator)
     }
 
     /// The cell: `r`, `z` from the sums of `fromInput` and `fromHidden`, then
@@ -67,8 +83,8 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///
     /// - Parameters:
     ///   - input: the sequence, `[time, batch, inputSize]` (`[batch, time, inputSize]` batch-first).
-    ///   - initialState: `h₀`, `[batch, hiddenSize]`.
-    /// - Returns: the output, and the final state `h_T`, `[batch, hiddenSize]`.
+    ///   - initialState: `h₀`, of the layer's state shape.
+    /// - Returns: the output, and the final state `h_T`, of the layer's state shape.
     public func forward(
         _ input: Tensor<Scalar>, initialState: Tensor<Scalar>?
     ) -> (output: Tensor<Scalar>, finalState: Tensor<Scalar>) {
@@ -82,7 +98,7 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///
     /// - Parameters:
     ///   - outputGradient: ∂L/∂output, of the output's shape.
-    ///   - finalStateGradient: ∂L/∂h_T, `[batch, hiddenSize]`, for a final state used downstream
+    ///   - finalStateGradient: ∂L/∂h_T, of the layer's state shape, for a final state used downstream
     ///     (say, as a decoder's initial state); `nil` means zeros. With `returnsSequence: false`
     ///     the output is `h_T` too, and the two gradients add up.
     @discardableResult
@@ -97,7 +113,7 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///
     /// - Parameters:
     ///   - input: the sequence, as in ``forward(_:initialState:)``.
-    ///   - initialState: `h₀`, `[batch, hiddenSize]`; zeros if `nil`.
+    ///   - initialState: `h₀`, of the layer's state shape; zeros if `nil`.
     /// - Returns: the output and the final state `h_T`.
     public func callAsFunction(
         _ input: Variable<Scalar>, initialState: Variable<Scalar>?

@@ -1,9 +1,11 @@
 /// The state an ``LSTM`` carries from step to step: the hidden state and the cell state, each
-/// `[batch, hiddenSize]`. `Value` is ``Tensor`` on the tensor paths and ``Variable`` in graph mode.
+/// `[batch, hiddenSize]`, or `[numLayers·D, batch, hiddenSize]` for a stack or two directions
+/// (PyTorch's `h_n` and `c_n`). `Value` is ``Tensor`` on the tensor paths and ``Variable`` in
+/// graph mode.
 public struct LSTMState<Value> {
-    /// `h`, `[batch, hiddenSize]`.
+    /// `h`.
     public var hidden: Value
-    /// `c`, `[batch, hiddenSize]`.
+    /// `c`.
     public var cell: Value
 
     public init(hidden: Value, cell: Value) {
@@ -21,8 +23,8 @@ extension LSTMState {
     init(_ states: [Value]) { self.init(hidden: states[0], cell: states[1]) }
 }
 
-/// A long short-term memory layer over a sequence, one layer, one direction, as PyTorch's
-/// `nn.LSTM(inputSize, hiddenSize, batch_first: batchFirst)`.
+/// A long short-term memory layer over a sequence, stacked and bidirectional, as PyTorch's
+/// `nn.LSTM(inputSize, hiddenSize, num_layers, batch_first, dropout, bidirectional)`.
 ///
 /// Each step computes, from the input `xₜ` and the previous state `(h, c)`,
 /// ```
@@ -35,17 +37,21 @@ extension LSTMState {
 /// ```
 ///
 /// Shapes: the input is `[time, batch, inputSize]`, or `[batch, time, inputSize]` with
-/// `batchFirst`, with at least one step. The output is the hidden state of every step,
-/// `[time, batch, hiddenSize]` (`[batch, time, hiddenSize]` batch-first), or with
-/// `returnsSequence: false` the last one, `[batch, hiddenSize]`.
+/// `batchFirst`, with at least one step. The output is the top layer's hidden state at every
+/// step, `[time, batch, D·hiddenSize]` (`D` = 2 when bidirectional, the directions side by side),
+/// or with `returnsSequence: false` its last step, `[batch, D·hiddenSize]`. Each state is
+/// `[batch, hiddenSize]` for one layer in one direction, and PyTorch's
+/// `[numLayers·D, batch, hiddenSize]` otherwise.
 ///
 /// Parameters, with PyTorch's names, layouts and gate order (i, f, g, o), so that the weights of
-/// a one-layer `nn.LSTM` load unchanged:
-/// - `weight_ih_l0`: `[4·hiddenSize, inputSize]`, the rows `W_ii; W_if; W_ig; W_io`;
-/// - `weight_hh_l0`: `[4·hiddenSize, hiddenSize]`, the rows `W_hi; W_hf; W_hg; W_ho`;
-/// - `bias_ih_l0`, `bias_hh_l0`: `[4·hiddenSize]`, in the same order.
+/// an `nn.LSTM` load unchanged (``RecurrentLayer/weights``, per layer `k` and direction):
+/// - `weight_ih_lk`: `[4·hiddenSize, inputs]`, `inputs` being `inputSize` for layer 0 and
+///   `D·hiddenSize` above;
+/// - `weight_hh_lk`: `[4·hiddenSize, hiddenSize]`;
+/// - `bias_ih_lk`, `bias_hh_lk`: `[4·hiddenSize]`, in the same order;
+/// - the same with `_reverse` for the second direction.
 ///
-/// Initialization: every `hiddenSize × hiddenSize` gate block of `weight_hh_l0` is orthogonal
+/// Initialization: every `hiddenSize × hiddenSize` gate block of each `weight_hh` is orthogonal
 /// (through ``LinearAlgebra/qr(_:)``); the other weights and the biases are drawn from
 /// `U(±1/√hiddenSize)`, PyTorch's default.
 ///
@@ -60,13 +66,25 @@ extension LSTMState {
 /// also save `tanh(c')` for the backward.
 public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     /// Creates a layer with PyTorch's initialization, except orthogonal recurrent blocks.
+    ///
+    /// - Parameters:
+    ///   - inputSize: the features of each step of the input.
+    ///   - hiddenSize: the features of each state.
+    ///   - numLayers: the number of stacked layers.
+    ///   - batchFirst: whether sequences are `[batch, time, …]` rather than `[time, batch, …]`.
+    ///   - dropout: the probability of dropping an element of each layer's output but the last,
+    ///     in training, in [0, 1).
+    ///   - bidirectional: whether each layer also runs backward in time.
+    ///   - returnsSequence: whether the output is every step's hidden state, or only the last step's.
+    ///   - generator: the source of the initial weights and of the dropout masks' generator.
     public init(
-        inputSize: Int, hiddenSize: Int, batchFirst: Bool = false, returnsSequence: Bool = true,
-        using generator: inout SeededGenerator
+        inputSize: Int, hiddenSize: Int, numLayers: Int = 1, batchFirst: Bool = false, dropout: Double = 0,
+        bidirectional: Bool = false, returnsSequence: Bool = true, using generator: inout SeededGenerator
     ) {
         super.init(
-            "LSTM", cell: .lstm, stateNames: ["hidden state", "cell state"], inputSize: inputSize,
-            hiddenSize: hiddenSize, batchFirst: batchFirst, returnsSequence: returnsSequence, using: &generator)
+            "LSTM", cell: .lstm, stateNames: ["hidden state", "cell state"], inputSize: inputSize, hiddenSize: hiddenSize,
+            numLayers: numLayers, bidirectional: bidirectional, dropout: dropout, batchFirst: batchFirst,
+            returnsSequence: returnsSequence, using: &generator)
     }
 
     /// The cell: `i, f, g, o` from `fromInput + fromHidden` (which hold both biases), then
@@ -89,8 +107,8 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///
     /// - Parameters:
     ///   - input: the sequence, `[time, batch, inputSize]` (`[batch, time, inputSize]` batch-first).
-    ///   - initialState: `(h₀, c₀)`, each `[batch, hiddenSize]`.
-    /// - Returns: the output, and the final state `(h_T, c_T)`, each `[batch, hiddenSize]`.
+    ///   - initialState: `(h₀, c₀)`, each of the layer's state shape.
+    /// - Returns: the output, and the final state `(h_T, c_T)`, each of the layer's state shape.
     public func forward(
         _ input: Tensor<Scalar>, initialState: LSTMState<Tensor<Scalar>>?
     ) -> (output: Tensor<Scalar>, finalState: LSTMState<Tensor<Scalar>>) {
@@ -104,7 +122,7 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///
     /// - Parameters:
     ///   - outputGradient: ∂L/∂output, of the output's shape.
-    ///   - finalStateGradient: ∂L/∂(h_T, c_T), each `[batch, hiddenSize]`, for a final state used
+    ///   - finalStateGradient: ∂L/∂(h_T, c_T), each of the layer's state shape, for a final state used
     ///     downstream (say, as a decoder's initial state); `nil` means zeros. With
     ///     `returnsSequence: false` the output is `h_T` too, and the two gradients add up.
     @discardableResult
@@ -119,7 +137,7 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///
     /// - Parameters:
     ///   - input: the sequence, as in ``forward(_:initialState:)``.
-    ///   - initialState: `(h₀, c₀)`, each `[batch, hiddenSize]`; zeros if `nil`.
+    ///   - initialState: `(h₀, c₀)`, each of the layer's state shape; zeros if `nil`.
     /// - Returns: the output and the final state `(h_T, c_T)`.
     public func callAsFunction(
         _ input: Variable<Scalar>, initialState: LSTMState<Variable<Scalar>>?

@@ -1,37 +1,80 @@
-/// What ``LSTM`` and ``GRU`` share, as PyTorch's `RNNBase`: PyTorch's parameter names, layouts
-/// and initialization, the sequence layout, the state on both backward paths, and one time loop
-/// in each form. A subclass gives only its cell: its graph-mode step and its kernels.
+/// The four parameters of one layer and direction of a ``RecurrentLayer``, with PyTorch's names:
+/// `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`, suffixed `_reverse` for
+/// the second direction of a bidirectional layer.
+public struct RecurrentWeights<Scalar: TensorScalar> {
+    /// The layer of the stack, from 0.
+    public let layer: Int
+    /// Whether this is the second direction of a bidirectional layer, which runs backward in time.
+    public let reversed: Bool
+    /// `[G·hiddenSize, inputs]`: `inputs` is `inputSize` in layer 0 and `directions·hiddenSize` above.
+    public let weightIH: Parameter<Scalar>
+    /// `[G·hiddenSize, hiddenSize]`.
+    public let weightHH: Parameter<Scalar>
+    /// `[G·hiddenSize]`.
+    public let biasIH: Parameter<Scalar>
+    /// `[G·hiddenSize]`.
+    public let biasHH: Parameter<Scalar>
+
+    var parameters: [Parameter<Scalar>] { [weightIH, weightHH, biasIH, biasHH] }
+}
+
+/// What ``LSTM`` and ``GRU`` share, as PyTorch's `RNNBase`: stacked and bidirectional layers with
+/// PyTorch's parameter names, layouts and initialization, inter-layer dropout, the sequence
+/// layout, the state on both backward paths, and one time loop in each form. A subclass gives
+/// only its cell: its graph-mode step and its kernels.
 ///
-/// Shapes: the input is `[time, batch, inputSize]`, or `[batch, time, inputSize]` with
-/// `batchFirst`, with at least one step. The output is the hidden state of every step,
-/// `[time, batch, hiddenSize]` (`[batch, time, hiddenSize]` batch-first), or with
-/// `returnsSequence: false` the last one, `[batch, hiddenSize]`. Each state (`h`, and `c` for
-/// an LSTM) is `[batch, hiddenSize]`.
+/// Shapes, with `D` = 2 for a bidirectional layer and 1 otherwise:
+/// - The input is `[time, batch, inputSize]`, or `[batch, time, inputSize]` with `batchFirst`,
+///   with at least one step.
+/// - The output is the last layer's hidden state at every step, `[time, batch, D·hiddenSize]`
+///   (`[batch, time, D·hiddenSize]` batch-first), the directions side by side as in PyTorch; or
+///   with `returnsSequence: false` its last step, `[batch, D·hiddenSize]` (PyTorch's `output[-1]`).
+/// - Each state (`h`, and `c` for an LSTM) is PyTorch's `[numLayers·D, batch, hiddenSize]`, layer
+///   by layer and within a layer forward then reverse. A layer of one layer and one direction
+///   keeps the `[batch, hiddenSize]` it has always taken.
 ///
-/// Parameters, for a cell of `G` gates: `weight_ih_l0` `[G·hiddenSize, inputSize]`,
-/// `weight_hh_l0` `[G·hiddenSize, hiddenSize]`, `bias_ih_l0` and `bias_hh_l0` `[G·hiddenSize]`.
+/// Parameters, for a cell of `G` gates, per layer `k` and direction (``weights``):
+/// `weight_ih_lk` `[G·hiddenSize, inputs]`, `weight_hh_lk` `[G·hiddenSize, hiddenSize]`,
+/// `bias_ih_lk` and `bias_hh_lk` `[G·hiddenSize]`, and the same with `_reverse` for the second
+/// direction: a PyTorch `state_dict` loads by name.
 ///
-/// The manual forward runs the input projection of every step as one GEMM, `X · W_ihᵀ` over the
-/// whole sequence, then per step one GEMM for `h · W_hhᵀ`, all gates at once, and the cell's
-/// pointwise kernel, saving the gates' activations. The manual backward is backpropagation
-/// through time over them: per step the cell's kernel and one GEMM for the state gradient, then
-/// one GEMM each for `dW_ih`, `dW_hh` and the input gradient over the whole sequence.
+/// With `dropout > 0`, in training, each layer's output but the last is multiplied by an
+/// inverted-dropout mask, as in PyTorch; the masks come from a ``SeededGenerator`` of the layer's
+/// (``Layer/randomStates``), drawn the same way on both paths.
+///
+/// The manual forward runs, per layer and direction, the input projection of every step as one
+/// GEMM, `X · W_ihᵀ` over the whole sequence, then per step one GEMM for `h · W_hhᵀ`, all gates at
+/// once, and the cell's pointwise kernel, saving the gates' activations. The manual backward is
+/// backpropagation through time over them: per step the cell's kernel and one GEMM for the state
+/// gradient, then one GEMM each for `dW_ih`, `dW_hh` and the input gradient over the sequence.
 public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
     public let inputSize: Int
     public let hiddenSize: Int
+    /// The number of stacked layers; each layer above the first reads the one below's output.
+    public let numLayers: Int
+    /// Whether each layer also runs backward in time, its output beside the forward one's.
+    public let bidirectional: Bool
+    /// The probability of dropping an element of each layer's output but the last, in training.
+    public let dropout: Double
     /// Whether the input and the output sequence are `[batch, time, …]` rather than
     /// `[time, batch, …]`.
     public let batchFirst: Bool
-    /// Whether the output is every step's hidden state, or only the last.
+    /// Whether the output is every step's hidden state, or only the last step's.
     public let returnsSequence: Bool
+    /// The parameters of every layer and direction, in PyTorch's order: by layer, forward first.
+    public let weights: [RecurrentWeights<Scalar>]
+
     /// `weight_ih_l0`, `[G·hiddenSize, inputSize]`.
-    public let weightIH: Parameter<Scalar>
+    public var weightIH: Parameter<Scalar> { weights[0].weightIH }
     /// `weight_hh_l0`, `[G·hiddenSize, hiddenSize]`.
-    public let weightHH: Parameter<Scalar>
+    public var weightHH: Parameter<Scalar> { weights[0].weightHH }
     /// `bias_ih_l0`, `[G·hiddenSize]`.
-    public let biasIH: Parameter<Scalar>
+    public var biasIH: Parameter<Scalar> { weights[0].biasIH }
     /// `bias_hh_l0`, `[G·hiddenSize]`.
-    public let biasHH: Parameter<Scalar>
+    public var biasHH: Parameter<Scalar> { weights[0].biasHH }
+
+    /// 2 for a bidirectional layer, else 1.
+    public var directions: Int { bidirectional ? 2 : 1 }
 
     /// The cell, which picks its kernels.
     let cell: RecurrentCell
@@ -39,9 +82,12 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
     private let name: String
     /// The states' names in messages: `["hidden state", "cell state"]`, or `["state"]`.
     private let stateNames: [String]
+    /// The generator of the inter-layer dropout masks, when there are any.
+    private var dropoutGenerator: SeededGenerator?
 
-    /// What the manual backward reads: the time-major input and the direction's trace.
-    private var cache: (input: Tensor<Scalar>, trace: RecurrentTrace<Scalar>)?
+    /// What the manual backward reads, per layer: its time-major input `[T·B, inputs]`, the
+    /// traces of its directions, and the scaled dropout mask applied to its output.
+    private var cache: [(input: Tensor<Scalar>, traces: [RecurrentTrace<Scalar>], mask: Tensor<Scalar>?)] = []
     /// The initial states ``forward(_:initialStates:)`` hands to the path ``Layer/forward(_:)`` runs.
     private var pendingInitialStates: [Tensor<Scalar>]?
     /// The state variables of the last graph forward through ``callAsFunction(_:)``, which the
@@ -49,16 +95,24 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
     private var graphState: (initial: [Variable<Scalar>], output: Variable<Scalar>, final: [Variable<Scalar>])?
 
     init(
-        _ name: String, cell: RecurrentCell, stateNames: [String], inputSize: Int,
-        hiddenSize: Int, batchFirst: Bool, returnsSequence: Bool, using generator: inout SeededGenerator
+        _ name: String, cell: RecurrentCell, stateNames: [String], inputSize: Int, hiddenSize: Int,
+        numLayers: Int, bidirectional: Bool, dropout: Double, batchFirst: Bool, returnsSequence: Bool,
+        using generator: inout SeededGenerator
     ) {
         Misuse.check(
             inputSize > 0 && hiddenSize > 0, name, "sizes \(inputSize) → \(hiddenSize) must be positive")
+        Misuse.check(numLayers > 0, name, "numLayers \(numLayers) must be positive")
+        Misuse.check(
+            dropout >= 0 && dropout < 1, name,
+            "dropout \(dropout) must be in [0, 1): p = 1 would scale by 1/(1 − p) = 1/0")
         self.name = name
         self.cell = cell
         self.stateNames = stateNames
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
+        self.numLayers = numLayers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
         self.batchFirst = batchFirst
         self.returnsSequence = returnsSequence
         // PyTorch's U(±1/√hiddenSize), except orthogonal recurrent blocks.
@@ -67,18 +121,41 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
             let bound = 1 / Scalar.sqrt(Scalar(hiddenSize))
             return Tensor.randomUniform(shape: shape, in: -bound..<bound, using: &generator)
         }
-        weightIH = Parameter(name: "weight_ih_l0", value: uniform([width, inputSize]))
-        weightHH = Parameter(
-            name: "weight_hh_l0",
-            value: RecurrentLayer.orthogonalBlocks(gates: cell.kernels.gateCount, hiddenSize: hiddenSize, &generator))
-        biasIH = Parameter(name: "bias_ih_l0", value: uniform([width]))
-        biasHH = Parameter(name: "bias_hh_l0", value: uniform([width]))
+        var weights: [RecurrentWeights<Scalar>] = []
+        for layer in 0..<numLayers {
+            for reversed in bidirectional ? [false, true] : [false] {
+                let suffix = "_l\(layer)" + (reversed ? "_reverse" : "")
+                let inputs = layer == 0 ? inputSize : (bidirectional ? 2 : 1) * hiddenSize
+                let weightIH = Parameter(name: "weight_ih" + suffix, value: uniform([width, inputs]))
+                let weightHH = Parameter(
+                    name: "weight_hh" + suffix,
+                    value: RecurrentLayer.orthogonalBlocks(gates: cell.kernels.gateCount, hiddenSize: hiddenSize, &generator))
+                weights.append(RecurrentWeights(
+                    layer: layer, reversed: reversed, weightIH: weightIH, weightHH: weightHH,
+                    biasIH: Parameter(name: "bias_ih" + suffix, value: uniform([width])),
+                    biasHH: Parameter(name: "bias_hh" + suffix, value: uniform([width]))))
+            }
+        }
+        self.weights = weights
+        if dropout > 0 && numLayers > 1 { dropoutGenerator = SeededGenerator(seed: generator.next()) }
     }
 
-    public override var parameters: [Parameter<Scalar>] { [weightIH, weightHH, biasIH, biasHH] }
+    public override var parameters: [Parameter<Scalar>] { weights.flatMap(\.parameters) }
+
+    public override var randomStates: [SeededGenerator] {
+        get { dropoutGenerator.map { [$0] } ?? [] }
+        set {
+            Misuse.check(
+                newValue.count == (dropoutGenerator == nil ? 0 : 1), description,
+                "randomStates: expected \(dropoutGenerator == nil ? 0 : 1) generator states, but \(newValue.count) were given")
+            if dropoutGenerator != nil { dropoutGenerator = newValue[0] }
+        }
+    }
 
     public override var description: String {
-        "\(name)(\(inputSize) → \(hiddenSize), batchFirst: \(batchFirst), returnsSequence: \(returnsSequence))"
+        let stack = (numLayers > 1 ? ", numLayers: \(numLayers)" : "") + (bidirectional ? ", bidirectional" : "")
+            + (dropout > 0 ? ", dropout: \(dropout)" : "")
+        return "\(name)(\(inputSize) → \(hiddenSize)\(stack), batchFirst: \(batchFirst), returnsSequence: \(returnsSequence))"
     }
 
     /// The cell's graph-mode step: the next states from the previous `states` and the step's
@@ -101,8 +178,8 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
         defer { pendingInitialStates = nil }
         let output = forward(input)
         if recording != nil, let graphState { return (output, graphState.final.map(\.value)) }
-        guard let cache else { Misuse.fail(description, "the forward left no state") }
-        return (output, cache.trace.finalStates)
+        guard !cache.isEmpty else { Misuse.fail(description, "the forward left no state") }
+        return (output, joinedStates(cache.flatMap { $0.traces.map(\.finalStates) }))
     }
 
     /// Backpropagates through the last forward, with ∂L/∂(final states) (zeros if `nil`):
@@ -112,9 +189,7 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
         _ outputGradient: Tensor<Scalar>, finalStateGradients: [Tensor<Scalar>]?
     ) -> (input: Tensor<Scalar>?, initialStates: [Tensor<Scalar>]) {
         guard let recording else {
-            let result = backwardThroughTime(
-                outputGradient, finalStateGradients: finalStateGradients, needsInitialState: true)
-            return (result.input, result.initialStates)
+            return backwardThroughTime(outputGradient, finalStateGradients: finalStateGradients, needsInitialState: true)
         }
         guard let graphState, graphState.output === recording.output else {
             Misuse.fail(
@@ -124,8 +199,8 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
         }
         self.recording = nil
         checkOutputGradient(outputGradient, expected: recording.output.shape)
-        let batch = graphState.final[0].shape[0]
         if let finalStateGradients {
+            let (_, batch) = sequenceSizes(recording.input.shape)
             checkStates(finalStateGradients.map(\.shape), "final", "gradient", input: recording.input.shape, batch: batch)
         }
         // ∂/∂(sources) of ⟨output, seed⟩ + Σ ⟨final state, its gradient⟩, seeded at once.
@@ -160,35 +235,63 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
         _ input: Variable<Scalar>, initialStates: [Variable<Scalar>]?
     ) -> (output: Variable<Scalar>, finalStates: [Variable<Scalar>]) {
         typealias Ops = TensorOperations<Scalar>
-        let (_, batch) = checkInput(input.shape)
-        let h = hiddenSize
-        var states = initialStates
-            ?? Array(repeating: Ops.constant(.zeros(shape: [batch, h])), count: cell.kernels.stateCount)
-        checkStates(states.map(\.shape), "initial", "", input: input.shape, batch: batch)
-        // X · W_ihᵀ + b_ih (+ b_hh, if the cell folds it) for every step at once: [time, batch, G·h].
-        let x = swappingBatchAndTime(input)
-        let inputBias = cell.kernels.foldsHiddenBias ? biasIH.variable + biasHH.variable : biasIH.variable
-        let projection = Ops.matmul(x, weightIH.variable, transposeRHS: true) + inputBias
-        var outputs: [Variable<Scalar>] = []
-        for step in Ops.unstack(projection, alongAxis: 0) {
-            let product = Ops.matmul(states[0], weightHH.variable, transposeRHS: true)
-            states = cellStep(
-                fromInput: step, fromHidden: cell.kernels.foldsHiddenBias ? product : product + biasHH.variable,
-                states: states)
-            if returnsSequence { outputs.append(states[0]) }
+        let (steps, batch) = sequenceSizes(checkedInput(input.shape))
+        if let initialStates {
+            checkStates(initialStates.map(\.shape), "initial", "", input: input.shape, batch: batch)
         }
-        let output = returnsSequence ? swappingBatchAndTime(Ops.stack(outputs, alongAxis: 0)) : states[0]
-        return (output, states)
+        let initial = initialStates.map { states in
+            weights.count == 1 ? [states] : (0..<weights.count).map { k in states.map { Ops.unstack($0, alongAxis: 0)[k] } }
+        }
+        let zeros = Ops.constant(Tensor<Scalar>.zeros(shape: [batch, hiddenSize]))
+        var layerInput = swappingBatchAndTime(input)  // [T, B, inputs]
+        var finalStates: [[Variable<Scalar>]] = []
+        var lastSteps: [Variable<Scalar>] = []
+        for layer in 0..<numLayers {
+            var sequences: [Variable<Scalar>] = []
+            for direction in 0..<directions {
+                let w = weights[layer * directions + direction]
+                // X · W_ihᵀ + b_ih (+ b_hh, if the cell folds it) for every step at once: [T, B, G·h].
+                let inputBias = cell.kernels.foldsHiddenBias ? w.biasIH.variable + w.biasHH.variable : w.biasIH.variable
+                let projection = Ops.unstack(
+                    Ops.matmul(layerInput, w.weightIH.variable, transposeRHS: true) + inputBias, alongAxis: 0)
+                var states = initial?[layer * directions + direction]
+                    ?? Array(repeating: zeros, count: cell.kernels.stateCount)
+                var outputs = [Variable<Scalar>?](repeating: nil, count: steps)
+                for t in w.reversed ? Array((0..<steps).reversed()) : Array(0..<steps) {
+                    let product = Ops.matmul(states[0], w.weightHH.variable, transposeRHS: true)
+                    states = cellStep(
+                        fromInput: projection[t],
+                        fromHidden: cell.kernels.foldsHiddenBias ? product : product + w.biasHH.variable, states: states)
+                    outputs[t] = states[0]
+                }
+                sequences.append(Ops.stack(outputs.map { $0! }, alongAxis: 0))
+                finalStates.append(states)
+                lastSteps.append(outputs[steps - 1]!)
+            }
+            // The directions side by side feed the next layer.
+            layerInput = sequences.count == 1 ? sequences[0] : Ops.concatenate(sequences, alongAxis: 2)
+            if layer < numLayers - 1, let mask = drawDropoutMask([steps, batch, directions * hiddenSize]) {
+                layerInput = Ops.dropout(layerInput, mask: mask, keepProbability: Scalar(1 - dropout))
+            }
+        }
+        let lastLayerSteps = Array(lastSteps.suffix(directions))
+        let output = returnsSequence
+            ? swappingBatchAndTime(layerInput)
+            : (directions == 1 ? lastLayerSteps[0] : Ops.concatenate(lastLayerSteps, alongAxis: 1))
+        let final = weights.count == 1
+            ? finalStates[0]
+            : (0..<cell.kernels.stateCount).map { s in Ops.stack(finalStates.map { $0[s] }, alongAxis: 0) }
+        return (output, final)
     }
 
     /// The graph-mode forward from a zero state (or the one the subclass's
     /// `forward(_:initialState:)` gives), whose state variables the autodiff path differentiates.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
-        let (_, batch) = checkInput(input.shape)
+        let (_, batch) = sequenceSizes(checkedInput(input.shape))
         let initial = (0..<cell.kernels.stateCount).map { index in
             TensorOperations.variable(
-                pendingInitialStates?[index] ?? .zeros(shape: [batch, hiddenSize]), requiresGradient: true)
+                pendingInitialStates?[index] ?? .zeros(shape: stateShape(batch: batch)), requiresGradient: true)
         }
         let result = self(input, initialStates: initial)
         graphState = (initial, result.output, result.finalStates)
@@ -199,28 +302,42 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
-        let (steps, batch) = checkInput(input.shape)
+        let (steps, batch) = sequenceSizes(checkedInput(input.shape))
         let rows = steps * batch
         if let initial = pendingInitialStates {
             checkStates(initial.map(\.shape), "initial", "", input: input.shape, batch: batch)
         }
-        // Every step's X · W_ihᵀ + b_ih (+ b_hh, if the cell folds it) in one GEMM.
-        let x = swappingBatchAndTime(input)
-        let projection = linear(
-            x.reshaped(to: [rows, inputSize]), weight: weightIH.value,
-            bias: cell.kernels.foldsHiddenBias ? biasIH.value + biasHH.value : biasIH.value)
-        func run<Cell: RecurrentCellKernels>(_: Cell.Type) -> RecurrentTrace<Scalar> {
-            recurrentForward(
-                Cell.self, projection: projection, initialStates: pendingInitialStates, weightHH: weightHH.value,
-                biasHH: biasHH.value, steps: steps, batch: batch)
+        let initial = pendingInitialStates.map(splitStates)
+        var layerInput = swappingBatchAndTime(input).reshaped(to: [rows, inputSize])
+        cache = []
+        for layer in 0..<numLayers {
+            let traces = (0..<directions).map { direction in
+                let k = layer * directions + direction, w = weights[k]
+                // Every step's X · W_ihᵀ + b_ih (+ b_hh, if the cell folds it) in one GEMM.
+                let projection = linear(
+                    layerInput, weight: w.weightIH.value,
+                    bias: cell.kernels.foldsHiddenBias ? w.biasIH.value + w.biasHH.value : w.biasIH.value)
+                func run<Cell: RecurrentCellKernels>(_: Cell.Type) -> RecurrentTrace<Scalar> {
+                    recurrentForward(
+                        Cell.self, projection: projection, initialStates: initial?[k], weightHH: w.weightHH.value,
+                        biasHH: w.biasHH.value, steps: steps, batch: batch, reversed: w.reversed)
+                }
+                return switch cell {
+                case .lstm: run(LSTMCellKernels.self)
+                case .gru: run(GRUCellKernels.self)
+                }
+            }
+            var output = traces.count == 1 ? traces[0].outputs : Tensor(concatenating: traces.map(\.outputs), alongAxis: 1)
+            var scaledMask: Tensor<Scalar>?
+            if layer < numLayers - 1, let mask = drawDropoutMask([rows, directions * hiddenSize]) {
+                scaledMask = mask / Scalar(1 - dropout)  // as TensorOperations.dropout scales it
+                output *= scaledMask!
+            }
+            cache.append((layerInput, traces, scaledMask))
+            layerInput = output
         }
-        let trace = switch cell {
-        case .lstm: run(LSTMCellKernels.self)
-        case .gru: run(GRUCellKernels.self)
-        }
-        cache = (x, trace)
-        guard returnsSequence else { return trace.finalStates[0] }
-        return swappingBatchAndTime(trace.outputs.reshaped(to: [steps, batch, hiddenSize]))
+        guard returnsSequence else { return layerInput.slice(alongAxis: 0, (rows - batch)..<rows) }
+        return swappingBatchAndTime(layerInput.reshaped(to: [steps, batch, directions * hiddenSize]))
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -228,47 +345,60 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
         backwardThroughTime(outputGradient, finalStateGradients: nil, needsInitialState: false).input
     }
 
-    /// Backpropagation through time over the cached trace.
+    /// Backpropagation through time over the cached traces, from the last layer down.
     private func backwardThroughTime(
         _ outputGradient: Tensor<Scalar>, finalStateGradients: [Tensor<Scalar>]?, needsInitialState: Bool
     ) -> (input: Tensor<Scalar>?, initialStates: [Tensor<Scalar>]) {
-        guard let (x, trace) = cache else { Misuse.fail(description, "backward called before forward") }
-        let (steps, batch, h) = (trace.steps, trace.batch, hiddenSize)
-        let rows = steps * batch
-        checkOutputGradient(
-            outputGradient,
-            expected: Self.outputShape(
-                steps: steps, batch: batch, hiddenSize: h, batchFirst: batchFirst, returnsSequence: returnsSequence))
+        guard let top = cache.last else { Misuse.fail(description, "backward called before forward") }
+        let (steps, batch, h) = (top.traces[0].steps, top.traces[0].batch, hiddenSize)
+        let rows = steps * batch, width = directions * h
+        let inputShape = batchFirst ? [batch, steps, inputSize] : [steps, batch, inputSize]
+        checkOutputGradient(outputGradient, expected: try! outputShape(forInput: inputShape))
         if let finalStateGradients {
-            let inputShape = batchFirst ? [batch, steps, inputSize] : [steps, batch, inputSize]
             checkStates(finalStateGradients.map(\.shape), "final", "gradient", input: inputShape, batch: batch)
         }
-        var stateGradients = finalStateGradients
-            ?? Array(repeating: .zeros(shape: [batch, h]), count: cell.kernels.stateCount)
-        if !returnsSequence { stateGradients[0] += outputGradient }
-        let sequenceGradient = returnsSequence
-            ? swappingBatchAndTime(outputGradient).reshaped(to: [rows, h]) : nil
-        func run<Cell: RecurrentCellKernels>(_: Cell.Type) -> (Tensor<Scalar>, Tensor<Scalar>) {
-            recurrentBackward(
-                Cell.self, trace: trace, weightHH: weightHH.value, sequenceGradient: sequenceGradient,
-                stateGradients: &stateGradients, needsInitialState: needsInitialState)
+        let finalGradients = finalStateGradients.map(splitStates)
+        // ∂L/∂(the top layer's output sequence), [T·B, D·h]: the last step's rows alone without a sequence.
+        var sequenceGradient = returnsSequence
+            ? swappingBatchAndTime(outputGradient).reshaped(to: [rows, width])
+            : Tensor(concatenating: [.zeros(shape: [rows - batch, width]), outputGradient], alongAxis: 0)
+        var initialGradients = [[Tensor<Scalar>]](repeating: [], count: weights.count)
+        for layer in (0..<numLayers).reversed() {
+            let (layerInput, traces, mask) = cache[layer]
+            if let mask { sequenceGradient *= mask }
+            var inputGradient: Tensor<Scalar>?
+            for (direction, trace) in traces.enumerated() {
+                let k = layer * directions + direction, w = weights[k]
+                var stateGradients = finalGradients?[k]
+                    ?? Array(repeating: .zeros(shape: [batch, h]), count: cell.kernels.stateCount)
+                let directionGradient = directions == 1
+                    ? sequenceGradient : sequenceGradient.slice(alongAxis: 1, (direction * h)..<((direction + 1) * h))
+                func run<Cell: RecurrentCellKernels>(_: Cell.Type) -> (Tensor<Scalar>, Tensor<Scalar>) {
+                    recurrentBackward(
+                        Cell.self, trace: trace, weightHH: w.weightHH.value, sequenceGradient: directionGradient,
+                        stateGradients: &stateGradients, needsInitialState: needsInitialState)
+                }
+                let (dFromInput, dFromHidden) = switch cell {
+                case .lstm: run(LSTMCellKernels.self)
+                case .gru: run(GRUCellKernels.self)
+                }
+                // Over the whole sequence: dW_ih += dᵀ · X, dW_hh += dᵀ · H₋₁, the biases' sums.
+                w.weightIH.accumulateGradient { $0.addMatrixProduct(dFromInput, layerInput, transposeLHS: true) }
+                w.weightHH.accumulateGradient { $0.addMatrixProduct(dFromHidden, trace.inputs, transposeLHS: true) }
+                let inputBiasGradient = dFromInput.sum(alongAxes: [0])
+                w.biasIH.accumulate(inputBiasGradient)
+                w.biasHH.accumulate(cell.kernels.hiddenGradientDiffers ? dFromHidden.sum(alongAxes: [0]) : inputBiasGradient)
+                initialGradients[k] = stateGradients
+                if layer > 0 || computesInputGradient {
+                    let gradient = matmul(dFromInput, w.weightIH.value)
+                    inputGradient = inputGradient.map { $0 + gradient } ?? gradient
+                }
+            }
+            if let inputGradient { sequenceGradient = inputGradient }
         }
-        let (dFromInput, dFromHidden) = switch cell {
-        case .lstm: run(LSTMCellKernels.self)
-        case .gru: run(GRUCellKernels.self)
-        }
-        // Over the whole sequence: dW_ih += dᵀ · X, dW_hh += dᵀ · H₋₁, the biases' sums.
-        let previous = trace.hidden.slice(alongAxis: 0, 0..<rows)
-        let flatInput = x.reshaped(to: [rows, inputSize])
-        weightIH.accumulateGradient { $0.addMatrixProduct(dFromInput, flatInput, transposeLHS: true) }
-        weightHH.accumulateGradient { $0.addMatrixProduct(dFromHidden, previous, transposeLHS: true) }
-        let inputBiasGradient = dFromInput.sum(alongAxes: [0])
-        biasIH.accumulate(inputBiasGradient)
-        biasHH.accumulate(cell.kernels.hiddenGradientDiffers ? dFromHidden.sum(alongAxes: [0]) : inputBiasGradient)
         let inputGradient = computesInputGradient
-            ? swappingBatchAndTime(matmul(dFromInput, weightIH.value).reshaped(to: [steps, batch, inputSize]))
-            : nil
-        return (inputGradient, stateGradients)
+            ? swappingBatchAndTime(sequenceGradient.reshaped(to: [steps, batch, inputSize])) : nil
+        return (inputGradient, joinedStates(initialGradients))
     }
 
     // MARK: Shapes and checks
@@ -276,37 +406,52 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
     public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
         let layout = batchFirst ? "[batch, time, \(inputSize)]" : "[time, batch, \(inputSize)]"
         guard shape.count == 3, shape[2] == inputSize else { throw LayerShapeError("expected \(layout)") }
-        let (steps, batch) = batchFirst ? (shape[1], shape[0]) : (shape[0], shape[1])
+        let (steps, batch) = sequenceSizes(shape)
         guard steps > 0 else { throw LayerShapeError("the sequence has no time steps") }
-        return Self.outputShape(
-            steps: steps, batch: batch, hiddenSize: hiddenSize, batchFirst: batchFirst,
-            returnsSequence: returnsSequence)
+        let width = directions * hiddenSize
+        guard returnsSequence else { return [batch, width] }
+        return batchFirst ? [batch, steps, width] : [steps, batch, width]
     }
 
-    /// `[time, batch, hidden]` (`[batch, time, hidden]` batch-first) for the whole sequence,
-    /// `[batch, hidden]` for the last step.
-    private static func outputShape(
-        steps: Int, batch: Int, hiddenSize: Int, batchFirst: Bool, returnsSequence: Bool
-    ) -> [Int] {
-        guard returnsSequence else { return [batch, hiddenSize] }
-        return batchFirst ? [batch, steps, hiddenSize] : [steps, batch, hiddenSize]
-    }
-
-    private func checkInput(_ shape: [Int]) -> (steps: Int, batch: Int) {
+    /// `shape`, checked by ``outputShape(forInput:)``.
+    private func checkedInput(_ shape: [Int]) -> [Int] {
         _ = checkedOutputShape(shape)
-        return batchFirst ? (shape[1], shape[0]) : (shape[0], shape[1])
+        return shape
     }
 
-    /// Checks that there is one state per name and each is `[batch, hiddenSize]`; `stage` and
+    private func sequenceSizes(_ shape: [Int]) -> (steps: Int, batch: Int) {
+        batchFirst ? (shape[1], shape[0]) : (shape[0], shape[1])
+    }
+
+    /// `[batch, hiddenSize]` for one layer and direction, else `[numLayers·D, batch, hiddenSize]`.
+    private func stateShape(batch: Int) -> [Int] {
+        weights.count == 1 ? [batch, hiddenSize] : [weights.count, batch, hiddenSize]
+    }
+
+    /// The states of each layer and direction, `[B, h]` each, from the public layout.
+    private func splitStates(_ states: [Tensor<Scalar>]) -> [[Tensor<Scalar>]] {
+        guard weights.count > 1 else { return [states] }
+        let perState = states.map { $0.unstacked(alongAxis: 0) }
+        return (0..<weights.count).map { k in perState.map { $0[k] } }
+    }
+
+    /// The public layout of the states of each layer and direction.
+    private func joinedStates(_ states: [[Tensor<Scalar>]]) -> [Tensor<Scalar>] {
+        guard weights.count > 1 else { return states[0] }
+        return (0..<cell.kernels.stateCount).map { s in Tensor(stacking: states.map { $0[s] }, alongAxis: 0) }
+    }
+
+    /// Checks that there is one state per name and each has ``stateShape(batch:)``; `stage` and
     /// `suffix` name them, as "initial hidden state" or "final state gradient".
     private func checkStates(_ shapes: [[Int]], _ stage: String, _ suffix: String, input: [Int], batch: Int) {
         Misuse.check(
             shapes.count == stateNames.count, description,
             "\(shapes.count) \(stage) states for input \(input): expected \(stateNames.count)")
+        let expected = stateShape(batch: batch)
         for (shape, name) in zip(shapes, stateNames) {
             Misuse.check(
-                shape == [batch, hiddenSize], description,
-                "\(stage) \(name)\(suffix.isEmpty ? "" : " " + suffix) \(shape) for input \(input): expected [\(batch), \(hiddenSize)]")
+                shape == expected, description,
+                "\(stage) \(name)\(suffix.isEmpty ? "" : " " + suffix) \(shape) for input \(input): expected \(expected)")
         }
     }
 
@@ -314,6 +459,12 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
         Misuse.check(
             gradient.shape == expected, description,
             "output gradient \(gradient.shape) for output \(expected): shapes differ")
+    }
+
+    /// A fresh 0/1 inter-layer dropout mask in training, or `nil`.
+    private func drawDropoutMask(_ shape: [Int]) -> Tensor<Scalar>? {
+        guard LearningPhase.current == .training, dropoutGenerator != nil else { return nil }
+        return Tensor.dropoutMask(shape: shape, probability: dropout, using: &dropoutGenerator!)
     }
 
     // MARK: Layout and initialization

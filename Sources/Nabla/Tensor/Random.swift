@@ -57,6 +57,19 @@ extension Tensor {
         }
     }
 
+    /// A dropout mask of `shape`: 1 where an element is kept, 0 where it is dropped. Element `i`
+    /// is kept when the `i`-th uniform draw in [0, 1), in `Double`, is at least `probability`, so
+    /// `Float` and `Double` masks from the same generator state agree.
+    static func dropoutMask<G: RandomNumberGenerator>(
+        shape: [Int], probability: Double, using generator: inout G
+    ) -> Tensor {
+        Tensor(unsafeUninitializedShape: shape) { mask in
+            for i in mask.indices {
+                mask[i] = Double.unitInterval(generator.next()) >= probability ? 1 : 0
+            }
+        }
+    }
+
     /// A tensor of `shape` with normally distributed scalars (Box–Muller, computed in `Double`).
     public static func randomNormal<G: RandomNumberGenerator>(
         shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1, using generator: inout G
