@@ -1,12 +1,18 @@
 """Writes Tests/NablaTests/Fixtures/pytorch-layers.safetensors: small PyTorch modules' state
 dicts (under prefixes), inputs, and the outputs PyTorch computes for them in eval mode.
 
-Run once with PyTorch and safetensors installed; the test reads only the file it writes:
+It also writes pytorch-layers-3.safetensors: the Layers III modules with their outputs and
+gradients (by hand, when the safetensors package is missing).
+
+Run once with PyTorch and safetensors installed; the tests read only the files it writes:
     python Tests/Fixtures/make_pytorch_fixture.py
 """
 import torch
 from torch import nn
-from safetensors.torch import save_file
+try:
+    from safetensors.torch import save_file
+except ImportError:  # the Layers III part below writes its file by hand
+    save_file = None
 
 torch.manual_seed(0)
 cnn = nn.Sequential(
@@ -48,6 +54,71 @@ with torch.no_grad():
     i = torch.tensor([[1, 4, 4], [9, 0, 2]])
     tensors["input.embedding"], tensors["output.embedding"] = i.float(), embedding(i)
 
-save_file({k: v.contiguous() for k, v in tensors.items()}, "Tests/NablaTests/Fixtures/pytorch-layers.safetensors",
-          metadata={"torch": torch.__version__})
-print(len(tensors), "tensors")
+if save_file:
+    save_file({k: v.contiguous() for k, v in tensors.items()}, "Tests/NablaTests/Fixtures/pytorch-layers.safetensors",
+              metadata={"torch": torch.__version__})
+    print(len(tensors), "tensors")
+
+# Layers III: modules with their outputs and gradients (a random upstream gradient, and for the
+# recurrent layers random initial states and final-state gradients), in training mode. Written by
+# hand in the safetensors format (little-endian F32) when the safetensors package is missing.
+import copy
+import json
+import struct
+
+
+def write_safetensors(tensors, path, metadata):
+    header, blobs, offset = {"__metadata__": metadata}, [], 0
+    for name in sorted(tensors):
+        data = tensors[name].detach().float().contiguous().numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(encoded)) + encoded + b"".join(blobs))
+
+
+torch.manual_seed(1)
+generator = nn.Sequential(
+    nn.ConvTranspose2d(8, 6, 4, 1, 0, bias=False), nn.BatchNorm2d(6), nn.ReLU(),
+    nn.ConvTranspose2d(6, 3, 4, 2, 1, bias=False), nn.BatchNorm2d(3), nn.ReLU(),
+    nn.ConvTranspose2d(3, 1, 3, 2, 1, output_padding=1), nn.Tanh(),
+)
+lstm2 = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+gru3 = nn.GRU(3, 4, num_layers=3, batch_first=True)
+
+fixture = {}
+for prefix, module in [("generator.", generator), ("lstm2.", lstm2), ("gru3.", gru3)]:
+    for name, value in copy.deepcopy(module.state_dict()).items():
+        fixture[prefix + name] = value
+
+
+def record(prefix, module, inputs, outputs):
+    """Saves inputs, outputs, random upstream gradients, and the gradients they give."""
+    upstream = [torch.randn_like(o) for o in outputs]
+    torch.autograd.backward(outputs, upstream)
+    for k, i in enumerate(inputs):
+        fixture[f"{prefix}input.{k}"] = i.detach()
+        fixture[f"{prefix}input_grad.{k}"] = i.grad
+    for k, (o, g) in enumerate(zip(outputs, upstream)):
+        fixture[f"{prefix}output.{k}"] = o.detach()
+        fixture[f"{prefix}upstream.{k}"] = g
+    for name, parameter in module.named_parameters():
+        fixture[f"{prefix}grad.{name}"] = parameter.grad
+
+
+generator.train()
+z = torch.randn(4, 8, 1, 1, requires_grad=True)
+record("run.generator.", generator, [z], [generator(z)])
+x = torch.randn(5, 2, 3, requires_grad=True)
+h0 = torch.randn(4, 2, 4, requires_grad=True)
+c0 = torch.randn(4, 2, 4, requires_grad=True)
+output, (hn, cn) = lstm2(x, (h0, c0))
+record("run.lstm2.", lstm2, [x, h0, c0], [output, hn, cn])
+b = torch.randn(2, 5, 3, requires_grad=True)
+output, hn = gru3(b)
+record("run.gru3.", gru3, [b], [output, hn])
+write_safetensors(fixture, "Tests/NablaTests/Fixtures/pytorch-layers-3.safetensors", {"torch": torch.__version__})
+print(len(fixture), "tensors in pytorch-layers-3")

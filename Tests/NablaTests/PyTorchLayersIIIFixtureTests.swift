@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+@testable import Nabla
+
+/// The Layers III modules as PyTorch 2.13 computes them in training mode: state dicts loaded by
+/// name, outputs, and the gradients of a random upstream gradient (with random initial states
+/// and final-state gradients for the recurrent layers), on both backward paths. The file and the
+/// script that wrote it: Tests/NablaTests/Fixtures, Tests/Fixtures/make_pytorch_fixture.py.
+@Suite struct PyTorchLayersIIIFixtureTests {
+    static let file: SafeTensors = {
+        let url = Bundle.module.url(forResource: "pytorch-layers-3", withExtension: "safetensors", subdirectory: "Fixtures")!
+        return try! SafeTensors(contentsOf: url.path)
+    }()
+
+    static func tensor(_ name: String) -> Tensor<Float> {
+        guard let tensor = file.tensor(name, as: Float.self) else { Issue.record("no \(name)"); return .zeros(shape: [0]) }
+        return tensor
+    }
+
+    /// Checks the parameter gradients of `layer` against `run.<name>.grad.*`, by PyTorch's names.
+    static func checkParameterGradients(_ layer: Layer<Float>, _ name: String) {
+        for (parameterName, parameter) in layer.namedParameters {
+            let expected = tensor("run.\(name).grad.\(parameterName)")
+            #expect(parameter.gradient!.isClose(to: expected, rtol: 1e-3, atol: 1e-4), "\(name) \(parameterName)")
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func dcganGenerator(autodiff: Bool) throws {
+        var g = SeededGenerator(seed: 0)
+        let generator = Sequential<Float>(
+            ConvTranspose2D(inputChannels: 8, outputChannels: 6, kernelSize: 4, bias: false, using: &g),
+            BatchNorm(featureCount: 6), ReLU(),
+            ConvTranspose2D(inputChannels: 6, outputChannels: 3, kernelSize: 4, stride: 2, padding: 1, bias: false, using: &g),
+            BatchNorm(featureCount: 3), ReLU(),
+            ConvTranspose2D(inputChannels: 3, outputChannels: 1, kernelSize: 3, stride: 2, padding: 1, outputPadding: 1, using: &g),
+            Tanh())
+        try generator.loadState(from: Self.file, prefix: "generator.")
+        generator.useAutodiff = autodiff
+        let output = generator.forward(Self.tensor("run.generator.input.0"))
+        #expect(output.shape == [4, 1, 16, 16])
+        expectClose(output, Self.tensor("run.generator.output.0"), rtol: 1e-4, atol: 1e-5)
+        let inputGradient = generator.backward(Self.tensor("run.generator.upstream.0"))!
+        expectClose(inputGradient, Self.tensor("run.generator.input_grad.0"), rtol: 1e-3, atol: 1e-4)
+        Self.checkParameterGradients(generator, "generator")
+    }
+
+    @Test(arguments: [false, true])
+    func twoLayerBidirectionalLSTM(autodiff: Bool) throws {
+        var g = SeededGenerator(seed: 0)
+        let lstm = LSTM<Float>(inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, using: &g)
+        try lstm.loadState(from: Self.file, prefix: "lstm2.")
+        lstm.useAutodiff = autodiff
+        func t(_ name: String) -> Tensor<Float> { Self.tensor("run.lstm2.\(name)") }
+        let (output, final) = lstm.forward(t("input.0"), initialState: LSTMState(hidden: t("input.1"), cell: t("input.2")))
+        expectClose(output, t("output.0"), rtol: 1e-4, atol: 1e-5)
+        expectClose(final.hidden, t("output.1"), rtol: 1e-4, atol: 1e-5)
+        expectClose(final.cell, t("output.2"), rtol: 1e-4, atol: 1e-5)
+        let gradients = lstm.backward(
+            t("upstream.0"), finalStateGradient: LSTMState(hidden: t("upstream.1"), cell: t("upstream.2")))
+        expectClose(gradients.input!, t("input_grad.0"), rtol: 1e-3, atol: 1e-4)
+        expectClose(gradients.initialState.hidden, t("input_grad.1"), rtol: 1e-3, atol: 1e-4)
+        expectClose(gradients.initialState.cell, t("input_grad.2"), rtol: 1e-3, atol: 1e-4)
+        Self.checkParameterGradients(lstm, "lstm2")
+    }
+
+    @Test(arguments: [false, true])
+    func threeLayerGRUBatchFirst(autodiff: Bool) throws {
+        var g = SeededGenerator(seed: 0)
+        let gru = GRU<Float>(inputSize: 3, hiddenSize: 4, numLayers: 3, batchFirst: true, using: &g)
+        try gru.loadState(from: Self.file, prefix: "gru3.")
+        gru.useAutodiff = autodiff
+        func t(_ name: String) -> Tensor<Float> { Self.tensor("run.gru3.\(name)") }
+        let (output, final) = gru.forward(t("input.0"), initialState: nil)
+        expectClose(output, t("output.0"), rtol: 1e-4, atol: 1e-5)
+        expectClose(final, t("output.1"), rtol: 1e-4, atol: 1e-5)
+        let gradients = gru.backward(t("upstream.0"), finalStateGradient: t("upstream.1"))
+        expectClose(gradients.input!, t("input_grad.0"), rtol: 1e-3, atol: 1e-4)
+        Self.checkParameterGradients(gru, "gru3")
+    }
+}
