@@ -49,6 +49,15 @@ WORKLOADS = {
         "layer",
         f"Conv2D 3×3 pad 1, 32→64, 14×14, batch 32, {BACKWARD} (input gradient, random upstream)",
     ),
+    "convtranspose-128-64-fwd": ("layer", "ConvTranspose2D 4×4 stride 2 pad 1, 128→64, 7×7→14×14, batch 64, forward"),
+    "convtranspose-128-64-fwdbwd": (
+        "layer",
+        f"ConvTranspose2D 4×4 stride 2 pad 1, 128→64, 7×7→14×14, batch 64, {BACKWARD} (input gradient, random upstream)",
+    ),
+    "lstm-2x128-fwdbwd": (
+        "layer",
+        f"LSTM 2 layers 128→128, 35 steps, batch 20, {BACKWARD} (input gradient, random upstream)",
+    ),
     "mlp-step": ("step", f"{MLP}, one training step, batch 128; {DATA}"),
     "cnn-step": ("step", f"{CNN}, one training step, batch 64; {DATA}"),
     "mlp-epoch": ("epoch", f"{MLP}, one epoch of 60000 images, batch 128 (last batch 96); {DATA}"),
@@ -104,6 +113,12 @@ def prepare(name, images):
         if name.startswith("dense"):
             size_in, size_out = (784, 256) if "784" in name else (1024, 1024)
             layer, shape = nn.Linear(size_in, size_out), (64, size_in)
+        elif name.startswith("convtranspose"):
+            layer, shape = nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), (64, 128, 7, 7)
+        elif name.startswith("lstm"):
+            lstm = nn.LSTM(128, 128, num_layers=2)
+            layer, shape = (lambda x: lstm(x)[0]), (35, 20, 128)
+            layer.zero_grad = lstm.zero_grad
         else:
             first = name.startswith("conv-1-32")
             channels_in, channels_out, side = (1, 32, 28) if first else (32, 64, 14)

@@ -19,6 +19,9 @@ enum InputDomain: Sendable {
     /// Like `.distinct`, shifted by 0, 0.005, 0.01 or 0.015 by seed, so that inputs drawn with
     /// consecutive seeds share no value either: no ties for maximum and minimum.
     case separated
+    /// Uniform in (−5, 5), at least 0.1 away from 0 and ±3: both sides of the kinks of ELU and
+    /// Hardswish, never on them.
+    case wide
 
     func sample(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
         var generator = SeededGenerator(seed: seed)
@@ -37,6 +40,11 @@ enum InputDomain: Sendable {
             return Tensor(shape: shape, scalars: values)
         case .separated:
             return InputDomain.distinct.sample(shape, seed: seed) + Double(seed % 4) * 0.005
+        case .wide:
+            return Tensor<Double>.randomUniform(shape: shape, in: -5..<5, using: &generator).map { x in
+                let kink = [-3.0, 0, 3].min { abs(x - $0) < abs(x - $1) }!
+                return abs(x - kink) < 0.1 ? kink + (x < kink ? -0.1 : 0.1) : x
+            }
         }
     }
 }
@@ -241,7 +249,7 @@ extension OperationSpec {
 
     /// Every row of the table.
     static let all: [OperationSpec] =
-        core + normalization + convolution + conveniences + moreElementwise + batchedProducts
+        core + normalization + convolution + conveniences + moreElementwise + batchedProducts + activations
 }
 
 /// [3, 1] repeated to [2, 3, 4], by index arithmetic.

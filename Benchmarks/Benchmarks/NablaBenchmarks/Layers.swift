@@ -34,8 +34,11 @@ final class LayerState: @unchecked Sendable {
                 return (BatchNorm(featureCount: shape[1]), shape)
             case .layerNorm(let shape):
                 return (LayerNorm(normalizedShape: Array(shape.dropFirst())), shape)
-            case .lstm(let steps, let batch, let input, let hidden):
-                return (LSTM(inputSize: input, hiddenSize: hidden, using: &generator), [steps, batch, input])
+            case .lstm(let steps, let batch, let input, let hidden, let layers):
+                return (LSTM(inputSize: input, hiddenSize: hidden, numLayers: layers, using: &generator), [steps, batch, input])
+            case .convTranspose(let batch, let input, let output, let side):
+                return (ConvTranspose2D(inputChannels: input, outputChannels: output, kernelSize: 4, stride: 2, padding: 1, using: &generator),
+                        [batch, input, side, side])
             case .gru(let steps, let batch, let input, let hidden):
                 return (GRU(inputSize: input, hiddenSize: hidden, using: &generator), [steps, batch, input])
             case .attention(let batch, let sequence, let embed, let heads):
@@ -58,7 +61,7 @@ final class LayerState: @unchecked Sendable {
             let (rows, columns) = (s.inChannels * s.kernelHeight * s.kernelWidth, s.batch * s.outHeight * s.outWidth)
             gemms = [(false, false, s.outChannels, columns, rows), (false, true, s.outChannels, rows, columns)]
                 + (inputGradient ? [(true, false, rows, columns, s.outChannels)] : [])
-        case .batchNorm, .layerNorm, .lstm, .gru, .attention:
+        case .batchNorm, .layerNorm, .lstm, .gru, .attention, .convTranspose:
             break
         }
         buffers = gemms.map { ta, tb, m, n, k in

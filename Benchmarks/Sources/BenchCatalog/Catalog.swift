@@ -186,8 +186,10 @@ public struct LayerBenchmark: Sendable {
         /// `LayerNorm` over the last three axes of an NCHW input of `shape`.
         case layerNorm(shape: [Int])
         /// `LSTM` or `GRU` over `[steps, batch, input]`, the whole sequence returned.
-        case lstm(steps: Int, batch: Int, input: Int, hidden: Int)
+        case lstm(steps: Int, batch: Int, input: Int, hidden: Int, layers: Int = 1)
         case gru(steps: Int, batch: Int, input: Int, hidden: Int)
+        /// `ConvTranspose2D` 4×4, stride 2, padding 1, over `[batch, input, side, side]`.
+        case convTranspose(batch: Int, input: Int, output: Int, side: Int)
         /// Self-attention over `[batch, sequence, embed]`.
         case attention(batch: Int, sequence: Int, embed: Int, heads: Int)
     }
@@ -199,7 +201,7 @@ public struct LayerBenchmark: Sendable {
     public var hasGemms: Bool {
         switch layer {
         case .dense, .conv: true
-        case .batchNorm, .layerNorm, .lstm, .gru, .attention: false
+        case .batchNorm, .layerNorm, .lstm, .gru, .attention, .convTranspose: false
         }
     }
     public var kernels: [Kernel] {
@@ -254,6 +256,9 @@ public enum Catalog {
         LayerBenchmark(layer: .lstm(steps: 32, batch: 32, input: 64, hidden: 128), label: "LSTM T32 B32 64→128"),
         LayerBenchmark(layer: .gru(steps: 32, batch: 32, input: 64, hidden: 128), label: "GRU T32 B32 64→128"),
         LayerBenchmark(layer: .attention(batch: 16, sequence: 64, embed: 128, heads: 4), label: "Attention B16 S64 E128 4 heads"),
+        // Layers III: a DCGAN generator block and a two-layer LSTM language model's recurrence.
+        LayerBenchmark(layer: .convTranspose(batch: 64, input: 128, output: 64, side: 7), label: "ConvTranspose2D N64 128→64 7×7→14×14"),
+        LayerBenchmark(layer: .lstm(steps: 35, batch: 20, input: 128, hidden: 128, layers: 2), label: "LSTM 2 layers T35 B20 128→128"),
     ]
 
     public static let autodiffCases: [AutodiffCase] = {
@@ -290,6 +295,10 @@ public enum ComparisonWorkload: String, CaseIterable, Sendable {
     case conv1to32ForwardBackward = "conv-1-32-first-fwdbwd"
     case conv32to64Forward = "conv-32-64-fwd"
     case conv32to64ForwardBackward = "conv-32-64-fwdbwd"
+    /// Layers III: a DCGAN generator block and a two-layer LSTM language model's recurrence.
+    case convTranspose128to64Forward = "convtranspose-128-64-fwd"
+    case convTranspose128to64ForwardBackward = "convtranspose-128-64-fwdbwd"
+    case lstm2LayersForwardBackward = "lstm-2x128-fwdbwd"
     case mlpStep = "mlp-step"
     case cnnStep = "cnn-step"
     /// Nabla only: the CNN step on the autodiff path, compared with Nabla's manual `cnnStep`.
@@ -323,6 +332,12 @@ public enum ComparisonWorkload: String, CaseIterable, Sendable {
         case .conv32to64Forward: return "Conv2D 3×3 pad 1, 32→64, 14×14, batch 32, forward"
         case .conv32to64ForwardBackward:
             return "Conv2D 3×3 pad 1, 32→64, 14×14, batch 32, zero grads + forward + backward (input gradient, random upstream)"
+        case .convTranspose128to64Forward:
+            return "ConvTranspose2D 4×4 stride 2 pad 1, 128→64, 7×7→14×14, batch 64, forward"
+        case .convTranspose128to64ForwardBackward:
+            return "ConvTranspose2D 4×4 stride 2 pad 1, 128→64, 7×7→14×14, batch 64, zero grads + forward + backward (input gradient, random upstream)"
+        case .lstm2LayersForwardBackward:
+            return "LSTM 2 layers 128→128, 35 steps, batch 20, zero grads + forward + backward (input gradient, random upstream)"
         case .mlpStep: return "MLP 784-256-128-10 ReLU, one training step, batch 128; \(data)"
         case .cnnStep: return "CNN conv32-pool-conv64-pool-dense128-dense10, one training step, batch 64; \(data)"
         case .cnnAutodiffStep:

@@ -110,6 +110,15 @@ extension ComparisonWorkload {
                 initialization: .pyTorchDefault, using: &g)
             layer.computesInputGradient = !first
             return layerWorkload(layer, inputShape: [32, inputChannels, side, side], generator: &g)
+        case .convTranspose128to64Forward, .convTranspose128to64ForwardBackward:
+            var g = SeededGenerator(seed: 1)
+            let layer = ConvTranspose2D<Float>(
+                inputChannels: 128, outputChannels: 64, kernelSize: 4, stride: 2, padding: 1, using: &g)
+            return layerWorkload(layer, inputShape: [64, 128, 7, 7], generator: &g)
+        case .lstm2LayersForwardBackward:
+            var g = SeededGenerator(seed: 1)
+            let layer = LSTM<Float>(inputSize: 128, hiddenSize: 128, numLayers: 2, using: &g)
+            return layerWorkload(layer, inputShape: [35, 20, 128], generator: &g)
         case .mlpStep, .cnnStep, .cnnAutodiffStep:
             let trainer = self.trainer()
             var none: SeededGenerator? = nil

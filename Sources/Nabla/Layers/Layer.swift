@@ -93,7 +93,7 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
     }
 
     /// The manual backward: adds the parameter gradients and returns the input gradient, or
-    /// `nil` when ``computesInputGradient`` is off.
+    /// `nil` when ``Layer/computesInputGradient`` is off.
     open func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         fatalError("\(type(of: self)) must override manualBackward(_:)")
     }
@@ -125,7 +125,7 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
 
     /// Backpropagates `outputGradient` (∂L/∂output, of the last output's shape) through the last
     /// forward: adds each parameter's gradient and returns ∂L/∂input, or `nil` when
-    /// ``computesInputGradient`` is off.
+    /// ``Layer/computesInputGradient`` is off.
     @discardableResult
     public final func backward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         withBufferPool { pooledBackward(outputGradient) }
