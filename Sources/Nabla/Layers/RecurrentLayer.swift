@@ -479,21 +479,13 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
         batchFirst ? TensorOperations.transpose(x, permutation: [1, 0] + Array(2..<x.shape.count)) : x
     }
 
-    /// `gates` orthogonal `[hiddenSize, hiddenSize]` blocks stacked into
-    /// `[gates · hiddenSize, hiddenSize]`: each the `q` of the QR factorization of a standard
-    /// normal matrix, its columns signed by `r`'s diagonal so that it is uniformly (Haar)
-    /// distributed, as PyTorch's `nn.init.orthogonal_`.
+    /// `gates` orthogonal `[hiddenSize, hiddenSize]` blocks (``Initializer/orthogonal(gain:)``)
+    /// stacked into `[gates · hiddenSize, hiddenSize]`.
     private static func orthogonalBlocks(
         gates: Int, hiddenSize: Int, _ generator: inout SeededGenerator
     ) -> Tensor<Scalar> {
-        let h = hiddenSize
         let blocks = (0..<gates).map { _ -> Tensor<Scalar> in
-            let normal = Tensor<Scalar>.randomNormal(shape: [h, h], using: &generator)
-            guard let (q, r) = try? LinearAlgebra.qr(normal) else {
-                Misuse.fail("orthogonal initialization", "the QR factorization of a random matrix failed")
-            }
-            let signs = (0..<h).map { (index: Int) -> Scalar in r[index, index] < 0 ? -1 : 1 }
-            return q * Tensor(shape: [1, h], scalars: signs)
+            Initializer.orthogonal(gain: 1).tensor(shape: [hiddenSize, hiddenSize], using: &generator)
         }
         return Tensor(concatenating: blocks, alongAxis: 0)
     }
