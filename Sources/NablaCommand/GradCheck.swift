@@ -64,6 +64,8 @@ struct GradCheck: ParsableCommand {
         ("BatchNorm(2), NCHW", [3, 2, 2, 3], { _ in BatchNorm(featureCount: 2) }),
         ("LayerNorm([5])", [2, 3, 5], { _ in LayerNorm(normalizedShape: [5]) }),
         ("GroupNorm(2, 4)", [2, 4, 2, 2], { _ in GroupNorm(groups: 2, channels: 4) }),
+        ("RMSNorm([5])", [2, 3, 5], { _ in RMSNorm(normalizedShape: [5]) }),
+        ("InstanceNorm2D(3, affine)", [2, 3, 2, 3], { _ in InstanceNorm2D(featureCount: 3, affine: true) }),
         ("Dropout(0.3)", [3, 4], { _ in Dropout(probability: 0.3, seed: 5) }),
         ("MaxPool2D(2)", [1, 2, 4, 4], { _ in MaxPool2D(kernelSize: 2) }),
         ("AvgPool2D(3, stride 2, pad 1)", [1, 2, 5, 5], { _ in AvgPool2D(kernelSize: 3, stride: 2, padding: 1) }),

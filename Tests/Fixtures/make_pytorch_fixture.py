@@ -122,3 +122,31 @@ output, hn = gru3(b)
 record("run.gru3.", gru3, [b], [output, hn])
 write_safetensors(fixture, "Tests/NablaTests/Fixtures/pytorch-layers-3.safetensors", {"torch": torch.__version__})
 print(len(fixture), "tensors in pytorch-layers-3")
+
+# Normalization: InstanceNorm2d with affine and running statistics (training, then inference on
+# the updated statistics) and RMSNorm, with random affine weights.
+torch.manual_seed(2)
+inorm = nn.InstanceNorm2d(3, affine=True, track_running_stats=True)
+rms = nn.RMSNorm([5])
+with torch.no_grad():
+    inorm.weight.uniform_(0.5, 1.5)
+    inorm.bias.uniform_(-0.5, 0.5)
+    rms.weight.uniform_(0.5, 1.5)
+norms3 = {}
+for prefix, module in [("inorm.", inorm), ("rms.", rms)]:
+    for name, value in copy.deepcopy(module.state_dict()).items():
+        norms3[prefix + name] = value
+fixture.update(norms3)
+inorm.train()
+x = torch.randn(2, 3, 4, 5, requires_grad=True)
+record("run.inorm.", inorm, [x], [inorm(x)])
+fixture["run.inorm.running_mean_after"] = inorm.running_mean.clone()
+fixture["run.inorm.running_var_after"] = inorm.running_var.clone()
+inorm.eval()
+with torch.no_grad():
+    e = torch.randn(2, 3, 4, 5)
+    fixture["run.inorm_eval.input.0"], fixture["run.inorm_eval.output.0"] = e, inorm(e)
+r = torch.randn(2, 3, 5, requires_grad=True)
+record("run.rms.", rms, [r], [rms(r)])
+write_safetensors(fixture, "Tests/NablaTests/Fixtures/pytorch-layers-3.safetensors", {"torch": torch.__version__})
+print(len(fixture), "tensors in pytorch-layers-3 with the normalizations")

@@ -79,4 +79,33 @@ import Testing
         expectClose(gradients.input!, t("input_grad.0"), rtol: 1e-3, atol: 1e-4)
         Self.checkParameterGradients(gru, "gru3")
     }
+
+    /// Training on the instances' statistics updates the running ones as PyTorch; inference then
+    /// normalizes with them.
+    @Test(arguments: [false, true])
+    func instanceNormWithRunningStatistics(autodiff: Bool) throws {
+        let layer = InstanceNorm2D<Float>(featureCount: 3, affine: true, trackRunningStatistics: true)
+        try layer.loadState(from: Self.file, prefix: "inorm.")
+        layer.useAutodiff = autodiff
+        func t(_ name: String) -> Tensor<Float> { Self.tensor("run.inorm.\(name)") }
+        expectClose(layer.forward(t("input.0")), t("output.0"), rtol: 1e-4, atol: 1e-5)
+        expectClose(layer.backward(t("upstream.0"))!, t("input_grad.0"), rtol: 1e-3, atol: 1e-4)
+        Self.checkParameterGradients(layer, "inorm")
+        expectClose(layer.runningMean!.value, t("running_mean_after"), rtol: 1e-5, atol: 1e-6)
+        expectClose(layer.runningVariance!.value, t("running_var_after"), rtol: 1e-5, atol: 1e-6)
+        #expect(layer.batchesTracked!.value.scalar == 1)
+        let inference = LearningPhase.inference { layer.forward(Self.tensor("run.inorm_eval.input.0")) }
+        expectClose(inference, Self.tensor("run.inorm_eval.output.0"), rtol: 1e-4, atol: 1e-5)
+    }
+
+    @Test(arguments: [false, true])
+    func rmsNorm(autodiff: Bool) throws {
+        let layer = RMSNorm<Float>(normalizedShape: [5])
+        try layer.loadState(from: Self.file, prefix: "rms.")
+        layer.useAutodiff = autodiff
+        func t(_ name: String) -> Tensor<Float> { Self.tensor("run.rms.\(name)") }
+        expectClose(layer.forward(t("input.0")), t("output.0"), rtol: 1e-4, atol: 1e-5)
+        expectClose(layer.backward(t("upstream.0"))!, t("input_grad.0"), rtol: 1e-3, atol: 1e-4)
+        Self.checkParameterGradients(layer, "rms")
+    }
 }

@@ -82,8 +82,7 @@ public final class GroupNorm<Scalar: TensorScalar>: Layer<Scalar> {
         guard computesInputGradient else { return nil }
         // dx = σ⁻¹·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) over each group, with ĝ = ∂L/∂x̂ = g·γ (gHat).
         let gHat = (g * weight.value.reshaped(to: [channels, 1])).reshaped(to: normalized.shape)
-        let inputGradient = gHat - gHat.mean(alongAxes: [2], keepingDimensions: true)
-            - normalized * (gHat * normalized).mean(alongAxes: [2], keepingDimensions: true)
-        return (inputGradient * inverse).reshaped(to: shape)
+        return Normalization.inputGradient(gHat, normalized: normalized, inverseDeviation: inverse, axes: [2])
+            .reshaped(to: shape)
     }
 }

@@ -39,12 +39,7 @@ public final class LayerNorm<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
-        guard shape.count >= normalizedShape.count && Array(shape.suffix(normalizedShape.count)) == normalizedShape else {
-            throw LayerShapeError(
-                "expected […, \(normalizedShape.map(String.init).joined(separator: ", "))] "
-                    + "(any leading axes, then \(normalizedShape))")
-        }
-        return shape
+        try LayerShapes.endingWith(normalizedShape, shape)
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -83,8 +78,7 @@ public final class LayerNorm<Scalar: TensorScalar>: Layer<Scalar> {
         guard computesInputGradient else { return nil }
         // dx = σ⁻¹·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) along each row, with ĝ = ∂L/∂x̂ = g·γ (gHat).
         let gHat = weight.map { g * $0.value.reshaped(to: [normalized.shape[1]]) } ?? g
-        let inputGradient = gHat - gHat.mean(alongAxes: [1], keepingDimensions: true)
-            - normalized * (gHat * normalized).mean(alongAxes: [1], keepingDimensions: true)
-        return (inputGradient * inverse).reshaped(to: shape)
+        return Normalization.inputGradient(gHat, normalized: normalized, inverseDeviation: inverse, axes: [1])
+            .reshaped(to: shape)
     }
 }

@@ -11,6 +11,16 @@ enum LayerShapes {
             layer, "\(c): padding must be between 0 and half the window")
     }
 
+    /// `shape` itself, if it ends with `normalizedShape` (LayerNorm's and RMSNorm's rule).
+    static func endingWith(_ normalizedShape: [Int], _ shape: [Int]) throws(LayerShapeError) -> [Int] {
+        guard shape.count >= normalizedShape.count && Array(shape.suffix(normalizedShape.count)) == normalizedShape else {
+            throw LayerShapeError(
+                "expected […, \(normalizedShape.map(String.init).joined(separator: ", "))] "
+                    + "(any leading axes, then \(normalizedShape))")
+        }
+        return shape
+    }
+
     /// The pooled shape of an `[N, C, H, W]` input whose padded size holds the window.
     static func pooledShape(_ shape: [Int], _ c: Pooling2DConfiguration) throws(LayerShapeError) -> [Int] {
         try checkNCHW(shape)

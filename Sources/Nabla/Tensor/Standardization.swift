@@ -27,4 +27,16 @@ enum Normalization {
         let (deviation, inverse, _, _) = standardize(x, axes: axes, epsilon: epsilon)
         return (deviation * inverse, inverse)
     }
+
+    /// ∂L/∂x of `x̂ = (x − mean)·σ⁻¹` over `axes`, from `gHat = ∂L/∂x̂`:
+    /// `σ⁻¹·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))`, with `normalized` (x̂) and `inverseDeviation` (σ⁻¹, kept
+    /// at rank) from ``normalize(_:axes:epsilon:)``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    static func inputGradient<Scalar>(
+        _ gHat: Tensor<Scalar>, normalized: Tensor<Scalar>, inverseDeviation: Tensor<Scalar>, axes: [Int]
+    ) -> Tensor<Scalar> {
+        let centered = gHat - gHat.mean(alongAxes: axes, keepingDimensions: true)
+            - normalized * (gHat * normalized).mean(alongAxes: axes, keepingDimensions: true)
+        return centered * inverseDeviation
+    }
 }
