@@ -84,5 +84,8 @@ struct GradCheck: ParsableCommand {
         ("LSTM(3 → 4, 2 layers, bidirectional)", [5, 2, 3], { LSTM(inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, using: &$0) }),
         ("GRU(3 → 4, 2 layers, dropout 0.3)", [5, 2, 3], { GRU(inputSize: 3, hiddenSize: 4, numLayers: 2, dropout: 0.3, using: &$0) }),
         ("MultiHeadAttention(6, 2 heads, causal)", [2, 5, 6], { MultiHeadAttention(embedDimension: 6, heads: 2, causal: true, using: &$0) }),
+        ("TransformerEncoderLayer(4, 2 heads, ff 6, dropout 0.2)", [2, 3, 4], {
+            TransformerEncoderLayer(dModel: 4, heads: 2, feedForwardSize: 6, dropout: 0.2, batchFirst: true, using: &$0)
+        }),
     ]
 }

@@ -150,3 +150,32 @@ r = torch.randn(2, 3, 5, requires_grad=True)
 record("run.rms.", rms, [r], [rms(r)])
 write_safetensors(fixture, "Tests/NablaTests/Fixtures/pytorch-layers-3.safetensors", {"torch": torch.__version__})
 print(len(fixture), "tensors in pytorch-layers-3 with the normalizations")
+
+# Transformer encoders (dropout 0, so that training is deterministic): a post-norm ReLU stack and
+# a pre-norm GELU stack with a final norm, batch first, with a causal mask and key padding on the
+# last positions (PyTorch gives NaN for a query that sees no key).
+torch.manual_seed(3)
+post = nn.TransformerEncoder(
+    nn.TransformerEncoderLayer(6, 2, dim_feedforward=8, dropout=0.0, batch_first=True), num_layers=2,
+    enable_nested_tensor=False)
+pre = nn.TransformerEncoder(
+    nn.TransformerEncoderLayer(6, 3, dim_feedforward=5, dropout=0.0, activation="gelu", batch_first=True,
+                               norm_first=True), num_layers=2, norm=nn.LayerNorm(6), enable_nested_tensor=False)
+with torch.no_grad():  # different layers, and norms away from their defaults
+    for module in (post, pre):
+        for name, parameter in module.named_parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.1)
+for prefix, module in [("post.", post), ("pre.", pre)]:
+    for name, value in copy.deepcopy(module.state_dict()).items():
+        fixture[prefix + name] = value
+post.train()
+pre.train()
+causal = torch.triu(torch.ones(4, 4, dtype=torch.bool), 1)
+padding = torch.tensor([[False, False, False, True], [False, False, False, False]])
+s = torch.randn(2, 4, 6, requires_grad=True)
+record("run.post.", post, [s], [post(s, mask=causal, src_key_padding_mask=padding)])
+fixture["run.post.padding"] = padding.float()
+s2 = torch.randn(2, 4, 6, requires_grad=True)
+record("run.pre.", pre, [s2], [pre(s2, mask=causal)])
+write_safetensors(fixture, "Tests/NablaTests/Fixtures/pytorch-layers-3.safetensors", {"torch": torch.__version__})
+print(len(fixture), "tensors in pytorch-layers-3 with the transformers")

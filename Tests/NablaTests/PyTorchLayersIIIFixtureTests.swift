@@ -108,4 +108,25 @@ import Testing
         expectClose(layer.backward(t("upstream.0"))!, t("input_grad.0"), rtol: 1e-3, atol: 1e-4)
         Self.checkParameterGradients(layer, "rms")
     }
+
+    /// Two-layer encoders against PyTorch in training (dropout 0): post-norm ReLU with a causal
+    /// mask and key padding, pre-norm GELU with a final norm.
+    @Test(arguments: [false, true], [false, true])
+    func transformerEncoders(preNorm: Bool, autodiff: Bool) throws {
+        var g = SeededGenerator(seed: 0)
+        let name = preNorm ? "pre" : "post"
+        let encoder = TransformerEncoder<Float>(count: 2, finalNorm: preNorm, using: &g) {
+            TransformerEncoderLayer(
+                dModel: 6, heads: preNorm ? 3 : 2, feedForwardSize: preNorm ? 5 : 8, dropout: 0,
+                activation: preNorm ? .gelu : .relu, normFirst: preNorm, batchFirst: true, using: &$0)
+        }
+        try encoder.loadState(from: Self.file, prefix: "\(name).")
+        encoder.attentionMask = Tensor(shape: [4, 4], scalars: (0..<16).map { $0 % 4 > $0 / 4 ? 1 : 0 })
+        if !preNorm { encoder.keyPaddingMask = Self.tensor("run.post.padding") }
+        encoder.useAutodiff = autodiff
+        func t(_ key: String) -> Tensor<Float> { Self.tensor("run.\(name).\(key)") }
+        expectClose(encoder.forward(t("input.0")), t("output.0"), rtol: 1e-4, atol: 1e-5)
+        expectClose(encoder.backward(t("upstream.0"))!, t("input_grad.0"), rtol: 1e-3, atol: 1e-4)
+        Self.checkParameterGradients(encoder, name)
+    }
 }

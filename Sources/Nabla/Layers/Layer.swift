@@ -18,7 +18,7 @@
 /// ``zeroGradients()``, as in PyTorch (so gradients of several batches can be summed).
 /// Whether a layer is training or inferring is the task-local ``LearningPhase``.
 open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
-    /// Whether ``backward(_:)`` differentiates the graph-mode forward instead of running the
+    /// Whether ``Layer/backward(_:)`` differentiates the graph-mode forward instead of running the
     /// manual backward. A new value reaches every layer inside a container.
     public var useAutodiff = false {
         didSet { for layer in sublayers { layer.useAutodiff = useAutodiff } }
@@ -27,7 +27,7 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
     /// The layers inside a container, in order; empty for other layers.
     open var sublayers: [Layer<Scalar>] { [] }
 
-    /// Whether ``backward(_:)`` computes the input gradient. A network's first layer switches it
+    /// Whether ``Layer/backward(_:)`` computes the input gradient. A network's first layer switches it
     /// off and skips that work on both paths.
     open var computesInputGradient = true
 
@@ -60,7 +60,7 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
     open var hasManualBackward: Bool { true }
 
     /// Whether the layer is a container, whose forward and backward run its layers' own, each on
-    /// the path its ``useAutodiff`` picks.
+    /// the path its ``Layer/useAutodiff`` picks.
     open var isContainer: Bool { false }
 
     /// The configuration, for example `Dense(784 → 256, bias: true)`.
@@ -105,7 +105,7 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
 
     public init() {}
 
-    /// Runs the layer on `input`, on the path ``useAutodiff`` picks, ready for ``backward(_:)``.
+    /// Runs the layer on `input`, on the path ``Layer/useAutodiff`` picks, ready for ``Layer/backward(_:)``.
     public final func forward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         withBufferPool { pooledForward(input) }
     }

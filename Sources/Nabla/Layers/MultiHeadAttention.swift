@@ -26,7 +26,9 @@
 /// - `causal: true` masks every key after the query (PyTorch's `is_causal` with the upper
 ///   triangular `attn_mask`), so an output depends only on the inputs up to its position.
 /// - ``keyPaddingMask`` `[B, S]` masks the keys where it is nonzero (padding), in every query of
-///   that sequence. Unlike PyTorch, which adds a floating-point `key_padding_mask` and reads a
+///   that sequence.
+/// - ``attentionMask`` `[S, S]` masks, for each query (row), the keys where it is nonzero, as
+///   PyTorch's Boolean `attn_mask`. Unlike PyTorch, which adds a floating-point `key_padding_mask` and reads a
 ///   Boolean one, any nonzero value masks.
 ///
 /// A query whose every key is masked (a sequence that is all padding, or a padded first position
@@ -57,6 +59,11 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
     /// The keys to skip, `[B, S]` for an input `[B, S, E]`: nonzero masks the key (padding). It
     /// applies to every forward until changed; `nil` (the default) masks no key.
     public var keyPaddingMask: Tensor<Scalar>?
+
+    /// The keys each query skips, `[S, S]` (query, key) for an input `[B, S, E]`: nonzero masks,
+    /// as PyTorch's Boolean `attn_mask`, on top of `causal` and ``keyPaddingMask``. It applies to
+    /// every forward until changed; `nil` (the default) masks nothing.
+    public var attentionMask: Tensor<Scalar>?
 
     /// The attention weights `P` of the last forward, on either path: `[B, heads, S, S]`, each
     /// row a query's distribution over the keys.
@@ -141,7 +148,7 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
         ).map { Ops.reshape($0, to: [b, h, s, d]) }
         let queries = split[0] * scale
         var scores = Ops.matmul(queries, split[1], transposeRHS: true)  // [B, h, S, S]
-        let mask = attentionMask(batch: b, length: s)
+        let mask = scoreMask(batch: b, length: s)
         if let mask { scores = Ops.maskedFill(scores, where: mask.keys, with: -.infinity) }
         var probabilities = Ops.softmax(scores, alongAxis: -1)
         if let emptyRows = mask?.emptyRows {
@@ -169,7 +176,7 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
         var queries = split[0]
         queries *= scale
         var scores = matmul(queries, split[1], transposeRHS: true)  // [B, h, S, S]
-        let mask = attentionMask(batch: b, length: s)
+        let mask = scoreMask(batch: b, length: s)
         if let mask { scores = maskedFill(scores, where: mask.keys, with: -.infinity) }
         var probabilities = softmax(scores, alongAxis: -1)
         if let emptyRows = mask?.emptyRows {
@@ -249,6 +256,11 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
                 "key padding mask \(keyPaddingMask.shape) for input \(shape): expected "
                     + "[\(shape[0]), \(shape[1])]")
         }
+        if let attentionMask {
+            Misuse.check(
+                attentionMask.shape == [shape[1], shape[1]], "\(self)",
+                "attention mask \(attentionMask.shape) for input \(shape): expected [\(shape[1]), \(shape[1])]")
+        }
         return (shape[0], shape[1])
     }
 
@@ -256,9 +268,9 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
     /// nonzero on the keys a query skips; and, if some query skips every key, those queries,
     /// `[B, 1, S, 1]`. Such a query's row is left unmasked in `keys` (so that its softmax is
     /// finite) and its weights are set to 0 afterwards. `nil` when nothing is masked.
-    private func attentionMask(batch: Int, length: Int) -> (keys: Tensor<Scalar>, emptyRows: Tensor<Scalar>?)? {
-        guard causal || keyPaddingMask != nil else { return nil }
-        let padding = keyPaddingMask?.scalars
+    private func scoreMask(batch: Int, length: Int) -> (keys: Tensor<Scalar>, emptyRows: Tensor<Scalar>?)? {
+        guard causal || keyPaddingMask != nil || attentionMask != nil else { return nil }
+        let padding = keyPaddingMask?.scalars, attention = attentionMask?.scalars
         let sequences = padding == nil ? 1 : batch
         var keys = [Scalar](repeating: 0, count: sequences * length * length)
         var emptyRows = [Scalar](repeating: 0, count: sequences * length)
@@ -267,7 +279,8 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
                 let row = (sequence * length + query) * length
                 var masked = 0
                 for key in 0..<length
-                where (causal && key > query) || (padding.map { $0[sequence * length + key] != 0 } ?? false) {
+                where (causal && key > query) || (padding.map { $0[sequence * length + key] != 0 } ?? false)
+                    || (attention.map { $0[query * length + key] != 0 } ?? false) {
                     keys[row + key] = 1
                     masked += 1
                 }
