@@ -200,6 +200,8 @@ public final class TransformerEncoder<Scalar: TensorScalar>: Layer<Scalar> {
     public let layers: [TransformerEncoderLayer<Scalar>]
     /// The final normalization, or `nil`.
     public let norm: LayerNorm<Scalar>?
+    /// The stages in order, named `layers.N` and `norm`.
+    private let body: Sequential<Scalar>
 
     /// A stack of `layers` (at least one, all of one `dModel` and layout), then `norm` if given.
     public init(_ layers: [TransformerEncoderLayer<Scalar>], norm: LayerNorm<Scalar>? = nil) {
@@ -212,6 +214,8 @@ public final class TransformerEncoder<Scalar: TensorScalar>: Layer<Scalar> {
                 + "\(norm.map { "\($0.normalizedShape)" } ?? "none"): all must share one dModel and layout")
         self.layers = layers
         self.norm = norm
+        body = Sequential(
+            named: layers.enumerated().map { ("layers.\($0.offset)", $0.element) } + (norm.map { [("norm", $0)] } ?? []))
     }
 
     /// `count` layers made alike (each drawn from `generator`), then a final normalization when
@@ -234,50 +238,33 @@ public final class TransformerEncoder<Scalar: TensorScalar>: Layer<Scalar> {
         set { for layer in layers { layer.attentionMask = newValue } }
     }
 
-    private var stages: [Layer<Scalar>] { layers + (norm.map { [$0] } ?? []) }
-    private var named: [(String, Layer<Scalar>)] {
-        layers.enumerated().map { ("layers.\($0.offset)", $0.element) } + (norm.map { [("norm", $0)] } ?? [])
-    }
 
     public override var isContainer: Bool { true }
-    public override var sublayers: [Layer<Scalar>] { stages }
-    public override var parameters: [Parameter<Scalar>] { stages.flatMap(\.parameters) }
-    public override var namedParameters: [(name: String, parameter: Parameter<Scalar>)] {
-        Container.prefixed(named) { $0.namedParameters }
-    }
+    public override var sublayers: [Layer<Scalar>] { body.layers }
+    public override var parameters: [Parameter<Scalar>] { body.parameters }
+    public override var namedParameters: [(name: String, parameter: Parameter<Scalar>)] { body.namedParameters }
     public override var randomStates: [SeededGenerator] {
-        get { stages.flatMap(\.randomStates) }
-        set { Container.distribute(newValue, to: stages) }
+        get { body.randomStates }
+        set { body.randomStates = newValue }
     }
     public override var computesInputGradient: Bool {
         didSet { layers[0].computesInputGradient = computesInputGradient }
     }
 
-    public override var description: String { Container.describe("TransformerEncoder", named) }
+    public override var description: String { body.description.replacing("Sequential(", with: "TransformerEncoder(", maxReplacements: 1) }
 
     public override func outputShape(forInput shape: [Int]) throws(LayerShapeError) -> [Int] {
-        var shape = shape
-        for stage in stages { shape = try stage.outputShape(forInput: shape) }
-        return shape
+        try body.outputShape(forInput: shape)
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
-        stages.reduce(input) { $1($0) }
-    }
+    public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> { body(input) }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
-        stages.reduce(input) { $1.forward($0) }
-    }
+    public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> { body.manualForward(input) }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
-        var gradient: Tensor<Scalar>? = outputGradient
-        for stage in stages.reversed() {
-            guard let g = gradient else { return nil }
-            gradient = stage.backward(g)
-        }
-        return gradient
+        body.manualBackward(outputGradient)
     }
 }
