@@ -35,13 +35,14 @@ TARGETS = {
     "cnn-step": 1.0,
     "cnn-epoch": 1.0,
     "convtranspose-128-64-fwdbwd": 1.5,
+    "conv-depthwise-32-fwdbwd": 1.5,
 }
 AUTODIFF_TARGET = 1.15  # Nabla cnn-autodiff-step ÷ Nabla cnn-step
 THREAD_SCALING_TARGET = 1.0  # Nabla 2 threads ÷ 1 thread
 SHARED = [
     "dense-784-256-fwd", "dense-784-256-fwdbwd", "dense-1024-1024-fwd", "dense-1024-1024-fwdbwd",
     "conv-1-32-fwd", "conv-1-32-first-fwdbwd", "conv-32-64-fwd", "conv-32-64-fwdbwd", "mlp-step", "cnn-step",
-    "convtranspose-128-64-fwd", "convtranspose-128-64-fwdbwd", "lstm-2x128-fwdbwd",
+    "convtranspose-128-64-fwd", "convtranspose-128-64-fwdbwd", "lstm-2x128-fwdbwd", "conv-depthwise-32-fwdbwd",
 ]
 NABLA_ONLY = ["cnn-autodiff-step"]
 EPOCHS = ["mlp-epoch", "cnn-epoch"]

@@ -54,6 +54,10 @@ WORKLOADS = {
         "layer",
         f"ConvTranspose2D 4×4 stride 2 pad 1, 128→64, 7×7→14×14, batch 64, {BACKWARD} (input gradient, random upstream)",
     ),
+    "conv-depthwise-32-fwdbwd": (
+        "layer",
+        f"Conv2D depthwise 3×3 pad 1, 32 channels, 28×28, batch 32, {BACKWARD} (input gradient, random upstream)",
+    ),
     "lstm-2x128-fwdbwd": (
         "layer",
         f"LSTM 2 layers 128→128, 35 steps, batch 20, {BACKWARD} (input gradient, random upstream)",
@@ -113,6 +117,8 @@ def prepare(name, images):
         if name.startswith("dense"):
             size_in, size_out = (784, 256) if "784" in name else (1024, 1024)
             layer, shape = nn.Linear(size_in, size_out), (64, size_in)
+        elif name.startswith("conv-depthwise"):
+            layer, shape = nn.Conv2d(32, 32, 3, padding=1, groups=32), (32, 32, 28, 28)
         elif name.startswith("convtranspose"):
             layer, shape = nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), (64, 128, 7, 7)
         elif name.startswith("lstm"):

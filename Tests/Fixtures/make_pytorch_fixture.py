@@ -179,3 +179,21 @@ s2 = torch.randn(2, 4, 6, requires_grad=True)
 record("run.pre.", pre, [s2], [pre(s2, mask=causal)])
 write_safetensors(fixture, "Tests/NablaTests/Fixtures/pytorch-layers-3.safetensors", {"torch": torch.__version__})
 print(len(fixture), "tensors in pytorch-layers-3 with the transformers")
+
+# Grouped convolutions: a depthwise Conv2d with a channel multiplier, a grouped Conv1d and a
+# grouped ConvTranspose2d.
+torch.manual_seed(4)
+depthwise = nn.Conv2d(3, 6, 3, stride=2, padding=1, groups=3)
+conv1d = nn.Conv1d(4, 6, 3, padding=1, dilation=2, groups=2)
+transposed = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1, groups=2)
+for prefix, module in [("depthwise.", depthwise), ("conv1d.", conv1d), ("transposed.", transposed)]:
+    for name, value in copy.deepcopy(module.state_dict()).items():
+        fixture[prefix + name] = value
+d = torch.randn(2, 3, 7, 6, requires_grad=True)
+record("run.depthwise.", depthwise, [d], [depthwise(d)])
+c = torch.randn(2, 4, 9, requires_grad=True)
+record("run.conv1d.", conv1d, [c], [conv1d(c)])
+t = torch.randn(2, 4, 3, 4, requires_grad=True)
+record("run.transposed.", transposed, [t], [transposed(t)])
+write_safetensors(fixture, "Tests/NablaTests/Fixtures/pytorch-layers-3.safetensors", {"torch": torch.__version__})
+print(len(fixture), "tensors in pytorch-layers-3 with the grouped convolutions")

@@ -9,6 +9,7 @@ import Testing
         let name: String
         let batch: Int, channels: Int, size: Int, outputChannels: Int, kernel: Int
         let configuration: Convolution2DConfiguration
+        var groups = 1
         /// forward, forward adding bias, input gradient, filter gradient, filter and bias gradient.
         let expected: [ConvolutionAlgorithm]
         var testDescription: String { name }
@@ -37,6 +38,12 @@ import Testing
               configuration: .init(padding: 1), expected: [.im2col, .im2col, .im2col, .im2col, .im2col]),
         .init(name: "no images", batch: 0, channels: 32, size: 14, outputChannels: 64, kernel: 3,
               configuration: .init(padding: 1), expected: [.im2col, .im2col, .im2col, .im2col, .im2col]),
+        .init(name: "depthwise 32 at 28×28", batch: 32, channels: 32, size: 28, outputChannels: 32, kernel: 3,
+              configuration: .init(padding: 1), groups: 32, expected: Array(repeating: .depthwise, count: 5)),
+        .init(name: "depthwise, channel multiplier 2, stride 2", batch: 4, channels: 8, size: 14, outputChannels: 16, kernel: 3,
+              configuration: .init(stride: 2, padding: 1), groups: 8, expected: Array(repeating: .depthwise, count: 5)),
+        .init(name: "2 groups of 16→32", batch: 8, channels: 32, size: 14, outputChannels: 64, kernel: 3,
+              configuration: .init(padding: 1), groups: 2, expected: Array(repeating: .perGroup, count: 5)),
     ]
 
     @Test(arguments: rows)
@@ -45,7 +52,9 @@ import Testing
             batch: row.batch, channels: row.channels, height: row.size, width: row.size,
             kernelHeight: row.kernel, kernelWidth: row.kernel, configuration: row.configuration)
         let passes: [ConvolutionAlgorithm.Pass] = [.forward, .forwardAddingBias, .inputGradient, .filterGradient, .filterAndBiasGradient]
-        let selected = passes.map { ConvolutionAlgorithm.select($0, geometry: geometry, outputChannels: row.outputChannels) }
+        let selected = passes.map {
+            ConvolutionAlgorithm.select($0, geometry: geometry, outputChannels: row.outputChannels, groups: row.groups)
+        }
         #expect(selected == row.expected)
     }
 }

@@ -129,4 +129,25 @@ import Testing
         expectClose(encoder.backward(t("upstream.0"))!, t("input_grad.0"), rtol: 1e-3, atol: 1e-4)
         Self.checkParameterGradients(encoder, name)
     }
+
+    /// A depthwise Conv2d with a channel multiplier, a grouped, dilated Conv1d and a grouped
+    /// ConvTranspose2d with output padding.
+    @Test(arguments: [false, true])
+    func groupedConvolutions(autodiff: Bool) throws {
+        var g = SeededGenerator(seed: 0)
+        let layers: [(String, Layer<Float>)] = [
+            ("depthwise", Conv2D(inputChannels: 3, outputChannels: 6, kernelSize: 3, stride: 2, padding: 1, groups: 3, using: &g)),
+            ("conv1d", Conv1D(inputChannels: 4, outputChannels: 6, kernelSize: 3, padding: 1, dilation: 2, groups: 2, using: &g)),
+            ("transposed", ConvTranspose2D(
+                inputChannels: 4, outputChannels: 2, kernelSize: 3, stride: 2, padding: 1, outputPadding: 1, groups: 2, using: &g)),
+        ]
+        for (name, layer) in layers {
+            try layer.loadState(from: Self.file, prefix: "\(name).")
+            layer.useAutodiff = autodiff
+            func t(_ key: String) -> Tensor<Float> { Self.tensor("run.\(name).\(key)") }
+            expectClose(layer.forward(t("input.0")), t("output.0"), rtol: 1e-4, atol: 1e-5)
+            expectClose(layer.backward(t("upstream.0"))!, t("input_grad.0"), rtol: 1e-3, atol: 1e-4)
+            Self.checkParameterGradients(layer, name)
+        }
+    }
 }

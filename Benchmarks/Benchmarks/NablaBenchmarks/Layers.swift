@@ -36,6 +36,9 @@ final class LayerState: @unchecked Sendable {
                 return (LayerNorm(normalizedShape: Array(shape.dropFirst())), shape)
             case .lstm(let steps, let batch, let input, let hidden, let layers):
                 return (LSTM(inputSize: input, hiddenSize: hidden, numLayers: layers, using: &generator), [steps, batch, input])
+            case .depthwise(let batch, let channels, let side):
+                return (Conv2D(inputChannels: channels, outputChannels: channels, kernelSize: 3, padding: 1, groups: channels, using: &generator),
+                        [batch, channels, side, side])
             case .convTranspose(let batch, let input, let output, let side):
                 return (ConvTranspose2D(inputChannels: input, outputChannels: output, kernelSize: 4, stride: 2, padding: 1, using: &generator),
                         [batch, input, side, side])
@@ -61,7 +64,7 @@ final class LayerState: @unchecked Sendable {
             let (rows, columns) = (s.inChannels * s.kernelHeight * s.kernelWidth, s.batch * s.outHeight * s.outWidth)
             gemms = [(false, false, s.outChannels, columns, rows), (false, true, s.outChannels, rows, columns)]
                 + (inputGradient ? [(true, false, rows, columns, s.outChannels)] : [])
-        case .batchNorm, .layerNorm, .lstm, .gru, .attention, .convTranspose:
+        case .batchNorm, .layerNorm, .lstm, .gru, .attention, .convTranspose, .depthwise:
             break
         }
         buffers = gemms.map { ta, tb, m, n, k in

@@ -190,6 +190,8 @@ public struct LayerBenchmark: Sendable {
         case gru(steps: Int, batch: Int, input: Int, hidden: Int)
         /// `ConvTranspose2D` 4×4, stride 2, padding 1, over `[batch, input, side, side]`.
         case convTranspose(batch: Int, input: Int, output: Int, side: Int)
+        /// A depthwise `Conv2D` 3×3, padding 1, over `[batch, channels, side, side]`.
+        case depthwise(batch: Int, channels: Int, side: Int)
         /// Self-attention over `[batch, sequence, embed]`.
         case attention(batch: Int, sequence: Int, embed: Int, heads: Int)
     }
@@ -201,7 +203,7 @@ public struct LayerBenchmark: Sendable {
     public var hasGemms: Bool {
         switch layer {
         case .dense, .conv: true
-        case .batchNorm, .layerNorm, .lstm, .gru, .attention, .convTranspose: false
+        case .batchNorm, .layerNorm, .lstm, .gru, .attention, .convTranspose, .depthwise: false
         }
     }
     public var kernels: [Kernel] {
@@ -259,6 +261,7 @@ public enum Catalog {
         // Layers III: a DCGAN generator block and a two-layer LSTM language model's recurrence.
         LayerBenchmark(layer: .convTranspose(batch: 64, input: 128, output: 64, side: 7), label: "ConvTranspose2D N64 128→64 7×7→14×14"),
         LayerBenchmark(layer: .lstm(steps: 35, batch: 20, input: 128, hidden: 128, layers: 2), label: "LSTM 2 layers T35 B20 128→128"),
+        LayerBenchmark(layer: .depthwise(batch: 32, channels: 32, side: 28), label: "Conv2D depthwise N32 32 28×28 3×3"),
     ]
 
     public static let autodiffCases: [AutodiffCase] = {
@@ -299,6 +302,7 @@ public enum ComparisonWorkload: String, CaseIterable, Sendable {
     case convTranspose128to64Forward = "convtranspose-128-64-fwd"
     case convTranspose128to64ForwardBackward = "convtranspose-128-64-fwdbwd"
     case lstm2LayersForwardBackward = "lstm-2x128-fwdbwd"
+    case depthwise32ForwardBackward = "conv-depthwise-32-fwdbwd"
     case mlpStep = "mlp-step"
     case cnnStep = "cnn-step"
     /// Nabla only: the CNN step on the autodiff path, compared with Nabla's manual `cnnStep`.
@@ -336,6 +340,8 @@ public enum ComparisonWorkload: String, CaseIterable, Sendable {
             return "ConvTranspose2D 4×4 stride 2 pad 1, 128→64, 7×7→14×14, batch 64, forward"
         case .convTranspose128to64ForwardBackward:
             return "ConvTranspose2D 4×4 stride 2 pad 1, 128→64, 7×7→14×14, batch 64, zero grads + forward + backward (input gradient, random upstream)"
+        case .depthwise32ForwardBackward:
+            return "Conv2D depthwise 3×3 pad 1, 32 channels, 28×28, batch 32, zero grads + forward + backward (input gradient, random upstream)"
         case .lstm2LayersForwardBackward:
             return "LSTM 2 layers 128→128, 35 steps, batch 20, zero grads + forward + backward (input gradient, random upstream)"
         case .mlpStep: return "MLP 784-256-128-10 ReLU, one training step, batch 128; \(data)"

@@ -115,6 +115,12 @@ extension ComparisonWorkload {
             let layer = ConvTranspose2D<Float>(
                 inputChannels: 128, outputChannels: 64, kernelSize: 4, stride: 2, padding: 1, using: &g)
             return layerWorkload(layer, inputShape: [64, 128, 7, 7], generator: &g)
+        case .depthwise32ForwardBackward:
+            var g = SeededGenerator(seed: 1)
+            let layer = Conv2D<Float>(
+                inputChannels: 32, outputChannels: 32, kernelSize: 3, padding: 1, groups: 32,
+                initialization: .pyTorchDefault, using: &g)
+            return layerWorkload(layer, inputShape: [32, 32, 28, 28], generator: &g)
         case .lstm2LayersForwardBackward:
             var g = SeededGenerator(seed: 1)
             let layer = LSTM<Float>(inputSize: 128, hiddenSize: 128, numLayers: 2, using: &g)

@@ -4,14 +4,20 @@ extension Misuse {
     @usableFromInline
     static func convolutionGeometry(
         _ op: String, _ shapes: @autoclosure () -> String, input: [Int], filter: [Int],
-        configuration: Convolution2DConfiguration
+        configuration: Convolution2DConfiguration, groups: Int = 1
     ) -> Convolution2DGeometry {
         check(input.count == 4, op, "\(shapes()): input must have rank 4 [N, C, H, W]")
-        check(filter.count == 4, op, "\(shapes()): filter must have rank 4 [O, C, kh, kw]")
+        check(filter.count == 4, op, "\(shapes()): filter must have rank 4 [O, C / groups, kh, kw]")
+        check(groups >= 1, op, "\(shapes()): groups \(groups) must be positive")
         check(
-            input[1] == filter[1], op,
-            "\(shapes()): input has \(input[1]) channels, filter expects \(filter[1])")
+            input[1] == filter[1] * groups, op,
+            groups == 1
+                ? "\(shapes()): input has \(input[1]) channels, filter expects \(filter[1])"
+                : "\(shapes()): input has \(input[1]) channels, filter expects \(filter[1]) per group × \(groups) groups")
         check(filter[0] >= 1, op, "\(shapes()): filter must have at least 1 output channel")
+        check(
+            filter[0] % groups == 0, op,
+            "\(shapes()): \(filter[0]) output channels do not split into \(groups) groups")
         return Convolution2DGeometry(
             batch: input[0], channels: input[1], height: input[2], width: input[3],
             kernelHeight: filter[2], kernelWidth: filter[3], configuration: configuration,
@@ -67,13 +73,13 @@ extension Misuse {
     @usableFromInline
     static func filterGradientGeometry(
         outputGradient: [Int], input: [Int], filterShape: [Int],
-        configuration: Convolution2DConfiguration
+        configuration: Convolution2DConfiguration, groups: Int = 1
     ) -> (Convolution2DGeometry, Int) {
         let op = "conv2dBackwardFilter"
         // Built only when a check fails.
         func shapes() -> String { "output gradient \(outputGradient), input \(input) and filter shape \(filterShape)" }
         let geometry = convolutionGeometry(
-            op, shapes(), input: input, filter: filterShape, configuration: configuration)
+            op, shapes(), input: input, filter: filterShape, configuration: configuration, groups: groups)
         checkOutputGradient(op, shapes(), outputGradient, geometry: geometry, outputChannels: filterShape[0])
         return (geometry, filterShape[0])
     }
@@ -85,12 +91,15 @@ extension Misuse {
     /// and dilations, paddings not negative, and each output padding in `0..<stride`.
     static func checkTransposedConvolution(
         _ layer: String, inputChannels: Int, outputChannels: Int, kernel: (height: Int, width: Int),
-        configuration c: Convolution2DConfiguration, outputPadding: (height: Int, width: Int)
+        configuration c: Convolution2DConfiguration, outputPadding: (height: Int, width: Int), groups: Int = 1
     ) {
         func shapes() -> String {
             "channels \(inputChannels) → \(outputChannels), kernel \(kernel.height)×\(kernel.width), \(c), "
-                + "output padding \(outputPadding.height)×\(outputPadding.width)"
+                + "output padding \(outputPadding.height)×\(outputPadding.width)" + (groups == 1 ? "" : ", groups \(groups)")
         }
+        check(
+            groups > 0 && inputChannels % groups == 0 && outputChannels % groups == 0, layer,
+            "\(shapes()): \(groups) groups must divide both channel counts")
         check(
             inputChannels > 0 && outputChannels > 0 && kernel.height > 0 && kernel.width > 0, layer,
             "\(shapes()): channels and kernel sizes must be positive")

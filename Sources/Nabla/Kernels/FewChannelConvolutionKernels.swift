@@ -68,7 +68,7 @@ public enum FewChannelConvolutionKernels {
 
     // MARK: Tensor level
 
-    /// ``conv2d(_:filter:configuration:)`` plus `bias` per output channel, for a geometry that
+    /// ``conv2d(_:filter:configuration:groups:)`` plus `bias` per output channel, for a geometry that
     /// ``handlesForward(_:outputChannels:)`` accepts (checked by the caller).
     ///
     /// - Parameters:
@@ -91,7 +91,7 @@ public enum FewChannelConvolutionKernels {
         }
     }
 
-    /// ``conv2dBackwardFilter(_:input:filterShape:configuration:)`` and, if asked, the bias
+    /// ``conv2dBackwardFilter(_:input:filterShape:configuration:groups:)`` and, if asked, the bias
     /// gradient `Σ_{n,y,x} outputGradient[n, o, y, x]`, for a geometry that
     /// ``handlesFilterGradient(_:outputChannels:)`` accepts (checked by the caller).
     ///
@@ -609,7 +609,7 @@ public enum FewChannelConvolutionKernels {
             && geometry.outputHeight * geometry.outputWidth >= minimumGemmPlane
     }
 
-    /// ``conv2dBackwardInput(_:filter:inputShape:configuration:)`` by one GEMM per image,
+    /// ``conv2dBackwardInput(_:filter:inputShape:configuration:groups:)`` by one GEMM per image,
     /// `filterᵀ [C·kh·kw, O] · g_n [O, oh·ow]`, reading the image's block of the NCHW gradient in
     /// place, then col2im into the image's input gradient. Each GEMM is small enough for
     /// OpenBLAS to run on the calling thread alone.

@@ -1014,7 +1014,7 @@ extension WinogradKernels {
 // MARK: - Tensor-level convolution and input gradient
 
 extension WinogradKernels {
-    /// Whether Winograd computes ``conv2dBackwardInput(_:filter:inputShape:configuration:)``
+    /// Whether Winograd computes ``conv2dBackwardInput(_:filter:inputShape:configuration:groups:)``
     /// for `geometry` faster than im2col: the forward convolution's conditions for the
     /// transposed convolution, which needs paddings of at most 2.
     @inlinable
@@ -1044,7 +1044,7 @@ extension WinogradKernels {
                 paddingWidth: 2 - c.paddingWidth, dilationHeight: 1, dilationWidth: 1))
     }
 
-    /// ``Nabla/conv2d(_:filter:configuration:)`` by Winograd F(4×4, 3×3), with a workspace
+    /// ``Nabla/conv2d(_:filter:configuration:groups:)`` by Winograd F(4×4, 3×3), with a workspace
     /// allocated for the call.
     ///
     /// - Parameters:
@@ -1073,7 +1073,7 @@ extension WinogradKernels {
         }
     }
 
-    /// ``Nabla/conv2dBackwardInput(_:filter:inputShape:configuration:)`` by Winograd: the
+    /// ``Nabla/conv2dBackwardInput(_:filter:inputShape:configuration:groups:)`` by Winograd: the
     /// convolution of `outputGradient` with the rotated, transposed filter (see
     /// ``paysForInputGradient(_:outputChannels:)``).
     ///
@@ -1107,7 +1107,7 @@ extension WinogradKernels {
 }
 
 extension WinogradKernels {
-    /// ``Nabla/conv2dBackwardFilter(_:input:filterShape:configuration:)`` by Winograd
+    /// ``Nabla/conv2dBackwardFilter(_:input:filterShape:configuration:groups:)`` by Winograd
     /// F(4×4, 3×3), with a workspace allocated for the call.
     ///
     /// - Parameters:

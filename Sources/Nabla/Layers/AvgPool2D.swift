@@ -2,7 +2,7 @@
 /// padding included (PyTorch's default `count_include_pad=True`).
 ///
 /// Shapes: the input is `[N, C, H, W]` and the output `[N, C, oh, ow]`, sizes as in
-/// ``conv2d(_:filter:configuration:)``. The backward spreads each gradient element, divided by
+/// ``conv2d(_:filter:configuration:groups:)``. The backward spreads each gradient element, divided by
 /// `kh · kw`, over its window (``avgPool2dAdjoint(_:inputShape:configuration:)``).
 public final class AvgPool2D<Scalar: TensorScalar>: Layer<Scalar> {
     public let configuration: Pooling2DConfiguration

@@ -4,15 +4,20 @@
 /// (col2im for the input gradient) otherwise.
 ///
 /// Shapes: the input is `[N, inputChannels, H, W]` and the output `[N, outputChannels, oh, ow]`,
-/// sizes as in ``conv2d(_:filter:configuration:)``. The weight is `[outputChannels,
-/// inputChannels, kh, kw]` and the bias `[outputChannels]`, PyTorch's `Conv2d` layout.
+/// sizes as in ``conv2d(_:filter:configuration:groups:)``. The weight is `[outputChannels,
+/// inputChannels / groups, kh, kw]` and the bias `[outputChannels]`, PyTorch's `Conv2d` layout.
+///
+/// With `groups` > 1 the channels split into that many groups, each convolved with its own
+/// filters; `groups = inputChannels` is a depthwise convolution, which runs on its own direct loops.
 public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
     public let inputChannels: Int
     public let outputChannels: Int
     public let kernelHeight: Int
     public let kernelWidth: Int
     public let configuration: Convolution2DConfiguration
-    /// `[outputChannels, inputChannels, kh, kw]`.
+    /// The channel groups, which divide both channel counts.
+    public let groups: Int
+    /// `[outputChannels, inputChannels / groups, kh, kw]`.
     public let weight: Parameter<Scalar>
     /// `[outputChannels]`, or `nil` without bias.
     public let bias: Parameter<Scalar>?
@@ -22,13 +27,13 @@ public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
     /// `inputChannels·kh·kw`), bias zero.
     public convenience init(
         inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1,
-        padding: Int = 0, dilation: Int = 1, bias: Bool = true,
+        padding: Int = 0, dilation: Int = 1, groups: Int = 1, bias: Bool = true,
         initialization: WeightInitialization = .xavier, using generator: inout SeededGenerator
     ) {
         self.init(
             inputChannels: inputChannels, outputChannels: outputChannels, kernelHeight: kernelSize,
             kernelWidth: kernelSize,
-            configuration: .init(stride: stride, padding: padding, dilation: dilation), bias: bias,
+            configuration: .init(stride: stride, padding: padding, dilation: dilation), groups: groups, bias: bias,
             initialization: initialization, using: &generator)
     }
 
@@ -36,7 +41,7 @@ public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
     /// and dilations per dimension.
     public init(
         inputChannels: Int, outputChannels: Int, kernelHeight: Int, kernelWidth: Int,
-        configuration: Convolution2DConfiguration, bias: Bool = true,
+        configuration: Convolution2DConfiguration, groups: Int = 1, bias: Bool = true,
         initialization: WeightInitialization = .xavier, using generator: inout SeededGenerator
     ) {
         let c = configuration
@@ -48,16 +53,20 @@ public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
             c.strideHeight > 0 && c.strideWidth > 0 && c.dilationHeight > 0 && c.dilationWidth > 0
                 && c.paddingHeight >= 0 && c.paddingWidth >= 0, "Conv2D",
             "\(shapes): strides and dilations must be positive, paddings not negative")
+        Misuse.check(
+            groups > 0 && inputChannels % groups == 0 && outputChannels % groups == 0, "Conv2D",
+            "\(shapes): \(groups) groups must divide both channel counts")
+        self.groups = groups
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.kernelHeight = kernelHeight
         self.kernelWidth = kernelWidth
         self.configuration = configuration
-        let fanIn = inputChannels * kernelHeight * kernelWidth
+        let fanIn = inputChannels / groups * kernelHeight * kernelWidth
         self.weight = Parameter(
             name: "weight",
             value: initialization.sample(
-                shape: [outputChannels, inputChannels, kernelHeight, kernelWidth], fanIn: fanIn,
+                shape: [outputChannels, inputChannels / groups, kernelHeight, kernelWidth], fanIn: fanIn,
                 fanOut: outputChannels * kernelHeight * kernelWidth, using: &generator))
         self.bias = bias ? Parameter(name: "bias", value: .zeros(shape: [outputChannels])) : nil
     }
@@ -66,14 +75,14 @@ public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String {
         "Conv2D(\(inputChannels) → \(outputChannels), kernel \(kernelHeight)×\(kernelWidth), "
-            + "\(configuration), bias: \(bias != nil))"
+            + "\(configuration), \(groups > 1 ? "groups: \(groups), " : "")bias: \(bias != nil))"
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         _ = checkedOutputShape(input.shape)
         return TensorOperations.conv2d(
-            input, filter: weight.variable, bias: bias?.variable, configuration: configuration)
+            input, filter: weight.variable, bias: bias?.variable, configuration: configuration, groups: groups)
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -81,7 +90,7 @@ public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
         _ = checkedOutputShape(input.shape)
         cachedInput = input
         return conv2dAddingBias(
-            input, filter: weight.value, bias: bias?.value, configuration: configuration)
+            input, filter: weight.value, bias: bias?.value, configuration: configuration, groups: groups)
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -89,13 +98,13 @@ public final class Conv2D<Scalar: TensorScalar>: Layer<Scalar> {
         guard let input = cachedInput else { Misuse.fail("\(self)", "backward called before forward") }
         let gradients = conv2dBackwardFilterAndBias(
             outputGradient, input: input, filterShape: weight.value.shape,
-            configuration: configuration, computesBiasGradient: bias != nil)
+            configuration: configuration, groups: groups, computesBiasGradient: bias != nil)
         weight.accumulate(gradients.filter)
         if let bias, let gradient = gradients.bias { bias.accumulate(gradient) }
         guard computesInputGradient else { return nil }
         return conv2dBackwardInput(
             outputGradient, filter: weight.value, inputShape: input.shape,
-            configuration: configuration)
+            configuration: configuration, groups: groups)
     }
 
     /// `[N, outputChannels, oh, ow]`, for an input with the channels and a padded size that

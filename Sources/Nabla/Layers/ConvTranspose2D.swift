@@ -3,8 +3,8 @@
 /// that it upsamples where a strided convolution downsamples.
 ///
 /// Its forward is the input gradient of a convolution and its backward the convolution and its
-/// filter gradient, so both paths run ``conv2dBackwardInput(_:filter:inputShape:configuration:)``,
-/// ``conv2d(_:filter:configuration:)`` and ``conv2dBackwardFilter(_:input:filterShape:configuration:)``
+/// filter gradient, so both paths run ``conv2dBackwardInput(_:filter:inputShape:configuration:groups:)``,
+/// ``conv2d(_:filter:configuration:groups:)`` and ``conv2dBackwardFilter(_:input:filterShape:configuration:groups:)``
 /// and the algorithms ``ConvolutionAlgorithm`` picks for them.
 ///
 /// Shapes: the input is `[N, inputChannels, H, W]` and the output
@@ -14,8 +14,9 @@
 /// ```
 /// and `ow` alike. `outputPadding` (smaller than the stride or the dilation) adds rows and columns
 /// at the bottom and right, to pick one of the sizes a strided convolution maps to the same
-/// size. The weight is `[inputChannels, outputChannels, kh, kw]`, PyTorch's layout, and the bias
-/// `[outputChannels]`.
+/// size. The weight is `[inputChannels, outputChannels / groups, kh, kw]`, PyTorch's layout, and
+/// the bias `[outputChannels]`. With `groups` > 1, input channel group `k` feeds output channel
+/// group `k` only.
 public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
     public let inputChannels: Int
     public let outputChannels: Int
@@ -25,7 +26,9 @@ public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
     public let configuration: Convolution2DConfiguration
     /// Extra output rows and columns at the bottom and right, `(height, width)`.
     public let outputPadding: (height: Int, width: Int)
-    /// `[inputChannels, outputChannels, kh, kw]`.
+    /// The channel groups, which divide both channel counts.
+    public let groups: Int
+    /// `[inputChannels, outputChannels / groups, kh, kw]`.
     public let weight: Parameter<Scalar>
     /// `[outputChannels]`, or `nil` without bias.
     public let bias: Parameter<Scalar>?
@@ -34,7 +37,7 @@ public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
     private var pendingOutputPadding: (height: Int, width: Int)?
 
     /// Creates a layer with a square kernel and PyTorch's default initialization:
-    /// weight and bias from `U(±1/√(outputChannels·kh·kw))`.
+    /// weight and bias from `U(±1/√(outputChannels/groups·kh·kw))`.
     ///
     /// - Parameters:
     ///   - inputChannels: the input's channels, `C`.
@@ -45,17 +48,18 @@ public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
     ///   - outputPadding: rows and columns added at the bottom and right, at least 0 and smaller
     ///     than `stride`.
     ///   - dilation: the spacing between kernel taps.
+    ///   - groups: the channel groups, which divide both channel counts.
     ///   - bias: whether the layer adds a bias per output channel.
     ///   - generator: the source of the initial weights.
     public convenience init(
         inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1,
-        padding: Int = 0, outputPadding: Int = 0, dilation: Int = 1, bias: Bool = true,
+        padding: Int = 0, outputPadding: Int = 0, dilation: Int = 1, groups: Int = 1, bias: Bool = true,
         using generator: inout SeededGenerator
     ) {
         self.init(
             inputChannels: inputChannels, outputChannels: outputChannels, kernelHeight: kernelSize,
             kernelWidth: kernelSize, configuration: .init(stride: stride, padding: padding, dilation: dilation),
-            outputPadding: (outputPadding, outputPadding), bias: bias, using: &generator)
+            outputPadding: (outputPadding, outputPadding), groups: groups, bias: bias, using: &generator)
     }
 
     /// Creates a layer with a `kernelHeight × kernelWidth` kernel and separate values per
@@ -70,16 +74,19 @@ public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
     ///     adjoint of.
     ///   - outputPadding: rows and columns added at the bottom and right, each at least 0 and
     ///     smaller than its stride.
+    ///   - groups: the channel groups, which divide both channel counts.
     ///   - bias: whether the layer adds a bias per output channel.
     ///   - generator: the source of the initial weights.
     public init(
         inputChannels: Int, outputChannels: Int, kernelHeight: Int, kernelWidth: Int,
         configuration: Convolution2DConfiguration, outputPadding: (height: Int, width: Int) = (0, 0),
-        bias: Bool = true, using generator: inout SeededGenerator
+        groups: Int = 1, bias: Bool = true, using generator: inout SeededGenerator
     ) {
         Misuse.checkTransposedConvolution(
             "ConvTranspose2D", inputChannels: inputChannels, outputChannels: outputChannels,
-            kernel: (kernelHeight, kernelWidth), configuration: configuration, outputPadding: outputPadding)
+            kernel: (kernelHeight, kernelWidth), configuration: configuration, outputPadding: outputPadding,
+            groups: groups)
+        self.groups = groups
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.kernelHeight = kernelHeight
@@ -87,11 +94,11 @@ public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
         self.configuration = configuration
         self.outputPadding = outputPadding
         // PyTorch's fan-in of a transposed convolution is weight.size(1)·kh·kw.
-        let bound = 1 / Scalar.sqrt(Scalar(outputChannels * kernelHeight * kernelWidth))
+        let bound = 1 / Scalar.sqrt(Scalar(outputChannels / groups * kernelHeight * kernelWidth))
         weight = Parameter(
             name: "weight",
             value: .randomUniform(
-                shape: [inputChannels, outputChannels, kernelHeight, kernelWidth], in: -bound..<bound,
+                shape: [inputChannels, outputChannels / groups, kernelHeight, kernelWidth], in: -bound..<bound,
                 using: &generator))
         self.bias = bias
             ? Parameter(name: "bias", value: .randomUniform(shape: [outputChannels], in: -bound..<bound, using: &generator))
@@ -102,14 +109,15 @@ public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var description: String {
         "ConvTranspose2D(\(inputChannels) → \(outputChannels), kernel \(kernelHeight)×\(kernelWidth), "
-            + "\(configuration), output padding \(outputPadding.height)×\(outputPadding.width), bias: \(bias != nil))"
+            + "\(configuration), output padding \(outputPadding.height)×\(outputPadding.width), "
+            + "\(groups > 1 ? "groups: \(groups), " : "")bias: \(bias != nil))"
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         let outputShape = checkedOutputShape(input.shape)
         let output = TensorOperations.conv2dBackwardInput(
-            input, filter: weight.variable, inputShape: outputShape, configuration: configuration)
+            input, filter: weight.variable, inputShape: outputShape, configuration: configuration, groups: groups)
         guard let bias else { return output }
         return output + TensorOperations.reshape(bias.variable, to: [1, outputChannels, 1, 1])
     }
@@ -118,7 +126,8 @@ public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let outputShape = checkedOutputShape(input.shape)
         cachedInput = input
-        var output = conv2dBackwardInput(input, filter: weight.value, inputShape: outputShape, configuration: configuration)
+        var output = conv2dBackwardInput(
+            input, filter: weight.value, inputShape: outputShape, configuration: configuration, groups: groups)
         if let bias { output += bias.value.reshaped(to: [1, outputChannels, 1, 1]) }
         return output
     }
@@ -128,10 +137,11 @@ public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
         guard let input = cachedInput else { Misuse.fail("\(self)", "backward called before forward") }
         // The convolution this layer is the adjoint of runs from the output gradient to the input.
         weight.accumulate(
-            conv2dBackwardFilter(input, input: outputGradient, filterShape: weight.value.shape, configuration: configuration))
+            conv2dBackwardFilter(
+                input, input: outputGradient, filterShape: weight.value.shape, configuration: configuration, groups: groups))
         bias?.accumulate(outputGradient.sum(alongAxes: [0, 2, 3]))
         guard computesInputGradient else { return nil }
-        return conv2d(outputGradient, filter: weight.value, configuration: configuration)
+        return conv2d(outputGradient, filter: weight.value, configuration: configuration, groups: groups)
     }
 
     /// Runs the layer so that its output is `outputSize` (height, width), as PyTorch's

@@ -1,7 +1,7 @@
 /// 2-D max pooling over NCHW input: each window's maximum, padding acting as −∞.
 ///
 /// Shapes: the input is `[N, C, H, W]` and the output `[N, C, oh, ow]`, sizes as in
-/// ``conv2d(_:filter:configuration:)``. The gradient goes to each window's maximum (the first of
+/// ``conv2d(_:filter:configuration:groups:)``. The gradient goes to each window's maximum (the first of
 /// tied maxima, as ``maxPool2dWithIndices(_:configuration:)`` picks it): the manual forward
 /// caches those indices and the manual backward scatters the gradient to them.
 public final class MaxPool2D<Scalar: TensorScalar>: Layer<Scalar> {

@@ -6,8 +6,11 @@
 ///
 /// - Parameters:
 ///   - input: `[N, C, H, W]`.
-///   - filter: `[O, C, kh, kw]`.
+///   - filter: `[O, C / groups, kh, kw]`.
 ///   - configuration: stride, zero padding and dilation.
+///   - groups: the channel groups, which divide `C` and `O`: output channels `k·O/groups ..<
+///     (k + 1)·O/groups` read input channels `k·C/groups ..< (k + 1)·C/groups` only (PyTorch's
+///     `groups`; `groups = C` is a depthwise convolution).
 /// - Returns: `[N, O, oh, ow]`, with `oh = (H + 2·paddingHeight − dilationHeight·(kh − 1) − 1)
 ///   / strideHeight + 1` and likewise `ow`.
 ///
@@ -17,15 +20,17 @@
 @inlinable
 public func conv2d<S: TensorScalar>(
     _ input: Tensor<S>, filter: Tensor<S>,
-    configuration: Convolution2DConfiguration = .init()
+    configuration: Convolution2DConfiguration = .init(), groups: Int = 1
 ) -> Tensor<S> {
     let geometry = Misuse.convolutionGeometry(
         "conv2d", "input \(input.shape) and filter \(filter.shape)", input: input.shape,
-        filter: filter.shape, configuration: configuration)
+        filter: filter.shape, configuration: configuration, groups: groups)
     let outputChannels = filter.shape[0]
     let outputShape = [geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth]
     guard geometry.batch > 0 else { return Tensor(shape: outputShape, scalars: []) }
-    switch ConvolutionAlgorithm.select(.forward, geometry: geometry, outputChannels: outputChannels) {
+    switch ConvolutionAlgorithm.select(.forward, geometry: geometry, outputChannels: outputChannels, groups: groups) {
+    case .depthwise, .perGroup:
+        return groupedConv2d(input, filter: filter, geometry: geometry, groups: groups)
     case .fewChannels:
         return FewChannelConvolutionKernels.conv2d(input, filter: filter, bias: nil, geometry: geometry)
     case .winograd:
@@ -84,18 +89,19 @@ public func conv2d<S: TensorScalar>(
     }
 }
 
-/// The gradient of ``conv2d(_:filter:configuration:)`` with respect to its input.
+/// The gradient of ``conv2d(_:filter:configuration:groups:)`` with respect to its input.
 ///
 /// - Parameters:
 ///   - outputGradient: `[N, O, oh, ow]`, the gradient with respect to the convolution's output.
-///   - filter: `[O, C, kh, kw]`.
+///   - filter: `[O, C / groups, kh, kw]`.
 ///   - inputShape: `[N, C, H, W]`.
 ///   - configuration: as in the forward convolution.
+///   - groups: as in the forward convolution.
 /// - Returns: `[N, C, H, W]`: col2im of `filterᵀ · outputGradient`.
 @inlinable
 public func conv2dBackwardInput<S: TensorScalar>(
     _ outputGradient: Tensor<S>, filter: Tensor<S>, inputShape: [Int],
-    configuration: Convolution2DConfiguration = .init()
+    configuration: Convolution2DConfiguration = .init(), groups: Int = 1
 ) -> Tensor<S> {
     let op = "conv2dBackwardInput"
     func shapes() -> String {
@@ -103,12 +109,14 @@ public func conv2dBackwardInput<S: TensorScalar>(
             + "\(inputShape)"
     }
     let geometry = Misuse.convolutionGeometry(
-        op, shapes(), input: inputShape, filter: filter.shape, configuration: configuration)
+        op, shapes(), input: inputShape, filter: filter.shape, configuration: configuration, groups: groups)
     let outputChannels = filter.shape[0]
     Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
     guard geometry.batch > 0 else { return Tensor(shape: inputShape, scalars: []) }
-    switch ConvolutionAlgorithm.select(.inputGradient, geometry: geometry, outputChannels: outputChannels) {
+    switch ConvolutionAlgorithm.select(.inputGradient, geometry: geometry, outputChannels: outputChannels, groups: groups) {
+    case .depthwise, .perGroup:
+        return groupedConv2dBackwardInput(outputGradient, filter: filter, geometry: geometry, groups: groups)
     case .fewChannels:
         return FewChannelConvolutionKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
     case .winograd:
@@ -133,24 +141,28 @@ public func conv2dBackwardInput<S: TensorScalar>(
     }
 }
 
-/// The gradient of ``conv2d(_:filter:configuration:)`` with respect to its filter.
+/// The gradient of ``conv2d(_:filter:configuration:groups:)`` with respect to its filter.
 ///
 /// - Parameters:
 ///   - outputGradient: `[N, O, oh, ow]`, the gradient with respect to the convolution's output.
 ///   - input: `[N, C, H, W]`, the convolution's input.
-///   - filterShape: `[O, C, kh, kw]`.
+///   - filterShape: `[O, C / groups, kh, kw]`.
 ///   - configuration: as in the forward convolution.
-/// - Returns: `[O, C, kh, kw]`: `outputGradient · im2col(input)ᵀ`.
+///   - groups: as in the forward convolution.
+/// - Returns: `[O, C / groups, kh, kw]`: `outputGradient · im2col(input)ᵀ`.
 @inlinable
 public func conv2dBackwardFilter<S: TensorScalar>(
     _ outputGradient: Tensor<S>, input: Tensor<S>, filterShape: [Int],
-    configuration: Convolution2DConfiguration = .init()
+    configuration: Convolution2DConfiguration = .init(), groups: Int = 1
 ) -> Tensor<S> {
     let (geometry, outputChannels) = Misuse.filterGradientGeometry(
         outputGradient: outputGradient.shape, input: input.shape, filterShape: filterShape,
-        configuration: configuration)
+        configuration: configuration, groups: groups)
     guard geometry.batch > 0 else { return Tensor(repeating: 0, shape: filterShape) }
-    switch ConvolutionAlgorithm.select(.filterGradient, geometry: geometry, outputChannels: outputChannels) {
+    switch ConvolutionAlgorithm.select(.filterGradient, geometry: geometry, outputChannels: outputChannels, groups: groups) {
+    case .depthwise, .perGroup:
+        return groupedConv2dBackwardFilter(
+            outputGradient, input: input, filterShape: filterShape, geometry: geometry, groups: groups)
     case .fewChannels:
         return FewChannelConvolutionKernels.conv2dBackwardFilter(
             outputGradient, input: input, filterShape: filterShape, geometry: geometry,
@@ -178,16 +190,16 @@ public func conv2dBackwardFilter<S: TensorScalar>(
     }
 }
 
-/// ``conv2d(_:filter:configuration:)`` plus `bias` (`[O]`) per output channel; the few-channel
+/// ``conv2d(_:filter:configuration:groups:)`` plus `bias` (`[O]`) per output channel; the few-channel
 /// path adds the bias inside the convolution instead of in a second pass.
 @inlinable
 func conv2dAddingBias<S: TensorScalar>(
     _ input: Tensor<S>, filter: Tensor<S>, bias: Tensor<S>?,
-    configuration: Convolution2DConfiguration
+    configuration: Convolution2DConfiguration, groups: Int = 1
 ) -> Tensor<S> {
     let geometry = Misuse.convolutionGeometry(
         "conv2d", "input \(input.shape) and filter \(filter.shape)", input: input.shape,
-        filter: filter.shape, configuration: configuration)
+        filter: filter.shape, configuration: configuration, groups: groups)
     let outputChannels = filter.shape[0]
     if let bias {
         Misuse.check(
@@ -196,36 +208,36 @@ func conv2dAddingBias<S: TensorScalar>(
     }
     // Only the few-channel path fuses the bias; the others add it after the convolution.
     let algorithm = ConvolutionAlgorithm.select(
-        .forwardAddingBias, geometry: geometry, outputChannels: outputChannels)
+        .forwardAddingBias, geometry: geometry, outputChannels: outputChannels, groups: groups)
     if algorithm == .fewChannels {
         return FewChannelConvolutionKernels.conv2d(input, filter: filter, bias: bias, geometry: geometry)
     }
-    var output = conv2d(input, filter: filter, configuration: configuration)
+    var output = conv2d(input, filter: filter, configuration: configuration, groups: groups)
     if let bias { output += bias.reshaped(to: [1, outputChannels, 1, 1]) }
     return output
 }
 
-/// ``conv2dBackwardFilter(_:input:filterShape:configuration:)`` and, if `computesBiasGradient`,
+/// ``conv2dBackwardFilter(_:input:filterShape:configuration:groups:)`` and, if `computesBiasGradient`,
 /// the bias gradient `[O]` (the output gradient summed over axes 0, 2 and 3); the few-channel
 /// path sums it in the same pass.
 @inlinable
 func conv2dBackwardFilterAndBias<S: TensorScalar>(
     _ outputGradient: Tensor<S>, input: Tensor<S>, filterShape: [Int],
-    configuration: Convolution2DConfiguration, computesBiasGradient: Bool
+    configuration: Convolution2DConfiguration, groups: Int = 1, computesBiasGradient: Bool
 ) -> (filter: Tensor<S>, bias: Tensor<S>?) {
     let (geometry, outputChannels) = Misuse.filterGradientGeometry(
         outputGradient: outputGradient.shape, input: input.shape, filterShape: filterShape,
-        configuration: configuration)
+        configuration: configuration, groups: groups)
     // Only the few-channel path sums the bias gradient in its own pass.
     let algorithm = ConvolutionAlgorithm.select(
-        .filterAndBiasGradient, geometry: geometry, outputChannels: outputChannels)
+        .filterAndBiasGradient, geometry: geometry, outputChannels: outputChannels, groups: groups)
     if algorithm == .fewChannels {
         return FewChannelConvolutionKernels.conv2dBackwardFilter(
             outputGradient, input: input, filterShape: filterShape, geometry: geometry,
             computesBiasGradient: computesBiasGradient)
     }
     let filter = conv2dBackwardFilter(
-        outputGradient, input: input, filterShape: filterShape, configuration: configuration)
+        outputGradient, input: input, filterShape: filterShape, configuration: configuration, groups: groups)
     return (filter, computesBiasGradient ? outputGradient.sum(alongAxes: [0, 2, 3]) : nil)
 }
 

@@ -2,6 +2,8 @@
 /// every convolution entry point (as PyTorch's `_select_conv_backend` returns a `ConvBackend`).
 ///
 /// The rule, in this order for every pass:
+/// 0. **Grouped** (`groups > 1`): **depthwise** direct loops when every group has one input
+///    channel (`groups = C`), else **per group**, each group's channels through this rule again.
 /// 1. **Few channels** (`C ≤ 4`, the first layer): direct SIMD loops where `O·C` is small, one
 ///    GEMM per image otherwise, straight into and out of NCHW; it also fuses the bias into the
 ///    forward and sums the bias gradient in the filter-gradient pass.
@@ -11,11 +13,16 @@
 /// 3. **im2col + GEMM** for every other shape.
 ///
 /// The first two never overlap (`C ≤ 4` against `C ≥ 16`), so the order only says which is
-/// asked first; a transposed or grouped convolution adds its own passes here.
+/// asked first. A transposed convolution is the input-gradient pass of the convolution it is
+/// the adjoint of, and asks for that.
 public enum ConvolutionAlgorithm: String, Hashable, Sendable, CaseIterable {
     case fewChannels
     case winograd
     case im2col
+    /// Groups of one input channel each: `DepthwiseConvolutionKernels`.
+    case depthwise
+    /// Each group apart, through the ungrouped rule, the results joined.
+    case perGroup
 
     /// A pass of the convolution.
     public enum Pass: String, Hashable, Sendable, CaseIterable {
@@ -31,11 +38,13 @@ public enum ConvolutionAlgorithm: String, Hashable, Sendable, CaseIterable {
         case filterAndBiasGradient
     }
 
-    /// The algorithm for `pass` of the convolution with `geometry` and `outputChannels`.
+    /// The algorithm for `pass` of the convolution with `geometry` (all `C` input channels),
+    /// `outputChannels` and `groups`.
     @inlinable
     public static func select(
-        _ pass: Pass, geometry: Convolution2DGeometry, outputChannels: Int
+        _ pass: Pass, geometry: Convolution2DGeometry, outputChannels: Int, groups: Int = 1
     ) -> ConvolutionAlgorithm {
+        if groups > 1 { return geometry.channels == groups ? .depthwise : .perGroup }
         let fewChannels: Bool
         let winograd: Bool
         switch pass {

@@ -8,7 +8,7 @@
 ///   - input: `[N, C, H, W]`.
 ///   - configuration: the window, its stride and padding (at most half the window). Padding
 ///     never wins: it acts as −∞.
-/// - Returns: `values` `[N, C, oh, ow]`, sizes as in ``conv2d(_:filter:configuration:)``, and
+/// - Returns: `values` `[N, C, oh, ow]`, sizes as in ``conv2d(_:filter:configuration:groups:)``, and
 ///   `indices`, for each output element (row-major) the row-major offset in `input` of its
 ///   maximum; ties go to the first in window order, and NaN wins.
 @inlinable
@@ -44,7 +44,7 @@ public func maxPool2d<S: TensorScalar>(
 /// - Parameters:
 ///   - input: `[N, C, H, W]`.
 ///   - configuration: the window, its stride and padding (at most half the window).
-/// - Returns: `[N, C, oh, ow]`, sizes as in ``conv2d(_:filter:configuration:)``.
+/// - Returns: `[N, C, oh, ow]`, sizes as in ``conv2d(_:filter:configuration:groups:)``.
 @inlinable
 public func avgPool2d<S: TensorScalar>(
     _ input: Tensor<S>, configuration: Pooling2DConfiguration

@@ -54,10 +54,11 @@ extension TensorOperations {
     ///
     /// - Parameters:
     ///   - input: `[N, C, H, W]`.
-    ///   - filter: `[O, C, kh, kw]`.
+    ///   - filter: `[O, C / groups, kh, kw]`.
     ///   - bias: `[O]`, or `nil`.
     ///   - configuration: stride, zero padding and dilation.
-    /// - Returns: `[N, O, oh, ow]`, sizes as in ``Nabla/conv2d(_:filter:configuration:)``.
+    ///   - groups: the channel groups, as in ``Nabla/conv2d(_:filter:configuration:groups:)``.
+    /// - Returns: `[N, O, oh, ow]`, sizes as in ``Nabla/conv2d(_:filter:configuration:groups:)``.
     ///
     /// The forward and both gradients run the same kernels as the layers' manual backward:
     /// `dInput = conv2dBackwardInput(G, filter)` and `dFilter = conv2dBackwardFilter(G, input)`.
@@ -65,17 +66,17 @@ extension TensorOperations {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func conv2d(
         _ input: Variable<Scalar>, filter: Variable<Scalar>, bias: Variable<Scalar>? = nil,
-        configuration: Convolution2DConfiguration = .init(),
+        configuration: Convolution2DConfiguration = .init(), groups: Int = 1,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let value = Nabla.conv2d(input.value, filter: filter.value, configuration: configuration)
+        let value = Nabla.conv2d(input.value, filter: filter.value, configuration: configuration, groups: groups)
         let outputChannels = filter.shape[0]
         let result = record("conv2d", [input, filter], value, file: file, line: line) { g, needs in
             [needs[0]
-                ? conv2dBackwardInput(g, filter: filter, inputShape: input.shape, configuration: configuration)
+                ? conv2dBackwardInput(g, filter: filter, inputShape: input.shape, configuration: configuration, groups: groups)
                 : nil,
              needs[1]
-                ? conv2dBackwardFilter(g, input: input, filterShape: filter.shape, configuration: configuration)
+                ? conv2dBackwardFilter(g, input: input, filterShape: filter.shape, configuration: configuration, groups: groups)
                 : nil]
         }
         guard let bias else { return result }
@@ -86,56 +87,62 @@ extension TensorOperations {
         return add(result, reshape(bias, to: [1, outputChannels, 1, 1]), file: file, line: line)
     }
 
-    /// The gradient of ``conv2d(_:filter:bias:configuration:file:line:)`` with respect to its
-    /// input, as a differentiable op (a transposed convolution).
+    /// The gradient of ``conv2d(_:filter:bias:configuration:groups:file:line:)`` with respect to
+    /// its input, as a differentiable op (a transposed convolution).
     ///
     /// - Parameters:
     ///   - outputGradient: `[N, O, oh, ow]`.
-    ///   - filter: `[O, C, kh, kw]`.
+    ///   - filter: `[O, C / groups, kh, kw]`.
     ///   - inputShape: `[N, C, H, W]`, the convolution's input shape.
-    /// - Returns: `[N, C, H, W]`, as ``Nabla/conv2dBackwardInput(_:filter:inputShape:configuration:)``.
+    ///   - configuration: as in the convolution.
+    ///   - groups: as in the convolution.
+    /// - Returns: `[N, C, H, W]`, as ``Nabla/conv2dBackwardInput(_:filter:inputShape:configuration:groups:)``.
     ///   It is linear in each argument: `⟨conv2dBackwardInput(G, W), H⟩ = ⟨G, conv2d(H, W)⟩`, which
     ///   gives its backward.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func conv2dBackwardInput(
         _ outputGradient: Variable<Scalar>, filter: Variable<Scalar>, inputShape: [Int],
-        configuration: Convolution2DConfiguration = .init(),
+        configuration: Convolution2DConfiguration = .init(), groups: Int = 1,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         let value = Nabla.conv2dBackwardInput(
             outputGradient.value, filter: filter.value, inputShape: inputShape,
-            configuration: configuration)
+            configuration: configuration, groups: groups)
         return record("conv2dBackwardInput", [outputGradient, filter], value, file: file, line: line) { h, needs in
-            [needs[0] ? conv2d(h, filter: filter, configuration: configuration) : nil,
+            [needs[0] ? conv2d(h, filter: filter, configuration: configuration, groups: groups) : nil,
              needs[1]
-                ? conv2dBackwardFilter(outputGradient, input: h, filterShape: filter.shape, configuration: configuration)
+                ? conv2dBackwardFilter(
+                    outputGradient, input: h, filterShape: filter.shape, configuration: configuration, groups: groups)
                 : nil]
         }
     }
 
-    /// The gradient of ``conv2d(_:filter:bias:configuration:file:line:)`` with respect to its
-    /// filter, as a differentiable op.
+    /// The gradient of ``conv2d(_:filter:bias:configuration:groups:file:line:)`` with respect to
+    /// its filter, as a differentiable op.
     ///
     /// - Parameters:
     ///   - outputGradient: `[N, O, oh, ow]`.
     ///   - input: `[N, C, H, W]`, the convolution's input.
-    ///   - filterShape: `[O, C, kh, kw]`.
-    /// - Returns: `[O, C, kh, kw]`, as ``Nabla/conv2dBackwardFilter(_:input:filterShape:configuration:)``.
-    ///   It is linear in each argument: `⟨conv2dBackwardFilter(G, X), K⟩ = ⟨G, conv2d(X, K)⟩`,
-    ///   which gives its backward.
+    ///   - filterShape: `[O, C / groups, kh, kw]`.
+    ///   - configuration: as in the convolution.
+    ///   - groups: as in the convolution.
+    /// - Returns: `[O, C / groups, kh, kw]`, as
+    ///   ``Nabla/conv2dBackwardFilter(_:input:filterShape:configuration:groups:)``. It is linear in
+    ///   each argument: `⟨conv2dBackwardFilter(G, X), K⟩ = ⟨G, conv2d(X, K)⟩`, which gives its backward.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func conv2dBackwardFilter(
         _ outputGradient: Variable<Scalar>, input: Variable<Scalar>, filterShape: [Int],
-        configuration: Convolution2DConfiguration = .init(),
+        configuration: Convolution2DConfiguration = .init(), groups: Int = 1,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         let value = Nabla.conv2dBackwardFilter(
             outputGradient.value, input: input.value, filterShape: filterShape,
-            configuration: configuration)
+            configuration: configuration, groups: groups)
         return record("conv2dBackwardFilter", [outputGradient, input], value, file: file, line: line) { k, needs in
-            [needs[0] ? conv2d(input, filter: k, configuration: configuration) : nil,
+            [needs[0] ? conv2d(input, filter: k, configuration: configuration, groups: groups) : nil,
              needs[1]
-                ? conv2dBackwardInput(outputGradient, filter: k, inputShape: input.shape, configuration: configuration)
+                ? conv2dBackwardInput(
+                    outputGradient, filter: k, inputShape: input.shape, configuration: configuration, groups: groups)
                 : nil]
         }
     }

@@ -1,0 +1,150 @@
+import Dispatch
+
+// Depthwise convolution (groups = input channels): each output channel reads one input channel
+// through its own kh × kw kernel, so there is no matrix product to hand to BLAS. Direct loops,
+// each tap applied to a whole output row (contiguous for stride 1, so it vectorizes), over
+// disjoint planes in parallel. Zero padding is skipped rather than multiplied.
+
+/// The depthwise convolution's three passes over NCHW buffers. Output channel `o` reads input
+/// channel `o / multiplier` (`multiplier` = output channels ÷ input channels); the filter is
+/// `[O, 1, kh, kw]`.
+enum DepthwiseConvolutionKernels {
+    /// The outputs `ox` in `0..<count` whose input column `ox · stride + offset` lies in `0..<width`.
+    @inlinable @inline(__always)
+    static func columns(offset: Int, stride: Int, width: Int, count: Int) -> Range<Int> {
+        let lower = offset >= 0 ? 0 : (stride - 1 - offset) / stride
+        let upper = width - 1 - offset < 0 ? 0 : Swift.min(count, (width - 1 - offset) / stride + 1)
+        return lower..<Swift.max(lower, upper)
+    }
+
+    /// Runs `body` over `0..<count` in up to `BLAS.threadCount` parallel ranges when there are
+    /// about a million multiply-adds or more per range.
+    @inlinable
+    static func forEachRange(count: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let parts = Swift.max(1, Swift.min(BLAS.threadCount, count, multiplyAdds >> 20))
+        guard parts > 1 else { return body(0..<count) }
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            body((count * part / parts)..<(count * (part + 1) / parts))
+        }
+    }
+
+    /// `target[ox] += weight · source[ox · stride + offset]` for the outputs of a row that read
+    /// inside it (or, with `scatter`, the adjoint: `source` indexed by `ox` adds into `target` at
+    /// `ox · stride + offset`).
+    @inlinable @inline(__always)
+    static func accumulateRow<S: TensorScalar>(
+        _ target: UnsafeMutablePointer<S>, _ source: UnsafePointer<S>, weight: S, offset: Int, stride: Int,
+        columns range: Range<Int>, scatter: Bool
+    ) {
+        if stride == 1 {
+            let (t, s) = scatter ? (target + offset, source) : (target, source + offset)
+            for ox in range { t[ox] += weight * s[ox] }
+        } else if scatter {
+            for ox in range { target[ox * stride + offset] += weight * source[ox] }
+        } else {
+            for ox in range { target[ox] += weight * source[ox * stride + offset] }
+        }
+    }
+
+    /// Calls `body(oy, iy, tap, offset, outputs)` for every kernel tap `tap = i·kw + j` of every
+    /// output row `oy` whose input row `iy` lies inside: output `ox` reads input column
+    /// `ox · strideWidth + offset`, inside for the `outputs` range.
+    @inlinable @inline(__always)
+    static func forEachTap(_ g: Convolution2DGeometry, _ body: (Int, Int, Int, Int, Range<Int>) -> Void) {
+        let c = g.configuration
+        for oy in 0..<g.outputHeight {
+            for i in 0..<g.kernelHeight {
+                let iy = oy * c.strideHeight - c.paddingHeight + i * c.dilationHeight
+                guard (0..<g.height).contains(iy) else { continue }
+                for j in 0..<g.kernelWidth {
+                    let offset = j * c.dilationWidth - c.paddingWidth
+                    body(oy, iy, i * g.kernelWidth + j, offset,
+                         columns(offset: offset, stride: c.strideWidth, width: g.width, count: g.outputWidth))
+                }
+            }
+        }
+    }
+
+    /// `output` (`[N, O, oh, ow]`) = the depthwise convolution of `input` (`[N, C, H, W]`).
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    static func forward<S: TensorScalar>(
+        _ g: Convolution2DGeometry, outputChannels: Int, input: UnsafeBufferPointer<S>,
+        filter: UnsafeBufferPointer<S>, output: UnsafeMutableBufferPointer<S>
+    ) {
+        let (ow, plane) = (g.outputWidth, g.outputHeight * g.outputWidth)
+        let multiplier = outputChannels / g.channels, taps = g.kernelHeight * g.kernelWidth
+        let buffers = UncheckedSendable((input, filter, output))
+        forEachRange(count: g.batch * outputChannels, multiplyAdds: g.batch * outputChannels * plane * taps) { planes in
+            let (input, filter, output) = buffers.value
+            for index in planes {
+                let (n, o) = index.quotientAndRemainder(dividingBy: outputChannels)
+                let source = input.baseAddress! + (n * g.channels + o / multiplier) * g.height * g.width
+                let target = output.baseAddress! + index * plane
+                target.initialize(repeating: 0, count: plane)
+                forEachTap(g) { oy, iy, tap, offset, outputs in
+                    accumulateRow(
+                        target + oy * ow, source + iy * g.width, weight: filter[o * taps + tap], offset: offset,
+                        stride: g.configuration.strideWidth, columns: outputs, scatter: false)
+                }
+            }
+        }
+    }
+
+    /// `inputGradient` (`[N, C, H, W]`) from `outputGradient` (`[N, O, oh, ow]`): the adjoint of
+    /// ``forward(_:outputChannels:input:filter:output:)``.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    static func inputGradient<S: TensorScalar>(
+        _ g: Convolution2DGeometry, outputChannels: Int, outputGradient: UnsafeBufferPointer<S>,
+        filter: UnsafeBufferPointer<S>, inputGradient: UnsafeMutableBufferPointer<S>
+    ) {
+        let (ow, plane) = (g.outputWidth, g.outputHeight * g.outputWidth)
+        let multiplier = outputChannels / g.channels, taps = g.kernelHeight * g.kernelWidth
+        let buffers = UncheckedSendable((outputGradient, filter, inputGradient))
+        forEachRange(count: g.batch * g.channels, multiplyAdds: g.batch * outputChannels * plane * taps) { planes in
+            let (outputGradient, filter, inputGradient) = buffers.value
+            for index in planes {
+                let (n, channel) = index.quotientAndRemainder(dividingBy: g.channels)
+                let target = inputGradient.baseAddress! + index * g.height * g.width
+                target.initialize(repeating: 0, count: g.height * g.width)
+                for o in (channel * multiplier)..<((channel + 1) * multiplier) {
+                    let source = outputGradient.baseAddress! + (n * outputChannels + o) * plane
+                    forEachTap(g) { oy, iy, tap, offset, outputs in
+                        accumulateRow(
+                            target + iy * g.width, source + oy * ow, weight: filter[o * taps + tap], offset: offset,
+                            stride: g.configuration.strideWidth, columns: outputs, scatter: true)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `filterGradient` (`[O, 1, kh, kw]`): each tap's products of the output gradient with the
+    /// input it read, summed over the batch and the positions.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    static func filterGradient<S: TensorScalar>(
+        _ g: Convolution2DGeometry, outputChannels: Int, outputGradient: UnsafeBufferPointer<S>,
+        input: UnsafeBufferPointer<S>, filterGradient: UnsafeMutableBufferPointer<S>
+    ) {
+        let (ow, plane) = (g.outputWidth, g.outputHeight * g.outputWidth)
+        let multiplier = outputChannels / g.channels, taps = g.kernelHeight * g.kernelWidth
+        let stride = g.configuration.strideWidth
+        let buffers = UncheckedSendable((outputGradient, input, filterGradient))
+        forEachRange(count: outputChannels, multiplyAdds: g.batch * outputChannels * plane * taps) { channels in
+            let (outputGradient, input, filterGradient) = buffers.value
+            for o in channels {
+                let sums = filterGradient.baseAddress! + o * taps
+                sums.initialize(repeating: 0, count: taps)
+                for n in 0..<g.batch {
+                    let gradient = outputGradient.baseAddress! + (n * outputChannels + o) * plane
+                    let source = input.baseAddress! + (n * g.channels + o / multiplier) * g.height * g.width
+                    forEachTap(g) { oy, iy, tap, offset, outputs in
+                        let (row, inputRow) = (gradient + oy * ow, source + iy * g.width)
+                        var sum: S = 0
+                        for ox in outputs { sum += row[ox] * inputRow[ox * stride + offset] }
+                        sums[tap] += sum
+                    }
+                }
+            }
+        }
+    }
+}
