@@ -197,3 +197,22 @@ t = torch.randn(2, 4, 3, 4, requires_grad=True)
 record("run.transposed.", transposed, [t], [transposed(t)])
 write_safetensors(fixture, "Tests/NablaTests/Fixtures/pytorch-layers-3.safetensors", {"torch": torch.__version__})
 print(len(fixture), "tensors in pytorch-layers-3 with the grouped convolutions")
+
+# Resampling and padding: outputs and input gradients (no parameters).
+torch.manual_seed(5)
+resampling = {
+    "nearest": nn.Upsample(scale_factor=2, mode="nearest"),
+    "bilinear": nn.Upsample(size=(5, 7), mode="bilinear", align_corners=False),
+    "bilinear_corners": nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True),
+    "adaptive": nn.AdaptiveAvgPool2d((2, 3)),
+    "zeropad": nn.ZeroPad2d((1, 0, 2, 1)),
+    "reflectionpad": nn.ReflectionPad2d((2, 1, 1, 0)),
+    "shuffle": nn.PixelShuffle(2),
+    "unshuffle": nn.PixelUnshuffle(2),
+}
+for name, module in resampling.items():
+    shape = {"shuffle": (2, 8, 3, 4), "unshuffle": (2, 2, 4, 6), "adaptive": (2, 3, 5, 7)}.get(name, (2, 3, 3, 4))
+    x = torch.randn(*shape, requires_grad=True)
+    record(f"run.{name}.", module, [x], [module(x)])
+write_safetensors(fixture, "Tests/NablaTests/Fixtures/pytorch-layers-3.safetensors", {"torch": torch.__version__})
+print(len(fixture), "tensors in pytorch-layers-3 with the resampling layers")

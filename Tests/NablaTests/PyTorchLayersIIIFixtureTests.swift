@@ -150,4 +150,27 @@ import Testing
             Self.checkParameterGradients(layer, name)
         }
     }
+
+    /// Resampling and padding as PyTorch computes them: outputs and input gradients.
+    @Test(arguments: [false, true])
+    func resamplingAndPadding(autodiff: Bool) {
+        let layers: [(String, Layer<Float>)] = [
+            ("nearest", Upsample(scaleFactor: 2)),
+            ("bilinear", Upsample(size: (5, 7), mode: .bilinear(alignCorners: false))),
+            ("bilinear_corners", Upsample(scaleFactor: 1.5, mode: .bilinear(alignCorners: true))),
+            ("adaptive", AdaptiveAvgPool2D(outputSize: (2, 3))),
+            ("zeropad", ZeroPad2D(padding: Padding2D(left: 1, right: 0, top: 2, bottom: 1))),
+            ("reflectionpad", ReflectionPad2D(padding: Padding2D(left: 2, right: 1, top: 1, bottom: 0))),
+            ("shuffle", PixelShuffle(upscaleFactor: 2)),
+            ("unshuffle", PixelUnshuffle(downscaleFactor: 2)),
+        ]
+        for (name, layer) in layers {
+            layer.useAutodiff = autodiff
+            func t(_ key: String) -> Tensor<Float> { Self.tensor("run.\(name).\(key)") }
+            let output = layer.forward(t("input.0"))
+            #expect(output.shape == t("output.0").shape, "\(name)")
+            expectClose(output, t("output.0"), rtol: 1e-5, atol: 1e-6)
+            expectClose(layer.backward(t("upstream.0"))!, t("input_grad.0"), rtol: 1e-5, atol: 1e-6)
+        }
+    }
 }

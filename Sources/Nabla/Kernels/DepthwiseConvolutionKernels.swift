@@ -119,7 +119,8 @@ enum DepthwiseConvolutionKernels {
     }
 
     /// `filterGradient` (`[O, 1, kh, kw]`): each tap's products of the output gradient with the
-    /// input it read, summed over the batch and the positions.
+    /// input it read, summed over the batch and the positions. Each tap gathers its products in a
+    /// row of partial sums, one per output column (elementwise, so it vectorizes), summed at the end.
     @_specialize(where S == Float) @_specialize(where S == Double)
     static func filterGradient<S: TensorScalar>(
         _ g: Convolution2DGeometry, outputChannels: Int, outputGradient: UnsafeBufferPointer<S>,
@@ -131,17 +132,25 @@ enum DepthwiseConvolutionKernels {
         let buffers = UncheckedSendable((outputGradient, input, filterGradient))
         forEachRange(count: outputChannels, multiplyAdds: g.batch * outputChannels * plane * taps) { channels in
             let (outputGradient, input, filterGradient) = buffers.value
-            for o in channels {
-                let sums = filterGradient.baseAddress! + o * taps
-                sums.initialize(repeating: 0, count: taps)
-                for n in 0..<g.batch {
-                    let gradient = outputGradient.baseAddress! + (n * outputChannels + o) * plane
-                    let source = input.baseAddress! + (n * g.channels + o / multiplier) * g.height * g.width
-                    forEachTap(g) { oy, iy, tap, offset, outputs in
-                        let (row, inputRow) = (gradient + oy * ow, source + iy * g.width)
-                        var sum: S = 0
-                        for ox in outputs { sum += row[ox] * inputRow[ox * stride + offset] }
-                        sums[tap] += sum
+            withUnsafeTemporaryAllocation(of: S.self, capacity: taps * ow) { partial in
+                let partial = partial.baseAddress!
+                for o in channels {
+                    partial.initialize(repeating: 0, count: taps * ow)
+                    for n in 0..<g.batch {
+                        let gradient = outputGradient.baseAddress! + (n * outputChannels + o) * plane
+                        let source = input.baseAddress! + (n * g.channels + o / multiplier) * g.height * g.width
+                        forEachTap(g) { oy, iy, tap, offset, outputs in
+                            let (row, inputRow, sums) = (gradient + oy * ow, source + iy * g.width, partial + tap * ow)
+                            if stride == 1 {
+                                let shifted = inputRow + offset
+                                for ox in outputs { sums[ox] += row[ox] * shifted[ox] }
+                            } else {
+                                for ox in outputs { sums[ox] += row[ox] * inputRow[ox * stride + offset] }
+                            }
+                        }
+                    }
+                    for tap in 0..<taps {
+                        filterGradient[o * taps + tap] = UnsafeBufferPointer(start: partial + tap * ow, count: ow).reduce(0, +)
                     }
                 }
             }
