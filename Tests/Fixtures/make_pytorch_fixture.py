@@ -216,3 +216,24 @@ for name, module in resampling.items():
     record(f"run.{name}.", module, [x], [module(x)])
 write_safetensors(fixture, "Tests/NablaTests/Fixtures/pytorch-layers-3.safetensors", {"torch": torch.__version__})
 print(len(fixture), "tensors in pytorch-layers-3 with the resampling layers")
+
+# Losses: NLLLoss with class weights and an ignored sample, KLDivLoss (batchmean) with a zero in
+# the target; values and gradients.
+torch.manual_seed(6)
+log_probabilities = torch.log_softmax(torch.randn(5, 4), dim=1).requires_grad_()
+classes = torch.tensor([2, 0, -100, 3, 2])
+weights = torch.tensor([0.5, 1.0, 2.0, 1.5])
+nll = nn.NLLLoss(weight=weights)(log_probabilities, classes)
+nll.backward()
+fixture["run.nll.input"], fixture["run.nll.target"] = log_probabilities.detach(), classes.float()
+fixture["run.nll.weight"], fixture["run.nll.value"] = weights, nll.detach().reshape(1)
+fixture["run.nll.input_grad"] = log_probabilities.grad
+kl_input = torch.log_softmax(torch.randn(3, 4), dim=1).requires_grad_()
+kl_target = torch.softmax(torch.randn(3, 4), dim=1)
+kl_target[1, 2] = 0
+kl = nn.KLDivLoss(reduction="batchmean")(kl_input, kl_target)
+kl.backward()
+fixture["run.kl.input"], fixture["run.kl.target"] = kl_input.detach(), kl_target
+fixture["run.kl.value"], fixture["run.kl.input_grad"] = kl.detach().reshape(1), kl_input.grad
+write_safetensors(fixture, "Tests/NablaTests/Fixtures/pytorch-layers-3.safetensors", {"torch": torch.__version__})
+print(len(fixture), "tensors in pytorch-layers-3 with the losses")
