@@ -36,6 +36,17 @@ final class LayerState: @unchecked Sendable {
                 return (LayerNorm(normalizedShape: Array(shape.dropFirst())), shape)
             case .lstm(let steps, let batch, let input, let hidden, let layers):
                 return (LSTM(inputSize: input, hiddenSize: hidden, numLayers: layers, using: &generator), [steps, batch, input])
+            case .conv1D(let batch, let input, let output, let length):
+                return (Conv1D(inputChannels: input, outputChannels: output, kernelSize: 5, padding: 2, using: &generator),
+                        [batch, input, length])
+            case .instanceNorm(let shape):
+                return (InstanceNorm2D(featureCount: shape[1], affine: true), shape)
+            case .rmsNorm(let shape):
+                return (RMSNorm(normalizedShape: [shape.last!]), shape)
+            case .transformer(let batch, let sequence, let dModel, let heads, let feedForward):
+                return (TransformerEncoderLayer(
+                    dModel: dModel, heads: heads, feedForwardSize: feedForward, batchFirst: true, using: &generator),
+                        [batch, sequence, dModel])
             case .depthwise(let batch, let channels, let side):
                 return (Conv2D(inputChannels: channels, outputChannels: channels, kernelSize: 3, padding: 1, groups: channels, using: &generator),
                         [batch, channels, side, side])
@@ -64,7 +75,8 @@ final class LayerState: @unchecked Sendable {
             let (rows, columns) = (s.inChannels * s.kernelHeight * s.kernelWidth, s.batch * s.outHeight * s.outWidth)
             gemms = [(false, false, s.outChannels, columns, rows), (false, true, s.outChannels, rows, columns)]
                 + (inputGradient ? [(true, false, rows, columns, s.outChannels)] : [])
-        case .batchNorm, .layerNorm, .lstm, .gru, .attention, .convTranspose, .depthwise:
+        case .batchNorm, .layerNorm, .lstm, .gru, .attention, .convTranspose, .depthwise, .conv1D, .instanceNorm, .rmsNorm,
+             .transformer:
             break
         }
         buffers = gemms.map { ta, tb, m, n, k in
@@ -93,6 +105,7 @@ final class LayerState: @unchecked Sendable {
 
     /// Both paths give the same output and gradients (to Float rounding).
     private func check(_ what: String) {
+        autodiff.randomStates = manual.randomStates  // the same dropout masks on both paths
         let outputs = (manual.forward(input), autodiff.forward(input))
         let inputGradients = (manual.backward(upstream), autodiff.backward(upstream))
         func agree(_ name: String, _ a: Tensor<Float>, _ b: Tensor<Float>) {

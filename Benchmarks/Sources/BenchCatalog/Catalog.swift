@@ -192,6 +192,13 @@ public struct LayerBenchmark: Sendable {
         case convTranspose(batch: Int, input: Int, output: Int, side: Int)
         /// A depthwise `Conv2D` 3×3, padding 1, over `[batch, channels, side, side]`.
         case depthwise(batch: Int, channels: Int, side: Int)
+        /// `Conv1D` kernel 5, padding 2, over `[batch, input, length]`.
+        case conv1D(batch: Int, input: Int, output: Int, length: Int)
+        /// `InstanceNorm2D` (affine) or `RMSNorm` over the channels' positions / the last axis.
+        case instanceNorm(shape: [Int])
+        case rmsNorm(shape: [Int])
+        /// A `TransformerEncoderLayer` (dropout 0.1, batch first) over `[batch, sequence, dModel]`.
+        case transformer(batch: Int, sequence: Int, dModel: Int, heads: Int, feedForward: Int)
         /// Self-attention over `[batch, sequence, embed]`.
         case attention(batch: Int, sequence: Int, embed: Int, heads: Int)
     }
@@ -203,7 +210,8 @@ public struct LayerBenchmark: Sendable {
     public var hasGemms: Bool {
         switch layer {
         case .dense, .conv: true
-        case .batchNorm, .layerNorm, .lstm, .gru, .attention, .convTranspose, .depthwise: false
+        case .batchNorm, .layerNorm, .lstm, .gru, .attention, .convTranspose, .depthwise, .conv1D, .instanceNorm,
+             .rmsNorm, .transformer: false
         }
     }
     public var kernels: [Kernel] {
@@ -262,6 +270,12 @@ public enum Catalog {
         LayerBenchmark(layer: .convTranspose(batch: 64, input: 128, output: 64, side: 7), label: "ConvTranspose2D N64 128→64 7×7→14×14"),
         LayerBenchmark(layer: .lstm(steps: 35, batch: 20, input: 128, hidden: 128, layers: 2), label: "LSTM 2 layers T35 B20 128→128"),
         LayerBenchmark(layer: .depthwise(batch: 32, channels: 32, side: 28), label: "Conv2D depthwise N32 32 28×28 3×3"),
+        LayerBenchmark(layer: .conv1D(batch: 32, input: 64, output: 64, length: 128), label: "Conv1D N32 64→64 L128 k5"),
+        LayerBenchmark(layer: .instanceNorm(shape: [32, 32, 28, 28]), label: "InstanceNorm2D [32, 32, 28, 28]"),
+        LayerBenchmark(layer: .rmsNorm(shape: [32, 64, 256]), label: "RMSNorm [32, 64, 256]"),
+        LayerBenchmark(
+            layer: .transformer(batch: 16, sequence: 64, dModel: 128, heads: 4, feedForward: 512),
+            label: "TransformerEncoderLayer B16 S64 E128 ff512"),
     ]
 
     public static let autodiffCases: [AutodiffCase] = {
