@@ -78,6 +78,7 @@ struct GradCheck: ParsableCommand {
         ("ReflectionPad2D(2, 1, 1, 0)", [2, 2, 3, 4], { _ in ReflectionPad2D(padding: Padding2D(left: 2, right: 1, top: 1, bottom: 0)) }),
         ("ZeroPad2D(1, 0, 2, 1)", [2, 2, 3, 3], { _ in ZeroPad2D(padding: Padding2D(left: 1, right: 0, top: 2, bottom: 1)) }),
         ("PixelShuffle(2)", [2, 8, 2, 3], { _ in PixelShuffle(upscaleFactor: 2) }),
+        ("PixelUnshuffle(2)", [2, 2, 4, 2], { _ in PixelUnshuffle(downscaleFactor: 2) }),
         ("Flatten", [2, 3, 2], { _ in Flatten() }),
         ("Reshape([3, 2])", [2, 6], { _ in Reshape(to: [3, 2]) }),
         ("Sequential(Dense, BatchNorm)", [6, 4], { Sequential(Dense(inputSize: 4, outputSize: 3, bias: false, using: &$0), BatchNorm(featureCount: 3)) }),
