@@ -127,4 +127,17 @@ import Testing
         }
         #expect(standardError(result).contains("GRU: numLayers 0 must be positive"))
     }
+
+    /// An empty batch runs through a bidirectional stack on both paths: empty outputs, states and
+    /// input gradients, zero parameter gradients.
+    @Test(arguments: [false, true], [false, true])
+    func emptyBatch(gru: Bool, autodiff: Bool) {
+        let layer = Self.make(gru: gru, inputSize: 2, numLayers: 2, bidirectional: true)
+        layer.useAutodiff = autodiff
+        let (output, final) = layer.forward(.zeros(shape: [4, 0, 2]), initialStates: nil)
+        #expect(output.shape == [4, 0, 6] && final.allSatisfy { $0.shape == [4, 0, 3] })
+        let gradients = layer.backward(.zeros(shape: [4, 0, 6]), finalStateGradients: nil)
+        #expect(gradients.input?.shape == [4, 0, 2])
+        #expect(layer.parameters.allSatisfy { $0.gradient!.scalars.allSatisfy { $0 == 0 } })
+    }
 }

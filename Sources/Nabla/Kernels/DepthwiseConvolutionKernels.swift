@@ -52,14 +52,20 @@ enum DepthwiseConvolutionKernels {
     @inlinable @inline(__always)
     static func forEachTap(_ g: Convolution2DGeometry, _ body: (Int, Int, Int, Int, Range<Int>) -> Void) {
         let c = g.configuration
-        for oy in 0..<g.outputHeight {
-            for i in 0..<g.kernelHeight {
-                let iy = oy * c.strideHeight - c.paddingHeight + i * c.dilationHeight
-                guard (0..<g.height).contains(iy) else { continue }
-                for j in 0..<g.kernelWidth {
-                    let offset = j * c.dilationWidth - c.paddingWidth
-                    body(oy, iy, i * g.kernelWidth + j, offset,
-                         columns(offset: offset, stride: c.strideWidth, width: g.width, count: g.outputWidth))
+        // Each kernel column's offset and output range, the same on every row.
+        withUnsafeTemporaryAllocation(of: (offset: Int, outputs: Range<Int>).self, capacity: g.kernelWidth) { columnsOfTap in
+            for j in 0..<g.kernelWidth {
+                let offset = j * c.dilationWidth - c.paddingWidth
+                columnsOfTap.initializeElement(
+                    at: j, to: (offset, columns(offset: offset, stride: c.strideWidth, width: g.width, count: g.outputWidth)))
+            }
+            for oy in 0..<g.outputHeight {
+                for i in 0..<g.kernelHeight {
+                    let iy = oy * c.strideHeight - c.paddingHeight + i * c.dilationHeight
+                    guard (0..<g.height).contains(iy) else { continue }
+                    for j in 0..<g.kernelWidth {
+                        body(oy, iy, i * g.kernelWidth + j, columnsOfTap[j].offset, columnsOfTap[j].outputs)
+                    }
                 }
             }
         }

@@ -239,8 +239,10 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
         if let initialStates {
             checkStates(initialStates.map(\.shape), "initial", "", input: input.shape, batch: batch)
         }
-        let initial = initialStates.map { states in
-            weights.count == 1 ? [states] : (0..<weights.count).map { k in states.map { Ops.unstack($0, alongAxis: 0)[k] } }
+        let initial = initialStates.map { states -> [[Variable<Scalar>]] in
+            guard weights.count > 1 else { return [states] }
+            let perState = states.map { Ops.unstack($0, alongAxis: 0) }  // one [B, h] per layer and direction
+            return (0..<weights.count).map { k in perState.map { $0[k] } }
         }
         let zeros = Ops.constant(Tensor<Scalar>.zeros(shape: [batch, hiddenSize]))
         var layerInput = swappingBatchAndTime(input)  // [T, B, inputs]
