@@ -1,6 +1,12 @@
 # Nabla: `make test` and `make run` install what is missing, then build.
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config dataset-fashion-mnist
+APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config dataset-fashion-mnist \
+  libopenmpi-dev openmpi-bin iproute2 util-linux
+# Every MPI job the project starts stays on this machine: shared memory and loopback only.
+export OMPI_MCA_btl := self,vader
+export OMPI_MCA_btl_tcp_if_include := lo
+export OMPI_MCA_oob_tcp_if_include := lo
+export OMPI_MCA_btl_vader_single_copy_mechanism := none
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test run bench clean check-floors

@@ -5,7 +5,10 @@ let package = Package(
     name: "Nabla",
     products: [
         .library(name: "Nabla", targets: ["Nabla"]),
+        // Data-parallel training over MPI; the Nabla library does not need it.
+        .library(name: "NablaDistributed", targets: ["NablaDistributed"]),
         .executable(name: "nabla", targets: ["NablaCommand"]),
+        .executable(name: "nabla-mpi-probe", targets: ["NablaMPIProbe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -27,6 +30,13 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Open MPI (Debian's), found through pkg-config.
+        .systemLibrary(
+            name: "CMPI",
+            path: "Modules/CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
         .target(
             name: "Nabla",
             dependencies: [
@@ -42,6 +52,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "NablaDistributed", dependencies: ["Nabla", "CMPI"]),
+        // Run by NablaDistributedTests under mpirun: every collective on real ranks.
+        .executableTarget(name: "NablaMPIProbe", dependencies: ["Nabla", "NablaDistributed"]),
+        .testTarget(name: "NablaDistributedTests", dependencies: ["NablaDistributed", "NablaMPIProbe"]),
         .testTarget(
             name: "NablaTests", dependencies: ["Nabla", "NablaCommand"],
             // Files written by PyTorch, by Tests/Fixtures/make_pytorch_fixture.py.

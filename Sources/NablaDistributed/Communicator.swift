@@ -1,0 +1,139 @@
+import CMPI
+import Foundation
+import Nabla
+
+/// The processes of an `mpirun` job (`MPI_COMM_WORLD`), and the collectives data-parallel
+/// training needs: barrier, broadcast, allreduce and allgather, on `Float`, `Double` and `Int64`
+/// buffers in place.
+///
+/// MPI is initialized once per process, by the first ``world()``, asking for
+/// `MPI_THREAD_SERIALIZED`: calls may come from any thread, one at a time, which this type's lock
+/// ensures. Errors come back as return codes (the communicator's error handler is
+/// `MPI_ERRORS_RETURN`), each turned into an ``MPIError``. Call ``finalize()`` once before the
+/// process exits. MPI itself holds the only process-wide state.
+public final class Communicator: @unchecked Sendable {
+    /// This process's rank, `0..<size`.
+    public let rank: Int
+    /// The number of processes in the job.
+    public let size: Int
+    private let lock = NSLock()
+
+    private init(rank: Int, size: Int) {
+        self.rank = rank
+        self.size = size
+    }
+
+    /// Whether this process was started by `mpirun` (Open MPI's environment names its rank).
+    public static var isLaunchedByMPI: Bool {
+        ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] != nil
+    }
+
+    /// The job's communicator, initializing MPI if this process has not yet.
+    ///
+    /// - Throws: ``MPIError`` when the process was not started by `mpirun`, when MPI cannot start,
+    ///   or when it grants less than `MPI_THREAD_SERIALIZED`.
+    public static func world() throws(MPIError) -> Communicator {
+        guard isLaunchedByMPI else {
+            throw MPIError("MPI", "this process was not started by mpirun (run it as `mpirun -np N …`)")
+        }
+        var initialized: Int32 = 0
+        try check(MPI_Initialized(&initialized), "MPI_Initialized")
+        if initialized == 0 {
+            var provided: Int32 = 0
+            try check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_SERIALIZED), &provided), "MPI_Init_thread")
+            guard provided >= Int32(MPI_THREAD_SERIALIZED) else {
+                throw MPIError("MPI_Init_thread", "asked for MPI_THREAD_SERIALIZED, granted level \(provided)")
+            }
+        }
+        let world = nabla_mpi_comm_world()
+        try check(MPI_Comm_set_errhandler(world, nabla_mpi_errors_return()), "MPI_Comm_set_errhandler")
+        var rank: Int32 = 0, size: Int32 = 0
+        try check(MPI_Comm_rank(world, &rank), "MPI_Comm_rank")
+        try check(MPI_Comm_size(world, &size), "MPI_Comm_size")
+        return Communicator(rank: Int(rank), size: Int(size))
+    }
+
+    /// Shuts MPI down; no call may follow. Every rank calls it once before exiting.
+    public func finalize() throws(MPIError) {
+        try serialized { () throws(MPIError) in try Self.check(MPI_Finalize(), "MPI_Finalize") }
+    }
+
+    /// Waits until every rank has called it.
+    public func barrier() throws(MPIError) {
+        try serialized { () throws(MPIError) in try Self.check(MPI_Barrier(nabla_mpi_comm_world()), "MPI_Barrier") }
+    }
+
+    /// Replaces `tensor` on every rank by rank `root`'s; every rank passes the same shape.
+    public func broadcast<Scalar: TensorScalar>(_ tensor: inout Tensor<Scalar>, from root: Int = 0) throws(MPIError) {
+        try checkRoot(root)
+        let count = tensor.scalarCount
+        let result: Int32 = tensor.withUnsafeMutableBufferPointer { buffer in
+            serializedCode {
+                MPI_Bcast(buffer.baseAddress, Int32(count), Self.datatype(Scalar.self), Int32(root), nabla_mpi_comm_world())
+            }
+        }
+        try Self.check(result, "MPI_Bcast of \(count) \(Scalar.self) from rank \(root)")
+    }
+
+    /// Replaces `tensor` on every rank by the elementwise sum over the ranks; every rank passes
+    /// the same shape.
+    public func allreduceSum<Scalar: TensorScalar>(_ tensor: inout Tensor<Scalar>) throws(MPIError) {
+        let count = tensor.scalarCount
+        let result: Int32 = tensor.withUnsafeMutableBufferPointer { buffer in
+            serializedCode {
+                MPI_Allreduce(
+                    nabla_mpi_in_place(), buffer.baseAddress, Int32(count), Self.datatype(Scalar.self), nabla_mpi_sum(),
+                    nabla_mpi_comm_world())
+            }
+        }
+        try Self.check(result, "MPI_Allreduce of \(count) \(Scalar.self)")
+    }
+
+    /// Every rank's `values` (the same count on each), in rank order.
+    public func allgather(_ values: [Int64]) throws(MPIError) -> [[Int64]] {
+        var gathered = [Int64](repeating: 0, count: values.count * size)
+        let count = values.count
+        let result: Int32 = values.withUnsafeBufferPointer { source in
+            gathered.withUnsafeMutableBufferPointer { target in
+                serializedCode {
+                    MPI_Allgather(
+                        source.baseAddress, Int32(count), nabla_mpi_int64(), target.baseAddress, Int32(count),
+                        nabla_mpi_int64(), nabla_mpi_comm_world())
+                }
+            }
+        }
+        try Self.check(result, "MPI_Allgather of \(count) Int64")
+        return (0..<size).map { Array(gathered[($0 * count)..<(($0 + 1) * count)]) }
+    }
+
+    // MARK: Plumbing
+
+    private func checkRoot(_ root: Int) throws(MPIError) {
+        guard (0..<size).contains(root) else { throw MPIError("broadcast", "root rank \(root) is not in 0..<\(size)") }
+    }
+
+    private func serialized<R>(_ body: () throws(MPIError) -> R) throws(MPIError) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    private func serializedCode(_ body: () -> Int32) -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
+
+    private static func datatype<Scalar: TensorScalar>(_: Scalar.Type) -> MPI_Datatype {
+        Scalar.self == Float.self ? nabla_mpi_float() : nabla_mpi_double()
+    }
+
+    /// Throws an ``MPIError`` with MPI's description of `code` unless it is `MPI_SUCCESS`.
+    static func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(MPIError) {
+        guard code != MPI_SUCCESS else { return }
+        var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
+        var length: Int32 = 0
+        MPI_Error_string(code, &text, &length)
+        throw MPIError(operation(), String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+}

@@ -1,0 +1,43 @@
+// nabla-mpi-probe: run by NablaDistributedTests under `mpirun`. Each rank runs the collectives on
+// values that depend on its rank, checks what came back against what the definition gives, and
+// prints one line; it exits with 1 on any difference or error.
+import Foundation
+import Nabla
+import NablaDistributed
+
+func run() throws(MPIError) -> [String] {
+    let world = try Communicator.world()
+    let (rank, size) = (world.rank, world.size)
+    var problems: [String] = []
+
+    // Sum of (r + 1)·[1, 2, 3] over the ranks: [1, 2, 3] · size(size + 1)/2.
+    let total = Double(size * (size + 1) / 2)
+    var doubles = Tensor<Double>([1, 2, 3]) * Double(rank + 1)
+    try world.allreduceSum(&doubles)
+    if doubles.scalars != [1, 2, 3].map({ $0 * total }) { problems.append("allreduce Double \(doubles.scalars)") }
+    var floats = Tensor<Float>([0.5, -1]) * Float(rank + 1)
+    try world.allreduceSum(&floats)
+    if floats.scalars != [0.5, -1].map({ $0 * Float(total) }) { problems.append("allreduce Float \(floats.scalars)") }
+
+    // Rank 0's values reach every rank.
+    var broadcast = Tensor<Double>([Double(rank), 7, Double(-rank)])
+    try world.broadcast(&broadcast, from: 0)
+    if broadcast.scalars != [0, 7, 0] { problems.append("broadcast \(broadcast.scalars)") }
+
+    // Every rank's pair, in rank order.
+    let gathered = try world.allgather([Int64(rank), Int64(10 + rank)])
+    if gathered != (0..<size).map({ [Int64($0), Int64(10 + $0)] }) { problems.append("allgather \(gathered)") }
+
+    try world.barrier()
+    try world.finalize()
+    return problems.isEmpty ? ["rank \(rank) of \(size): collectives agree"] : problems.map { "rank \(rank): \($0)" }
+}
+
+do {
+    let lines = try run()
+    for line in lines { print(line) }
+    exit(lines.count == 1 && lines[0].hasSuffix("agree") ? 0 : 1)
+} catch {
+    FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+    exit(1)
+}

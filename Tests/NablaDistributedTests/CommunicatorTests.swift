@@ -1,0 +1,83 @@
+import Foundation
+import NablaDistributed
+import Testing
+
+/// Runs `nabla-mpi-probe` on real ranks under `mpirun`, on loopback and shared memory only: the
+/// Open MPI variables below, and a network namespace with only loopback where the kernel allows.
+enum MPIJob {
+    /// Open MPI on shared memory and loopback, as root (CI), oversubscribed, one BLAS thread.
+    static let environment = [
+        "OMPI_MCA_btl": "self,vader",
+        "OMPI_MCA_btl_tcp_if_include": "lo",
+        "OMPI_MCA_oob_tcp_if_include": "lo",
+        "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
+        "OMPI_MCA_rmaps_base_oversubscribe": "1",
+        "OMPI_ALLOW_RUN_AS_ROOT": "1",
+        "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    ]
+
+    /// The built products' folder (the test bundle's).
+    static var productsFolder: URL { URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent() }
+
+    /// Why ranks cannot start here, or `nil`.
+    static var unavailable: String? {
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/mpirun") ? nil : "Open MPI's mpirun is not installed"
+    }
+
+    /// Whether `unshare -n` works here (it needs CAP_SYS_ADMIN).
+    static let namespaces: Bool = (try? run("/usr/bin/unshare", ["-n", "true"], timeout: 10).status) == 0
+
+    /// Runs `ranks` copies of `program` with `arguments`; returns the exit status and the output.
+    static func mpirun(_ ranks: Int, _ program: String, _ arguments: [String] = [], timeout: TimeInterval = 60)
+        throws -> (status: Int32, output: String)
+    {
+        let binary = productsFolder.appendingPathComponent(program).path
+        let command = ["/usr/bin/mpirun", "-np", "\(ranks)", binary] + arguments
+        guard namespaces else { return try run(command[0], Array(command.dropFirst()), timeout: timeout) }
+        // A fresh network namespace: only loopback, brought up first.
+        let script = "ip link set lo up && exec " + command.map { "'\($0)'" }.joined(separator: " ")
+        return try run("/usr/bin/unshare", ["-n", "/bin/sh", "-c", script], timeout: timeout)
+    }
+
+    static func run(_ executable: String, _ arguments: [String], timeout: TimeInterval) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        var data = Data()
+        let reader = pipe.fileHandleForReading
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        data = reader.readDataToEndOfFile()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+@Suite(.serialized) struct CommunicatorTests {
+    /// Two real ranks run every collective and check what came back.
+    @Test func collectivesOnTwoRanks() throws {
+        if let reason = MPIJob.unavailable {
+            print("skipped: \(reason)")
+            return
+        }
+        let (status, output) = try MPIJob.mpirun(2, "nabla-mpi-probe")
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("rank 0 of 2: collectives agree") && output.contains("rank 1 of 2: collectives agree"), "\(output)")
+    }
+
+    /// Without mpirun there is no job: a one-line error, never a silent single process.
+    @Test func withoutMPIRunIsAnError() throws {
+        let (status, output) = try MPIJob.run(MPIJob.productsFolder.appendingPathComponent("nabla-mpi-probe").path, [], timeout: 30)
+        #expect(status != 0)
+        #expect(output.contains("Error: MPI: this process was not started by mpirun (run it as `mpirun -np N …`)"), "\(output)")
+    }
+}
