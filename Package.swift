@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "NablaDistributed", dependencies: ["Nabla", "CMPI"]),
         // Run by NablaDistributedTests under mpirun: every collective on real ranks.
         .executableTarget(name: "NablaMPIProbe", dependencies: ["Nabla", "NablaDistributed"]),
-        .testTarget(name: "NablaDistributedTests", dependencies: ["NablaDistributed", "NablaMPIProbe"]),
+        .testTarget(name: "NablaDistributedTests", dependencies: ["Nabla", "NablaDistributed", "NablaMPIProbe"]),
         .testTarget(
             name: "NablaTests", dependencies: ["Nabla", "NablaCommand"],
             // Files written by PyTorch, by Tests/Fixtures/make_pytorch_fixture.py.

@@ -1,6 +1,8 @@
-// nabla-mpi-probe: run by NablaDistributedTests under `mpirun`. Each rank runs the collectives on
-// values that depend on its rank, checks what came back against what the definition gives, and
-// prints one line; it exits with 1 on any difference or error.
+// nabla-mpi-probe: run by NablaDistributedTests under `mpirun`. By default each rank runs the
+// collectives on values that depend on its rank, checks what came back against what the
+// definition gives, and prints one line; it exits with 1 on any difference or error. With
+// `train-equality` (or `train-equality-autodiff`) the ranks run EqualityRun and rank 0 prints
+// the parameters after every step.
 import Foundation
 import Nabla
 import NablaDistributed
@@ -34,9 +36,23 @@ func run() throws(MPIError) -> [String] {
 }
 
 do {
-    let lines = try run()
-    for line in lines { print(line) }
-    exit(lines.count == 1 && lines[0].hasSuffix("agree") ? 0 : 1)
+    switch CommandLine.arguments.dropFirst().first {
+    case "mismatch":
+        // Rank 1's Dense layer has one output more than rank 0's.
+        let world = try Communicator.world()
+        var g = SeededGenerator(seed: 1)
+        let layers: [Layer<Double>] = [Flatten(), Dense(inputSize: 4, outputSize: world.rank == 1 ? 5 : 4, using: &g)]
+        let network = try! NeuralNetwork(NeuralNetworkArchitecture(inputShape: [4], layers: layers))
+        _ = try DataParallelTrainer(ClassifierTrainer(network: network, optimizer: SGD(network.parameters)), communicator: world)
+        print("rank \(world.rank): no mismatch seen")
+    case "train-equality", "train-equality-autodiff":
+        let lines = try EqualityRun.runOnRanks(autodiff: CommandLine.arguments[1].hasSuffix("autodiff"))
+        for line in lines { print(line) }
+    default:
+        let lines = try run()
+        for line in lines { print(line) }
+        exit(lines.count == 1 && lines[0].hasSuffix("agree") ? 0 : 1)
+    }
 } catch {
     FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
     exit(1)

@@ -21,17 +21,34 @@ public final class ClassifierTrainer<Scalar: TensorScalar> {
         self.loss = loss
     }
 
-    /// One training step on `images` `[B] + inputShape` with their labels; returns the loss.
+    /// One training step on `images` `[B] + inputShape` with their labels: ``computeGradients(images:labels:)``
+    /// then ``applyGradients()``. Returns the loss.
     @discardableResult
     public func step(images: Tensor<Scalar>, labels: [Int]) -> Scalar {
+        let value = computeGradients(images: images, labels: labels)
+        applyGradients()
+        return value
+    }
+
+    /// The first half of a step: zeroes the gradients, then forward, loss and backward on
+    /// `images` `[B] + inputShape`, leaving each parameter the gradient of the mean loss. Returns
+    /// the loss. A data-parallel trainer averages the gradients across processes before
+    /// ``applyGradients()``.
+    @discardableResult
+    public func computeGradients(images: Tensor<Scalar>, labels: [Int]) -> Scalar {
         network.zeroGradients()
         let logits = LearningPhase.training { network.forward(images) }
         let (value, gradient) = lossAndGradient(logits, labels)
         network.backward(gradient)
+        return value
+    }
+
+    /// The second half of a step: clips the gradients (with ``maxGradientNorm``), sets the
+    /// scheduled learning rate, and takes the optimizer step.
+    public func applyGradients() {
         if let maxGradientNorm { _ = optimizer.clipGradients(maxNorm: maxGradientNorm) }
         if let schedule { optimizer.learningRate = schedule.learningRate(atStep: optimizer.stepCount) }
         optimizer.step()
-        return value
     }
 
     /// The loss and its gradient with respect to the logits, on the network's path.

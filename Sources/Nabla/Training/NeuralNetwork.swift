@@ -79,6 +79,7 @@ public final class NeuralNetwork<Scalar: TensorScalar> {
     public var layers: [Layer<Scalar>] { body.layers }
     public var parameters: [Parameter<Scalar>] { body.parameters }
     public var namedParameters: [(name: String, parameter: Parameter<Scalar>)] { body.namedParameters }
+    public var namedBuffers: [(name: String, buffer: Buffer<Scalar>)] { body.namedBuffers }
 
     /// The forward of a training step, ready for ``backward(_:)``: `[N] + inputShape` in.
     public func forward(_ batch: Tensor<Scalar>) -> Tensor<Scalar> {

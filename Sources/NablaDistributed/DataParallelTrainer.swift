@@ -1,0 +1,133 @@
+import Nabla
+
+/// Data-parallel training of a classifier over the ranks of an MPI job, in the style of
+/// PyTorch's `DistributedDataParallel`: each rank runs the same network on its own shard of
+/// every batch, and the gradients are averaged across the ranks before every optimizer step, so
+/// that all ranks take the same step, the one a single process would take on the whole batch.
+///
+/// At start every rank checks that all ranks hold the same parameter and buffer names and shapes
+/// (an allgather of their fingerprint), and rank 0's values are broadcast to the others.
+///
+/// Gradients are averaged in buckets of at most ``bucketCapacity`` bytes (a larger parameter is a
+/// bucket of its own), filled in reverse parameter order, the order the backward produces them:
+/// every rank builds the same bucket plan from the same parameter list, so the collectives
+/// happen in the same order on every rank by construction.
+public final class DataParallelTrainer<Scalar: TensorScalar> {
+    public let communicator: Communicator
+    public let trainer: ClassifierTrainer<Scalar>
+    /// The largest bucket, in bytes: PyTorch's default, 25 MiB.
+    public let bucketCapacity: Int
+    /// Parameter indices per bucket, in the order their allreduces run.
+    let buckets: [[Int]]
+
+    /// Checks that every rank's network has the same names and shapes, then broadcasts rank 0's
+    /// parameters and buffers.
+    ///
+    /// - Throws: ``MPIError`` naming the first rank, parameter and shapes that differ from rank
+    ///   0's (every rank throws the same), or a failed collective.
+    public init(
+        _ trainer: ClassifierTrainer<Scalar>, communicator: Communicator, bucketCapacity: Int = 25 << 20
+    ) throws(MPIError) {
+        self.trainer = trainer
+        self.communicator = communicator
+        self.bucketCapacity = bucketCapacity
+        let parameters = trainer.network.parameters
+        buckets = Self.plan(parameters.map { $0.value.scalarCount * MemoryLayout<Scalar>.stride }, capacity: bucketCapacity)
+        try checkSameLayout()
+        for parameter in parameters {
+            var value = parameter.value
+            try communicator.broadcast(&value, from: 0)
+            parameter.value = value
+        }
+        for (_, buffer) in trainer.network.namedBuffers {
+            try communicator.broadcast(&buffer.value, from: 0)
+        }
+    }
+
+    /// Buckets of parameter indices in reverse order, each at most `capacity` bytes unless one
+    /// parameter alone is larger.
+    static func plan(_ sizes: [Int], capacity: Int) -> [[Int]] {
+        var buckets: [[Int]] = [], current: [Int] = [], filled = 0
+        for index in sizes.indices.reversed() {
+            if !current.isEmpty && filled + sizes[index] > capacity {
+                buckets.append(current)
+                (current, filled) = ([], 0)
+            }
+            current.append(index)
+            filled += sizes[index]
+        }
+        if !current.isEmpty { buckets.append(current) }
+        return buckets
+    }
+
+    /// One step on this rank's shard: gradients, their average over the ranks, the optimizer
+    /// step. Returns this rank's loss.
+    @discardableResult
+    public func step(images: Tensor<Scalar>, labels: [Int]) throws(MPIError) -> Scalar {
+        let value = trainer.computeGradients(images: images, labels: labels)
+        try averageGradients()
+        trainer.applyGradients()
+        return value
+    }
+
+    /// Replaces every parameter's gradient by its mean over the ranks, bucket by bucket: each
+    /// bucket's gradients packed into one buffer, summed by one allreduce, divided by the rank count.
+    public func averageGradients() throws(MPIError) {
+        let parameters = trainer.network.parameters
+        for bucket in buckets {
+            let gradients = bucket.map { parameters[$0].gradient ?? .zeros(shape: parameters[$0].value.shape) }
+            var packed = Tensor(concatenating: gradients.map { $0.reshaped(to: [$0.scalarCount]) }, alongAxis: 0)
+            try communicator.allreduceSum(&packed)
+            packed = packed / Scalar(communicator.size)
+            var offset = 0
+            for (index, gradient) in zip(bucket, gradients) {
+                parameters[index].gradient = packed.slice(alongAxis: 0, offset..<(offset + gradient.scalarCount))
+                    .reshaped(to: gradient.shape)
+                offset += gradient.scalarCount
+            }
+        }
+    }
+
+    /// Every rank's parameter and buffer names and shapes against rank 0's, through an allgather
+    /// of one fingerprint per rank and then, only if they differ, of the layouts themselves.
+    private func checkSameLayout() throws(MPIError) {
+        let layout = trainer.network.namedParameters.map { ($0.name, $0.parameter.value.shape) }
+            + trainer.network.namedBuffers.map { ($0.name, $0.buffer.value.shape) }
+        let text = layout.map { "\($0.0) \($0.1)" }.joined(separator: "\n")
+        let fingerprints = try communicator.allgather([Self.fingerprint(text), Int64(layout.count)])
+        guard let different = fingerprints.firstIndex(where: { $0 != fingerprints[0] }) else { return }
+        // Name the first difference: every rank gathers every rank's layout, one entry at a time.
+        let count = Int(fingerprints.map { $0[1] }.max()!)
+        for entry in 0..<count {
+            let mine = entry < layout.count ? layout[entry] : ("(none)", [])
+            let gathered = try communicator.allgather(
+                [Self.fingerprint("\(mine.0) \(mine.1)")] + (0..<4).map { Int64($0 < mine.1.count ? mine.1[$0] : -1) })
+            guard let rank = gathered.firstIndex(where: { $0 != gathered[0] }) else { continue }
+            throw MPIError(
+                "DataParallelTrainer",
+                "parameter \(mine.0) (entry \(entry)): rank \(rank) has \(Self.describe(gathered[rank])), "
+                    + "rank 0 has \(Self.describe(gathered[0]))")
+        }
+        throw MPIError("DataParallelTrainer", "rank \(different)'s parameters differ from rank 0's in number")
+    }
+
+    private static func describe(_ entry: [Int64]) -> String {
+        "shape [\(entry.dropFirst().filter { $0 >= 0 }.map(String.init).joined(separator: ", "))]"
+    }
+
+    /// FNV-1a of `text`'s bytes, the same on every rank.
+    private static func fingerprint(_ text: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Int64(bitPattern: hash)
+    }
+}
+
+/// Each rank's share of a batch, as PyTorch's `DistributedSampler` deals an epoch's indices:
+/// rank `r` of `size` takes positions `r, r + size, r + 2·size, …`.
+public enum DistributedSampler {
+    /// The positions of `count` that rank `rank` of `size` takes.
+    public static func shard(_ count: Int, rank: Int, size: Int) -> [Int] {
+        Array(stride(from: rank, to: count, by: size))
+    }
+}
