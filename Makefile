@@ -9,7 +9,7 @@ export OMPI_MCA_oob_tcp_if_include := lo
 export OMPI_MCA_btl_vader_single_copy_mechanism := none
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test run bench clean check-floors
+.PHONY: all deps build test run run-distributed bench clean check-floors
 
 all: build
 
@@ -39,6 +39,15 @@ check-floors:
 # The main job: the CNN trained for one epoch with the manual and with the autodiff backward.
 run: deps
 	$(SWIFT) run -c release nabla compare --model cnn --epochs 1 --batch-size 64
+
+
+# A short data-parallel Fashion-MNIST training on 2 ranks of this machine (shared memory and
+# loopback only, see the OMPI_MCA_* exports above; one BLAS thread per rank).
+MPIRUN_AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1)
+run-distributed: deps
+	$(SWIFT) build -c release --product nabla
+	env $(MPIRUN_AS_ROOT) mpirun -np 2 --oversubscribe -x OPENBLAS_NUM_THREADS=1 \
+	  .build/release/nabla train --distributed --model cnn --epochs 1 --batch-size 64
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -49,6 +49,7 @@ let package = Package(
             name: "NablaCommand",
             dependencies: [
                 "Nabla",
+                "NablaDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

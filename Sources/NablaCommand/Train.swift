@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Nabla
+import NablaDistributed
 
 /// `nabla train`: trains a model on Fashion-MNIST with a live progress bar.
 struct Train: ParsableCommand {
@@ -18,6 +19,9 @@ struct Train: ParsableCommand {
     @Option(help: "Write the loss and accuracy curves here (SVG).")
     var plot: String?
 
+    @Flag(help: "Train data-parallel on the ranks of `mpirun -np N nabla train --distributed …`; --batch-size is the batch over all ranks.")
+    var distributed = false
+
     func validate() throws {
         try OutputPath.check(save, option: "--save")
         try OutputPath.check(plot, option: "--plot")
@@ -25,6 +29,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         options.applyThreads()
+        if distributed { return try runDistributed() }
         let (train, test) = try options.loadData()
         print("Training \(options.model) on \(train.count) images (\(autodiff ? "autodiff" : "manual") backward, "
             + "\(options.optimizer) lr \(options.lr), batch \(options.batchSize), seed \(options.seed), \(BLAS.threadCount) BLAS threads)")
@@ -42,6 +47,57 @@ struct Train: ParsableCommand {
                     .init(name: "loss", points: run.stepLosses.enumerated().map { (Double($0), Double($1)) }, color: "#1f77b4")]),
                 .init(title: "Test accuracy", xLabel: "epoch", series: [
                     .init(name: "accuracy", points: run.testAccuracies.enumerated().map { (Double($0 + 1), $1) }, color: "#d62728")]),
+            ]).write(to: plot)
+            print("Wrote \(plot)")
+        }
+    }
+}
+
+extension Train {
+    /// Data-parallel training: every rank runs the model on its share of each batch and the
+    /// gradients are averaged before each step; only rank 0 prints, draws the bar and writes.
+    func runDistributed() throws {
+        let world = try Communicator.world()
+        defer { try? world.finalize() }
+        let (train, test) = try options.loadData()
+        let lead = world.rank == 0
+        if lead {
+            print("Training \(options.model) on \(train.count) images across \(world.size) ranks (\(autodiff ? "autodiff" : "manual") backward, "
+                + "\(options.optimizer) lr \(options.lr), batch \(options.batchSize) over all ranks, seed \(options.seed), "
+                + "\(BLAS.threadCount) BLAS thread\(BLAS.threadCount == 1 ? "" : "s") per rank)")
+        }
+        let network = options.model.network(seed: options.seed, useAutodiff: autodiff)
+        let optimizer = options.optimizer.make(
+            network.parameters, names: network.namedParameters.map(\.name), learningRate: options.lr)
+        let parallel = try DataParallelTrainer(ClassifierTrainer(network: network, optimizer: optimizer), communicator: world)
+        var generator: SeededGenerator? = SeededGenerator(seed: options.seed &+ 1)
+        var stepLosses: [Float] = [], accuracies: [Double] = []
+        for epoch in 1...options.epochs {
+            var bar = ProgressBar(title: "epoch \(epoch)/\(options.epochs)", total: (train.count + options.batchSize - 1) / options.batchSize)
+            let start = Date()
+            let losses = try parallel.trainEpoch(on: train, batchSize: options.batchSize, shuffling: &generator) { done, _, examples, loss in
+                if lead { bar.update(done: done, examples: examples, loss: loss) }
+            }
+            let seconds = Date().timeIntervalSince(start)
+            let evaluation = try parallel.evaluate(on: test)
+            stepLosses += losses
+            accuracies.append(evaluation.accuracy)
+            if lead {
+                print("epoch \(epoch): train loss \(String(format: "%.4f", losses.reduce(0.0) { $0 + Double($1) } / Double(max(losses.count, 1)))), "
+                    + "test accuracy \(String(format: "%.2f", 100 * evaluation.accuracy))%, \(format(seconds: seconds))")
+            }
+        }
+        guard lead else { return }
+        if let save {
+            try Weights.save(network, model: options.model, to: save)
+            print("Saved the weights to \(save)")
+        }
+        if let plot {
+            try SVGPlot(panels: [
+                .init(title: "Training loss per step (\(world.size) ranks)", xLabel: "step", series: [
+                    .init(name: "loss", points: stepLosses.enumerated().map { (Double($0), Double($1)) }, color: "#1f77b4")]),
+                .init(title: "Test accuracy", xLabel: "epoch", series: [
+                    .init(name: "accuracy", points: accuracies.enumerated().map { (Double($0 + 1), $1) }, color: "#d62728")]),
             ]).write(to: plot)
             print("Wrote \(plot)")
         }

@@ -72,11 +72,15 @@ public final class DataParallelTrainer<Scalar: TensorScalar> {
 
     /// Replaces every parameter's gradient by its mean over the ranks, bucket by bucket: each
     /// bucket's gradients packed into one buffer, summed by one allreduce, divided by the rank count.
-    public func averageGradients() throws(MPIError) {
+    ///
+    /// - Parameter weight: this rank's share of the batch times the rank count (1 when every
+    ///   rank has as many images), so that unequal shards still average to the whole batch's mean.
+    public func averageGradients(weight: Scalar = 1) throws(MPIError) {
         let parameters = trainer.network.parameters
         for bucket in buckets {
             let gradients = bucket.map { parameters[$0].gradient ?? .zeros(shape: parameters[$0].value.shape) }
             var packed = Tensor(concatenating: gradients.map { $0.reshaped(to: [$0.scalarCount]) }, alongAxis: 0)
+            if weight != 1 { packed = packed * weight }
             try communicator.allreduceSum(&packed)
             packed = packed / Scalar(communicator.size)
             var offset = 0
@@ -129,5 +133,53 @@ public enum DistributedSampler {
     /// The positions of `count` that rank `rank` of `size` takes.
     public static func shard(_ count: Int, rank: Int, size: Int) -> [Int] {
         Array(stride(from: rank, to: count, by: size))
+    }
+}
+
+extension DataParallelTrainer {
+    /// Rank `rank`'s share of a batch, as ``DistributedSampler`` deals it.
+    public func shard(_ batch: LabeledImages<Scalar>.Batch) -> LabeledImages<Scalar>.Batch {
+        let positions = DistributedSampler.shard(batch.labels.count, rank: communicator.rank, size: communicator.size)
+        return .init(images: gatherRows(batch.images, positions), labels: positions.map { batch.labels[$0] })
+    }
+
+    /// One pass over `data` in an order every rank draws alike from the same seed: each batch of
+    /// `batchSize` images (over all ranks) dealt to the ranks, one averaged step per batch.
+    /// `progress` hears after each batch `(batches done, batches, examples done, mean loss so
+    /// far)`. Returns each step's loss, averaged over the ranks.
+    public func trainEpoch(
+        on data: LabeledImages<Scalar>, batchSize: Int, shuffling generator: inout SeededGenerator?,
+        progress: ((Int, Int, Int, Double) -> Void)? = nil
+    ) throws(MPIError) -> [Scalar] {
+        let batches = data.batches(of: batchSize, shuffling: &generator)
+        var losses: [Scalar] = []
+        var examples = 0
+        for (index, batch) in batches.enumerated() {
+            let part = shard(batch)
+            // A rank with no image of a short last batch still joins the allreduces, with zero gradients.
+            let local = part.labels.isEmpty ? 0 : trainer.computeGradients(images: part.images, labels: part.labels)
+            if part.labels.isEmpty { trainer.network.zeroGradients() }
+            try averageGradients(weight: Scalar(part.labels.count) * Scalar(communicator.size) / Scalar(batch.labels.count))
+            trainer.applyGradients()
+            var loss = Tensor<Scalar>([local * Scalar(part.labels.count)])
+            try communicator.allreduceSum(&loss)
+            losses.append(loss.scalars[0] / Scalar(batch.labels.count))
+            examples += batch.labels.count
+            progress?(index + 1, batches.count, examples, losses.reduce(0.0) { $0 + Double($1) } / Double(losses.count))
+        }
+        return losses
+    }
+
+    /// The accuracy and mean loss on `data`, each rank evaluating its share and the counts summed.
+    public func evaluate(on data: LabeledImages<Scalar>, batchSize: Int = 500) throws(MPIError) -> (accuracy: Double, loss: Double) {
+        let positions = DistributedSampler.shard(data.count, rank: communicator.rank, size: communicator.size)
+        let mine = LabeledImages(
+            images: gatherRows(data.images, positions), labels: positions.map { data.labels[$0] }, classNames: data.classNames)
+        let local = mine.count == 0 ? nil : ClassifierTrainer.evaluate(trainer.network, on: mine, batchSize: batchSize)
+        var totals = Tensor<Double>([
+            (local?.accuracy ?? 0) * Double(mine.count), (local?.loss ?? 0) * Double(mine.count), Double(mine.count),
+        ])
+        try communicator.allreduceSum(&totals)
+        return (totals.scalars[0] / totals.scalars[2], totals.scalars[1] / totals.scalars[2])
     }
 }

@@ -127,3 +127,28 @@ enum MPIJob {
         }
     }
 }
+
+/// `nabla train --distributed` on 2 real ranks: one header and one summary per epoch, printed by
+/// rank 0 alone, and an accuracy above chance.
+@Suite(.serialized) struct DistributedCommandTests {
+    @Test func trainPrintsOnRankZeroOnly() throws {
+        if let reason = MPIJob.unavailable {
+            print("skipped: \(reason)")
+            return
+        }
+        guard FileManager.default.fileExists(atPath: "/usr/share/fashion-mnist") || FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory) else {
+            print("skipped: Fashion-MNIST is not installed")
+            return
+        }
+        let (status, output) = try MPIJob.mpirun(
+            2, "nabla", ["train", "--distributed", "--model", "mlp", "--limit", "1024", "--epochs", "1", "--batch-size", "64"],
+            timeout: 120)
+        #expect(status == 0, "\(output)")
+        #expect(output.components(separatedBy: "across 2 ranks").count == 2, "\(output)")
+        let summaries = output.split(separator: "\n").filter { $0.hasPrefix("epoch 1: train loss") }
+        #expect(summaries.count == 1, "\(output)")
+        let accuracy = summaries.first.flatMap { $0.split(separator: " ").first { $0.hasSuffix("%,") } }
+            .flatMap { Double($0.dropLast(2)) } ?? 0
+        #expect(accuracy > 50, "\(summaries)")
+    }
+}

@@ -52,6 +52,12 @@ public struct LabeledImages<Scalar: TensorScalar>: Sendable {
     public struct Batch: Sendable {
         public var images: Tensor<Scalar>
         public var labels: [Int]
+
+        /// `images` `[B, C, H, W]` and their `B` labels.
+        public init(images: Tensor<Scalar>, labels: [Int]) {
+            self.images = images
+            self.labels = labels
+        }
     }
 }
 
