@@ -16,11 +16,15 @@ public final class Communicator: @unchecked Sendable {
     public let rank: Int
     /// The number of processes in the job.
     public let size: Int
+    /// How long a collective may wait for the other ranks before it throws, in seconds: the
+    /// watchdog that keeps a rank from hanging when another one stops answering.
+    public let timeout: Double
     private let lock = NSLock()
 
-    private init(rank: Int, size: Int) {
+    private init(rank: Int, size: Int, timeout: Double) {
         self.rank = rank
         self.size = size
+        self.timeout = timeout
     }
 
     /// Whether this process was started by `mpirun` (Open MPI's environment names its rank).
@@ -30,9 +34,10 @@ public final class Communicator: @unchecked Sendable {
 
     /// The job's communicator, initializing MPI if this process has not yet.
     ///
+    /// - Parameter timeout: how long a collective waits for the other ranks, in seconds.
     /// - Throws: ``MPIError`` when the process was not started by `mpirun`, when MPI cannot start,
     ///   or when it grants less than `MPI_THREAD_SERIALIZED`.
-    public static func world() throws(MPIError) -> Communicator {
+    public static func world(timeout: Double = 300) throws(MPIError) -> Communicator {
         guard isLaunchedByMPI else {
             throw MPIError("MPI", "this process was not started by mpirun (run it as `mpirun -np N …`)")
         }
@@ -50,7 +55,7 @@ public final class Communicator: @unchecked Sendable {
         var rank: Int32 = 0, size: Int32 = 0
         try check(MPI_Comm_rank(world, &rank), "MPI_Comm_rank")
         try check(MPI_Comm_size(world, &size), "MPI_Comm_size")
-        return Communicator(rank: Int(rank), size: Int(size))
+        return Communicator(rank: Int(rank), size: Int(size), timeout: timeout)
     }
 
     /// Shuts MPI down; no call may follow. Every rank calls it once before exiting.
@@ -76,17 +81,40 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// Replaces `tensor` on every rank by the elementwise sum over the ranks; every rank passes
-    /// the same shape.
+    /// the same shape. It waits at most ``timeout`` seconds for the other ranks.
     public func allreduceSum<Scalar: TensorScalar>(_ tensor: inout Tensor<Scalar>) throws(MPIError) {
         let count = tensor.scalarCount
-        let result: Int32 = tensor.withUnsafeMutableBufferPointer { buffer in
-            serializedCode {
-                MPI_Allreduce(
+        let operation = "MPI_Iallreduce of \(count) \(Scalar.self)"
+        let result: Result<Void, MPIError> = tensor.withUnsafeMutableBufferPointer { buffer in
+            var request: MPI_Request? = nabla_mpi_request_null()
+            let started = serializedCode {
+                MPI_Iallreduce(
                     nabla_mpi_in_place(), buffer.baseAddress, Int32(count), Self.datatype(Scalar.self), nabla_mpi_sum(),
-                    nabla_mpi_comm_world())
+                    nabla_mpi_comm_world(), &request)
+            }
+            do throws(MPIError) {
+                try Self.check(started, operation)
+                try wait(for: &request, operation)
+                return .success(())
+            } catch {
+                return .failure(error)
             }
         }
-        try Self.check(result, "MPI_Allreduce of \(count) \(Scalar.self)")
+        try result.get()
+    }
+
+    /// Polls `request` until it completes, or throws once ``timeout`` seconds have passed.
+    private func wait(for request: inout MPI_Request?, _ operation: @autoclosure () -> String) throws(MPIError) {
+        let deadline = Date().addingTimeInterval(timeout)
+        var done: Int32 = 0
+        while done == 0 {
+            try Self.check(serializedCode { MPI_Test(&request, &done, nabla_mpi_status_ignore()) }, operation())
+            guard done == 0 else { break }
+            guard Date() < deadline else {
+                throw MPIError(operation(), "no answer from the other ranks in \(Int(timeout)) s (did a rank stop?)")
+            }
+            sched_yield()
+        }
     }
 
     /// Every rank's `values` (the same count on each), in rank order.

@@ -45,6 +45,25 @@ do {
         let network = try! NeuralNetwork(NeuralNetworkArchitecture(inputShape: [4], layers: layers))
         _ = try DataParallelTrainer(ClassifierTrainer(network: network, optimizer: SGD(network.parameters)), communicator: world)
         print("rank \(world.rank): no mismatch seen")
+    case "die":
+        // Rank 1 dies in the middle of the job while rank 0 waits in a collective.
+        let world = try Communicator.world()
+        if world.rank == 1 {
+            Thread.sleep(forTimeInterval: 0.5)
+            kill(getpid(), SIGKILL)
+        }
+        var value = Tensor<Double>([1])
+        try world.allreduceSum(&value)
+        print("rank \(world.rank): the allreduce returned")
+    case "silent":
+        // Rank 1 stays alive but never joins the collective: rank 0's watchdog must fire.
+        let world = try Communicator.world(timeout: 2)
+        if world.rank == 1 {
+            Thread.sleep(forTimeInterval: 60)
+        } else {
+            var value = Tensor<Double>([1])
+            try world.allreduceSum(&value)
+        }
     case "train-equality", "train-equality-autodiff":
         let lines = try EqualityRun.runOnRanks(autodiff: CommandLine.arguments[1].hasSuffix("autodiff"))
         for line in lines { print(line) }

@@ -92,6 +92,37 @@ enum MPIJob {
         #expect(!output.contains("no mismatch seen"))
     }
 
+    /// A rank killed mid-job: mpirun stops the others at once, and no rank process is left.
+    @Test func killedRankStopsTheJob() throws {
+        if let reason = MPIJob.unavailable {
+            print("skipped: \(reason)")
+            return
+        }
+        let started = Date()
+        let (status, output) = try MPIJob.mpirun(2, "nabla-mpi-probe", ["die"], timeout: 30)
+        #expect(Date().timeIntervalSince(started) < 30)
+        #expect(status != 0)
+        #expect(output.contains("exited on signal 9"), "\(output)")
+        #expect(!output.contains("the allreduce returned"))
+        Thread.sleep(forTimeInterval: 1)
+        let left = try MPIJob.run("/usr/bin/pgrep", ["-f", "nabla-mpi-probe die"], timeout: 10)
+        #expect(left.output.isEmpty, "left running: \(left.output)")
+    }
+
+    /// A rank that stays alive but stops answering: the other's collective gives up after its
+    /// timeout with one line, and the job ends.
+    @Test func watchdogEndsAWaitForASilentRank() throws {
+        if let reason = MPIJob.unavailable {
+            print("skipped: \(reason)")
+            return
+        }
+        let started = Date()
+        let (status, output) = try MPIJob.mpirun(2, "nabla-mpi-probe", ["silent"], timeout: 30)
+        #expect(Date().timeIntervalSince(started) < 30)
+        #expect(status != 0)
+        #expect(output.contains("Error: MPI_Iallreduce of 1 Double: no answer from the other ranks in 2 s (did a rank stop?)"), "\(output)")
+    }
+
     /// Without mpirun there is no job: a one-line error, never a silent single process.
     @Test func withoutMPIRunIsAnError() throws {
         let (status, output) = try MPIJob.run(MPIJob.productsFolder.appendingPathComponent("nabla-mpi-probe").path, [], timeout: 30)
