@@ -75,6 +75,7 @@ extension Train {
         for epoch in 1...options.epochs {
             var bar = ProgressBar(title: "epoch \(epoch)/\(options.epochs)", total: (train.count + options.batchSize - 1) / options.batchSize)
             let start = Date()
+            let averagedBefore = parallel.averagingSeconds
             let losses = try parallel.trainEpoch(on: train, batchSize: options.batchSize, shuffling: &generator) { done, _, examples, loss in
                 if lead { bar.update(done: done, examples: examples, loss: loss) }
             }
@@ -83,8 +84,10 @@ extension Train {
             stepLosses += losses
             accuracies.append(evaluation.accuracy)
             if lead {
+                let averaging = parallel.averagingSeconds - averagedBefore
                 print("epoch \(epoch): train loss \(String(format: "%.4f", losses.reduce(0.0) { $0 + Double($1) } / Double(max(losses.count, 1)))), "
-                    + "test accuracy \(String(format: "%.2f", 100 * evaluation.accuracy))%, \(format(seconds: seconds))")
+                    + "test accuracy \(String(format: "%.2f", 100 * evaluation.accuracy))%, \(format(seconds: seconds)) "
+                    + "(\(String(format: "%.1f", averaging)) s, \(String(format: "%.0f", 100 * averaging / seconds))%, averaging gradients)")
             }
         }
         guard lead else { return }

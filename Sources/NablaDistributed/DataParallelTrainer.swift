@@ -1,3 +1,4 @@
+import Dispatch
 import Nabla
 
 /// Data-parallel training of a classifier over the ranks of an MPI job, in the style of
@@ -19,6 +20,9 @@ public final class DataParallelTrainer<Scalar: TensorScalar> {
     public let bucketCapacity: Int
     /// Parameter indices per bucket, in the order their allreduces run.
     let buckets: [[Int]]
+    /// The seconds spent averaging gradients (packing, waiting in the allreduces, unpacking)
+    /// since this trainer was made.
+    public private(set) var averagingSeconds: Double = 0
 
     /// Checks that every rank's network has the same names and shapes, then broadcasts rank 0's
     /// parameters and buffers.
@@ -76,6 +80,8 @@ public final class DataParallelTrainer<Scalar: TensorScalar> {
     /// - Parameter weight: this rank's share of the batch times the rank count (1 when every
     ///   rank has as many images), so that unequal shards still average to the whole batch's mean.
     public func averageGradients(weight: Scalar = 1) throws(MPIError) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { averagingSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         let parameters = trainer.network.parameters
         for bucket in buckets {
             let gradients = bucket.map { parameters[$0].gradient ?? .zeros(shape: parameters[$0].value.shape) }
