@@ -103,8 +103,33 @@ public final class Communicator: @unchecked Sendable {
         try result.get()
     }
 
+    /// Starts summing `tensor` over the ranks without waiting; ``PendingAllreduce/wait()`` gives
+    /// the sum. Every rank starts the same allreduces in the same order.
+    public func startAllreduceSum<Scalar: TensorScalar>(_ tensor: Tensor<Scalar>) throws(MPIError) -> PendingAllreduce<Scalar> {
+        let pending = PendingAllreduce(tensor, communicator: self)
+        let count = tensor.scalarCount
+        // The buffer is the pending allreduce's own storage, which nothing else holds: its address
+        // stays valid until the wait.
+        let started = pending.tensor.withUnsafeMutableBufferPointer { buffer in
+            serializedCode {
+                MPI_Iallreduce(
+                    nabla_mpi_in_place(), buffer.baseAddress, Int32(count), Self.datatype(Scalar.self), nabla_mpi_sum(),
+                    nabla_mpi_comm_world(), &pending.request)
+            }
+        }
+        try Self.check(started, "MPI_Iallreduce of \(count) \(Scalar.self)")
+        return pending
+    }
+
+    /// Whether `request` has completed, without waiting.
+    func test(_ request: inout MPI_Request?, _ operation: @autoclosure () -> String) throws(MPIError) -> Bool {
+        var done: Int32 = 0
+        try Self.check(serializedCode { MPI_Test(&request, &done, nabla_mpi_status_ignore()) }, operation())
+        return done != 0
+    }
+
     /// Polls `request` until it completes, or throws once ``timeout`` seconds have passed.
-    private func wait(for request: inout MPI_Request?, _ operation: @autoclosure () -> String) throws(MPIError) {
+    func wait(for request: inout MPI_Request?, _ operation: @autoclosure () -> String) throws(MPIError) {
         let deadline = Date().addingTimeInterval(timeout)
         var done: Int32 = 0
         while done == 0 {
@@ -163,5 +188,33 @@ public final class Communicator: @unchecked Sendable {
         var length: Int32 = 0
         MPI_Error_string(code, &text, &length)
         throw MPIError(operation(), String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+}
+
+/// An allreduce in flight, from ``Communicator/startAllreduceSum(_:)``.
+public final class PendingAllreduce<Scalar: TensorScalar> {
+    fileprivate var tensor: Tensor<Scalar>
+    fileprivate var request: MPI_Request? = nabla_mpi_request_null()
+    private let communicator: Communicator
+    private var finished = false
+
+    /// Writing through `tensor` (in ``Communicator/startAllreduceSum(_:)``) gives it storage of its
+    /// own if the caller still shares it, so the allreduce never writes into the caller's tensor.
+    fileprivate init(_ tensor: Tensor<Scalar>, communicator: Communicator) {
+        self.tensor = tensor
+        self.communicator = communicator
+    }
+
+    /// Lets MPI make progress; whether the sum is ready.
+    public func poll() throws(MPIError) -> Bool {
+        if !finished { finished = try communicator.test(&request, "MPI_Iallreduce of \(tensor.scalarCount) \(Scalar.self)") }
+        return finished
+    }
+
+    /// The sum over the ranks, waiting at most the communicator's timeout.
+    public func wait() throws(MPIError) -> Tensor<Scalar> {
+        if !finished { try communicator.wait(for: &request, "MPI_Iallreduce of \(tensor.scalarCount) \(Scalar.self)") }
+        finished = true
+        return tensor
     }
 }

@@ -10,19 +10,38 @@ import Nabla
 /// (an allgather of their fingerprint), and rank 0's values are broadcast to the others.
 ///
 /// Gradients are averaged in buckets of at most ``bucketCapacity`` bytes (a larger parameter is a
-/// bucket of its own), filled in reverse parameter order, the order the backward produces them:
-/// every rank builds the same bucket plan from the same parameter list, so the collectives
-/// happen in the same order on every rank by construction.
+/// bucket of its own), filled in reverse parameter order, the order the backward produces them.
+/// A bucket's allreduce starts, without waiting, as soon as the backward has finished every layer
+/// that holds its parameters (``Layer/backwardObserver``), so communication overlaps the rest of
+/// the backward, on the manual and the autodiff path alike; the step waits for them all before the
+/// optimizer runs. Every rank builds the same bucket plan from the same parameter list and runs
+/// the same backward, so the allreduces start in the same order on every rank by construction.
 public final class DataParallelTrainer<Scalar: TensorScalar> {
     public let communicator: Communicator
     public let trainer: ClassifierTrainer<Scalar>
     /// The largest bucket, in bytes: PyTorch's default, 25 MiB.
     public let bucketCapacity: Int
-    /// Parameter indices per bucket, in the order their allreduces run.
-    let buckets: [[Int]]
+    /// Parameter indices per bucket, in plan order (reverse parameter order).
+    public let buckets: [[Int]]
     /// The seconds spent averaging gradients (packing, waiting in the allreduces, unpacking)
     /// since this trainer was made.
     public private(set) var averagingSeconds: Double = 0
+    /// How many buckets of the last step started before its backward ended.
+    public private(set) var bucketsStartedDuringBackward = 0
+
+    /// Each parameter's bucket, by parameter index; and each parameter's index, by identity.
+    private let bucketOfParameter: [Int]
+    private let parameterIndex: [ObjectIdentifier: Int]
+    /// Buckets holding a parameter that several layers share: complete only when the backward is.
+    private var sharedBuckets: Set<Int> = []
+    /// The step in flight: parameters still to come per bucket, the allreduces started (in the
+    /// order they started), this rank's weight, and the first error of an allreduce started
+    /// during the backward.
+    private var inStep = false
+    private var remaining: [Int] = []
+    private var inFlight: [(bucket: Int, pending: PendingAllreduce<Scalar>, shapes: [[Int]])] = []
+    private var stepWeight: Scalar = 1
+    private var failure: MPIError?
 
     /// Checks that every rank's network has the same names and shapes, then broadcasts rank 0's
     /// parameters and buffers.
@@ -36,7 +55,12 @@ public final class DataParallelTrainer<Scalar: TensorScalar> {
         self.communicator = communicator
         self.bucketCapacity = bucketCapacity
         let parameters = trainer.network.parameters
-        buckets = Self.plan(parameters.map { $0.value.scalarCount * MemoryLayout<Scalar>.stride }, capacity: bucketCapacity)
+        let buckets = Self.plan(parameters.map { $0.value.scalarCount * MemoryLayout<Scalar>.stride }, capacity: bucketCapacity)
+        self.buckets = buckets
+        var bucketOfParameter = [Int](repeating: 0, count: parameters.count)
+        for (bucket, indices) in buckets.enumerated() { for index in indices { bucketOfParameter[index] = bucket } }
+        self.bucketOfParameter = bucketOfParameter
+        parameterIndex = Dictionary(uniqueKeysWithValues: parameters.enumerated().map { (ObjectIdentifier($1), $0) })
         try checkSameLayout()
         for parameter in parameters {
             var value = parameter.value
@@ -46,6 +70,13 @@ public final class DataParallelTrainer<Scalar: TensorScalar> {
         for (_, buffer) in trainer.network.namedBuffers {
             try communicator.broadcast(&buffer.value, from: 0)
         }
+        var holders = [Int](repeating: 0, count: parameters.count)
+        trainer.network.body.apply { [weak self] layer in
+            guard !layer.isContainer, !layer.parameters.isEmpty else { return }
+            for parameter in layer.parameters { if let index = self?.parameterIndex[ObjectIdentifier(parameter)] { holders[index] += 1 } }
+            layer.backwardObserver = { layer in self?.parametersReady(layer.parameters) }
+        }
+        sharedBuckets = Set(holders.indices.filter { holders[$0] != 1 }.map { bucketOfParameter[$0] })
     }
 
     /// Buckets of parameter indices in reverse order, each at most `capacity` bytes unless one
@@ -64,38 +95,82 @@ public final class DataParallelTrainer<Scalar: TensorScalar> {
         return buckets
     }
 
-    /// One step on this rank's shard: gradients, their average over the ranks, the optimizer
-    /// step. Returns this rank's loss.
+    /// One step on this rank's shard: gradients (their buckets' allreduces starting during the
+    /// backward), their average over the ranks, the optimizer step. Returns this rank's loss.
     @discardableResult
     public func step(images: Tensor<Scalar>, labels: [Int]) throws(MPIError) -> Scalar {
+        beginStep(weight: 1)
         let value = trainer.computeGradients(images: images, labels: labels)
-        try averageGradients()
+        try finishStep()
         trainer.applyGradients()
         return value
     }
 
-    /// Replaces every parameter's gradient by its mean over the ranks, bucket by bucket: each
-    /// bucket's gradients packed into one buffer, summed by one allreduce, divided by the rank count.
+    /// Replaces every parameter's gradient by its mean over the ranks, all buckets now (for a
+    /// backward run outside ``step(images:labels:)``).
     ///
     /// - Parameter weight: this rank's share of the batch times the rank count (1 when every
     ///   rank has as many images), so that unequal shards still average to the whole batch's mean.
     public func averageGradients(weight: Scalar = 1) throws(MPIError) {
+        beginStep(weight: weight)
+        try finishStep()
+    }
+
+    /// Opens a step: every bucket waits for all its parameters.
+    func beginStep(weight: Scalar) {
+        inStep = true
+        remaining = buckets.indices.map { sharedBuckets.contains($0) ? Int.max : buckets[$0].count }
+        inFlight = []
+        stepWeight = weight
+        failure = nil
+        bucketsStartedDuringBackward = 0
+    }
+
+    /// Starts the buckets the backward did not complete (in plan order), waits for every
+    /// allreduce, and sets each gradient to the mean over the ranks.
+    func finishStep() throws(MPIError) {
+        defer { inStep = false }
         let started = DispatchTime.now().uptimeNanoseconds
         defer { averagingSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
+        bucketsStartedDuringBackward = inFlight.count
+        if let failure { throw failure }
+        let begun = Set(inFlight.map(\.bucket))
+        for bucket in buckets.indices where !begun.contains(bucket) { try startBucket(bucket) }
         let parameters = trainer.network.parameters
-        for bucket in buckets {
-            let gradients = bucket.map { parameters[$0].gradient ?? .zeros(shape: parameters[$0].value.shape) }
-            var packed = Tensor(concatenating: gradients.map { $0.reshaped(to: [$0.scalarCount]) }, alongAxis: 0)
-            if weight != 1 { packed = packed * weight }
-            try communicator.allreduceSum(&packed)
-            packed = packed / Scalar(communicator.size)
+        for (bucket, pending, shapes) in inFlight {
+            let sum = try pending.wait() / Scalar(communicator.size)
             var offset = 0
-            for (index, gradient) in zip(bucket, gradients) {
-                parameters[index].gradient = packed.slice(alongAxis: 0, offset..<(offset + gradient.scalarCount))
-                    .reshaped(to: gradient.shape)
-                offset += gradient.scalarCount
+            for (index, shape) in zip(buckets[bucket], shapes) {
+                let count = shape.reduce(1, *)
+                parameters[index].gradient = sum.slice(alongAxis: 0, offset..<(offset + count)).reshaped(to: shape)
+                offset += count
             }
         }
+    }
+
+    /// The backward finished a layer holding `ready`: a bucket with nothing more to wait for starts.
+    private func parametersReady(_ ready: [Parameter<Scalar>]) {
+        guard inStep, failure == nil else { return }
+        do throws(MPIError) {
+            for parameter in ready {
+                guard let index = parameterIndex[ObjectIdentifier(parameter)] else { continue }
+                let bucket = bucketOfParameter[index]
+                remaining[bucket] -= 1
+                if remaining[bucket] == 0 { try startBucket(bucket) }
+            }
+            for (_, pending, _) in inFlight { _ = try pending.poll() }  // MPI progresses only when called
+        } catch {
+            failure = error
+        }
+    }
+
+    /// Packs a bucket's gradients (times this rank's weight) and starts their allreduce.
+    private func startBucket(_ bucket: Int) throws(MPIError) {
+        let parameters = trainer.network.parameters
+        let gradients = buckets[bucket].map { parameters[$0].gradient ?? .zeros(shape: parameters[$0].value.shape) }
+        var packed = Tensor(concatenating: gradients.map { $0.reshaped(to: [$0.scalarCount]) }, alongAxis: 0)
+        if stepWeight != 1 { packed = packed * stepWeight }
+        inFlight.append((bucket, try communicator.startAllreduceSum(packed), gradients.map(\.shape)))
     }
 
     /// Every rank's parameter and buffer names and shapes against rank 0's, through an allgather
@@ -162,10 +237,11 @@ extension DataParallelTrainer {
         var examples = 0
         for (index, batch) in batches.enumerated() {
             let part = shard(batch)
+            beginStep(weight: Scalar(part.labels.count) * Scalar(communicator.size) / Scalar(batch.labels.count))
             // A rank with no image of a short last batch still joins the allreduces, with zero gradients.
             let local = part.labels.isEmpty ? 0 : trainer.computeGradients(images: part.images, labels: part.labels)
             if part.labels.isEmpty { trainer.network.zeroGradients() }
-            try averageGradients(weight: Scalar(part.labels.count) * Scalar(communicator.size) / Scalar(batch.labels.count))
+            try finishStep()
             trainer.applyGradients()
             var loss = Tensor<Scalar>([local * Scalar(part.labels.count)])
             try communicator.allreduceSum(&loss)

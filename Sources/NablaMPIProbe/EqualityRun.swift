@@ -67,6 +67,9 @@ enum EqualityRun {
             try parallel.step(images: images, labels: labels)
             if world.rank == 0 { output += lines(step: step, parameters(parallel.trainer)) }
         }
+        if world.rank == 0 {
+            output.append("buckets started during the backward: \(parallel.bucketsStartedDuringBackward) of \(parallel.buckets.count)")
+        }
         try world.barrier()
         try world.finalize()
         return output

@@ -142,6 +142,8 @@ enum MPIJob {
         }
         let (status, output) = try MPIJob.mpirun(2, "nabla-mpi-probe", [autodiff ? "train-equality-autodiff" : "train-equality"])
         #expect(status == 0, "\(output)")
+        // Every bucket's allreduce started from the backward, as each layer finished (3 buckets of at most 256 bytes).
+        #expect(output.contains("buckets started during the backward: 3 of 3"), "\(output)")
         let ranks = EqualityRun.parse(output)
         let single = EqualityRun.trainer(autodiff: autodiff)
         for step in 0..<EqualityRun.steps {

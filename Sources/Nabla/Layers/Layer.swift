@@ -128,8 +128,15 @@ open class Layer<Scalar: TensorScalar>: CustomStringConvertible {
     /// ``Layer/computesInputGradient`` is off.
     @discardableResult
     public final func backward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
-        withBufferPool { pooledBackward(outputGradient) }
+        let inputGradient = withBufferPool { pooledBackward(outputGradient) }
+        backwardObserver?(self)
+        return inputGradient
     }
+
+    /// Called with this layer at the end of each ``Layer/backward(_:)``, when the gradients of
+    /// its parameters are complete for this pass (on either path): what a data-parallel trainer
+    /// uses to start averaging them while the layers before it still run.
+    public var backwardObserver: ((Layer<Scalar>) -> Void)?
 
     private func pooledBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard let recording else { return manualBackward(outputGradient) }
