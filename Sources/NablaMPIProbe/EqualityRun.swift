@@ -10,12 +10,13 @@ enum EqualityRun {
     static let steps = 5
     static let batchSize = 8
 
-    static func trainer(autodiff: Bool) -> ClassifierTrainer<Double> {
+    /// The network, with a batch normalization after the convolution when `normalization` is
+    /// given: ``BatchNorm`` for one process, ``SyncBatchNorm`` on ranks.
+    static func trainer(autodiff: Bool, normalization: (() -> Layer<Double>)? = nil) -> ClassifierTrainer<Double> {
         var g = SeededGenerator(seed: 3)
-        let layers: [Layer<Double>] = [
-            Conv2D(inputChannels: 1, outputChannels: 3, kernelSize: 3, padding: 1, using: &g), Tanh(), Flatten(),
-            Dense(inputSize: 3 * 6 * 6, outputSize: 4, using: &g),
-        ]
+        let layers: [Layer<Double>] = [Conv2D(inputChannels: 1, outputChannels: 3, kernelSize: 3, padding: 1, using: &g)]
+            + (normalization.map { [$0()] } ?? [])
+            + [Tanh(), Flatten(), Dense(inputSize: 3 * 6 * 6, outputSize: 4, using: &g)]
         let network = try! NeuralNetwork(NeuralNetworkArchitecture(inputShape: [1, 6, 6], layers: layers, useAutodiff: autodiff))
         return ClassifierTrainer(network: network, optimizer: SGD(network.parameters, learningRate: 0.1, momentum: 0.9))
     }
@@ -34,9 +35,9 @@ enum EqualityRun {
         return (Tensor(stacking: positions.map { rows[$0] }, alongAxis: 0), positions.map { batch.labels[$0] })
     }
 
-    /// Every parameter's scalars, in order.
+    /// Every parameter's scalars, in order, then every buffer's (running statistics).
     static func parameters(_ trainer: ClassifierTrainer<Double>) -> [[Double]] {
-        trainer.network.parameters.map(\.value.scalars)
+        trainer.network.parameters.map(\.value.scalars) + trainer.network.namedBuffers.map(\.buffer.value.scalars)
     }
 
     /// A line per parameter for one step, the scalars as exact bit patterns.
@@ -58,14 +59,18 @@ enum EqualityRun {
     }
 
     /// The ranks' side: every step on this rank's shard; rank 0 prints the parameters after each.
-    static func runOnRanks(autodiff: Bool) throws(MPIError) -> [String] {
+    static func runOnRanks(autodiff: Bool, synchronizedBatchNorm: Bool = false) throws(MPIError) -> [String] {
         let world = try Communicator.world()
-        let parallel = try DataParallelTrainer(trainer(autodiff: autodiff), communicator: world, bucketCapacity: 256)
+        let normalization: (() -> Layer<Double>)? = synchronizedBatchNorm ? { SyncBatchNorm(featureCount: 3, communicator: world) } : nil
+        let parallel = try DataParallelTrainer(
+            trainer(autodiff: autodiff, normalization: normalization), communicator: world, bucketCapacity: 256)
         var output: [String] = []
         for step in 0..<steps {
             let (images, labels) = shard(batch(step), rank: world.rank, size: world.size)
             try parallel.step(images: images, labels: labels)
-            if world.rank == 0 { output += lines(step: step, parameters(parallel.trainer)) }
+            if world.rank == 0 {
+                output += lines(step: step, parameters(parallel.trainer))
+            }
         }
         if world.rank == 0 {
             output.append("buckets started during the backward: \(parallel.bucketsStartedDuringBackward) of \(parallel.buckets.count)")

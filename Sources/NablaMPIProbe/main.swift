@@ -64,8 +64,9 @@ do {
             var value = Tensor<Double>([1])
             try world.allreduceSum(&value)
         }
-    case "train-equality", "train-equality-autodiff":
-        let lines = try EqualityRun.runOnRanks(autodiff: CommandLine.arguments[1].hasSuffix("autodiff"))
+    case "train-equality", "train-equality-autodiff", "train-equality-sync", "train-equality-sync-autodiff":
+        let mode = CommandLine.arguments[1]
+        let lines = try EqualityRun.runOnRanks(autodiff: mode.hasSuffix("autodiff"), synchronizedBatchNorm: mode.contains("sync"))
         for line in lines { print(line) }
     default:
         let lines = try run()
