@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Nabla
+import NablaDistributed
 
 /// `nabla compare`: the main job. Trains the same seeded model twice, with the hand-written and
 /// with the autodiff backward, and shows side by side that they train alike, and how fast.
@@ -16,6 +17,9 @@ struct Compare: ParsableCommand {
     @Flag(help: "Train in Double instead of Float: slower, and the two paths' rounding drifts apart far less.")
     var double = false
 
+    @Flag(help: "Train both runs data-parallel on the ranks of `mpirun -np N nabla compare --distributed …`.")
+    var distributed = false
+
     func validate() throws { try OutputPath.check(plot, option: "--plot") }
 
     func run() throws {
@@ -24,13 +28,20 @@ struct Compare: ParsableCommand {
 
     func run<Scalar: TensorScalar>(_ type: Scalar.Type) throws {
         options.applyThreads()
+        let world = distributed ? try Communicator.world() : nil
+        defer { try? world?.finalize() }
         let (train, test) = try options.loadData(as: type)
-        print("Comparing the manual and the autodiff backward: \(options.model) on \(train.count) training images, "
-            + "\(options.epochs) epoch(s), \(options.optimizer) lr \(options.lr), batch \(options.batchSize), "
-            + "seed \(options.seed), \(Scalar.self), \(BLAS.threadCount) BLAS thread(s)")
-        print()
-        let manual = TrainingRun(options, useAutodiff: false, train: train, test: test, label: "manual   ")
-        let autodiff = TrainingRun(options, useAutodiff: true, train: train, test: test, label: "autodiff ")
+        let lead = (world?.rank ?? 0) == 0
+        if lead {
+            print("Comparing the manual and the autodiff backward: \(options.model) on \(train.count) training images, "
+                + "\(options.epochs) epoch(s), \(options.optimizer) lr \(options.lr), batch \(options.batchSize)"
+                + (world.map { " over \($0.size) ranks" } ?? "") + ", seed \(options.seed), \(Scalar.self), "
+                + "\(BLAS.threadCount) BLAS thread(s)" + (world == nil ? "" : " per rank"))
+            print()
+        }
+        let manual = try TrainingRun(options, useAutodiff: false, train: train, test: test, label: "manual   ", communicator: world)
+        let autodiff = try TrainingRun(options, useAutodiff: true, train: train, test: test, label: "autodiff ", communicator: world)
+        guard lead else { return }
         print()
         print(Self.report(manual, autodiff))
         if options.epochs < 5 || options.limit != nil {

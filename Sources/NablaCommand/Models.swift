@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Nabla
+import NablaDistributed
 
 /// The Fashion-MNIST models of the command line.
 enum ModelKind: String, ExpressibleByArgument, CaseIterable, Sendable {
@@ -105,25 +106,39 @@ struct TrainingRun<Scalar: TensorScalar> {
     var network: NeuralNetwork<Scalar>
     var optimizer: Optimizer<Scalar>
 
-    /// Trains `options.model` on `train`, evaluating on `test` after each epoch.
-    init(_ options: TrainingOptions, useAutodiff: Bool, train: LabeledImages<Scalar>, test: LabeledImages<Scalar>, label: String) {
+    /// Trains `options.model` on `train`, evaluating on `test` after each epoch; with a
+    /// `communicator`, data-parallel over its ranks (the batch is over all ranks), rank 0 alone
+    /// printing.
+    init(
+        _ options: TrainingOptions, useAutodiff: Bool, train: LabeledImages<Scalar>, test: LabeledImages<Scalar>,
+        label: String, communicator: Communicator? = nil
+    ) throws {
         network = options.model.network(seed: options.seed, useAutodiff: useAutodiff, as: Scalar.self)
         optimizer = options.optimizer.make(network.parameters, names: network.namedParameters.map(\.name), learningRate: Scalar(options.lr))
         let trainer = ClassifierTrainer(network: network, optimizer: optimizer)
+        let parallel = try communicator.map { (world) throws(MPIError) in try DataParallelTrainer(trainer, communicator: world) }
+        let lead = (communicator?.rank ?? 0) == 0
         var generator: SeededGenerator? = SeededGenerator(seed: options.seed &+ 1)
         for epoch in 1...options.epochs {
             var bar = ProgressBar(title: "\(label)epoch \(epoch)/\(options.epochs)", total: (train.count + options.batchSize - 1) / options.batchSize)
             let start = Date()
-            let losses = trainer.trainEpoch(on: train, batchSize: options.batchSize, shuffling: &generator) { done, _, examples, loss in
-                bar.update(done: done, examples: examples, loss: loss)
+            let averagedBefore = parallel?.averagingSeconds ?? 0
+            let progress = { (done: Int, _: Int, examples: Int, loss: Double) in
+                if lead { bar.update(done: done, examples: examples, loss: loss) }
             }
+            let losses = try parallel?.trainEpoch(on: train, batchSize: options.batchSize, shuffling: &generator, progress: progress)
+                ?? trainer.trainEpoch(on: train, batchSize: options.batchSize, shuffling: &generator, progress: progress)
             epochSeconds.append(Date().timeIntervalSince(start))
             stepLosses += losses
             epochLosses.append(losses.reduce(0.0) { $0 + Double($1) } / Double(max(losses.count, 1)))
-            let evaluation = trainer.evaluate(on: test)
-            testAccuracies.append(evaluation.accuracy)
+            testAccuracies.append(try parallel?.evaluate(on: test).accuracy ?? trainer.evaluate(on: test).accuracy)
+            guard lead else { continue }
+            let averaging = parallel.map { p in
+                let seconds = p.averagingSeconds - averagedBefore
+                return " (\(String(format: "%.1f", seconds)) s, \(String(format: "%.0f", 100 * seconds / epochSeconds.last!))%, averaging gradients)"
+            } ?? ""
             print("\(label)epoch \(epoch): train loss \(String(format: "%.4f", epochLosses.last!)), "
-                + "test accuracy \(String(format: "%.2f", 100 * evaluation.accuracy))%, \(format(seconds: epochSeconds.last!))")
+                + "test accuracy \(String(format: "%.2f", 100 * testAccuracies.last!))%, \(format(seconds: epochSeconds.last!))\(averaging)")
         }
     }
 }

@@ -33,7 +33,7 @@ struct Train: ParsableCommand {
         let (train, test) = try options.loadData()
         print("Training \(options.model) on \(train.count) images (\(autodiff ? "autodiff" : "manual") backward, "
             + "\(options.optimizer) lr \(options.lr), batch \(options.batchSize), seed \(options.seed), \(BLAS.threadCount) BLAS threads)")
-        let run = TrainingRun(options, useAutodiff: autodiff, train: train, test: test, label: "")
+        let run = try TrainingRun(options, useAutodiff: autodiff, train: train, test: test, label: "")
         if let save {
             try Weights.save(run.network, model: options.model, to: save)
             var state = SafeTensors(metadata: ["step": "\(run.optimizer.stepCount)", "learning_rate": "\(run.optimizer.learningRate)"])
@@ -66,41 +66,18 @@ extension Train {
                 + "\(options.optimizer) lr \(options.lr), batch \(options.batchSize) over all ranks, seed \(options.seed), "
                 + "\(BLAS.threadCount) BLAS thread\(BLAS.threadCount == 1 ? "" : "s") per rank)")
         }
-        let network = options.model.network(seed: options.seed, useAutodiff: autodiff)
-        let optimizer = options.optimizer.make(
-            network.parameters, names: network.namedParameters.map(\.name), learningRate: options.lr)
-        let parallel = try DataParallelTrainer(ClassifierTrainer(network: network, optimizer: optimizer), communicator: world)
-        var generator: SeededGenerator? = SeededGenerator(seed: options.seed &+ 1)
-        var stepLosses: [Float] = [], accuracies: [Double] = []
-        for epoch in 1...options.epochs {
-            var bar = ProgressBar(title: "epoch \(epoch)/\(options.epochs)", total: (train.count + options.batchSize - 1) / options.batchSize)
-            let start = Date()
-            let averagedBefore = parallel.averagingSeconds
-            let losses = try parallel.trainEpoch(on: train, batchSize: options.batchSize, shuffling: &generator) { done, _, examples, loss in
-                if lead { bar.update(done: done, examples: examples, loss: loss) }
-            }
-            let seconds = Date().timeIntervalSince(start)
-            let evaluation = try parallel.evaluate(on: test)
-            stepLosses += losses
-            accuracies.append(evaluation.accuracy)
-            if lead {
-                let averaging = parallel.averagingSeconds - averagedBefore
-                print("epoch \(epoch): train loss \(String(format: "%.4f", losses.reduce(0.0) { $0 + Double($1) } / Double(max(losses.count, 1)))), "
-                    + "test accuracy \(String(format: "%.2f", 100 * evaluation.accuracy))%, \(format(seconds: seconds)) "
-                    + "(\(String(format: "%.1f", averaging)) s, \(String(format: "%.0f", 100 * averaging / seconds))%, averaging gradients)")
-            }
-        }
+        let run = try TrainingRun(options, useAutodiff: autodiff, train: train, test: test, label: "", communicator: world)
         guard lead else { return }
         if let save {
-            try Weights.save(network, model: options.model, to: save)
+            try Weights.save(run.network, model: options.model, to: save)
             print("Saved the weights to \(save)")
         }
         if let plot {
             try SVGPlot(panels: [
                 .init(title: "Training loss per step (\(world.size) ranks)", xLabel: "step", series: [
-                    .init(name: "loss", points: stepLosses.enumerated().map { (Double($0), Double($1)) }, color: "#1f77b4")]),
+                    .init(name: "loss", points: run.stepLosses.enumerated().map { (Double($0), Double($1)) }, color: "#1f77b4")]),
                 .init(title: "Test accuracy", xLabel: "epoch", series: [
-                    .init(name: "accuracy", points: accuracies.enumerated().map { (Double($0 + 1), $1) }, color: "#d62728")]),
+                    .init(name: "accuracy", points: run.testAccuracies.enumerated().map { (Double($0 + 1), $1) }, color: "#d62728")]),
             ]).write(to: plot)
             print("Wrote \(plot)")
         }

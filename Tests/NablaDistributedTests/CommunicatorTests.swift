@@ -189,4 +189,22 @@ enum MPIJob {
             .flatMap { Double($0.dropLast(2)) } ?? 0
         #expect(accuracy > 50, "\(summaries)")
     }
+
+    /// `nabla compare --distributed`: both paths trained on 2 ranks, one report from rank 0.
+    @Test func comparePrintsOneReport() throws {
+        if let reason = MPIJob.unavailable {
+            print("skipped: \(reason)")
+            return
+        }
+        guard FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory) else {
+            print("skipped: Fashion-MNIST is not installed")
+            return
+        }
+        let (status, output) = try MPIJob.mpirun(
+            2, "nabla", ["compare", "--distributed", "--model", "mlp", "--limit", "512", "--epochs", "1", "--batch-size", "64"],
+            timeout: 120)
+        #expect(status == 0, "\(output)")
+        #expect(output.components(separatedBy: "autodiff / manual time:").count == 2, "\(output)")
+        #expect(output.components(separatedBy: "batch 64 over 2 ranks").count == 2, "\(output)")
+    }
 }
