@@ -6,7 +6,7 @@ import Nabla
 /// training needs: barrier, broadcast, allreduce and allgather, on `Float`, `Double` and `Int64`
 /// buffers in place.
 ///
-/// MPI is initialized once per process, by the first ``world()``, asking for
+/// MPI is initialized once per process, by the first ``world(timeout:)``, asking for
 /// `MPI_THREAD_SERIALIZED`: calls may come from any thread, one at a time, which this type's lock
 /// ensures. Errors come back as return codes (the communicator's error handler is
 /// `MPI_ERRORS_RETURN`), each turned into an ``MPIError``. Call ``finalize()`` once before the

@@ -12,7 +12,7 @@ import Nabla
 /// Gradients are averaged in buckets of at most ``bucketCapacity`` bytes (a larger parameter is a
 /// bucket of its own), filled in reverse parameter order, the order the backward produces them.
 /// A bucket's allreduce starts, without waiting, as soon as the backward has finished every layer
-/// that holds its parameters (``Layer/backwardObserver``), so communication overlaps the rest of
+/// that holds its parameters (`Layer.backwardObserver`), so communication overlaps the rest of
 /// the backward, on the manual and the autodiff path alike; the step waits for them all before the
 /// optimizer runs. Every rank builds the same bucket plan from the same parameter list and runs
 /// the same backward, so the allreduces start in the same order on every rank by construction.

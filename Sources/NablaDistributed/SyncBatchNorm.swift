@@ -3,16 +3,16 @@ import Nabla
 
 /// Batch normalization whose batch statistics are taken over every rank's batch, as PyTorch's
 /// `SyncBatchNorm`: with data-parallel training, 2 ranks with `B/2` images each normalize exactly
-/// as 1 process with `B` images does (forward and backward), where ``BatchNorm`` would use each
+/// as 1 process with `B` images does (forward and backward), where `BatchNorm` would use each
 /// rank's half alone.
 ///
 /// In training the mean is the sum over all ranks' values divided by their count, then the biased
 /// variance the same way around that mean (two passes, so large constant values lose nothing);
-/// the running statistics are updated as ``BatchNorm`` updates them, with the unbiased variance
+/// the running statistics are updated as `BatchNorm` updates them, with the unbiased variance
 /// over all ranks. The backward sums `Σ ∂L/∂y` and `Σ ∂L/∂y · x̂` over the ranks too. In
 /// inference each rank uses the running statistics, with no communication.
 ///
-/// Shapes, parameters and buffers are ``BatchNorm``'s (`weight`, `bias`, `running_mean`,
+/// Shapes, parameters and buffers are `BatchNorm`'s (`weight`, `bias`, `running_mean`,
 /// `running_var`, `num_batches_tracked`), so a state dict moves between the two. Every rank must
 /// run the same layers in the same order: each training forward and backward is a collective. A
 /// failed collective inside a forward or backward (which cannot throw) ends the process with one

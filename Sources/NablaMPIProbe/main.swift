@@ -64,6 +64,22 @@ do {
             var value = Tensor<Double>([1])
             try world.allreduceSum(&value)
         }
+    case "allreduce-time":
+        // The time of one allreduce of Float buffers of several sizes, for the cost model: rank 0
+        // prints `bytes seconds` per size (the median of 31 timed allreduces after 5 untimed).
+        let world = try Communicator.world()
+        for count in [1 << 10, 1 << 14, 1 << 17, 421_642, 1 << 21] {
+            var buffer = Tensor<Float>(repeating: 1, shape: [count])
+            var times: [Double] = []
+            for iteration in 0..<36 {
+                try world.barrier()
+                let start = DispatchTime.now().uptimeNanoseconds
+                try world.allreduceSum(&buffer)
+                if iteration >= 5 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+            }
+            if world.rank == 0 { print("allreduce \(count * 4) bytes \(times.sorted()[times.count / 2]) s") }
+        }
+        try world.finalize()
     case "train-equality", "train-equality-autodiff", "train-equality-sync", "train-equality-sync-autodiff":
         let mode = CommandLine.arguments[1]
         let lines = try EqualityRun.runOnRanks(autodiff: mode.hasSuffix("autodiff"), synchronizedBatchNorm: mode.contains("sync"))
