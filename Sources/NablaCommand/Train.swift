@@ -22,9 +22,21 @@ struct Train: ParsableCommand {
     @Flag(help: "Train data-parallel on the ranks of `mpirun -np N nabla train --distributed …`; --batch-size is the batch over all ranks.")
     var distributed = false
 
+    @Option(help: "Write each step's training loss here (CSV: step,loss), to compare runs.")
+    var losses: String?
+
     func validate() throws {
         try OutputPath.check(save, option: "--save")
         try OutputPath.check(plot, option: "--plot")
+        try OutputPath.check(losses, option: "--losses")
+    }
+
+    /// Writes `run`'s step losses as CSV, atomically.
+    func writeLosses<Scalar>(_ run: TrainingRun<Scalar>) throws {
+        guard let losses else { return }
+        let lines = ["step,loss"] + run.stepLosses.enumerated().map { "\($0 + 1),\($1)" }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: losses), options: .atomic)
+        print("Wrote \(losses)")
     }
 
     func run() throws {
@@ -34,6 +46,7 @@ struct Train: ParsableCommand {
         print("Training \(options.model) on \(train.count) images (\(autodiff ? "autodiff" : "manual") backward, "
             + "\(options.optimizer) lr \(options.lr), batch \(options.batchSize), seed \(options.seed), \(BLAS.threadCount) BLAS threads)")
         let run = try TrainingRun(options, useAutodiff: autodiff, train: train, test: test, label: "")
+        try writeLosses(run)
         if let save {
             try Weights.save(run.network, model: options.model, to: save)
             var state = SafeTensors(metadata: ["step": "\(run.optimizer.stepCount)", "learning_rate": "\(run.optimizer.learningRate)"])
@@ -68,6 +81,7 @@ extension Train {
         }
         let run = try TrainingRun(options, useAutodiff: autodiff, train: train, test: test, label: "", communicator: world)
         guard lead else { return }
+        try writeLosses(run)
         if let save {
             try Weights.save(run.network, model: options.model, to: save)
             print("Saved the weights to \(save)")
