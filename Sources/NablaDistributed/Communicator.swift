@@ -4,7 +4,8 @@ import Nabla
 
 /// The processes of an `mpirun` job (`MPI_COMM_WORLD`), and the collectives data-parallel
 /// training needs: barrier, broadcast, allreduce and allgather, on `Float`, `Double` and `Int64`
-/// buffers in place.
+/// buffers in place. Every collective is started non-blocking and waited for at most
+/// ``timeout`` seconds (a watchdog), so a rank that stops answering never hangs the others.
 ///
 /// MPI is initialized once per process, by the first ``world(timeout:)``, asking for
 /// `MPI_THREAD_SERIALIZED`: calls may come from any thread, one at a time, which this type's lock
@@ -63,21 +64,31 @@ public final class Communicator: @unchecked Sendable {
         try serialized { () throws(MPIError) in try Self.check(MPI_Finalize(), "MPI_Finalize") }
     }
 
-    /// Waits until every rank has called it.
+    /// Waits until every rank has called it, at most ``timeout`` seconds.
     public func barrier() throws(MPIError) {
-        try serialized { () throws(MPIError) in try Self.check(MPI_Barrier(nabla_mpi_comm_world()), "MPI_Barrier") }
+        var request: MPI_Request? = nabla_mpi_request_null()
+        try Self.check(serializedCode { MPI_Ibarrier(nabla_mpi_comm_world(), &request) }, "MPI_Ibarrier")
+        try wait(for: &request, "MPI_Ibarrier")
     }
 
     /// Replaces `tensor` on every rank by rank `root`'s; every rank passes the same shape.
     public func broadcast<Scalar: TensorScalar>(_ tensor: inout Tensor<Scalar>, from root: Int = 0) throws(MPIError) {
         try checkRoot(root)
         let count = tensor.scalarCount
-        let result: Int32 = tensor.withUnsafeMutableBufferPointer { buffer in
-            serializedCode {
-                MPI_Bcast(buffer.baseAddress, Int32(count), Self.datatype(Scalar.self), Int32(root), nabla_mpi_comm_world())
+        let operation = "MPI_Ibcast of \(count) \(Scalar.self) from rank \(root)"
+        let result: Result<Void, MPIError> = tensor.withUnsafeMutableBufferPointer { buffer in
+            var request: MPI_Request? = nabla_mpi_request_null()
+            do throws(MPIError) {
+                try Self.check(serializedCode {
+                    MPI_Ibcast(buffer.baseAddress, Int32(count), Self.datatype(Scalar.self), Int32(root), nabla_mpi_comm_world(), &request)
+                }, operation)
+                try wait(for: &request, operation)
+                return .success(())
+            } catch {
+                return .failure(error)
             }
         }
-        try Self.check(result, "MPI_Bcast of \(count) \(Scalar.self) from rank \(root)")
+        try result.get()
     }
 
     /// Replaces `tensor` on every rank by the elementwise sum over the ranks; every rank passes
@@ -146,16 +157,24 @@ public final class Communicator: @unchecked Sendable {
     public func allgather(_ values: [Int64]) throws(MPIError) -> [[Int64]] {
         var gathered = [Int64](repeating: 0, count: values.count * size)
         let count = values.count
-        let result: Int32 = values.withUnsafeBufferPointer { source in
+        let operation = "MPI_Iallgather of \(count) Int64"
+        let result: Result<Void, MPIError> = values.withUnsafeBufferPointer { source in
             gathered.withUnsafeMutableBufferPointer { target in
-                serializedCode {
-                    MPI_Allgather(
-                        source.baseAddress, Int32(count), nabla_mpi_int64(), target.baseAddress, Int32(count),
-                        nabla_mpi_int64(), nabla_mpi_comm_world())
+                var request: MPI_Request? = nabla_mpi_request_null()
+                do throws(MPIError) {
+                    try Self.check(serializedCode {
+                        MPI_Iallgather(
+                            source.baseAddress, Int32(count), nabla_mpi_int64(), target.baseAddress, Int32(count),
+                            nabla_mpi_int64(), nabla_mpi_comm_world(), &request)
+                    }, operation)
+                    try wait(for: &request, operation)
+                    return .success(())
+                } catch {
+                    return .failure(error)
                 }
             }
         }
-        try Self.check(result, "MPI_Allgather of \(count) Int64")
+        try result.get()
         return (0..<size).map { Array(gathered[($0 * count)..<(($0 + 1) * count)]) }
     }
 

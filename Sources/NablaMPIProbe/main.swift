@@ -56,13 +56,19 @@ do {
         try world.allreduceSum(&value)
         print("rank \(world.rank): the allreduce returned")
     case "silent":
-        // Rank 1 stays alive but never joins the collective: rank 0's watchdog must fire.
+        // Rank 1 stays alive but never joins the collective named next (allreduce by default):
+        // rank 0's watchdog must fire.
         let world = try Communicator.world(timeout: 2)
         if world.rank == 1 {
             Thread.sleep(forTimeInterval: 60)
         } else {
             var value = Tensor<Double>([1])
-            try world.allreduceSum(&value)
+            switch CommandLine.arguments.dropFirst(2).first ?? "allreduce" {
+            case "barrier": try world.barrier()
+            case "broadcast": try world.broadcast(&value, from: 1)
+            case "allgather": _ = try world.allgather([1])
+            default: try world.allreduceSum(&value)
+            }
         }
     case "allreduce-time":
         // The time of one allreduce of Float buffers of several sizes, for the cost model: rank 0

@@ -111,16 +111,22 @@ enum MPIJob {
 
     /// A rank that stays alive but stops answering: the other's collective gives up after its
     /// timeout with one line, and the job ends.
-    @Test func watchdogEndsAWaitForASilentRank() throws {
+    @Test(arguments: [
+        ("allreduce", "MPI_Iallreduce of 1 Double"),
+        ("barrier", "MPI_Ibarrier"),
+        ("broadcast", "MPI_Ibcast of 1 Double from rank 1"),
+        ("allgather", "MPI_Iallgather of 1 Int64"),
+    ])
+    func watchdogEndsAWaitForASilentRank(collective: String, operation: String) throws {
         if let reason = MPIJob.unavailable {
             print("skipped: \(reason)")
             return
         }
         let started = Date()
-        let (status, output) = try MPIJob.mpirun(2, "nabla-mpi-probe", ["silent"], timeout: 30)
+        let (status, output) = try MPIJob.mpirun(2, "nabla-mpi-probe", ["silent", collective], timeout: 30)
         #expect(Date().timeIntervalSince(started) < 30)
         #expect(status != 0)
-        #expect(output.contains("Error: MPI_Iallreduce of 1 Double: no answer from the other ranks in 2 s (did a rank stop?)"), "\(output)")
+        #expect(output.contains("Error: \(operation): no answer from the other ranks in 2 s (did a rank stop?)"), "\(output)")
     }
 
     /// Without mpirun there is no job: a one-line error, never a silent single process.
