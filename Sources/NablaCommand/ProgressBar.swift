@@ -30,6 +30,7 @@ struct ProgressBar {
             fflush(nil)
         } else if finished || done % plainEvery == 0 {
             print("\(title) \(line(done, examples, loss, elapsed))")
+            fflush(nil)  // a pipe or a file sees each line when it is printed
         }
     }
 

@@ -2,31 +2,41 @@ import ArgumentParser
 import Foundation
 import Nabla
 
-/// `nabla wgan-gp`: a WGAN-GP (Gulrajani et al. 2017) on the paper's 2-D toy, a mixture of 8
-/// Gaussians on a circle, with the gradient penalty really training the critic.
+/// `nabla wgan-gp`: a WGAN-GP (Gulrajani et al. 2017) with the gradient penalty really training
+/// the critic, on the paper's 2-D toy (8 Gaussians on a circle) or on Fashion-MNIST images.
 struct WGANGP: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wgan-gp",
-        abstract: "Train a WGAN-GP on 8 Gaussians on a circle and report the mode coverage.",
+        abstract: "Train a WGAN-GP on 8 Gaussians (mode coverage) or on Fashion-MNIST (sample grids and a Fréchet distance).",
         discussion: """
             Critic loss D(fake) − D(real) + λ·GP, with GP = mean (‖∇D(x̂)‖₂ − 1)² at random \
-            interpolates x̂ of real and generated samples; the paper's defaults: λ = 10, 5 critic \
-            steps per generator step, Adam(1e-4, β₁ 0.5, β₂ 0.9).
+            interpolates x̂ of real and generated samples, taken through the whole critic with \
+            nested tapes; the paper's defaults: λ = 10, 5 critic steps per generator step, Adam \
+            lr 1e-4, β₂ 0.9, β₁ 0.5 on the toy and 0 on images.
+
+            On images (--data fashion-mnist): a DCGAN-style generator (Dense, ConvTranspose2D, \
+            BatchNorm, ReLU, Tanh) and a convolutional critic (LeakyReLU 0.2, no BatchNorm), \
+            initialized as DCGAN. The score is the Fréchet distance between generated and real \
+            test images in the 128 penultimate features of Nabla's Fashion-MNIST CNN (trained \
+            once and saved at --classifier), with the class histogram of the samples.
             """)
 
-    @Option(help: "Generator steps (each after --critic-steps critic steps).")
-    var iterations = 2000
+    @Option(help: "The data: gaussians (the 2-D toy) or fashion-mnist (28×28 images).")
+    var data: WGANData = .gaussians
 
-    @Option(help: "Samples per batch (real, generated and interpolates alike).")
-    var batchSize = 256
+    @Option(help: "Generator steps, each after --critic-steps critic steps (default 2000 on gaussians, 1000 on images).")
+    var iterations: Int?
+
+    @Option(help: "Samples per batch, real, generated and interpolates alike (default 256 on gaussians, 64 on images).")
+    var batchSize: Int?
 
     @Option(help: "The seed of the weights, the data, the latent codes and the interpolates.")
     var seed: UInt64 = 0
 
-    @Flag(help: "Run the critic's layers on the autodiff backward (the Wasserstein terms); the penalty is graph-mode either way.")
+    @Flag(help: "Run both networks' layers on the autodiff backward; the penalty is graph-mode either way.")
     var autodiff = false
 
-    @Option(help: "Write a scatter of real and generated samples and the training curves here (SVG).")
+    @Option(help: "Write the training curves here (SVG), on gaussians with a scatter of the samples.")
     var plot: String?
 
     @Option(help: "Critic steps per generator step.")
@@ -38,38 +48,89 @@ struct WGANGP: ParsableCommand {
     @Option(help: "Adam's learning rate, for both networks.")
     var lr: Float = 1e-4
 
+    @Option(help: "Adam's β₁ (default 0.5 on gaussians, 0 on images).")
+    var beta1: Float?
+
     @Option(help: "The learning rate over the run: constant, or cosine (from --lr down to 0 at the last generator step).")
     var schedule: WGANSchedule = .constant
 
-    @Option(help: "Units in each of the three hidden layers of both networks.")
+    @Option(help: "Gaussians: units in each of the three hidden layers of both networks.")
     var hidden = 256
+
+    @Option(help: "Images: the channels of the critic's first convolution and the generator's last hidden one (twice that in the middle).")
+    var width = 64
+
+    @Option(help: "Images: the latent code's length.")
+    var latentSize = 128
+
+    @Flag(help: "Images: a LayerNorm in the critic after its second convolution.")
+    var layerNorm = false
+
+    @Option(help: "Images: write an 8×8 grid of samples (the same 64 codes each time) into this folder as samples-<iteration>.png.")
+    var grids: String?
+
+    @Option(help: "Images: iterations between grids (default: a tenth of the run).")
+    var gridEvery: Int?
+
+    @Option(help: "Images: save both networks here (safetensors, PyTorch's names: generator.N.…, critic.N.…).")
+    var save: String?
+
+    @Option(help: "Images: the scoring classifier's weights; trained once (cnn, 2 epochs) and saved here if missing.")
+    var classifier = "fashion-cnn.safetensors"
+
+    @Option(help: "Images: generated samples for the Fréchet distance and the histogram.")
+    var scoreSamples = 10_000
+
+    @Option(help: "Images: only score the samples in this safetensors file (a tensor `samples` [N, 1, 28, 28] in [-1, 1]), e.g. PyTorch's.")
+    var score: String?
+
+    @Option(help: "Images: the Fashion-MNIST folder.")
+    var folder = FashionMNIST.defaultDirectory
 
     @Option(help: "OpenBLAS threads (default: OPENBLAS_NUM_THREADS or OpenBLAS's choice).")
     var threads: Int?
 
     func validate() throws {
-        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if let iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         guard criticSteps >= 1 else { throw ValidationError("--critic-steps must be at least 1") }
         guard lambda >= 0, lambda.isFinite else { throw ValidationError("--lambda must be a finite number ≥ 0") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number") }
-        guard hidden >= 1 else { throw ValidationError("--hidden must be at least 1") }
+        if let beta1, !(0..<1).contains(beta1) { throw ValidationError("--beta1 must be in [0, 1)") }
+        guard hidden >= 1, width >= 1, latentSize >= 1 else { throw ValidationError("--hidden, --width and --latent-size must be at least 1") }
+        guard scoreSamples >= 2 else { throw ValidationError("--score-samples must be at least 2") }
+        if let gridEvery, gridEvery < 1 { throw ValidationError("--grid-every must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         try OutputPath.check(plot, option: "--plot")
+        try OutputPath.check(save, option: "--save")
+        try OutputPath.check(classifier, option: "--classifier")
+        if let grids { try OutputPath.check((grids as NSString).appendingPathComponent("samples.png"), option: "--grids") }
+        if data == .gaussians, save != nil || grids != nil || score != nil || layerNorm {
+            throw ValidationError("--save, --grids, --score and --layer-norm are for --data fashion-mnist")
+        }
     }
 
     var settings: WGANSettings {
-        WGANSettings(
-            hidden: hidden, batchSize: batchSize, criticSteps: criticSteps, lambda: Double(lambda),
-            learningRate: Double(lr), seed: seed, criticUsesAutodiff: autodiff)
+        let images = data == .fashionMNIST
+        return WGANSettings(
+            latentSize: images ? latentSize : 2, hidden: hidden, batchSize: batchSize ?? (images ? 64 : 256),
+            criticSteps: criticSteps, lambda: Double(lambda), learningRate: Double(lr),
+            beta1: Double(beta1 ?? (images ? 0 : 0.5)), seed: seed, criticUsesAutodiff: autodiff)
     }
 
     func run() throws {
         if let threads { BLAS.setThreadCount(threads) }
+        switch data {
+        case .gaussians: try runGaussians(iterations: iterations ?? 2000)
+        case .fashionMNIST: try runImages(iterations: iterations ?? 1000)
+        }
+    }
+
+    func runGaussians(iterations: Int) throws {
         let settings = settings
         let trainer = WGANTrainer<Float>(settings)
         print("WGAN-GP on 8 Gaussians (radius \(EightGaussians.radius), σ \(EightGaussians.sigma)): "
-            + "\(iterations) generator steps × \(criticSteps) critic steps, batch \(batchSize), λ \(lambda), "
+            + "\(iterations) generator steps × \(criticSteps) critic steps, batch \(settings.batchSize), λ \(lambda), "
             + "Adam lr \(lr) (\(schedule.rawValue)) β₁ \(settings.beta1) β₂ \(settings.beta2), hidden \(hidden), seed \(seed), "
             + "critic backward \(autodiff ? "autodiff" : "manual"), \(BLAS.threadCount) BLAS thread(s)")
         print("generator \(trainer.generator.layers.map(\.description).joined(separator: " → "))")
@@ -140,19 +201,10 @@ enum WGANSchedule: String, ExpressibleByArgument, CaseIterable {
     case constant, cosine
 }
 
-/// What a WGAN-GP run is made of.
-struct WGANSettings {
-    var latentSize = 2
-    var hidden = 256
-    var hiddenLayers = 3
-    var batchSize = 256
-    var criticSteps = 5
-    var lambda = 10.0
-    var learningRate = 1e-4
-    var beta1 = 0.5
-    var beta2 = 0.9
-    var seed: UInt64 = 0
-    var criticUsesAutodiff = false
+/// What `nabla wgan-gp` learns to generate.
+enum WGANData: String, ExpressibleByArgument, CaseIterable {
+    case gaussians
+    case fashionMNIST = "fashion-mnist"
 }
 
 /// The paper's toy data: 8 Gaussians of standard deviation σ around points on a circle.
@@ -223,120 +275,5 @@ struct ModeCoverage {
             3 * EightGaussians.sigma, 100 * fractionWithin3Sigma, 10 * EightGaussians.sigma,
             100 * fractionWithin10Sigma, modesCovered))
         return lines.joined(separator: "\n")
-    }
-}
-
-/// A generator and a critic (Dense + LeakyReLU(0.2), no normalization in the critic) trained as
-/// a WGAN-GP on ``EightGaussians``.
-final class WGANTrainer<Scalar: TensorScalar> {
-    /// What one critic step measured.
-    struct CriticStep {
-        /// `D(fake) − D(real) + λ·GP`.
-        var criticLoss: Double
-        /// GP.
-        var penalty: Double
-        /// The mean input-gradient norm on the interpolates.
-        var gradientNorm: Double
-        /// `D(real) − D(fake)`.
-        var wasserstein: Double
-    }
-
-    let settings: WGANSettings
-    let generator: Sequential<Scalar>
-    let critic: Sequential<Scalar>
-    let generatorOptimizer: Adam<Scalar>
-    let criticOptimizer: Adam<Scalar>
-    /// Draws the real samples, the latent codes and the interpolation weights.
-    var random: SeededGenerator
-
-    init(_ settings: WGANSettings) {
-        self.settings = settings
-        var weights = SeededGenerator(seed: settings.seed)
-        func network(_ input: Int, _ output: Int) -> Sequential<Scalar> {
-            var layers: [Layer<Scalar>] = []
-            var size = input
-            for _ in 0..<settings.hiddenLayers {
-                layers += [
-                    Dense(inputSize: size, outputSize: settings.hidden, initialization: .pyTorchDefault, using: &weights),
-                    LeakyReLU(slope: 0.2),
-                ]
-                size = settings.hidden
-            }
-            return Sequential(layers + [Dense(inputSize: size, outputSize: output, initialization: .pyTorchDefault, using: &weights)])
-        }
-        generator = network(settings.latentSize, 2)
-        critic = network(2, 1)
-        critic.useAutodiff = settings.criticUsesAutodiff
-        generator.computesInputGradient = false
-        let (lr, b1, b2) = (Scalar(settings.learningRate), Scalar(settings.beta1), Scalar(settings.beta2))
-        generatorOptimizer = Adam(generator.parameters, learningRate: lr, beta1: b1, beta2: b2)
-        criticOptimizer = Adam(critic.parameters, learningRate: lr, beta1: b1, beta2: b2)
-        random = SeededGenerator(seed: settings.seed &+ 1)
-    }
-
-    /// Both optimizers' learning rate.
-    var learningRate: Scalar {
-        get { criticOptimizer.learningRate }
-        set {
-            criticOptimizer.learningRate = newValue
-            generatorOptimizer.learningRate = newValue
-        }
-    }
-
-    /// `count` generated samples, `[count, 2]`, without recording anything.
-    func generate(count: Int, using generator: inout SeededGenerator) -> Tensor<Scalar> {
-        let z = Tensor<Scalar>.randomNormal(shape: [count, settings.latentSize], using: &generator)
-        return withoutRecording { self.generator(TensorOperations.constant(z)).value }
-    }
-
-    /// Sets the critic's parameter gradients to those of `D(fake) − D(real) + λ·GP` at the
-    /// given samples and interpolates: the Wasserstein terms through the layers' backward
-    /// (manual or autodiff), the penalty through nested tapes.
-    func criticGradients(real: Tensor<Scalar>, fake: Tensor<Scalar>, interpolates: Tensor<Scalar>) -> CriticStep {
-        critic.zeroGradients()
-        critic.computesInputGradient = false
-        let count = real.shape[0]
-        let realScores = critic.forward(real)
-        critic.backward(Tensor(repeating: -1 / Scalar(count), shape: realScores.shape))
-        let fakeScores = critic.forward(fake)
-        critic.backward(Tensor(repeating: 1 / Scalar(fake.shape[0]), shape: fakeScores.shape))
-        let penalty = GradientPenalty.accumulateGradients(
-            of: critic, at: interpolates, weight: Scalar(settings.lambda)).penalty
-        let wasserstein = Double(realScores.mean().scalar) - Double(fakeScores.mean().scalar)
-        return CriticStep(
-            criticLoss: -wasserstein + settings.lambda * Double(penalty.value), penalty: Double(penalty.value),
-            gradientNorm: Double(penalty.meanGradientNorm), wasserstein: wasserstein)
-    }
-
-    /// One critic update on a fresh batch.
-    func criticStep() -> CriticStep {
-        let real: Tensor<Scalar> = EightGaussians.sample(count: settings.batchSize, using: &random)
-        let fake = generate(count: settings.batchSize, using: &random)
-        let interpolates = GradientPenalty.interpolates(real: real, fake: fake, using: &random).interpolates
-        let step = criticGradients(real: real, fake: fake, interpolates: interpolates)
-        criticOptimizer.step()
-        return step
-    }
-
-    /// One generator update: descends `−D(G(z))`.
-    func generatorStep() {
-        let z = Tensor<Scalar>.randomNormal(shape: [settings.batchSize, settings.latentSize], using: &random)
-        generator.zeroGradients()
-        critic.computesInputGradient = true
-        let fake = generator.forward(z)
-        let scores = critic.forward(fake)
-        let fakeGradient = critic.backward(Tensor(repeating: -1 / Scalar(settings.batchSize), shape: scores.shape))!
-        generator.backward(fakeGradient)
-        generatorOptimizer.step()
-        critic.zeroGradients()  // the critic's gradients of this step are not used
-    }
-
-    /// `criticSteps` critic steps, then one generator step; returns the last critic step.
-    @discardableResult
-    func iterate() -> CriticStep {
-        var last: CriticStep?
-        for _ in 0..<settings.criticSteps { last = criticStep() }
-        generatorStep()
-        return last!
     }
 }
