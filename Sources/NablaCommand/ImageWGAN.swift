@@ -142,23 +142,11 @@ extension WGANGP {
             print("Saved both networks to \(save)")
         }
         if let plot {
-            func curve(_ value: (WGANTrainer<Float>.CriticStep) -> Double) -> [(x: Double, y: Double)] {
-                let window = max(1, iterations / 200)
-                return stride(from: 0, to: history.count, by: window).map { start in
-                    let slice = history[start..<min(start + window, history.count)]
-                    return (Double(start + slice.count), slice.map(value).reduce(0, +) / Double(slice.count))
-                }
-            }
-            try SVGPlot(panels: [
-                .init(title: "Critic loss D(fake) − D(real) + λ·GP", xLabel: "generator step", series: [
-                    .init(name: "critic loss", points: curve(\.criticLoss), color: "#1f77b4")]),
-                .init(title: "Wasserstein estimate D(real) − D(fake)", xLabel: "generator step", series: [
-                    .init(name: "W estimate", points: curve(\.wasserstein), color: "#2ca02c")]),
-                .init(title: "Mean ‖∇D(x̂)‖₂ on interpolates", xLabel: "generator step", series: [
-                    .init(name: "gradient norm", points: curve(\.gradientNorm), color: "#d62728"),
-                    .init(name: "target 1", points: [(0, 1), (Double(iterations), 1)], color: "#888888"),
-                ]),
-            ]).write(to: plot)
+            let losses = SVGPlot.Panel(title: "Losses", xLabel: "generator step", series: [
+                .init(name: "critic D(fake) − D(real) + λ·GP", points: Self.curve(history, \.criticLoss), color: "#1f77b4"),
+                .init(name: "generator −D(G(z))", points: Self.curve(history, \.generatorLoss), color: "#ff7f0e"),
+            ])
+            try SVGPlot(panels: [losses] + Self.trainingPanels(history)).write(to: plot)
             print("Wrote \(plot)")
         }
     }

@@ -172,26 +172,42 @@ struct WGANGP: ParsableCommand {
                 let s = t.scalars
                 return stride(from: 0, to: s.count, by: 2).map { (Double(s[$0]), Double(s[$0 + 1])) }
             }
-            func curve(_ value: (WGANTrainer<Float>.CriticStep) -> Double) -> [(x: Double, y: Double)] {
-                let window = max(1, iterations / 200)
-                return stride(from: 0, to: history.count, by: window).map { start in
-                    let slice = history[start..<min(start + window, history.count)]
-                    return (Double(start + slice.count), slice.map(value).reduce(0, +) / Double(slice.count))
-                }
-            }
             try SVGPlot(panels: [
                 .init(title: "Real and generated samples (1,000 each)", xLabel: "x₁", series: [
                     .init(name: "real", points: points(real), color: "#1f77b4", isScatter: true),
                     .init(name: "generated", points: points(samples), color: "#ff7f0e", isScatter: true),
                 ], isSquare: true),
-                .init(title: "Wasserstein estimate D(real) − D(fake)", xLabel: "generator step", series: [
-                    .init(name: "W estimate", points: curve(\.wasserstein), color: "#2ca02c")]),
-                .init(title: "Mean ‖∇D(x̂)‖₂ on interpolates", xLabel: "generator step", series: [
-                    .init(name: "gradient norm", points: curve(\.gradientNorm), color: "#d62728"),
-                    .init(name: "target 1", points: [(0, 1), (Double(iterations), 1)], color: "#888888"),
-                ]),
-            ]).write(to: plot)
+            ] + Self.trainingPanels(history)).write(to: plot)
             print("Wrote \(plot)")
+        }
+    }
+}
+
+extension WGANGP {
+    /// The Wasserstein estimate and the mean gradient norm on interpolates, per generator step,
+    /// averaged over windows of a 200th of the run.
+    static func trainingPanels(_ history: [WGANTrainer<Float>.CriticStep]) -> [SVGPlot.Panel] {
+        func curve(_ value: KeyPath<WGANTrainer<Float>.CriticStep, Double>) -> [(x: Double, y: Double)] {
+            Self.curve(history, value)
+        }
+        return [
+            .init(title: "Wasserstein estimate D(real) − D(fake)", xLabel: "generator step", series: [
+                .init(name: "W estimate", points: curve(\.wasserstein), color: "#2ca02c")]),
+            .init(title: "Mean ‖∇D(x̂)‖₂ on interpolates", xLabel: "generator step", series: [
+                .init(name: "gradient norm", points: curve(\.gradientNorm), color: "#d62728"),
+                .init(name: "target 1", points: [(0, 1), (Double(history.count), 1)], color: "#888888"),
+            ]),
+        ]
+    }
+
+    /// One value per generator step, averaged over windows of a 200th of the run.
+    static func curve(
+        _ history: [WGANTrainer<Float>.CriticStep], _ value: KeyPath<WGANTrainer<Float>.CriticStep, Double>
+    ) -> [(x: Double, y: Double)] {
+        let window = max(1, history.count / 200)
+        return stride(from: 0, to: history.count, by: window).map { start in
+            let slice = history[start..<min(start + window, history.count)]
+            return (Double(start + slice.count), slice.map { $0[keyPath: value] }.reduce(0, +) / Double(slice.count))
         }
     }
 }

@@ -32,6 +32,8 @@ final class WGANTrainer<Scalar: TensorScalar> {
         var gradientNorm: Double
         /// `D(real) − D(fake)`.
         var wasserstein: Double
+        /// `−D(G(z))`, the generator step's loss after these critic steps (set by ``iterate()``).
+        var generatorLoss = Double.nan
     }
 
     let settings: WGANSettings
@@ -136,8 +138,9 @@ final class WGANTrainer<Scalar: TensorScalar> {
         return step
     }
 
-    /// One generator update: descends `−D(G(z))`.
-    func generatorStep() {
+    /// One generator update: descends `−D(G(z))`; returns that loss before the step.
+    @discardableResult
+    func generatorStep() -> Double {
         let z = latentCodes(count: settings.batchSize, using: &random)
         generator.zeroGradients()
         critic.computesInputGradient = true
@@ -147,6 +150,7 @@ final class WGANTrainer<Scalar: TensorScalar> {
         generator.backward(fakeGradient)
         generatorOptimizer.step()
         critic.zeroGradients()  // the critic's gradients of this step are not used
+        return -Double(scores.mean().scalar)
     }
 
     /// `criticSteps` critic steps, then one generator step; returns the last critic step.
@@ -154,7 +158,7 @@ final class WGANTrainer<Scalar: TensorScalar> {
     func iterate() -> CriticStep {
         var last: CriticStep?
         for _ in 0..<settings.criticSteps { last = criticStep() }
-        generatorStep()
+        last!.generatorLoss = generatorStep()
         return last!
     }
 }
