@@ -66,7 +66,9 @@ final class ShuffledImages<Scalar: TensorScalar> {
 
     init(_ images: Tensor<Scalar>) { self.images = images }
 
+    /// The next `count` images, `count` at most the number of images.
     func next(_ count: Int, using generator: inout SeededGenerator) -> Tensor<Scalar> {
+        precondition((1...images.shape[0]).contains(count), "ShuffledImages: a batch of \(count) from \(images.shape[0]) images")
         if position + count > order.count {
             order = Array(0..<images.shape[0]).shuffled(using: &generator)
             position = 0
@@ -86,6 +88,9 @@ extension WGANGP {
         if let score { return try scoreFile(score, with: scorer) }
 
         let settings = settings
+        guard settings.batchSize <= train.count else {
+            throw ValidationError("--batch-size \(settings.batchSize) exceeds the \(train.count) training images")
+        }
         var weights = SeededGenerator(seed: seed)
         let generator: Sequential<Float> = ImageWGAN.generator(latentSize: latentSize, width: width, using: &weights)
         let critic: Sequential<Float> = ImageWGAN.critic(width: width, layerNorm: layerNorm, using: &weights)
