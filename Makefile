@@ -1,6 +1,6 @@
 # Nabla: `make test` and `make run` install what is missing, then build.
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config dataset-fashion-mnist \
+APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config dataset-fashion-mnist fortunes \
   libopenmpi-dev openmpi-bin iproute2 util-linux
 # Every MPI job the project starts stays on this machine: shared memory and loopback only.
 export OMPI_MCA_btl := self,vader

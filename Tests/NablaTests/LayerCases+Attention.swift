@@ -33,6 +33,16 @@ extension LayerCase {
         } makeFloat: {
             attentionLayer(4, heads: 2, causal: true, &$0)
         },
+        .init(name: "PositionEmbedding(maxLength 6, dimension 4), [2, 5, 4] input", inputShape: [2, 5, 4]) {
+            PositionEmbedding(maxLength: 6, dimension: 4, using: &$0)
+        } makeFloat: {
+            PositionEmbedding(maxLength: 6, dimension: 4, using: &$0)
+        },
+        .init(name: "PositionEmbedding(maxLength 3, dimension 2), [3, 2] input, no input gradient", inputShape: [3, 2], computesInputGradient: false) {
+            PositionEmbedding(maxLength: 3, dimension: 2, using: &$0)
+        } makeFloat: {
+            PositionEmbedding(maxLength: 3, dimension: 2, using: &$0)
+        },
     ]
 }
 

@@ -11,7 +11,8 @@ extension Initializer {
     /// - Dense, Conv1D, Conv2D, ConvTranspose2D: the weight Kaiming uniform with `a = √5`, i.e.
     ///   `U(±1/√fanIn)`, and the bias `U(±1/√fanIn)` (fans by ``fans(of:)``).
     /// - BatchNorm, LayerNorm, GroupNorm, InstanceNorm2D, RMSNorm: weight 1, bias 0.
-    /// - Embedding: `N(0, 1)`, the padding row 0.
+    /// - Embedding: `N(0, 1)`, the padding row 0; PositionEmbedding (an `nn.Embedding` of positions)
+    ///   `N(0, 1)`.
     /// - LSTM and GRU: every weight and bias `U(±1/√hiddenSize)` (Nabla's own default draws the
     ///   recurrent blocks orthogonal instead).
     /// - MultiHeadAttention: `in_proj_weight` Xavier uniform, `out_proj.weight` as a Dense weight,
@@ -46,6 +47,8 @@ extension Initializer {
                 for column in 0..<embedding.dimension { weight[padding, column] = 0 }
             }
             embedding.weight.value = weight
+        case let positions as PositionEmbedding<Scalar>:
+            positions.weight.initialize(.normal(mean: 0, standardDeviation: 1), using: &generator)
         case let recurrent as RecurrentLayer<Scalar>:
             let bound = 1 / Double(recurrent.hiddenSize).squareRoot()
             for parameter in recurrent.parameters { parameter.initialize(.uniform(lower: -bound, upper: bound), using: &generator) }
