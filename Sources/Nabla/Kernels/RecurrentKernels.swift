@@ -161,17 +161,14 @@ enum LSTMCellKernels: RecurrentCellKernels {
         let cell = step.previousCell!, nextCell = step.nextCell!
         for b in 0..<batch {
             let row = step.gates + b * 4 * h
-            for j in 0..<h {
-                let i = Scalar.sigmoid(row[j]), f = Scalar.sigmoid(row[h + j])
-                let g = Scalar.tanh(row[2 * h + j]), o = Scalar.sigmoid(row[3 * h + j])
-                (row[j], row[h + j], row[2 * h + j], row[3 * h + j]) = (i, f, g, o)
-                let k = b * h + j
-                let c = f * cell[k] + i * g
-                let t = Scalar.tanh(c)
-                nextCell[k] = c
-                step.saved[k] = t
-                step.nextHidden[k] = o * t
-            }
+            // i, f ← σ; g ← tanh; o ← σ, in place, each gate block at once.
+            ElementwiseKernels.sigmoid(row, into: row, count: 2 * h)
+            ElementwiseKernels.tanh(row + 2 * h, into: row + 2 * h, count: h)
+            ElementwiseKernels.sigmoid(row + 3 * h, into: row + 3 * h, count: h)
+            let k = b * h
+            for j in 0..<h { nextCell[k + j] = row[h + j] * cell[k + j] + row[j] * row[2 * h + j] }
+            ElementwiseKernels.tanh(nextCell + k, into: step.saved + k, count: h)
+            for j in 0..<h { step.nextHidden[k + j] = row[3 * h + j] * step.saved[k + j] }
         }
     }
 
@@ -211,15 +208,19 @@ enum GRUCellKernels: RecurrentCellKernels {
         let fromHidden = step.fromHidden!
         for b in 0..<batch {
             let row = step.gates + b * 3 * h, hiddenRow = fromHidden + b * 3 * h
+            // r, z ← σ(x_r + h_r, x_z + h_z); n ← tanh(x_n + r ⊙ h_n).
+            for j in 0..<(2 * h) { row[j] += hiddenRow[j] }
+            ElementwiseKernels.sigmoid(row, into: row, count: 2 * h)
+            let k = b * h
             for j in 0..<h {
-                let r = Scalar.sigmoid(row[j] + hiddenRow[j])
-                let z = Scalar.sigmoid(row[h + j] + hiddenRow[h + j])
                 let candidate = hiddenRow[2 * h + j]
-                let n = Scalar.tanh(row[2 * h + j] + r * candidate)
-                (row[j], row[h + j], row[2 * h + j]) = (r, z, n)
-                let k = b * h + j
-                step.saved[k] = candidate
-                step.nextHidden[k] = (1 - z) * n + z * step.previousHidden[k]
+                step.saved[k + j] = candidate
+                row[2 * h + j] += row[j] * candidate
+            }
+            ElementwiseKernels.tanh(row + 2 * h, into: row + 2 * h, count: h)
+            for j in 0..<h {
+                let (z, n) = (row[h + j], row[2 * h + j])
+                step.nextHidden[k + j] = (1 - z) * n + z * step.previousHidden[k + j]
             }
         }
     }

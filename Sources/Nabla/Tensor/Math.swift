@@ -77,13 +77,13 @@ import RealModule
 }
 /// The hyperbolic tangent elementwise.
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-@inlinable public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    x.map { Scalar.tanh($0) }
+public func tanh<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+    x.mappingBuffer(ElementwiseKernels.tanh)
 }
 /// The logistic sigmoid `1 / (1 + e⁻ˣ)` elementwise, without overflow for large `|x|`.
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-@inlinable public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    x.map(Scalar.sigmoid)
+public func sigmoid<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+    x.mappingBuffer(ElementwiseKernels.sigmoid)
 }
 /// `max(0, x)` elementwise, keeping NaN.
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -136,6 +136,20 @@ public enum GELUApproximation: Sendable, Hashable {
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
 @inlinable public func minimum<Scalar>(_ x: Tensor<Scalar>, _ y: Tensor<Scalar>) -> Tensor<Scalar> {
     Tensor.broadcasting("minimum", x, y, Scalar.minimumPropagatingNaN)
+}
+
+extension Tensor {
+    /// A tensor of the same shape from a kernel that maps `count` scalars into a buffer.
+    func mappingBuffer(
+        _ kernel: (UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>, Int) -> Void
+    ) -> Tensor {
+        withUnsafeBufferPointer { input in
+            Tensor(unsafeUninitializedShape: shape) { output in
+                guard let y = output.baseAddress, let x = input.baseAddress else { return }
+                kernel(x, y, output.count)
+            }
+        }
+    }
 }
 
 extension TensorScalar {

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+@testable import Nabla
+
+/// The eight-lane `Float` tanh, sigmoid and exp against libm's `Double` functions, rounded to
+/// `Float`: the ulp error over a sweep of the whole range, and the edges one by one.
+struct VectorMathTests {
+    enum Function: String, CaseIterable, Sendable {
+        case tanh, sigmoid, exp
+
+        func lanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
+            switch self {
+            case .tanh: VectorMath.tanh(x)
+            case .sigmoid: VectorMath.sigmoid(x)
+            case .exp: VectorMath.exp(x)
+            }
+        }
+
+        /// The correctly rounded value, through `Double`.
+        func reference(_ x: Float) -> Float {
+            let x = Double(x)
+            return switch self {
+            case .tanh: Float(Foundation.tanh(x))
+            case .sigmoid: Float(x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)))
+            case .exp: Float(Foundation.exp(x))
+            }
+        }
+
+        func apply(_ values: [Float]) -> [Float] {
+            var output = [Float](repeating: .nan, count: values.count)
+            values.withUnsafeBufferPointer { x in
+                output.withUnsafeMutableBufferPointer { y in
+                    guard let x = x.baseAddress, let y = y.baseAddress else { return }
+                    switch self {
+                    case .tanh: ElementwiseKernels.tanh(x, into: y, count: values.count)
+                    case .sigmoid: ElementwiseKernels.sigmoid(x, into: y, count: values.count)
+                    case .exp:
+                        for start in stride(from: 0, to: values.count, by: 8) {
+                            var v = SIMD8<Float>()
+                            for i in start..<min(start + 8, values.count) { v[i - start] = x[i] }
+                            let r = VectorMath.exp(v)
+                            for i in start..<min(start + 8, values.count) { y[i] = r[i - start] }
+                        }
+                    }
+                }
+            }
+            return output
+        }
+    }
+
+    /// The distance in representable floats between two finite values of the same sign or zero.
+    static func ulps(_ a: Float, _ b: Float) -> Int {
+        func ordered(_ x: Float) -> Int { x.sign == .minus ? -Int(x.magnitude.bitPattern) : Int(x.bitPattern) }
+        return abs(ordered(a) - ordered(b))
+    }
+
+    /// Every 2039th float of either sign, from the smallest subnormal to the largest finite
+    /// value: 2.1 million arguments, each within 2 ulp.
+    @Test(arguments: Function.allCases)
+    func isWithinTwoUlpsOverTheWholeRange(_ function: Function) {
+        var arguments: [Float] = []
+        for bits in stride(from: UInt32(1), to: 0x7F80_0000, by: 2039) {
+            let x = Float(bitPattern: bits)
+            if function == .exp, x > 88.72 { continue }
+            arguments += [x, -x]
+        }
+        let results = function.apply(arguments)
+        var worst = (ulps: 0, at: Float.zero)
+        for (x, y) in zip(arguments, results) {
+            let d = Self.ulps(y, function.reference(x))
+            if d > worst.ulps { worst = (d, x) }
+        }
+        #expect(worst.ulps <= 2, "\(function) is \(worst.ulps) ulp off at \(worst.at)")
+    }
+
+    /// Hand-picked edges: NaN, ±∞, signed zeros, the ends of the ranges, subnormal results.
+    @Test(arguments: [
+        (Function.tanh, Float.nan, Float.nan), (.tanh, .infinity, 1), (.tanh, -.infinity, -1),
+        (.tanh, 0, 0), (.tanh, -0.0, -0.0), (.tanh, 1e-30, 1e-30), (.tanh, -20, -1), (.tanh, 0.625, 0.5545997),
+        (.sigmoid, .nan, .nan), (.sigmoid, .infinity, 1), (.sigmoid, -.infinity, 0), (.sigmoid, 0, 0.5),
+        (.sigmoid, -0.0, 0.5), (.sigmoid, -100, 3.7200760e-44), (.sigmoid, -120, 0), (.sigmoid, 40, 1),
+        (.exp, .nan, .nan), (.exp, .infinity, .infinity), (.exp, -.infinity, 0), (.exp, 0, 1),
+        (.exp, 88.72, 3.3931806e38), (.exp, 88.73, .infinity), (.exp, -100, 3.7200760e-44), (.exp, -104, 0),
+    ] as [(Function, Float, Float)])
+    func edges(_ function: Function, _ x: Float, _ expected: Float) {
+        let y = function.apply([x])[0]
+        if expected.isNaN {
+            #expect(y.isNaN, "\(function)(\(x)) = \(y)")
+        } else {
+            #expect(y.sign == expected.sign && Self.ulps(y, expected) <= 1, "\(function)(\(x)) = \(y), not \(expected)")
+        }
+    }
+
+    /// A value's result is the same wherever it sits, in the eight-wide body or in the tail, and
+    /// in place as into another buffer.
+    @Test(arguments: [Function.tanh, .sigmoid])
+    func resultsDoNotDependOnPosition(_ function: Function) {
+        let value: Float = 0.7310
+        let alone = function.apply([value])[0]
+        for count in 1...19 {
+            var values = (0..<count).map { Float($0) * 0.37 - 3 }
+            values[count - 1] = value
+            #expect(function.apply(values)[count - 1] == alone, "count \(count)")
+            values.withUnsafeMutableBufferPointer { buffer in
+                let p = buffer.baseAddress!
+                if function == .tanh { ElementwiseKernels.tanh(p, into: p, count: count) }
+                else { ElementwiseKernels.sigmoid(p, into: p, count: count) }
+            }
+            #expect(values[count - 1] == alone, "in place, count \(count)")
+        }
+    }
+
+    /// `Double` keeps libm, bit for bit, and the tensor functions use these kernels.
+    @Test func doubleKeepsLibmAndTensorsUseTheKernels() {
+        let x: [Double] = [-30, -2.5, -0.3, 0, 1e-9, 0.7, 19, .nan]
+        let t = Nabla.tanh(Tensor(x)).scalars, s = Nabla.sigmoid(Tensor(x)).scalars
+        for (i, v) in x.enumerated() where !v.isNaN {
+            #expect(t[i] == Foundation.tanh(v))
+            #expect(s[i] == Double.sigmoid(v))
+        }
+        #expect(t.last!.isNaN && s.last!.isNaN)
+        let f: [Float] = (0..<21).map { Float($0) * 0.9 - 9 }
+        #expect(Nabla.tanh(Tensor(f)).scalars == Function.tanh.apply(f))
+        #expect(Nabla.sigmoid(Tensor(f)).scalars == Function.sigmoid.apply(f))
+        #expect(Nabla.tanh(Tensor<Float>.zeros(shape: [0, 3])).shape == [0, 3])
+    }
+}
