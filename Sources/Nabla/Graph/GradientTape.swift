@@ -8,6 +8,12 @@ import Synchronization
 public typealias BackwardRule<Scalar: TensorScalar> =
     (_ upstream: Variable<Scalar>, _ needsGradient: [Bool]) -> [Variable<Scalar>?]
 
+/// Where a slice op's output sits in its one input: `range` along `axis`.
+struct SliceRegion: Sendable {
+    let axis: Int
+    let range: Range<Int>
+}
+
 /// One recorded op: its inputs, its output's identity and its backward rule.
 final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     let name: String
@@ -15,6 +21,10 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     let outputID: UInt64
     let outputShape: [Int]
     let rule: BackwardRule<Scalar>
+    /// For a slice of its one input: where. The backward walk then gathers the slices' gradients
+    /// and pads them once (see ``GradientTape/assembled(_:shape:)``), instead of running `rule`,
+    /// which pads each one to the whole input: T slices of a sequence cost O(T) rather than O(T²).
+    let slice: SliceRegion?
     /// The name scope the op was recorded in, for the graph export.
     let scope: String?
     /// Where the op was created (only in anomaly mode).
@@ -22,13 +32,14 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
 
     init(
         name: String, inputs: [Variable<Scalar>], output: Variable<Scalar>,
-        rule: @escaping BackwardRule<Scalar>, site: String?
+        rule: @escaping BackwardRule<Scalar>, site: String?, slice: SliceRegion? = nil
     ) {
         self.name = name
         self.inputs = inputs
         self.outputID = output.id
         self.outputShape = output.shape
         self.rule = rule
+        self.slice = slice
         self.scope = GraphContext.scopeName
         self.site = site
     }
@@ -211,14 +222,28 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
         }
         let backwardTapes = GraphContext.activeTapes.filter { $0 !== self } + (createGraph ? [self] : [])
         var gradients: [UInt64: Variable<Scalar>] = [target.id: TensorOperations.constant(seed)]
+        // The gradients of slices, by the variable sliced, until that variable's gradient is needed.
+        var slices: [UInt64: (shape: [Int], pieces: [(SliceRegion, Variable<Scalar>)])] = [:]
+        func gatherSlices(of id: UInt64) {
+            guard let (shape, pieces) = slices.removeValue(forKey: id) else { return }
+            let whole = Self.assembled(pieces, shape: shape)
+            gradients[id] = gradients[id].map { TensorOperations.add($0, whole) } ?? whole
+        }
         let sourceIDs = Set(sources.map(\.id))
         GraphContext.$activeTapes.withValue(backwardTapes) {
             for index in nodes.indices.reversed() {
                 guard let node = nodes[index] else { continue }
                 if !isPersistent { nodes[index] = nil }  // frees what the node saved once it has run
+                gatherSlices(of: node.outputID)  // every use of the output came later on the tape
                 guard relevant.contains(node.outputID), let upstream = gradients[node.outputID]
                 else { continue }
                 if !sourceIDs.contains(node.outputID) { gradients[node.outputID] = nil }
+                if let region = node.slice, let input = node.inputs.first {
+                    if relevant.contains(input.id) {
+                        slices[input.id, default: (input.shape, [])].pieces.append((region, upstream))
+                    }
+                    continue
+                }
                 let needs = node.inputs.map { relevant.contains($0.id) }
                 let inputGradients = node.rule(upstream, needs)
                 Self.checkRuleResult(node, inputGradients, needs)
@@ -227,8 +252,51 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                     gradients[input.id] = gradients[input.id].map { TensorOperations.add($0, gradient) } ?? gradient
                 }
             }
+            for id in Array(slices.keys) { gatherSlices(of: id) }  // variables no op produced
         }
         return gradients
+    }
+
+    /// The gradient of a variable of `shape` from those of slices of it: the pieces along one
+    /// axis that do not overlap become one concatenation with zeros in the gaps; pieces of the
+    /// same region add first; anything else is padded to `shape` and added. Written with
+    /// ``TensorOperations``, so it can be differentiated again.
+    static func assembled(_ pieces: [(SliceRegion, Variable<Scalar>)], shape: [Int]) -> Variable<Scalar> {
+        typealias Ops = TensorOperations<Scalar>
+        func zeros(_ axis: Int, _ size: Int) -> Variable<Scalar> {
+            var gapShape = shape
+            gapShape[axis] = size
+            return Ops.constant(.zeros(shape: gapShape))
+        }
+        var sums: [(SliceRegion, Variable<Scalar>)] = []
+        for (region, gradient) in pieces {
+            if let i = sums.firstIndex(where: { $0.0.axis == region.axis && $0.0.range == region.range }) {
+                sums[i].1 = Ops.add(sums[i].1, gradient)
+            } else {
+                sums.append((region, gradient))
+            }
+        }
+        let axis = sums[0].0.axis
+        let sorted = sums.sorted { $0.0.range.lowerBound < $1.0.range.lowerBound }
+        let disjoint = zip(sorted, sorted.dropFirst()).allSatisfy { $0.0.range.upperBound <= $1.0.range.lowerBound }
+        guard disjoint, sums.allSatisfy({ $0.0.axis == axis }) else {
+            let padded = sums.map { region, g in
+                Ops.concatenate(
+                    [zeros(region.axis, region.range.lowerBound), g,
+                     zeros(region.axis, shape[region.axis] - region.range.upperBound)],
+                    alongAxis: region.axis)
+            }
+            return padded.dropFirst().reduce(padded[0]) { Ops.add($0, $1) }
+        }
+        var parts: [Variable<Scalar>] = []
+        var position = 0
+        for (region, gradient) in sorted {
+            if region.range.lowerBound > position { parts.append(zeros(axis, region.range.lowerBound - position)) }
+            parts.append(gradient)
+            position = region.range.upperBound
+        }
+        if position < shape[axis] { parts.append(zeros(axis, shape[axis] - position)) }
+        return parts.count == 1 ? parts[0] : Ops.concatenate(parts, alongAxis: axis)
     }
 
     /// Stops unless every source is tracked and, unless unconnected sources may get zeros,

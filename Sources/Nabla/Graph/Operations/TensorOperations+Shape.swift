@@ -66,8 +66,10 @@ extension TensorOperations {
     ) -> Variable<Scalar> {
         let value = x.value.slice(alongAxis: axis, range)
         let axis = Misuse.resolveAxis("slice", axis, shape: x.shape)
-        return record("slice", [x], value, file: file, line: line) { g, _ in
-            // The adjoint pads the gradient with zeros back to x's shape.
+        let region = SliceRegion(axis: axis, range: range)
+        return record("slice", [x], value, file: file, line: line, slice: region) { g, _ in
+            // The adjoint pads the gradient with zeros back to x's shape. (The backward walk
+            // pads the gradients of all the slices of x at once instead; see SliceRegion.)
             var before = x.shape, after = x.shape
             before[axis] = range.lowerBound
             after[axis] = x.shape[axis] - range.upperBound
