@@ -7,13 +7,16 @@ import Testing
 /// `Float`: the ulp error over a sweep of the whole range, and the edges one by one.
 struct VectorMathTests {
     enum Function: String, CaseIterable, Sendable {
-        case tanh, sigmoid, exp
+        case tanh, sigmoid, exp, erfc, gelu, geluDerivative
 
         func lanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
             switch self {
             case .tanh: VectorMath.tanh(x)
             case .sigmoid: VectorMath.sigmoid(x)
             case .exp: VectorMath.exp(x)
+            case .erfc: VectorMath.erfc(x)
+            case .gelu: VectorMath.gelu(x)
+            case .geluDerivative: VectorMath.geluDerivative(x)
             }
         }
 
@@ -24,6 +27,24 @@ struct VectorMathTests {
             case .tanh: Float(Foundation.tanh(x))
             case .sigmoid: Float(x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)))
             case .exp: Float(Foundation.exp(x))
+            case .erfc: Float(Foundation.erfc(x))
+            case .gelu: x == -.infinity ? 0 : Float(x * (Foundation.erfc(-x / 2.0.squareRoot()) / 2))
+            case .geluDerivative:
+                x.isInfinite ? (x > 0 ? 1 : 0)
+                    : Float(Foundation.erfc(-x / 2.0.squareRoot()) / 2 + x * Foundation.exp(-x * x / 2) / (2 * Double.pi).squareRoot())
+            }
+        }
+
+        /// The bound each meets over the sweep at `x`, in ulps or else in absolute error. GELU's
+        /// argument to erfc, `−x/√2`, is rounded to `Float` first (as with libm's `erfcf`), and
+        /// erfc's relative condition number there is about x², so below x = −4 (|GELU| < 10⁻⁴)
+        /// it may be 2x² ulp off; its derivative crosses zero.
+        func bound(at x: Float) -> (ulps: Int, absolute: Float) {
+            switch self {
+            case .tanh, .sigmoid, .exp: (2, 0)
+            case .erfc: (8, 0)
+            case .gelu: (max(8, Int(min(2 * x * x, 1e6))), 0)
+            case .geluDerivative: (0, 3e-7)
             }
         }
 
@@ -35,11 +56,13 @@ struct VectorMathTests {
                     switch self {
                     case .tanh: ElementwiseKernels.tanh(x, into: y, count: values.count)
                     case .sigmoid: ElementwiseKernels.sigmoid(x, into: y, count: values.count)
-                    case .exp:
+                    case .gelu: ElementwiseKernels.gelu(x, into: y, count: values.count)
+                    case .geluDerivative: ElementwiseKernels.geluDerivative(x, into: y, count: values.count)
+                    case .exp, .erfc:
                         for start in stride(from: 0, to: values.count, by: 8) {
                             var v = SIMD8<Float>()
                             for i in start..<min(start + 8, values.count) { v[i - start] = x[i] }
-                            let r = VectorMath.exp(v)
+                            let r = lanes(v)
                             for i in start..<min(start + 8, values.count) { y[i] = r[i - start] }
                         }
                     }
@@ -56,9 +79,9 @@ struct VectorMathTests {
     }
 
     /// Every 2039th float of either sign, from the smallest subnormal to the largest finite
-    /// value: 2.1 million arguments, each within 2 ulp.
+    /// value: 2.1 million arguments, each within the function's bound.
     @Test(arguments: Function.allCases)
-    func isWithinTwoUlpsOverTheWholeRange(_ function: Function) {
+    func meetsItsBoundOverTheWholeRange(_ function: Function) {
         var arguments: [Float] = []
         for bits in stride(from: UInt32(1), to: 0x7F80_0000, by: 2039) {
             let x = Float(bitPattern: bits)
@@ -66,12 +89,16 @@ struct VectorMathTests {
             arguments += [x, -x]
         }
         let results = function.apply(arguments)
-        var worst = (ulps: 0, at: Float.zero)
+        var failures = 0, worst = (ulps: 0, absolute: Float.zero, at: Float.zero)
         for (x, y) in zip(arguments, results) {
-            let d = Self.ulps(y, function.reference(x))
-            if d > worst.ulps { worst = (d, x) }
+            let reference = function.reference(x)
+            let d = Self.ulps(y, reference), e = abs(y - reference)
+            let bound = function.bound(at: x)
+            guard !(d <= bound.ulps || e <= bound.absolute) else { continue }
+            failures += 1
+            if d > worst.ulps { worst = (d, e, x) }
         }
-        #expect(worst.ulps <= 2, "\(function) is \(worst.ulps) ulp off at \(worst.at)")
+        #expect(failures == 0, "\(function): \(failures) values beyond the bound, the worst \(worst.ulps) ulp (\(worst.absolute)) at \(worst.at)")
     }
 
     /// Hand-picked edges: NaN, ±∞, signed zeros, the ends of the ranges, subnormal results.
@@ -82,6 +109,11 @@ struct VectorMathTests {
         (.sigmoid, -0.0, 0.5), (.sigmoid, -100, 3.7200760e-44), (.sigmoid, -120, 0), (.sigmoid, 40, 1),
         (.exp, .nan, .nan), (.exp, .infinity, .infinity), (.exp, -.infinity, 0), (.exp, 0, 1),
         (.exp, 88.72, 3.3931806e38), (.exp, 88.73, .infinity), (.exp, -100, 3.7200760e-44), (.exp, -104, 0),
+        (.erfc, .nan, .nan), (.erfc, .infinity, 0), (.erfc, -.infinity, 2), (.erfc, 0, 1), (.erfc, 9, 4.1370317e-37),
+        (.gelu, .nan, .nan), (.gelu, .infinity, .infinity), (.gelu, -.infinity, 0), (.gelu, -0.0, -0.0),
+        (.gelu, 1, 0.8413447), (.gelu, -5, -1.4332578e-6), (.gelu, 3e38, 3e38),
+        (.geluDerivative, .nan, .nan), (.geluDerivative, .infinity, 1), (.geluDerivative, -.infinity, 0),
+        (.geluDerivative, 0, 0.5), (.geluDerivative, 1, 1.0833155),
     ] as [(Function, Float, Float)])
     func edges(_ function: Function, _ x: Float, _ expected: Float) {
         let y = function.apply([x])[0]
@@ -94,7 +126,7 @@ struct VectorMathTests {
 
     /// A value's result is the same wherever it sits, in the eight-wide body or in the tail, and
     /// in place as into another buffer.
-    @Test(arguments: [Function.tanh, .sigmoid])
+    @Test(arguments: [Function.tanh, .sigmoid, .gelu, .geluDerivative])
     func resultsDoNotDependOnPosition(_ function: Function) {
         let value: Float = 0.7310
         let alone = function.apply([value])[0]
@@ -104,8 +136,12 @@ struct VectorMathTests {
             #expect(function.apply(values)[count - 1] == alone, "count \(count)")
             values.withUnsafeMutableBufferPointer { buffer in
                 let p = buffer.baseAddress!
-                if function == .tanh { ElementwiseKernels.tanh(p, into: p, count: count) }
-                else { ElementwiseKernels.sigmoid(p, into: p, count: count) }
+                switch function {
+                case .tanh: ElementwiseKernels.tanh(p, into: p, count: count)
+                case .sigmoid: ElementwiseKernels.sigmoid(p, into: p, count: count)
+                case .gelu: ElementwiseKernels.gelu(p, into: p, count: count)
+                default: ElementwiseKernels.geluDerivative(p, into: p, count: count)
+                }
             }
             #expect(values[count - 1] == alone, "in place, count \(count)")
         }

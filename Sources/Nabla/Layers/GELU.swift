@@ -26,9 +26,6 @@ public final class GELU<Scalar: TensorScalar>: Layer<Scalar> {
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard computesInputGradient else { return nil }
         let input = LayerShapes.cached(cachedInput, self, outputGradient)
-        let approximate = approximate
-        return Tensor.broadcasting("\(self)", outputGradient, input) { g, x in
-            g * Scalar.geluDerivative(x, approximate)
-        }
+        return Tensor.broadcasting("\(self)", outputGradient, geluDerivative(input, approximate: approximate), *)
     }
 }

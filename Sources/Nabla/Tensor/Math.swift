@@ -115,10 +115,16 @@ public enum GELUApproximation: Sendable, Hashable {
 /// GELU elementwise: exact `x · Φ(x)` by default, or its tanh form (see ``GELUApproximation``).
 /// `gelu(+∞) = +∞` and `gelu(−∞) = 0`; NaN stays NaN.
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-@inlinable public func gelu<Scalar>(_ x: Tensor<Scalar>, approximate: GELUApproximation = .none)
+public func gelu<Scalar>(_ x: Tensor<Scalar>, approximate: GELUApproximation = .none)
     -> Tensor<Scalar>
 {
-    x.map { Scalar.gelu($0, approximate) }
+    approximate == .none ? x.mappingBuffer(ElementwiseKernels.gelu) : x.map { Scalar.gelu($0, approximate) }
+}
+/// The derivative of ``gelu(_:approximate:)`` elementwise, with its limits 1 at +∞ and 0 at −∞.
+@_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+func geluDerivative<Scalar>(_ x: Tensor<Scalar>, approximate: GELUApproximation) -> Tensor<Scalar> {
+    approximate == .none
+        ? x.mappingBuffer(ElementwiseKernels.geluDerivative) : x.map { Scalar.geluDerivative($0, approximate) }
 }
 /// `x` clamped to `range`, keeping NaN.
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -181,7 +187,7 @@ extension TensorScalar {
         if x.isInfinite { return x > 0 ? x : 0 }
         switch approximate {
         case .none:
-            return x * erfc(-x * oneOverSquareRootOfTwo) / 2
+            return x * (erfc(-x * oneOverSquareRootOfTwo) / 2)  // x · erfc would overflow near the top
         case .tanh:
             // ½(1 + tanh(u)) = sigmoid(2u), without the cancellation of 1 + tanh(u) near −1.
             return x * sigmoid(2 * squareRootOfTwoOverPi * (x + 0.044715 * x * x * x))

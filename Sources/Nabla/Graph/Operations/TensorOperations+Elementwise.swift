@@ -215,7 +215,7 @@ extension TensorOperations {
         _ x: Variable<Scalar>, approximate: GELUApproximation,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let value = x.value.map { Scalar.geluDerivative($0, approximate) }
+        let value = Nabla.geluDerivative(x.value, approximate: approximate)
         return record("geluDerivative", [x], value, file: file, line: line) { g, _ in
             switch approximate {
             case .none:
