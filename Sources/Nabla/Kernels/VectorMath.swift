@@ -11,6 +11,18 @@
 // does not depend on where it sits. `Double` keeps libm.
 
 extension ElementwiseKernels {
+    /// `output[i] = exp(input[i])`, for `count` elements; `output` may be `input`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    static func exp<Scalar: TensorScalar>(
+        _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int
+    ) {
+        if Scalar.self == Float.self {
+            floatLanes(input, output, count, VectorMath.exp)
+        } else {
+            for i in 0..<count { output[i] = Scalar.exp(input[i]) }
+        }
+    }
+
     /// `output[i] = tanh(input[i])`, for `count` elements; `output` may be `input`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func tanh<Scalar: TensorScalar>(
@@ -81,7 +93,7 @@ extension ElementwiseKernels {
     }
 }
 
-/// The lane-wise functions behind ``ElementwiseKernels``' `tanh`, `sigmoid` and `gelu`.
+/// The lane-wise functions behind ``ElementwiseKernels``' `exp`, `tanh`, `sigmoid` and `gelu`.
 enum VectorMath {
     typealias Lanes = SIMD8<Float>
 
@@ -91,12 +103,12 @@ enum VectorMath {
         unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Lanes.self)
     }
 
-    /// `eˣ` for `x ≤ 88.72` (where it is finite); `+∞` above, 0 below −103.97, NaN kept. The result
+    /// `eˣ`: finite up to x = 88.72283, `+∞` above, 0 below −103.97, NaN kept. The result
     /// is subnormal where eˣ is.
     @inline(__always)
     static func exp(_ x: Lanes) -> Lanes {
         var clamped = x.replacing(with: -104, where: x .< -104)
-        clamped.replace(with: 88.72, where: clamped .> 88.72)
+        clamped.replace(with: 88.72283, where: clamped .> 88.72283)
         // x = n·ln 2 + r, |r| ≤ ½ ln 2, ln 2 in two parts so that n·ln 2 is exact in the first;
         // adding 1.5·2²³ rounds to the nearest n and leaves n in the low bits.
         let shifted = clamped * 1.44269504088896341 + 12_582_912
@@ -115,7 +127,7 @@ enum VectorMath {
         let first = unsafeBitCast((half &+ 127) &<< 23, to: Lanes.self)
         let second = unsafeBitCast((exponent &- half &+ 127) &<< 23, to: Lanes.self)
         var result = y * first * second
-        result.replace(with: .infinity, where: x .> 88.72)
+        result.replace(with: .infinity, where: x .> 88.72283)
         result.replace(with: x, where: x .!= x)
         return result
     }
@@ -152,7 +164,7 @@ enum VectorMath {
     /// 1.2·10⁻⁷): `t·e^{−z² + P(t)}` with `z = |x|`, `t = 1/(1 + z/2)`, and `2 − erfc(z)` for
     /// negative x. `e^{−z²}` is split as `e^{−zₕ²}·e^{−(z − zₕ)(z + zₕ)}`, where zₕ keeps 12
     /// significant bits so that zₕ² is exact (Cephes' trick), which keeps the relative accuracy
-    /// of tiny results.
+    /// of tiny results; where every lane has |x| < 2, one exponential does.
     @inline(__always)
     static func erfc(_ x: Lanes) -> Lanes {
         var z = magnitude(x)
@@ -167,8 +179,13 @@ enum VectorMath {
         p = p * t + 0.37409196
         p = p * t + 1.00002368
         p = p * t - 1.26551223
-        let zh = unsafeBitCast(unsafeBitCast(z, to: SIMD8<UInt32>.self) & 0xFFFF_F000, to: Lanes.self)
-        let positive = t * exp(-zh * zh) * exp(p - (z - zh) * (z + zh))
+        let positive: Lanes
+        if all(z .< 2) {
+            positive = t * exp(p - z * z)  // z² < 4 is off by at most 2⁻²², which costs ≤ 4 ulp
+        } else {
+            let zh = unsafeBitCast(unsafeBitCast(z, to: SIMD8<UInt32>.self) & 0xFFFF_F000, to: Lanes.self)
+            positive = t * exp(-zh * zh) * exp(p - (z - zh) * (z + zh))
+        }
         var result = positive.replacing(with: 2 - positive, where: x .< 0)
         result.replace(with: x, where: x .!= x)
         return result

@@ -5,8 +5,8 @@ import RealModule
 
 /// `eˣ` elementwise.
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-@inlinable public func exp<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
-    x.map { Scalar.exp($0) }
+public func exp<Scalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+    x.mappingBuffer(ElementwiseKernels.exp)
 }
 /// The natural logarithm elementwise.
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
