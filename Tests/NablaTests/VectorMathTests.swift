@@ -168,3 +168,49 @@ struct VectorMathTests {
         #expect(Nabla.tanh(Tensor<Float>.zeros(shape: [0, 3])).shape == [0, 3])
     }
 }
+
+/// The one-pass row softmax against the tensor-op composition it replaced (reached through the
+/// first axis of the transpose) and against `Double`; edges; the same bits on 1, 2 and 3 threads.
+struct SoftmaxRowsTests {
+    /// Rows of every length up to 19 (tails of every size) and one long enough to thread.
+    @Test(arguments: [(3, 1), (5, 7), (4, 8), (6, 9), (2, 16), (3, 19), (40, 128), (600, 130)])
+    func matchesTheCompositionAndDouble(_ rows: Int, _ columns: Int) {
+        var g = SeededGenerator(seed: UInt64(rows * 131 + columns))
+        let x = Tensor<Float>.randomNormal(shape: [rows, columns], using: &g) * 4
+        let fused = softmax(x, alongAxis: 1)
+        let composed = softmax(x.transposed(permutation: [1, 0]), alongAxis: 0).transposed(permutation: [1, 0])
+        let exact = softmax(Tensor<Double>(shape: x.shape, scalars: x.scalars.map(Double.init)), alongAxis: 1)
+        #expect(fused.isClose(to: composed, rtol: 1e-6, atol: 1e-7))
+        // x − max rounds to Float first: |x − max| ≲ 30 here costs up to 30 · 2⁻²⁴ ≈ 2·10⁻⁶ relative.
+        for (f, d) in zip(fused.scalars, exact.scalars) {
+            #expect(abs(Double(f) - d) <= 2e-6 * d + 1e-12, "\(f) vs \(d)")
+        }
+    }
+
+    /// An all −∞ row (fully masked) and rows holding NaN or +∞ are NaN throughout, as
+    /// `exp(x − max)` makes them; huge finite values do not overflow; other rows are untouched.
+    @Test func edgesGiveWhatTheCompositionGives() {
+        let inf = Float.infinity
+        let rows: [[Float]] = [
+            [-inf, -inf, -inf], [1, .nan, 2], [inf, 0, 1], [3e38, -3e38, 3e38], [-inf, 0, -inf], [0, 0, 0],
+        ]
+        let x = Tensor(shape: [rows.count, 3], scalars: rows.flatMap { $0 })
+        let fused = softmax(x, alongAxis: -1).scalars
+        let composed = softmax(x.transposed(permutation: [1, 0]), alongAxis: 0).transposed(permutation: [1, 0]).scalars
+        for (f, c) in zip(fused, composed) {
+            #expect(f == c || (f.isNaN && c.isNaN), "\(f) vs \(c)")
+        }
+        #expect(fused[0..<9].allSatisfy { $0.isNaN })
+        let expected: [Float] = [0.5, 0, 0.5, 0, 1, 0, 1 / 3, 1 / 3, 1 / 3]
+        #expect(Array(fused[9...]) == expected)
+    }
+
+    @Test func sameBitsOnAnyThreadCount() {
+        var g = SeededGenerator(seed: 7)
+        let x = Tensor<Float>.randomNormal(shape: [700, 128], using: &g)
+        let results = [1, 2, 3].map { threads in
+            BLASThreadsForTests.with(threads) { (softmax(x, alongAxis: -1).scalars, Nabla.gelu(x).scalars) }
+        }
+        #expect(results[1] == results[0] && results[2] == results[0])
+    }
+}

@@ -1,3 +1,5 @@
+import Dispatch
+
 // tanh, the logistic sigmoid, exp, erfc and exact GELU over buffers, eight `Float` lanes at a time.
 //
 // glibc's `tanhf` (through `expm1f`), `expf` and `erfcf` are scalar calls that keep a loop from
@@ -8,7 +10,8 @@
 // ulp, erfc within 8, GELU within 8 (or 2x² ulp below x = −2, from rounding −x/√2 as `erfcf`'s
 // callers do too) and its derivative within 3·10⁻⁷. NaN is kept, ±∞ give the limits, tanh and
 // GELU keep −0. Every element, body or tail, goes through the same lanes, so a value's result
-// does not depend on where it sits. `Double` keeps libm.
+// does not depend on where it sits, nor on the threads (large buffers are split across the BLAS
+// threads). `Double` keeps libm, on one thread.
 
 extension ElementwiseKernels {
     /// `output[i] = exp(input[i])`, for `count` elements; `output` may be `input`.
@@ -71,7 +74,8 @@ extension ElementwiseKernels {
         }
     }
 
-    /// Runs `lanes` over `count` values of a buffer of `Scalar == Float`, the tail zero-padded.
+    /// Runs `lanes` over `count` values of a buffer of `Scalar == Float`, the tail zero-padded,
+    /// split across the BLAS threads when large.
     @inline(__always)
     private static func floatLanes<Scalar>(
         _ input: UnsafePointer<Scalar>, _ output: UnsafeMutablePointer<Scalar>, _ count: Int,
@@ -79,17 +83,44 @@ extension ElementwiseKernels {
     ) {
         let x = UnsafeRawPointer(input), y = UnsafeMutableRawPointer(output)
         let width = 8, stride = MemoryLayout<Float>.stride
-        var start = 0
-        while start + width <= count {
-            let v = x.loadUnaligned(fromByteOffset: start * stride, as: SIMD8<Float>.self)
-            y.storeBytes(of: lanes(v), toByteOffset: start * stride, as: SIMD8<Float>.self)
-            start += width
+        forEachPart(of: count, alignment: width) { part in
+            var start = part.lowerBound
+            while start + width <= part.upperBound {
+                let v = x.loadUnaligned(fromByteOffset: start * stride, as: SIMD8<Float>.self)
+                y.storeBytes(of: lanes(v), toByteOffset: start * stride, as: SIMD8<Float>.self)
+                start += width
+            }
+            guard start < part.upperBound else { return }
+            var tail = SIMD8<Float>()
+            for i in start..<part.upperBound { tail[i - start] = x.load(fromByteOffset: i * stride, as: Float.self) }
+            let result = lanes(tail)
+            for i in start..<part.upperBound {
+                y.storeBytes(of: result[i - start], toByteOffset: i * stride, as: Float.self)
+            }
         }
-        guard start < count else { return }
-        var tail = SIMD8<Float>()
-        for i in start..<count { tail[i - start] = x.load(fromByteOffset: i * stride, as: Float.self) }
-        let result = lanes(tail)
-        for i in start..<count { y.storeBytes(of: result[i - start], toByteOffset: i * stride, as: Float.self) }
+    }
+
+    /// Calls `body` with ranges that cover `0..<count` once each, on `BLAS.threadCount` threads
+    /// when `count` is at least `parallelFrom` (the BLAS threads are idle between products).
+    /// Every range but the last starts and ends at a multiple of `alignment`, so that the same
+    /// elements share a vector however the work is split.
+    static func forEachPart(
+        of count: Int, alignment: Int, parallelFrom minimum: Int = 1 << 16, _ body: (Range<Int>) -> Void
+    ) {
+        let parts = count >= minimum ? Swift.max(1, BLAS.threadCount) : 1
+        guard parts > 1 else {
+            body(0..<count)
+            return
+        }
+        let blocks = (count + alignment - 1) / alignment
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let range = Swift.min(count, blocks * part / parts * alignment)
+                    ..< Swift.min(count, blocks * (part + 1) / parts * alignment)
+                if !range.isEmpty { shared.value(range) }
+            }
+        }
     }
 }
 
@@ -164,7 +195,7 @@ enum VectorMath {
     /// 1.2·10⁻⁷): `t·e^{−z² + P(t)}` with `z = |x|`, `t = 1/(1 + z/2)`, and `2 − erfc(z)` for
     /// negative x. `e^{−z²}` is split as `e^{−zₕ²}·e^{−(z − zₕ)(z + zₕ)}`, where zₕ keeps 12
     /// significant bits so that zₕ² is exact (Cephes' trick), which keeps the relative accuracy
-    /// of tiny results; where every lane has |x| < 2, one exponential does.
+    /// of tiny results.
     @inline(__always)
     static func erfc(_ x: Lanes) -> Lanes {
         var z = magnitude(x)
@@ -179,13 +210,8 @@ enum VectorMath {
         p = p * t + 0.37409196
         p = p * t + 1.00002368
         p = p * t - 1.26551223
-        let positive: Lanes
-        if all(z .< 2) {
-            positive = t * exp(p - z * z)  // z² < 4 is off by at most 2⁻²², which costs ≤ 4 ulp
-        } else {
-            let zh = unsafeBitCast(unsafeBitCast(z, to: SIMD8<UInt32>.self) & 0xFFFF_F000, to: Lanes.self)
-            positive = t * exp(-zh * zh) * exp(p - (z - zh) * (z + zh))
-        }
+        let zh = unsafeBitCast(unsafeBitCast(z, to: SIMD8<UInt32>.self) & 0xFFFF_F000, to: Lanes.self)
+        let positive = t * exp(-zh * zh) * exp(p - (z - zh) * (z + zh))
         var result = positive.replacing(with: 2 - positive, where: x .< 0)
         result.replace(with: x, where: x .!= x)
         return result

@@ -5,6 +5,12 @@
 @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
 public func softmax<Scalar>(_ x: Tensor<Scalar>, alongAxis axis: Int = -1) -> Tensor<Scalar> {
     let axis = Misuse.checkedSoftmaxAxis("softmax", x.shape, axis)
+    if axis == x.rank - 1 {  // rows in memory: one pass per row
+        let columns = x.shape[axis]
+        return x.mappingBuffer { input, output, count in
+            SoftmaxKernels.softmaxRows(input, into: output, rows: count / columns, columns: columns)
+        }
+    }
     let exponentials = exp(x - x.max(alongAxes: [axis], keepingDimensions: true))
     return exponentials / exponentials.sum(alongAxes: [axis], keepingDimensions: true)
 }
