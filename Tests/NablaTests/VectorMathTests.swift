@@ -148,6 +148,21 @@ struct VectorMathTests {
         }
     }
 
+    /// exp takes its two-factor path when a lane's result is subnormal or needs 2¹²⁸; the other
+    /// lanes come out the same either way.
+    @Test(arguments: [Float(-95), 88.5, -87.5])
+    func expLanesDoNotDependOnTheirNeighbours(_ neighbour: Float) {
+        let values: [Float] = [-87, -20, -1, 0, 0.5, 30, 88, -.infinity]
+        let alone = Function.exp.apply(values)
+        for lane in values.indices {
+            var mixed = values
+            mixed[lane] = neighbour
+            let result = Function.exp.apply(mixed)
+            for i in values.indices where i != lane { #expect(result[i] == alone[i], "lane \(i) beside \(neighbour)") }
+            #expect(Self.ulps(result[lane], Function.exp.reference(neighbour)) <= 2)
+        }
+    }
+
     /// `Double` keeps libm, bit for bit, and the tensor functions use these kernels.
     @Test func doubleKeepsLibmAndTensorsUseTheKernels() {
         let x: [Double] = [-30, -2.5, -0.3, 0, 1e-9, 0.7, 19, .nan]

@@ -136,9 +136,18 @@ enum VectorMath {
 
     /// `eˣ`: finite up to x = 88.72283, `+∞` above, 0 below −103.97, NaN kept. The result
     /// is subnormal where eˣ is.
+    ///
+    /// Arithmetic that produces a subnormal takes a slow microcode path on x86 (it made a causal
+    /// softmax, half of whose scores are −∞, twice as slow). So lanes below −87.33, where eˣ
+    /// leaves the normal range, are clamped and then set to 0, and only when some lane lies in
+    /// [−103.97, −87.33) (or needs 2¹²⁸) does the exponent go on in two factors. A
+    /// normal result is `y · 2ⁿ` exactly either way, so a lane's bits never depend on its neighbours.
     @inline(__always)
     static func exp(_ x: Lanes) -> Lanes {
-        var clamped = x.replacing(with: -104, where: x .< -104)
+        // Two factors for a subnormal result, or for 2¹²⁸ (n = 128 above 88.3762).
+        let twoFactors = any(((x .< -87.33) .& (x .>= -103.97)) .| ((x .> 88.3762) .& (x .<= 88.72283)))
+        let lowest: Float = twoFactors ? -104 : -87.33
+        var clamped = x.replacing(with: lowest, where: x .< lowest)
         clamped.replace(with: 88.72283, where: clamped .> 88.72283)
         // x = n·ln 2 + r, |r| ≤ ½ ln 2, ln 2 in two parts so that n·ln 2 is exact in the first;
         // adding 1.5·2²³ rounds to the nearest n and leaves n in the low bits.
@@ -152,12 +161,18 @@ enum VectorMath {
         p = p * r + 1.6666665459e-1
         p = p * r + 5.0000001201e-1
         let y = p * r2 + r + 1
-        // 2ⁿ as two factors, each a normal float for n in [−150, 128].
         let exponent = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-        let half = exponent &>> 1
-        let first = unsafeBitCast((half &+ 127) &<< 23, to: Lanes.self)
-        let second = unsafeBitCast((exponent &- half &+ 127) &<< 23, to: Lanes.self)
-        var result = y * first * second
+        var result: Lanes
+        if !twoFactors {
+            result = y * unsafeBitCast((exponent &+ 127) &<< 23, to: Lanes.self)
+            result.replace(with: 0, where: x .< -87.33)
+        } else {
+            // 2ⁿ as two factors, each a normal float for n in [−150, 128].
+            let half = exponent &>> 1
+            let first = unsafeBitCast((half &+ 127) &<< 23, to: Lanes.self)
+            let second = unsafeBitCast((exponent &- half &+ 127) &<< 23, to: Lanes.self)
+            result = y * first * second
+        }
         result.replace(with: .infinity, where: x .> 88.72283)
         result.replace(with: x, where: x .!= x)
         return result
