@@ -22,8 +22,9 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     let outputShape: [Int]
     let rule: BackwardRule<Scalar>
     /// For a slice of its one input: where. The backward walk then gathers the slices' gradients
-    /// and pads them once (see ``GradientTape/assembled(_:shape:)``), instead of running `rule`,
-    /// which pads each one to the whole input: T slices of a sequence cost O(T) rather than O(T²).
+    /// and pads them once (see ``GradientTape/assembled(_:shape:)``); running each `rule`, which
+    /// pads its slice's gradient to the whole input, is only the fallback for overlapping slices.
+    /// T slices of a sequence cost O(T) rather than O(T²).
     let slice: SliceRegion?
     /// The name scope the op was recorded in, for the graph export.
     let scope: String?
@@ -223,7 +224,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
         let backwardTapes = GraphContext.activeTapes.filter { $0 !== self } + (createGraph ? [self] : [])
         var gradients: [UInt64: Variable<Scalar>] = [target.id: TensorOperations.constant(seed)]
         // The gradients of slices, by the variable sliced, until that variable's gradient is needed.
-        var slices: [UInt64: (shape: [Int], pieces: [(SliceRegion, Variable<Scalar>)])] = [:]
+        var slices: [UInt64: (shape: [Int], pieces: [SliceGradient])] = [:]
         func gatherSlices(of id: UInt64) {
             guard let (shape, pieces) = slices.removeValue(forKey: id) else { return }
             let whole = Self.assembled(pieces, shape: shape)
@@ -240,7 +241,8 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 if !sourceIDs.contains(node.outputID) { gradients[node.outputID] = nil }
                 if let region = node.slice, let input = node.inputs.first {
                     if relevant.contains(input.id) {
-                        slices[input.id, default: (input.shape, [])].pieces.append((region, upstream))
+                        slices[input.id, default: (input.shape, [])].pieces.append(
+                            SliceGradient(region: region, gradient: upstream, pad: node.rule))
                     }
                     continue
                 }
@@ -257,45 +259,47 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
         return gradients
     }
 
+    /// A slice's gradient on its way to the variable sliced; `pad` is the slice op's rule.
+    struct SliceGradient {
+        let region: SliceRegion
+        var gradient: Variable<Scalar>
+        let pad: BackwardRule<Scalar>
+    }
+
     /// The gradient of a variable of `shape` from those of slices of it: the pieces along one
     /// axis that do not overlap become one concatenation with zeros in the gaps; pieces of the
-    /// same region add first; anything else is padded to `shape` and added. Written with
-    /// ``TensorOperations``, so it can be differentiated again.
-    static func assembled(_ pieces: [(SliceRegion, Variable<Scalar>)], shape: [Int]) -> Variable<Scalar> {
+    /// same region add first; anything else goes through each slice's own rule (padded to
+    /// `shape`) and adds. Written with ``TensorOperations``, so it can be differentiated again.
+    static func assembled(_ pieces: [SliceGradient], shape: [Int]) -> Variable<Scalar> {
         typealias Ops = TensorOperations<Scalar>
-        func zeros(_ axis: Int, _ size: Int) -> Variable<Scalar> {
+        var sums: [SliceGradient] = []
+        for piece in pieces {
+            if let i = sums.firstIndex(where: { $0.region.axis == piece.region.axis && $0.region.range == piece.region.range }) {
+                sums[i].gradient = Ops.add(sums[i].gradient, piece.gradient)
+            } else {
+                sums.append(piece)
+            }
+        }
+        let axis = sums[0].region.axis
+        let sorted = sums.sorted { $0.region.range.lowerBound < $1.region.range.lowerBound }
+        let disjoint = zip(sorted, sorted.dropFirst()).allSatisfy { $0.region.range.upperBound <= $1.region.range.lowerBound }
+        guard disjoint, sums.allSatisfy({ $0.region.axis == axis }) else {
+            let padded = sums.map { $0.pad($0.gradient, [true])[0]! }
+            return padded.dropFirst().reduce(padded[0]) { Ops.add($0, $1) }
+        }
+        func zeros(_ size: Int) -> Variable<Scalar> {
             var gapShape = shape
             gapShape[axis] = size
             return Ops.constant(.zeros(shape: gapShape))
         }
-        var sums: [(SliceRegion, Variable<Scalar>)] = []
-        for (region, gradient) in pieces {
-            if let i = sums.firstIndex(where: { $0.0.axis == region.axis && $0.0.range == region.range }) {
-                sums[i].1 = Ops.add(sums[i].1, gradient)
-            } else {
-                sums.append((region, gradient))
-            }
-        }
-        let axis = sums[0].0.axis
-        let sorted = sums.sorted { $0.0.range.lowerBound < $1.0.range.lowerBound }
-        let disjoint = zip(sorted, sorted.dropFirst()).allSatisfy { $0.0.range.upperBound <= $1.0.range.lowerBound }
-        guard disjoint, sums.allSatisfy({ $0.0.axis == axis }) else {
-            let padded = sums.map { region, g in
-                Ops.concatenate(
-                    [zeros(region.axis, region.range.lowerBound), g,
-                     zeros(region.axis, shape[region.axis] - region.range.upperBound)],
-                    alongAxis: region.axis)
-            }
-            return padded.dropFirst().reduce(padded[0]) { Ops.add($0, $1) }
-        }
         var parts: [Variable<Scalar>] = []
         var position = 0
-        for (region, gradient) in sorted {
-            if region.range.lowerBound > position { parts.append(zeros(axis, region.range.lowerBound - position)) }
-            parts.append(gradient)
-            position = region.range.upperBound
+        for piece in sorted {
+            if piece.region.range.lowerBound > position { parts.append(zeros(piece.region.range.lowerBound - position)) }
+            parts.append(piece.gradient)
+            position = piece.region.range.upperBound
         }
-        if position < shape[axis] { parts.append(zeros(axis, shape[axis] - position)) }
+        if position < shape[axis] { parts.append(zeros(shape[axis] - position)) }
         return parts.count == 1 ? parts[0] : Ops.concatenate(parts, alongAxis: axis)
     }
 

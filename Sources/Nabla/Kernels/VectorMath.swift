@@ -16,50 +16,26 @@ import Dispatch
 extension ElementwiseKernels {
     /// `output[i] = exp(input[i])`, for `count` elements; `output` may be `input`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func exp<Scalar: TensorScalar>(
-        _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int
-    ) {
-        if Scalar.self == Float.self {
-            floatLanes(input, output, count, VectorMath.exp)
-        } else {
-            for i in 0..<count { output[i] = Scalar.exp(input[i]) }
-        }
+    static func exp<Scalar: TensorScalar>(_ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int) {
+        apply(input, output, count, VectorMath.Exp.self) { Scalar.exp($0) }
     }
 
     /// `output[i] = tanh(input[i])`, for `count` elements; `output` may be `input`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func tanh<Scalar: TensorScalar>(
-        _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int
-    ) {
-        if Scalar.self == Float.self {
-            floatLanes(input, output, count, VectorMath.tanh)
-        } else {
-            for i in 0..<count { output[i] = Scalar.tanh(input[i]) }
-        }
+    static func tanh<Scalar: TensorScalar>(_ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int) {
+        apply(input, output, count, VectorMath.Tanh.self) { Scalar.tanh($0) }
     }
 
     /// `output[i] = 1 / (1 + exp(−input[i]))`, for `count` elements; `output` may be `input`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func sigmoid<Scalar: TensorScalar>(
-        _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int
-    ) {
-        if Scalar.self == Float.self {
-            floatLanes(input, output, count, VectorMath.sigmoid)
-        } else {
-            for i in 0..<count { output[i] = Scalar.sigmoid(input[i]) }
-        }
+    static func sigmoid<Scalar: TensorScalar>(_ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int) {
+        apply(input, output, count, VectorMath.Sigmoid.self) { Scalar.sigmoid($0) }
     }
 
     /// Exact GELU, `x · erfc(−x/√2) / 2`, for `count` elements: `gelu(+∞) = +∞`, `gelu(−∞) = 0`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func gelu<Scalar: TensorScalar>(
-        _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int
-    ) {
-        if Scalar.self == Float.self {
-            floatLanes(input, output, count, VectorMath.gelu)
-        } else {
-            for i in 0..<count { output[i] = Scalar.gelu(input[i], .none) }
-        }
+    static func gelu<Scalar: TensorScalar>(_ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int) {
+        apply(input, output, count, VectorMath.GELU.self) { Scalar.gelu($0, .none) }
     }
 
     /// The derivative of exact GELU, `Φ(x) + x · φ(x)`, for `count` elements: 1 at +∞, 0 at −∞.
@@ -67,19 +43,29 @@ extension ElementwiseKernels {
     static func geluDerivative<Scalar: TensorScalar>(
         _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int
     ) {
+        apply(input, output, count, VectorMath.GELUDerivative.self) { Scalar.geluDerivative($0, .none) }
+    }
+
+    /// `Function` for `Float`, eight lanes at a time; `scalar` (libm) for `Double`, one thread.
+    /// A type, not a closure, so that the lanes inline into the loop.
+    @inline(__always)
+    private static func apply<Scalar: TensorScalar, Function: LaneFunction>(
+        _ input: UnsafePointer<Scalar>, _ output: UnsafeMutablePointer<Scalar>, _ count: Int,
+        _ function: Function.Type, scalar: (Scalar) -> Scalar
+    ) {
         if Scalar.self == Float.self {
-            floatLanes(input, output, count, VectorMath.geluDerivative)
+            floatLanes(input, output, count, Function.self)
         } else {
-            for i in 0..<count { output[i] = Scalar.geluDerivative(input[i], .none) }
+            for i in 0..<count { output[i] = scalar(input[i]) }
         }
     }
 
     /// Runs `lanes` over `count` values of a buffer of `Scalar == Float`, the tail zero-padded,
     /// split across the BLAS threads when large.
     @inline(__always)
-    private static func floatLanes<Scalar>(
+    private static func floatLanes<Scalar, Function: LaneFunction>(
         _ input: UnsafePointer<Scalar>, _ output: UnsafeMutablePointer<Scalar>, _ count: Int,
-        _ lanes: (SIMD8<Float>) -> SIMD8<Float>
+        _ function: Function.Type
     ) {
         let x = UnsafeRawPointer(input), y = UnsafeMutableRawPointer(output)
         let width = 8, stride = MemoryLayout<Float>.stride
@@ -87,13 +73,13 @@ extension ElementwiseKernels {
             var start = part.lowerBound
             while start + width <= part.upperBound {
                 let v = x.loadUnaligned(fromByteOffset: start * stride, as: SIMD8<Float>.self)
-                y.storeBytes(of: lanes(v), toByteOffset: start * stride, as: SIMD8<Float>.self)
+                y.storeBytes(of: Function.lanes(v), toByteOffset: start * stride, as: SIMD8<Float>.self)
                 start += width
             }
             guard start < part.upperBound else { return }
             var tail = SIMD8<Float>()
             for i in start..<part.upperBound { tail[i - start] = x.load(fromByteOffset: i * stride, as: Float.self) }
-            let result = lanes(tail)
+            let result = Function.lanes(tail)
             for i in start..<part.upperBound {
                 y.storeBytes(of: result[i - start], toByteOffset: i * stride, as: Float.self)
             }
@@ -124,9 +110,20 @@ extension ElementwiseKernels {
     }
 }
 
+/// A function of eight `Float` lanes.
+protocol LaneFunction {
+    static func lanes(_ x: SIMD8<Float>) -> SIMD8<Float>
+}
+
 /// The lane-wise functions behind ``ElementwiseKernels``' `exp`, `tanh`, `sigmoid` and `gelu`.
 enum VectorMath {
     typealias Lanes = SIMD8<Float>
+
+    enum Exp: LaneFunction { static func lanes(_ x: Lanes) -> Lanes { exp(x) } }
+    enum Tanh: LaneFunction { static func lanes(_ x: Lanes) -> Lanes { tanh(x) } }
+    enum Sigmoid: LaneFunction { static func lanes(_ x: Lanes) -> Lanes { sigmoid(x) } }
+    enum GELU: LaneFunction { static func lanes(_ x: Lanes) -> Lanes { gelu(x) } }
+    enum GELUDerivative: LaneFunction { static func lanes(_ x: Lanes) -> Lanes { geluDerivative(x) } }
 
     /// `|x|`, by clearing the sign bit.
     @inline(__always)

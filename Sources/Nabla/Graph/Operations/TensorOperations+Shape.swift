@@ -69,7 +69,8 @@ extension TensorOperations {
         let region = SliceRegion(axis: axis, range: range)
         return record("slice", [x], value, file: file, line: line, slice: region) { g, _ in
             // The adjoint pads the gradient with zeros back to x's shape. (The backward walk
-            // pads the gradients of all the slices of x at once instead; see SliceRegion.)
+            // gathers the slices of x and pads them at once where they do not overlap; see
+            // TapeNode.slice.)
             var before = x.shape, after = x.shape
             before[axis] = range.lowerBound
             after[axis] = x.shape[axis] - range.upperBound
