@@ -134,8 +134,8 @@ enum VectorMath {
     /// `eˣ`: finite up to x = 88.72283, `+∞` above, 0 below −103.97, NaN kept. The result
     /// is subnormal where eˣ is.
     ///
-    /// Arithmetic that produces a subnormal takes a slow microcode path on x86 (it made a causal
-    /// softmax, half of whose scores are −∞, twice as slow). So lanes below −87.33, where eˣ
+    /// Arithmetic that produces a subnormal takes a slow microcode path on x86 (in a causal
+    /// softmax, half of whose scores are −∞, one instruction after it held a third of the samples). So lanes below −87.33, where eˣ
     /// leaves the normal range, are clamped and then set to 0, and only when some lane lies in
     /// [−103.97, −87.33) (or needs 2¹²⁸) does the exponent go on in two factors. A
     /// normal result is `y · 2ⁿ` exactly either way, so a lane's bits never depend on its neighbours.
