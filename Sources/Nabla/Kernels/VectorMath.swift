@@ -135,10 +135,11 @@ enum VectorMath {
     /// is subnormal where eˣ is.
     ///
     /// Arithmetic that produces a subnormal takes a slow microcode path on x86 (in a causal
-    /// softmax, half of whose scores are −∞, one instruction after it held a third of the samples). So lanes below −87.33, where eˣ
-    /// leaves the normal range, are clamped and then set to 0, and only when some lane lies in
-    /// [−103.97, −87.33) (or needs 2¹²⁸) does the exponent go on in two factors. A
-    /// normal result is `y · 2ⁿ` exactly either way, so a lane's bits never depend on its neighbours.
+    /// softmax, half of whose scores are −∞, one instruction after it held a third of the
+    /// samples). So lanes below −87.33, where eˣ leaves the normal range, are clamped and then
+    /// set to 0, and only when some lane lies in [−103.97, −87.33) (or needs 2¹²⁸) does the
+    /// exponent go on in two factors. A normal result is `y · 2ⁿ` exactly either way, so a
+    /// lane's bits never depend on its neighbours.
     @inline(__always)
     static func exp(_ x: Lanes) -> Lanes {
         // Two factors for a subnormal result, or for 2¹²⁸ (n = 128 above 88.3762).
