@@ -84,13 +84,16 @@ extension WGANGP {
     func runImages(iterations: Int) throws {
         let train = try FashionMNIST.load(.train, from: folder, as: Float.self)
         let test = try FashionMNIST.load(.test, from: folder, as: Float.self)
-        let scorer = try SampleScorer(classifierAt: classifier, train: train, test: test)
-        if let score { return try scoreFile(score, with: scorer) }
-
+        // The inputs are checked before the scorer, which may train its classifier first.
+        if let score {
+            let samples = try Self.samples(in: score)
+            return try report(samples, from: score, with: SampleScorer(classifierAt: classifier, train: train, test: test))
+        }
         let settings = settings
         guard settings.batchSize <= train.count else {
-            throw ValidationError("--batch-size \(settings.batchSize) exceeds the \(train.count) training images")
+            throw InputError("--batch-size \(settings.batchSize) exceeds the \(train.count) training images")
         }
+        let scorer = try SampleScorer(classifierAt: classifier, train: train, test: test)
         var weights = SeededGenerator(seed: seed)
         let generator: Sequential<Float> = ImageWGAN.generator(latentSize: latentSize, width: width, using: &weights)
         let critic: Sequential<Float> = ImageWGAN.critic(width: width, layerNorm: layerNorm, using: &weights)
@@ -156,14 +159,19 @@ extension WGANGP {
         }
     }
 
-    /// Scores the images stored as `samples` in a safetensors file (PyTorch's peer writes one).
-    func scoreFile(_ path: String, with scorer: SampleScorer) throws {
+    /// The images stored as `samples` in a safetensors file (PyTorch's peer writes one).
+    static func samples(in path: String) throws -> Tensor<Float> {
         let file = try SafeTensors(contentsOf: path)
         guard let samples = file.tensor("samples", as: Float.self), samples.rank == 4,
               samples.shape.dropFirst() == [1, 28, 28], samples.shape[0] >= 2
         else {
-            throw ValidationError("\(path): expected a tensor `samples` of shape [N ≥ 2, 1, 28, 28]")
+            throw InputError("\(path): expected a tensor `samples` of shape [N ≥ 2, 1, 28, 28]")
         }
+        return samples
+    }
+
+    /// Prints the Fréchet distance and the class histogram of `samples`, read from `path`.
+    func report(_ samples: Tensor<Float>, from path: String, with scorer: SampleScorer) throws {
         let scored = try scorer.score(generated: samples)
         print(String(format: "%@: Fréchet distance to the test images (%d samples): %.3f", path, samples.shape[0], scored.frechetDistance))
         print("Classes of the samples, by the scoring classifier:\n" + scorer.histogram(scored.classCounts))

@@ -217,21 +217,24 @@ enum TextWeights {
         let file = try SafeTensors(contentsOf: path)
         let metadata = file.metadata
         guard metadata["nabla_text_model"] == kind.rawValue else {
-            throw ValidationError("\(path) holds a \(metadata["nabla_text_model"] ?? "model of no known kind"), not a \(kind.rawValue); pass --model")
+            throw InputError("\(path) holds a \(metadata["nabla_text_model"] ?? "model of no known kind"), not a \(kind.rawValue); pass --model")
         }
         func size(_ key: String) throws -> Int {
-            guard let value = metadata[key].flatMap(Int.init), value > 0 else { throw ValidationError("\(path): metadata \(key) is missing or not a positive integer") }
+            guard let value = metadata[key].flatMap(Int.init), value > 0 else {
+                throw InputError("\(path): metadata \(key) is missing or not a positive integer")
+            }
             return value
-        }
-        let stored = metadata["vocabulary"]?.split(separator: " ").compactMap { UInt32($0).flatMap(Unicode.Scalar.init) }
-        guard stored == vocabulary.scalars else {
-            throw ValidationError("\(path) was trained on another vocabulary than this corpus's \(vocabulary.count) symbols")
         }
         let sizes = TextModelSizes(
             vocabulary: vocabulary.count, embedding: try size("embedding"), hidden: try size("hidden"),
             heads: try size("heads"), context: try size("context"), layers: try size("layers"))
+        let stored = metadata["vocabulary"]?.split(separator: " ").compactMap { UInt32($0).flatMap(Unicode.Scalar.init) }
+        guard stored == vocabulary.scalars else {
+            throw InputError("\(path) was trained on another vocabulary than this corpus's \(vocabulary.count) symbols")
+        }
         let model = CharacterModel(kind, sizes: sizes, seed: 0)
         try model.body.loadState(from: file)
         return model
     }
 }
+

@@ -110,7 +110,7 @@ enum Weights {
     static func load(from path: String, model: ModelKind?) throws -> (NeuralNetwork<Float>, ModelKind) {
         let file = try SafeTensors(contentsOf: path)
         guard let kind = model ?? file.metadata["nabla_model"].flatMap(ModelKind.init(rawValue:)) else {
-            throw ValidationError("\(path) does not say which model it holds; pass --model")
+            throw InputError("\(path) does not say which model it holds; pass --model")
         }
         let network = kind.network(seed: 0, useAutodiff: false)
         try network.body.loadState(from: file)

@@ -81,6 +81,22 @@ import Testing
             "Error: /nonexistent-nabla-fortunes: no such folder (install the fortunes package: apt-get install fortunes, or make; or pass --data)"
         ])
     }
+
+    /// `nabla text --load` a weights file of another kind or without sizes: a typed error, one
+    /// line (not ArgumentParser's usage text, which a `ValidationError` from `run` prints).
+    @Test(arguments: [
+        (["nabla_text_model": "gru"], " holds a gru, not a lstm; pass --model"),
+        (["nabla_text_model": "lstm", "embedding": "-3"], ": metadata embedding is missing or not a positive integer"),
+    ])
+    func badWeightsFileThroughTheCommandLine(_ metadata: [String: String], _ message: String) async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-text-bad-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SafeTensors(metadata: metadata).write(to: path)
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) { [path = path as String] in
+            NablaCommand.main(["text", "--load", path, "--epochs", "0", "--sample-length", "0"])
+        }
+        #expect(standardError(result).split(separator: "\n") == ["Error: \(path)\(message)"])
+    }
 }
 
 @Suite struct BitsPerCharacterTests {
