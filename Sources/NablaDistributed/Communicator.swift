@@ -66,52 +66,43 @@ public final class Communicator: @unchecked Sendable {
 
     /// Waits until every rank has called it, at most ``timeout`` seconds.
     public func barrier() throws(MPIError) {
-        var request: MPI_Request? = nabla_mpi_request_null()
-        try Self.check(serializedCode { MPI_Ibarrier(nabla_mpi_comm_world(), &request) }, "MPI_Ibarrier")
-        try wait(for: &request, "MPI_Ibarrier")
+        try collective("MPI_Ibarrier") { MPI_Ibarrier(nabla_mpi_comm_world(), &$0) }
     }
 
     /// Replaces `tensor` on every rank by rank `root`'s; every rank passes the same shape.
     public func broadcast<Scalar: TensorScalar>(_ tensor: inout Tensor<Scalar>, from root: Int = 0) throws(MPIError) {
         try checkRoot(root)
         let count = tensor.scalarCount
-        let operation = "MPI_Ibcast of \(count) \(Scalar.self) from rank \(root)"
-        let result: Result<Void, MPIError> = tensor.withUnsafeMutableBufferPointer { buffer in
-            var request: MPI_Request? = nabla_mpi_request_null()
-            do throws(MPIError) {
-                try Self.check(serializedCode {
-                    MPI_Ibcast(buffer.baseAddress, Int32(count), Self.datatype(Scalar.self), Int32(root), nabla_mpi_comm_world(), &request)
-                }, operation)
-                try wait(for: &request, operation)
-                return .success(())
-            } catch {
-                return .failure(error)
+        try tensor.withUnsafeMutableBufferPointer { buffer in
+            Result { () throws(MPIError) in
+                try collective("MPI_Ibcast of \(count) \(Scalar.self) from rank \(root)") {
+                    MPI_Ibcast(buffer.baseAddress, Int32(count), Self.datatype(Scalar.self), Int32(root), nabla_mpi_comm_world(), &$0)
+                }
             }
-        }
-        try result.get()
+        }.get()
     }
 
     /// Replaces `tensor` on every rank by the elementwise sum over the ranks; every rank passes
     /// the same shape. It waits at most ``timeout`` seconds for the other ranks.
     public func allreduceSum<Scalar: TensorScalar>(_ tensor: inout Tensor<Scalar>) throws(MPIError) {
         let count = tensor.scalarCount
-        let operation = "MPI_Iallreduce of \(count) \(Scalar.self)"
-        let result: Result<Void, MPIError> = tensor.withUnsafeMutableBufferPointer { buffer in
-            var request: MPI_Request? = nabla_mpi_request_null()
-            let started = serializedCode {
-                MPI_Iallreduce(
-                    nabla_mpi_in_place(), buffer.baseAddress, Int32(count), Self.datatype(Scalar.self), nabla_mpi_sum(),
-                    nabla_mpi_comm_world(), &request)
+        try tensor.withUnsafeMutableBufferPointer { buffer in
+            Result { () throws(MPIError) in
+                try collective("MPI_Iallreduce of \(count) \(Scalar.self)") {
+                    MPI_Iallreduce(
+                        nabla_mpi_in_place(), buffer.baseAddress, Int32(count), Self.datatype(Scalar.self), nabla_mpi_sum(),
+                        nabla_mpi_comm_world(), &$0)
+                }
             }
-            do throws(MPIError) {
-                try Self.check(started, operation)
-                try wait(for: &request, operation)
-                return .success(())
-            } catch {
-                return .failure(error)
-            }
-        }
-        try result.get()
+        }.get()
+    }
+
+    /// Starts a non-blocking collective (`start` fills in its request, under the lock) and waits
+    /// for it under the watchdog: every blocking collective goes through here.
+    private func collective(_ operation: String, _ start: (inout MPI_Request?) -> Int32) throws(MPIError) {
+        var request: MPI_Request? = nabla_mpi_request_null()
+        try Self.check(serializedCode { start(&request) }, operation)
+        try wait(for: &request, operation)
     }
 
     /// Starts summing `tensor` over the ranks without waiting; ``PendingAllreduce/wait()`` gives
@@ -157,24 +148,17 @@ public final class Communicator: @unchecked Sendable {
     public func allgather(_ values: [Int64]) throws(MPIError) -> [[Int64]] {
         var gathered = [Int64](repeating: 0, count: values.count * size)
         let count = values.count
-        let operation = "MPI_Iallgather of \(count) Int64"
-        let result: Result<Void, MPIError> = values.withUnsafeBufferPointer { source in
+        try values.withUnsafeBufferPointer { source in
             gathered.withUnsafeMutableBufferPointer { target in
-                var request: MPI_Request? = nabla_mpi_request_null()
-                do throws(MPIError) {
-                    try Self.check(serializedCode {
+                Result { () throws(MPIError) in
+                    try collective("MPI_Iallgather of \(count) Int64") {
                         MPI_Iallgather(
                             source.baseAddress, Int32(count), nabla_mpi_int64(), target.baseAddress, Int32(count),
-                            nabla_mpi_int64(), nabla_mpi_comm_world(), &request)
-                    }, operation)
-                    try wait(for: &request, operation)
-                    return .success(())
-                } catch {
-                    return .failure(error)
+                            nabla_mpi_int64(), nabla_mpi_comm_world(), &$0)
+                    }
                 }
             }
-        }
-        try result.get()
+        }.get()
         return (0..<size).map { Array(gathered[($0 * count)..<(($0 + 1) * count)]) }
     }
 
