@@ -37,10 +37,13 @@ let package = Package(
             pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
         ),
+        // Kernels compiled per instruction set (AVX2, AVX-512) and chosen at run time.
+        .target(name: "CNablaKernels"),
         .target(
             name: "Nabla",
             dependencies: [
                 "CBLAS",
+                "CNablaKernels",
                 "CZlib",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]

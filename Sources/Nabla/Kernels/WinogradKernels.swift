@@ -1,3 +1,4 @@
+import CNablaKernels
 import Dispatch
 
 // Winograd convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015)
@@ -205,13 +206,14 @@ public enum WinogradKernels {
         Misuse.checkWorkspace("winograd", workspace.count, needs: plan.partCount)
         guard geometry.batch > 0 else { return }
 
+        let level = KernelFamily.winogradTransforms.levelForRun()
         let transformedFilter = workspace.baseAddress!
         transformFilter(plan, filter: filter.baseAddress!, into: transformedFilter)
         forEachChunk(plan, workspace: workspace) { images, part in
             convolveChunk(
                 plan, images: images, input: input.baseAddress!,
                 transformedFilter: transformedFilter, output: output.baseAddress!,
-                scratch: part + plan.filterCount)
+                scratch: part + plan.filterCount, level: level)
         }
     }
 
@@ -250,7 +252,7 @@ public enum WinogradKernels {
     static func convolveChunk<S: TensorScalar>(
         _ plan: Plan, images: Range<Int>, input: UnsafePointer<S>,
         transformedFilter: UnsafePointer<S>, output: UnsafeMutablePointer<S>,
-        scratch: UnsafeMutablePointer<S>
+        scratch: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
         let g = plan.geometry
         let tiles = images.count * plan.tilesPerImage
@@ -258,7 +260,8 @@ public enum WinogradKernels {
         let transformedInput = staging + plan.stagingCount
         let products = transformedInput + plan.positions * plan.tilesPerChunk * plan.paddedChannels
         stage(plan, images: images, input: input, staging: staging)
-        transformInput(plan, images: images.count, staging: staging, into: transformedInput)
+        transformInput(
+            plan, images: images.count, staging: staging, into: transformedInput, level: level)
         let (c, o) = (g.channels, plan.outputChannels)
         let (cv, ov) = (plan.paddedChannels, plan.paddedOutputChannels)
         let positions = plan.positions
@@ -279,7 +282,7 @@ public enum WinogradKernels {
         }
         transformOutput(
             plan, images: images, products: products,
-            output: output + images.lowerBound * o * g.outputHeight * g.outputWidth)
+            output: output + images.lowerBound * o * g.outputHeight * g.outputWidth, level: level)
     }
 
     // MARK: - Filter transform
@@ -454,8 +457,21 @@ public enum WinogradKernels {
     @inlinable
     static func transformInput<S: TensorScalar>(
         _ plan: Plan, images: Int, staging: UnsafePointer<S>,
-        into transformed: UnsafeMutablePointer<S>
+        into transformed: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
+        if plan.variant == .f4x4, level > .portable {
+            let sizes = (
+                Int64(images), Int64(plan.tilesHigh), Int64(plan.tilesWide),
+                Int64(plan.stagedHeight), Int64(plan.stagedWidth), Int64(plan.paddedChannels))
+            if let (x, y) = floats(staging, transformed) {
+                (level == .avx2 ? nabla_winograd_input_f32_avx2 : nabla_winograd_input_f32_avx512)(
+                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, y)
+            } else if let (x, y) = doubles(staging, transformed) {
+                (level == .avx2 ? nabla_winograd_input_f64_avx2 : nabla_winograd_input_f64_avx512)(
+                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, y)
+            }
+            return
+        }
         let m = plan.variant.tile
         let cv = plan.paddedChannels
         let rowStride = plan.stagedWidth * cv
@@ -485,6 +501,28 @@ public enum WinogradKernels {
     }
 
     @usableFromInline typealias Vector<S: TensorScalar> = SIMD8<S>
+
+    /// `source` and `target` as `Float` pointers, when `S` is `Float`.
+    @inlinable @inline(__always)
+    static func floats<S: TensorScalar>(
+        _ source: UnsafePointer<S>, _ target: UnsafeMutablePointer<S>
+    ) -> (UnsafePointer<Float>, UnsafeMutablePointer<Float>)? {
+        guard S.self == Float.self else { return nil }
+        return (
+            UnsafeRawPointer(source).assumingMemoryBound(to: Float.self),
+            UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self))
+    }
+
+    /// `source` and `target` as `Double` pointers, when `S` is `Double`.
+    @inlinable @inline(__always)
+    static func doubles<S: TensorScalar>(
+        _ source: UnsafePointer<S>, _ target: UnsafeMutablePointer<S>
+    ) -> (UnsafePointer<Double>, UnsafeMutablePointer<Double>)? {
+        guard S.self == Double.self else { return nil }
+        return (
+            UnsafeRawPointer(source).assumingMemoryBound(to: Double.self),
+            UnsafeMutableRawPointer(target).assumingMemoryBound(to: Double.self))
+    }
 
     @inlinable @inline(__always)
     static func load<S: TensorScalar>(_ p: UnsafePointer<S>) -> Vector<S> {
@@ -595,9 +633,23 @@ public enum WinogradKernels {
     @inlinable
     static func transformOutput<S: TensorScalar>(
         _ plan: Plan, images: Range<Int>, products: UnsafePointer<S>,
-        output: UnsafeMutablePointer<S>
+        output: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
         let g = plan.geometry
+        if plan.variant == .f4x4, level > .portable {
+            let sizes = (
+                Int64(images.count), Int64(plan.tilesHigh), Int64(plan.tilesWide),
+                Int64(g.outputHeight), Int64(g.outputWidth), Int64(plan.outputChannels),
+                Int64(plan.paddedOutputChannels))
+            if let (x, y) = floats(products, output) {
+                (level == .avx2 ? nabla_winograd_output_f32_avx2 : nabla_winograd_output_f32_avx512)(
+                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
+            } else if let (x, y) = doubles(products, output) {
+                (level == .avx2 ? nabla_winograd_output_f64_avx2 : nabla_winograd_output_f64_avx512)(
+                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
+            }
+            return
+        }
         let m = plan.variant.tile
         let (outputHeight, outputWidth) = (g.outputHeight, g.outputWidth)
         let plane = outputHeight * outputWidth
@@ -774,6 +826,7 @@ extension WinogradKernels {
         let (c, o, positions) = (geometry.channels, outputChannels, plan.positions)
         let (cv, ov, m) = (plan.paddedChannels, plan.paddedOutputChannels, variant.tile)
         let parts = plan.parts(workspace: workspace.count)
+        let level = KernelFamily.winogradTransforms.levelForRun()
         // Each part accumulates dU [C, α², O] at the start of its workspace.
         for part in 0..<parts {
             (workspace.baseAddress! + part * plan.partCount).update(
@@ -787,12 +840,15 @@ extension WinogradKernels {
                 transformedInput + positions * plan.tilesPerChunk * plan.paddedChannels
             let tiles = images.count * plan.tilesPerImage
             stage(plan, images: images, input: input.baseAddress!, staging: staging)
-            transformInput(plan, images: images.count, staging: staging, into: transformedInput)
+            transformInput(
+                plan, images: images.count, staging: staging, into: transformedInput,
+                level: level)
             stageChannelsLast(
                 images: images, source: outputGradient.baseAddress!, channels: o, height: oh,
                 width: ow, top: 0, left: 0, stagedHeight: plan.tilesHigh * m,
                 stagedWidth: plan.tilesWide * m, stagedChannels: ov, into: staging)
-            transformGradient(plan, images: images.count, staging: staging, into: products)
+            transformGradient(
+                plan, images: images.count, staging: staging, into: products, level: level)
             for position in 0..<positions {
                 // dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O]
                 BLAS.gemm(
@@ -825,8 +881,21 @@ extension WinogradKernels {
     @inlinable
     static func transformGradient<S: TensorScalar>(
         _ plan: Plan, images: Int, staging: UnsafePointer<S>,
-        into transformed: UnsafeMutablePointer<S>
+        into transformed: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
+        if plan.variant == .f4x4, level > .portable {
+            let sizes = (
+                Int64(images), Int64(plan.tilesHigh), Int64(plan.tilesWide),
+                Int64(plan.paddedOutputChannels))
+            if let (x, y) = floats(staging, transformed) {
+                (level == .avx2 ? nabla_winograd_gradient_f32_avx2 : nabla_winograd_gradient_f32_avx512)(
+                    x, sizes.0, sizes.1, sizes.2, sizes.3, y)
+            } else if let (x, y) = doubles(staging, transformed) {
+                (level == .avx2 ? nabla_winograd_gradient_f64_avx2 : nabla_winograd_gradient_f64_avx512)(
+                    x, sizes.0, sizes.1, sizes.2, sizes.3, y)
+            }
+            return
+        }
         let m = plan.variant.tile
         let ov = plan.paddedOutputChannels
         let rowStride = plan.tilesWide * m * ov

@@ -1,0 +1,149 @@
+// The Winograd F(4×4, 3×3) chunk transforms for one scalar type at one level, for Winograd.c.
+// Expects S, SUFFIX (f32 or f64), LEVEL, VECTOR_BYTES, and the target attribute pushed.
+// Channels come in groups of 8 (the plan's padding); a group is one vector of LANES = 8 scalars
+// when 8 scalars fill VECTOR_BYTES or less, else two of 4 (AVX2 Double). With 16-lane AVX-512
+// Float vectors, pairs of groups run as one vector and a last odd group as 8 lanes.
+
+#define WINOGRAD_NAME2(base, suffix, level) nabla_winograd_##base##_##suffix##_##level
+#define WINOGRAD_NAME1(base, suffix, level) WINOGRAD_NAME2(base, suffix, level)
+#define WINOGRAD_NAME(base) WINOGRAD_NAME1(base, SUFFIX, LEVEL)
+#define TILE_NAME2(name, lanes, suffix, level) name##_##lanes##_##suffix##_##level
+#define TILE_NAME1(name, lanes, suffix, level) TILE_NAME2(name, lanes, suffix, level)
+
+#define WIDE_LANES (VECTOR_BYTES / SCALAR_BYTES)
+
+// The wide vector: all of VECTOR_BYTES.
+#define LANES WIDE_LANES
+typedef S TILE_NAME1(Vector, wide, SUFFIX, LEVEL) __attribute__((vector_size(VECTOR_BYTES)));
+#define V TILE_NAME1(Vector, wide, SUFFIX, LEVEL)
+#define TILE(name) TILE_NAME1(name, wide, SUFFIX, LEVEL)
+#include "WinogradTile.h"
+#undef TILE
+#undef V
+#undef LANES
+
+// The narrow vector: 8 scalars, for the last group when wide vectors hold 16.
+#if WIDE_LANES > 8
+#define LANES 8
+typedef S TILE_NAME1(Vector, eight, SUFFIX, LEVEL) __attribute__((vector_size(8 * sizeof(S))));
+#define V TILE_NAME1(Vector, eight, SUFFIX, LEVEL)
+#define TILE(name) TILE_NAME1(name, eight, SUFFIX, LEVEL)
+#include "WinogradTile.h"
+#undef TILE
+#undef V
+#undef LANES
+#endif
+
+#define WIDE(name) TILE_NAME1(name, wide, SUFFIX, LEVEL)
+#define EIGHT(name) TILE_NAME1(name, eight, SUFFIX, LEVEL)
+
+/// Whether a wide vector fits `left` channels (a multiple of 8): always, unless wide vectors
+/// hold 16 and only 8 are left.
+#if WIDE_LANES > 8
+#define WIDE_FITS(left) ((left) >= WIDE_LANES)
+#else
+#define WIDE_FITS(left) 1
+#endif
+
+void WINOGRAD_NAME(input)(const S *staging, int64_t images, int64_t tilesHigh, int64_t tilesWide,
+    int64_t stagedHeight, int64_t stagedWidth, int64_t cv, S *transformed) {
+    const int64_t rowStride = stagedWidth * cv;
+    int64_t tile = 0;
+    for (int64_t image = 0; image < images; image++) {
+        const S *staged = staging + image * stagedHeight * rowStride;
+        for (int64_t ty = 0; ty < tilesHigh; ty++) {
+            for (int64_t tx = 0; tx < tilesWide; tx++, tile++) {
+                const S *patch = staged + ty * 4 * rowStride + tx * 4 * cv;
+                S *target = transformed + tile * 36 * cv;
+                for (int64_t c = 0; c < cv;) {
+                    if (WIDE_FITS(cv - c)) {
+                        WIDE(inputTile)(patch + c, rowStride, cv, target + c, cv);
+                        c += WIDE_LANES;
+                    }
+#if WIDE_LANES > 8
+                    else {
+                        EIGHT(inputTile)(patch + c, rowStride, cv, target + c, cv);
+                        c += 8;
+                    }
+#endif
+                }
+            }
+        }
+    }
+}
+
+void WINOGRAD_NAME(output)(const S *products, int64_t images, int64_t tilesHigh,
+    int64_t tilesWide, int64_t outputHeight, int64_t outputWidth, int64_t outputChannels,
+    int64_t ov, S *output) {
+    const int64_t plane = outputHeight * outputWidth;
+    int64_t tile = 0;
+    for (int64_t image = 0; image < images; image++) {
+        S *target = output + image * outputChannels * plane;
+        for (int64_t ty = 0; ty < tilesHigh; ty++) {
+            const int64_t rowsLeft = outputHeight - ty * 4;
+            const int rows = rowsLeft < 4 ? (int)rowsLeft : 4;
+            for (int64_t tx = 0; tx < tilesWide; tx++, tile++) {
+                const int64_t columnsLeft = outputWidth - tx * 4;
+                const int columns = columnsLeft < 4 ? (int)columnsLeft : 4;
+                const S *source = products + tile * 36 * ov;
+                for (int64_t o = 0; o < outputChannels;) {
+                    S *corner = target + o * plane + ty * 4 * outputWidth + tx * 4;
+                    const int64_t left = outputChannels - o;
+                    if (WIDE_FITS(ov - o)) {
+                        __typeof__(WIDE(load)(0)) y[16];
+                        WIDE(outputTile)(source + o, ov, y);
+                        WIDE(storeOutputTile)(y, corner, plane, outputWidth, rows, columns,
+                            left < WIDE_LANES ? (int)left : WIDE_LANES);
+                        o += WIDE_LANES;
+                    }
+#if WIDE_LANES > 8
+                    else {
+                        __typeof__(EIGHT(load)(0)) y[16];
+                        EIGHT(outputTile)(source + o, ov, y);
+                        EIGHT(storeOutputTile)(y, corner, plane, outputWidth, rows, columns,
+                            left < 8 ? (int)left : 8);
+                        o += 8;
+                    }
+#endif
+                }
+            }
+        }
+    }
+}
+
+void WINOGRAD_NAME(gradient)(const S *staging, int64_t images, int64_t tilesHigh,
+    int64_t tilesWide, int64_t ov, S *transformed) {
+    const int64_t rowStride = tilesWide * 4 * ov;
+    int64_t tile = 0;
+    for (int64_t image = 0; image < images; image++) {
+        const S *staged = staging + image * tilesHigh * 4 * rowStride;
+        for (int64_t ty = 0; ty < tilesHigh; ty++) {
+            for (int64_t tx = 0; tx < tilesWide; tx++, tile++) {
+                const S *patch = staged + ty * 4 * rowStride + tx * 4 * ov;
+                S *target = transformed + tile * 36 * ov;
+                for (int64_t o = 0; o < ov;) {
+                    if (WIDE_FITS(ov - o)) {
+                        WIDE(gradientTile)(patch + o, rowStride, ov, target + o, ov);
+                        o += WIDE_LANES;
+                    }
+#if WIDE_LANES > 8
+                    else {
+                        EIGHT(gradientTile)(patch + o, rowStride, ov, target + o, ov);
+                        o += 8;
+                    }
+#endif
+                }
+            }
+        }
+    }
+}
+
+#undef WIDE_FITS
+#undef WIDE
+#undef EIGHT
+#undef WIDE_LANES
+#undef WINOGRAD_NAME
+#undef WINOGRAD_NAME1
+#undef WINOGRAD_NAME2
+#undef TILE_NAME1
+#undef TILE_NAME2

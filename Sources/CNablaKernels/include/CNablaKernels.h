@@ -1,0 +1,64 @@
+// Nabla's kernels compiled per instruction set and chosen at run time.
+//
+// Each kernel exists once per level (the `_avx2` and `_avx512` suffixes), compiled with
+// `__attribute__((target(...)))`, so the package needs no compiler flags and still builds for
+// baseline x86-64 (and for other architectures, where only the portable Swift code runs). The
+// Swift side (`SIMDLevel`) asks `nabla_simd_supported_level` once and calls a level's kernel only
+// when the CPU and the operating system support it.
+#ifndef CNABLA_KERNELS_H
+#define CNABLA_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The instruction-set levels. `NABLA_SIMD_AVX2` means AVX2 and FMA; `NABLA_SIMD_AVX512` means
+/// AVX-512 F, DQ, BW and VL besides.
+enum {
+    NABLA_SIMD_PORTABLE = 0,
+    NABLA_SIMD_AVX2 = 1,
+    NABLA_SIMD_AVX512 = 2,
+};
+
+/// The highest level this CPU and its operating system support (CPUID and XGETBV).
+int nabla_simd_supported_level(void);
+
+/// The CPU's features that matter to the levels, as a space-separated list ("sse4.2 avx fma
+/// avx2 avx512f …"), written into `buffer` (at most `capacity` bytes, NUL-terminated).
+void nabla_simd_feature_names(char *buffer, int64_t capacity);
+
+// MARK: - Winograd F(4×4, 3×3) transforms (see WinogradKernels.swift for the layouts)
+
+/// V [tiles, 36, cv] = Bᵀ d B for the 6×6 patch d of every tile of `images` staged images
+/// `[images, stagedHeight, stagedWidth, cv]`; `cv` is a multiple of 8.
+#define NABLA_WINOGRAD_INPUT(S, SUFFIX, LEVEL) \
+    void nabla_winograd_input_##SUFFIX##_##LEVEL(const S *staging, int64_t images, \
+        int64_t tilesHigh, int64_t tilesWide, int64_t stagedHeight, int64_t stagedWidth, \
+        int64_t cv, S *transformed);
+/// Writes Aᵀ m A of every tile's products M [tiles, 36, ov] into the NCHW output
+/// `[images, outputChannels, outputHeight, outputWidth]`; edge tiles write only their outputs
+/// inside it.
+#define NABLA_WINOGRAD_OUTPUT(S, SUFFIX, LEVEL) \
+    void nabla_winograd_output_##SUFFIX##_##LEVEL(const S *products, int64_t images, \
+        int64_t tilesHigh, int64_t tilesWide, int64_t outputHeight, int64_t outputWidth, \
+        int64_t outputChannels, int64_t ov, S *output);
+/// dM [tiles, 36, ov] = A dY Aᵀ for the 4×4 gradient tile dY of every tile of the staged
+/// gradient `[images, tilesHigh·4, tilesWide·4, ov]`; `ov` is a multiple of 8.
+#define NABLA_WINOGRAD_GRADIENT(S, SUFFIX, LEVEL) \
+    void nabla_winograd_gradient_##SUFFIX##_##LEVEL(const S *staging, int64_t images, \
+        int64_t tilesHigh, int64_t tilesWide, int64_t ov, S *transformed);
+#define NABLA_WINOGRAD(S, SUFFIX, LEVEL) \
+    NABLA_WINOGRAD_INPUT(S, SUFFIX, LEVEL) NABLA_WINOGRAD_OUTPUT(S, SUFFIX, LEVEL) \
+    NABLA_WINOGRAD_GRADIENT(S, SUFFIX, LEVEL)
+NABLA_WINOGRAD(float, f32, avx2)
+NABLA_WINOGRAD(float, f32, avx512)
+NABLA_WINOGRAD(double, f64, avx2)
+NABLA_WINOGRAD(double, f64, avx512)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
