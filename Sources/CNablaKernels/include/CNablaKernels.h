@@ -57,6 +57,20 @@ NABLA_WINOGRAD(float, f32, avx512)
 NABLA_WINOGRAD(double, f64, avx2)
 NABLA_WINOGRAD(double, f64, avx512)
 
+// MARK: - Small matrix products
+
+/// C (+)= A·B for C `[m, n]` with rows `ldc` apart and B `[k, n]` with rows `ldb` apart;
+/// A(i, k) = a[i·aRowStride + k·aDepthStride], so A or Aᵀ is read in place. `accumulate` ≠ 0
+/// adds to C, 0 overwrites it. Nothing is packed: for products whose B fits in L1 or L2.
+#define NABLA_GEMM(S, SUFFIX, LEVEL) \
+    void nabla_gemm_##SUFFIX##_##LEVEL(int64_t m, int64_t n, int64_t k, const S *a, \
+        int64_t aRowStride, int64_t aDepthStride, const S *b, int64_t ldb, S *c, int64_t ldc, \
+        int accumulate);
+NABLA_GEMM(float, f32, avx2)
+NABLA_GEMM(float, f32, avx512)
+NABLA_GEMM(double, f64, avx2)
+NABLA_GEMM(double, f64, avx512)
+
 #ifdef __cplusplus
 }
 #endif

@@ -103,8 +103,9 @@ public enum SIMDLevel: Int, Comparable, CaseIterable, Sendable, CustomStringConv
 
 /// A group of kernels that has code for some levels, and the level it runs at.
 public enum KernelFamily: String, CaseIterable, Sendable {
-    /// Winograd F(4×4, 3×3): the input, output and gradient tile transforms.
-    case winogradTransforms = "Winograd transforms"
+    /// Winograd F(4×4, 3×3): the input, output and gradient tile transforms, and their 36
+    /// products per chunk (``SmallGEMM`` above the portable level, OpenBLAS at it).
+    case winogradTransforms = "Winograd transforms and products"
 
     /// The highest level this family has code for.
     public var highestLevel: SIMDLevel {

@@ -79,8 +79,8 @@ public enum WinogradKernels {
         /// Images transformed and multiplied together, sized so a chunk's scratch stays in L2.
         public let imagesPerChunk: Int
         /// Workers that take chunks in parallel: `BLAS.threadCount` when there are chunks enough
-        /// and a chunk's products are small enough for OpenBLAS to run them on the calling
-        /// thread (m·n·k ≤ 2¹⁸), so its own threads stay idle; otherwise 1.
+        /// and a chunk's products run on the calling thread (``SmallGEMM`` at an AVX level, or
+        /// OpenBLAS for m·n·k ≤ 2¹⁸), so OpenBLAS's own threads stay idle; otherwise 1.
         public let parts: Int
 
         /// The vector width of the transforms, in channels.
@@ -132,7 +132,11 @@ public enum WinogradKernels {
             let products =
                 imagesPerChunk * tilesHigh * tilesWide * geometry.channels
                 * outputChannels
-            parts = products <= BLAS.singleThreadedGemmLimit ? max(1, min(BLAS.threadCount, chunks)) : 1
+            // SmallGEMM runs on the calling thread whatever the size.
+            let simd = KernelFamily.winogradTransforms.level > .portable
+            parts =
+                simd || products <= BLAS.singleThreadedGemmLimit
+                ? max(1, min(BLAS.threadCount, chunks)) : 1
         }
 
         /// Tiles per image.
@@ -207,6 +211,7 @@ public enum WinogradKernels {
         guard geometry.batch > 0 else { return }
 
         let level = KernelFamily.winogradTransforms.levelForRun()
+        if level > .portable { countMultiplyAdds(plan) }
         let transformedFilter = workspace.baseAddress!
         transformFilter(plan, filter: filter.baseAddress!, into: transformedFilter)
         forEachChunk(plan, workspace: workspace) { images, part in
@@ -215,6 +220,15 @@ public enum WinogradKernels {
                 transformedFilter: transformedFilter, output: output.baseAddress!,
                 scratch: part + plan.filterCount, level: level)
         }
+    }
+
+    /// Adds the products' multiply-adds to the task's ``MultiplyAddCounter``, as BLAS.gemm does
+    /// for the portable path.
+    @usableFromInline
+    static func countMultiplyAdds(_ plan: Plan) {
+        MultiplyAddCounter.current?.add(
+            plan.positions * plan.geometry.batch * plan.tilesPerImage * plan.geometry.channels
+                * plan.outputChannels)
     }
 
     /// Calls `body` with every chunk of images and the workspace of the part that takes it.
@@ -265,7 +279,15 @@ public enum WinogradKernels {
         let (c, o) = (g.channels, plan.outputChannels)
         let (cv, ov) = (plan.paddedChannels, plan.paddedOutputChannels)
         let positions = plan.positions
-        for position in 0..<positions {
+        for position in 0..<positions where level > .portable {
+            // M_ξ [tiles, O] = V_ξ [tiles, C] · U_ξ [C, O]
+            SmallGEMM.multiply(
+                level: level, m: tiles, n: o, k: c, a: transformedInput + position * cv,
+                aRowStride: positions * cv, aDepthStride: 1, b: transformedFilter + position * o,
+                ldb: positions * o, c: products + position * ov, ldc: positions * ov,
+                accumulate: false)
+        }
+        for position in 0..<positions where level == .portable {
             // M_ξ [tiles, O] = V_ξ [tiles, C] · U_ξ [C, O]
             BLAS.gemm(
                 m: tiles, n: o, k: c,
@@ -827,6 +849,7 @@ extension WinogradKernels {
         let (cv, ov, m) = (plan.paddedChannels, plan.paddedOutputChannels, variant.tile)
         let parts = plan.parts(workspace: workspace.count)
         let level = KernelFamily.winogradTransforms.levelForRun()
+        if level > .portable { countMultiplyAdds(plan) }
         // Each part accumulates dU [C, α², O] at the start of its workspace.
         for part in 0..<parts {
             (workspace.baseAddress! + part * plan.partCount).update(
@@ -849,7 +872,15 @@ extension WinogradKernels {
                 stagedWidth: plan.tilesWide * m, stagedChannels: ov, into: staging)
             transformGradient(
                 plan, images: images.count, staging: staging, into: products, level: level)
-            for position in 0..<positions {
+            for position in 0..<positions where level > .portable {
+                // dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O]
+                SmallGEMM.multiply(
+                    level: level, m: c, n: o, k: tiles, a: transformedInput + position * cv,
+                    aRowStride: 1, aDepthStride: positions * cv, b: products + position * ov,
+                    ldb: positions * ov, c: transformedGradient + position * o,
+                    ldc: positions * o, accumulate: true)
+            }
+            for position in 0..<positions where level == .portable {
                 // dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O]
                 BLAS.gemm(
                     transposeA: true, m: c, n: o, k: tiles,
