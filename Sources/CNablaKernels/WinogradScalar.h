@@ -12,6 +12,47 @@
 
 #define WIDE_LANES (VECTOR_BYTES / SCALAR_BYTES)
 
+// Transposes of BLOCK × BLOCK scalars in BLOCK vectors (8 Floats or 4 Doubles): row i lane j
+// becomes row j lane i. For moving channels between the NCHW tensors and the channels-last
+// scratch.
+#if SCALAR_BYTES == 4
+#define BLOCK 8
+typedef S TILE_NAME1(Block, narrow, SUFFIX, LEVEL) __attribute__((vector_size(32)));
+#define BV TILE_NAME1(Block, narrow, SUFFIX, LEVEL)
+static inline __attribute__((always_inline)) void TILE_NAME1(transpose, block, SUFFIX, LEVEL)(BV *r) {
+    BV t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+#else
+#define BLOCK 4
+typedef S TILE_NAME1(Block, narrow, SUFFIX, LEVEL) __attribute__((vector_size(32)));
+#define BV TILE_NAME1(Block, narrow, SUFFIX, LEVEL)
+static inline __attribute__((always_inline)) void TILE_NAME1(transpose, block, SUFFIX, LEVEL)(BV *r) {
+    const BV t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 2, 6);
+    const BV t1 = __builtin_shufflevector(r[0], r[1], 1, 5, 3, 7);
+    const BV t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 2, 6);
+    const BV t3 = __builtin_shufflevector(r[2], r[3], 1, 5, 3, 7);
+    r[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+    r[1] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+    r[2] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    r[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+#endif
+#define TRANSPOSE TILE_NAME1(transpose, block, SUFFIX, LEVEL)
+
 // The wide vector: all of VECTOR_BYTES.
 #define LANES WIDE_LANES
 typedef S TILE_NAME1(Vector, wide, SUFFIX, LEVEL) __attribute__((vector_size(VECTOR_BYTES)));
@@ -45,6 +86,59 @@ typedef S TILE_NAME1(Vector, eight, SUFFIX, LEVEL) __attribute__((vector_size(8 
 #define WIDE_FITS(left) 1
 #endif
 
+
+void WINOGRAD_NAME(stage)(const S *source, int64_t images, int64_t channels, int64_t height,
+    int64_t width, int64_t top, int64_t left, int64_t stagedHeight, int64_t stagedWidth,
+    int64_t stagedChannels, S *staging) {
+    const int64_t imageCount = stagedHeight * stagedWidth * stagedChannels;
+    const int64_t rowCount = stagedWidth * stagedChannels;
+    const int64_t plane = height * width;
+    for (int64_t image = 0; image < images; image++) {
+        S *target = staging + image * imageCount;
+        const S *from = source + image * channels * plane;
+        // Zeros: the rows above and below, the columns left and right, the channels past
+        // `channels`.
+        __builtin_memset(target, 0, sizeof(S) * top * rowCount);
+        __builtin_memset(target + (top + height) * rowCount, 0,
+            sizeof(S) * (stagedHeight - top - height) * rowCount);
+        for (int64_t y = 0; y < height; y++) {
+            S *row = target + (top + y) * rowCount;
+            __builtin_memset(row, 0, sizeof(S) * left * stagedChannels);
+            __builtin_memset(row + (left + width) * stagedChannels, 0,
+                sizeof(S) * (stagedWidth - left - width) * stagedChannels);
+            if (channels < stagedChannels)
+                for (int64_t x = 0; x < width; x++)
+                    __builtin_memset(row + (left + x) * stagedChannels + channels, 0,
+                        sizeof(S) * (stagedChannels - channels));
+        }
+        // BLOCK channels × BLOCK pixels at a time, transposed in registers; then the rest singly.
+        const int64_t blockChannels = channels / BLOCK * BLOCK;
+        for (int64_t c = 0; c < blockChannels; c += BLOCK) {
+            for (int64_t y = 0; y < height; y++) {
+                const S *row = from + c * plane + y * width;
+                S *to = target + ((top + y) * stagedWidth + left) * stagedChannels + c;
+                int64_t x = 0;
+                for (; x + BLOCK <= width; x += BLOCK) {
+                    BV r[BLOCK];
+                    for (int k = 0; k < BLOCK; k++) __builtin_memcpy(&r[k], row + k * plane + x, sizeof(BV));
+                    TRANSPOSE(r);
+                    for (int k = 0; k < BLOCK; k++)
+                        __builtin_memcpy(to + (x + k) * stagedChannels, &r[k], sizeof(BV));
+                }
+                for (; x < width; x++)
+                    for (int k = 0; k < BLOCK; k++) to[x * stagedChannels + k] = row[k * plane + x];
+            }
+        }
+        for (int64_t c = blockChannels; c < channels; c++) {
+            for (int64_t y = 0; y < height; y++) {
+                const S *row = from + c * plane + y * width;
+                S *to = target + ((top + y) * stagedWidth + left) * stagedChannels + c;
+                for (int64_t x = 0; x < width; x++) to[x * stagedChannels] = row[x];
+            }
+        }
+    }
+}
+
 void WINOGRAD_NAME(input)(const S *staging, int64_t images, int64_t tilesHigh, int64_t tilesWide,
     int64_t stagedHeight, int64_t stagedWidth, int64_t cv, S *transformed) {
     const int64_t rowStride = stagedWidth * cv;
@@ -72,7 +166,7 @@ void WINOGRAD_NAME(input)(const S *staging, int64_t images, int64_t tilesHigh, i
     }
 }
 
-void WINOGRAD_NAME(output)(const S *products, int64_t images, int64_t tilesHigh,
+void WINOGRAD_NAME(output)(const S *products, const S *bias, int64_t images, int64_t tilesHigh,
     int64_t tilesWide, int64_t outputHeight, int64_t outputWidth, int64_t outputChannels,
     int64_t ov, S *output) {
     const int64_t plane = outputHeight * outputWidth;
@@ -92,6 +186,7 @@ void WINOGRAD_NAME(output)(const S *products, int64_t images, int64_t tilesHigh,
                     if (WIDE_FITS(ov - o)) {
                         __typeof__(WIDE(load)(0)) y[16];
                         WIDE(outputTile)(source + o, ov, y);
+                        if (bias) WIDE(addBias)(y, bias + o);
                         WIDE(storeOutputTile)(y, corner, plane, outputWidth, rows, columns,
                             left < WIDE_LANES ? (int)left : WIDE_LANES);
                         o += WIDE_LANES;
@@ -100,6 +195,7 @@ void WINOGRAD_NAME(output)(const S *products, int64_t images, int64_t tilesHigh,
                     else {
                         __typeof__(EIGHT(load)(0)) y[16];
                         EIGHT(outputTile)(source + o, ov, y);
+                        if (bias) EIGHT(addBias)(y, bias + o);
                         EIGHT(storeOutputTile)(y, corner, plane, outputWidth, rows, columns,
                             left < 8 ? (int)left : 8);
                         o += 8;
@@ -139,6 +235,9 @@ void WINOGRAD_NAME(gradient)(const S *staging, int64_t images, int64_t tilesHigh
 }
 
 #undef WIDE_FITS
+#undef TRANSPOSE
+#undef BV
+#undef BLOCK
 #undef WIDE
 #undef EIGHT
 #undef WIDE_LANES

@@ -120,21 +120,32 @@ static inline __attribute__((always_inline)) void TILE(gradientTile)(
     }
 }
 
+/// Adds LANES channels' bias to each of the 16 results.
+static inline __attribute__((always_inline)) void TILE(addBias)(V *y, const S *bias) {
+    const V b = TILE(load)(bias);
+    for (int p = 0; p < 16; p++) y[p] += b;
+}
+
 /// Writes the valid part (`rows` × `columns`, `lanes` channels) of the 4×4 results `y` of
-/// LANES channels to the channel planes at `corner`, `corner + plane`, ….
+/// LANES channels to the channel planes at `corner`, `corner + plane`, …. A full tile goes
+/// through BLOCK × BLOCK transposes, then one store per output row.
 static inline __attribute__((always_inline)) void TILE(storeOutputTile)(
     const V *y, S *corner, int64_t plane, int64_t width, int rows, int columns, int lanes) {
     S values[16][LANES];
     __builtin_memcpy(values, y, sizeof values);
-    if (rows == 4 && columns == 4) {
-        for (int lane = 0; lane < lanes; lane++) {
-            S *to = corner + lane * plane;
-            for (int r = 0; r < 4; r++) {
-                S *row = to + r * width;
-                row[0] = values[4 * r][lane];
-                row[1] = values[4 * r + 1][lane];
-                row[2] = values[4 * r + 2][lane];
-                row[3] = values[4 * r + 3][lane];
+    if (rows == 4 && columns == 4 && lanes == LANES) {
+        for (int chunk = 0; chunk < LANES / BLOCK; chunk++) {
+            for (int group = 0; group < 16 / BLOCK; group++) {
+                BV r[BLOCK];
+                for (int i = 0; i < BLOCK; i++)
+                    __builtin_memcpy(&r[i], &values[group * BLOCK + i][chunk * BLOCK], sizeof(BV));
+                TRANSPOSE(r);
+                for (int channel = 0; channel < BLOCK; channel++) {
+                    S *to = corner + (chunk * BLOCK + channel) * plane;
+                    const S *from = (const S *)&r[channel];
+                    for (int q = 0; q < BLOCK / 4; q++)
+                        __builtin_memcpy(to + (group * BLOCK / 4 + q) * width, from + 4 * q, 4 * sizeof(S));
+                }
             }
         }
         return;

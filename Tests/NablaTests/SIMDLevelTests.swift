@@ -61,9 +61,11 @@ struct SIMDLevelTests {
             let value: S = poison == .nan ? .nan : poison == .infinity ? .infinity : -.infinity
             input.withUnsafeMutableBufferPointer { $0[$0.count / 3] = value }
         }
-        func run() -> (Tensor<S>, Tensor<S>) {
+        let bias = Tensor<S>.randomUniform(shape: [t.outputChannels], in: -1..<1, using: &generator)
+        func run() -> (Tensor<S>, Tensor<S>, Tensor<S>) {
             (
                 WinogradKernels.conv2d(input, filter: filter, geometry: t.geometry),
+                WinogradKernels.conv2d(input, filter: filter, bias: bias, geometry: t.geometry),
                 WinogradKernels.conv2dBackwardFilter(
                     gradient, input: input, outputChannels: t.outputChannels,
                     geometry: t.geometry)
@@ -74,7 +76,11 @@ struct SIMDLevelTests {
         }
         let what = "\(level), \(S.self), \(poison), \(t)"
         #expect(closeWithSameNonFinite(simd.0, portable.0), "forward, \(what)")
-        #expect(closeWithSameNonFinite(simd.1, portable.1), "filter gradient, \(what)")
+        #expect(closeWithSameNonFinite(simd.1, portable.1), "forward with bias, \(what)")
+        #expect(closeWithSameNonFinite(simd.2, portable.2), "filter gradient, \(what)")
+        // The fused bias is the same one addition per output as adding it afterwards.
+        let added = portable.0 + bias.reshaped(to: [1, t.outputChannels, 1, 1])
+        #expect(sameBits(portable.1, added), "portable forward with bias, \(what)")
         if poison == .nan, poisoned {
             #expect(simd.0.scalars.contains { $0.isNaN }, "NaN lost, \(what)")
         }
@@ -116,7 +122,10 @@ struct SIMDLevelTests {
         let staged = random(images * plan.stagedHeight * plan.stagedWidth * plan.paddedChannels)
         let products = random(tiles * plan.positions * plan.paddedOutputChannels)
         let gradient = random(images * plan.tilesHigh * 4 * plan.tilesWide * 4 * plan.paddedOutputChannels)
-        func run(_ level: SIMDLevel) -> ([S], [S], [S]) {
+        let bias = random(plan.paddedOutputChannels)
+        let nchw = random(images * t.channels * t.height * t.width)
+        func run(_ level: SIMDLevel, withBias: Bool) -> ([S], [S], [S], [S]) {
+            var restaged = [S](repeating: .nan, count: staged.count)
             var input = [S](repeating: 0, count: tiles * plan.positions * plan.paddedChannels)
             var output = [S](repeating: 0, count: t.outputShape.reduce(1, *))
             var transformedGradient = [S](repeating: 0, count: products.count)
@@ -128,9 +137,22 @@ struct SIMDLevelTests {
             }
             products.withUnsafeBufferPointer { x in
                 output.withUnsafeMutableBufferPointer { y in
-                    WinogradKernels.transformOutput(
-                        plan, images: 0..<images, products: x.baseAddress!, output: y.baseAddress!,
-                        level: level)
+                    bias.withUnsafeBufferPointer { bias in
+                        WinogradKernels.transformOutput(
+                            plan, images: 0..<images, products: x.baseAddress!,
+                            bias: withBias ? bias.baseAddress! : nil, output: y.baseAddress!,
+                            level: level)
+                    }
+                }
+            }
+            nchw.withUnsafeBufferPointer { x in
+                restaged.withUnsafeMutableBufferPointer { y in
+                    WinogradKernels.stageChannelsLast(
+                        images: 0..<images, source: x.baseAddress!, channels: t.channels,
+                        height: t.height, width: t.width, top: t.paddingHeight,
+                        left: t.paddingWidth, stagedHeight: plan.stagedHeight,
+                        stagedWidth: plan.stagedWidth, stagedChannels: plan.paddedChannels,
+                        into: y.baseAddress!, level: level)
                 }
             }
             gradient.withUnsafeBufferPointer { x in
@@ -139,15 +161,21 @@ struct SIMDLevelTests {
                         plan, images: images, staging: x.baseAddress!, into: y.baseAddress!, level: level)
                 }
             }
-            return (input, output, transformedGradient)
+            return (input, output, transformedGradient, restaged)
         }
-        let portable = run(.portable), simd = run(level)
+        for withBias in [false, true] {
+            let portable = run(.portable, withBias: withBias), simd = run(level, withBias: withBias)
         func same(_ a: [S], _ b: [S]) -> Bool {
             zip(a, b).allSatisfy { x, y in (x.isNaN && y.isNaN) || (x == y && x.sign == y.sign) }
         }
-        #expect(same(simd.0, portable.0), "input transform, \(level), \(S.self), \(t)")
-        #expect(same(simd.1, portable.1), "output transform, \(level), \(S.self), \(t)")
-        #expect(same(simd.2, portable.2), "gradient transform, \(level), \(S.self), \(t)")
+            let what = "\(level), \(S.self), \(t), bias \(withBias)"
+            #expect(same(simd.0, portable.0), "input transform, \(what)")
+            #expect(same(simd.1, portable.1), "output transform, \(what)")
+            #expect(same(simd.2, portable.2), "gradient transform, \(what)")
+            #expect(same(simd.3, portable.3), "staging, \(what)")
+            let nanInputs = nchw.filter(\.isNaN).count
+            #expect(simd.3.filter(\.isNaN).count == nanInputs, "unwritten staging, \(what)")
+        }
     }
 
     /// SmallGEMM shapes: rows around the 6-row block, columns around 1, 2 and 4 vectors and

@@ -37,11 +37,11 @@ void nabla_simd_feature_names(char *buffer, int64_t capacity);
     void nabla_winograd_input_##SUFFIX##_##LEVEL(const S *staging, int64_t images, \
         int64_t tilesHigh, int64_t tilesWide, int64_t stagedHeight, int64_t stagedWidth, \
         int64_t cv, S *transformed);
-/// Writes Aᵀ m A of every tile's products M [tiles, 36, ov] into the NCHW output
-/// `[images, outputChannels, outputHeight, outputWidth]`; edge tiles write only their outputs
-/// inside it.
+/// Writes Aᵀ m A of every tile's products M [tiles, 36, ov], plus `bias[o]` unless `bias` is
+/// NULL (it then holds `ov` scalars), into the NCHW output `[images, outputChannels,
+/// outputHeight, outputWidth]`; edge tiles write only their outputs inside it.
 #define NABLA_WINOGRAD_OUTPUT(S, SUFFIX, LEVEL) \
-    void nabla_winograd_output_##SUFFIX##_##LEVEL(const S *products, int64_t images, \
+    void nabla_winograd_output_##SUFFIX##_##LEVEL(const S *products, const S *bias, int64_t images, \
         int64_t tilesHigh, int64_t tilesWide, int64_t outputHeight, int64_t outputWidth, \
         int64_t outputChannels, int64_t ov, S *output);
 /// dM [tiles, 36, ov] = A dY Aᵀ for the 4×4 gradient tile dY of every tile of the staged
@@ -49,9 +49,16 @@ void nabla_simd_feature_names(char *buffer, int64_t capacity);
 #define NABLA_WINOGRAD_GRADIENT(S, SUFFIX, LEVEL) \
     void nabla_winograd_gradient_##SUFFIX##_##LEVEL(const S *staging, int64_t images, \
         int64_t tilesHigh, int64_t tilesWide, int64_t ov, S *transformed);
+/// Copies `images` images of the NCHW `source` `[N, channels, height, width]` into `staging`
+/// `[images, stagedHeight, stagedWidth, stagedChannels]`: pixel (y, x) at (y + top, x + left),
+/// zeros everywhere else.
+#define NABLA_WINOGRAD_STAGE(S, SUFFIX, LEVEL) \
+    void nabla_winograd_stage_##SUFFIX##_##LEVEL(const S *source, int64_t images, \
+        int64_t channels, int64_t height, int64_t width, int64_t top, int64_t left, \
+        int64_t stagedHeight, int64_t stagedWidth, int64_t stagedChannels, S *staging);
 #define NABLA_WINOGRAD(S, SUFFIX, LEVEL) \
     NABLA_WINOGRAD_INPUT(S, SUFFIX, LEVEL) NABLA_WINOGRAD_OUTPUT(S, SUFFIX, LEVEL) \
-    NABLA_WINOGRAD_GRADIENT(S, SUFFIX, LEVEL)
+    NABLA_WINOGRAD_GRADIENT(S, SUFFIX, LEVEL) NABLA_WINOGRAD_STAGE(S, SUFFIX, LEVEL)
 NABLA_WINOGRAD(float, f32, avx2)
 NABLA_WINOGRAD(float, f32, avx512)
 NABLA_WINOGRAD(double, f64, avx2)

@@ -25,7 +25,7 @@ import Dispatch
 ///
 /// About 3× fewer multiply-adds than im2col + GEMM with F(4×4, 3×3), at the price of a small
 /// loss of accuracy in Float (about 1e-6 of the output's magnitude) and of how non-finite inputs
-/// spread (see ``convolution2D(_:variant:input:filter:output:workspace:)``).
+/// spread (see ``convolution2D(_:variant:input:filter:bias:output:workspace:)``).
 public enum WinogradKernels {
     /// The output tile size: F(m×m, 3×3) computes m×m outputs from an (m + 2)×(m + 2) patch.
     public enum Variant: Hashable, Sendable, CaseIterable {
@@ -161,7 +161,7 @@ public enum WinogradKernels {
         }
         /// The workspace of one part: U (or dU) and the scratch of one chunk.
         @inlinable public var partCount: Int { filterCount + chunkCount }
-        /// The workspace ``convolution2D(_:variant:input:filter:output:workspace:)`` needs, in
+        /// The workspace ``convolution2D(_:variant:input:filter:bias:output:workspace:)`` needs, in
         /// scalars: one ``partCount`` per part.
         @inlinable public var workspaceCount: Int { parts * partCount }
 
@@ -201,11 +201,17 @@ public enum WinogradKernels {
     public static func convolution2D<S: TensorScalar>(
         _ geometry: Convolution2DGeometry, variant: Variant = .f4x4,
         input: UnsafeBufferPointer<S>, filter: UnsafeBufferPointer<S>,
+        bias: UnsafeBufferPointer<S>? = nil,
         output: UnsafeMutableBufferPointer<S>, workspace: UnsafeMutableBufferPointer<S>
     ) {
         let outputChannels = Misuse.checkWinogradBuffers(
             "winograd", geometry, filter: ("filter", filter.count), input: input.count,
             output: ("output", output.count))
+        if let bias {
+            Misuse.check(
+                bias.count == outputChannels, "winograd",
+                "bias has \(bias.count) scalars, but there are \(outputChannels) output channels")
+        }
         let plan = Plan(geometry, outputChannels: outputChannels, variant: variant, scalar: S.self)
         Misuse.checkWorkspace("winograd", workspace.count, needs: plan.partCount)
         guard geometry.batch > 0 else { return }
@@ -214,11 +220,19 @@ public enum WinogradKernels {
         if level > .portable { countMultiplyAdds(plan) }
         let transformedFilter = workspace.baseAddress!
         transformFilter(plan, filter: filter.baseAddress!, into: transformedFilter)
-        forEachChunk(plan, workspace: workspace) { images, part in
-            convolveChunk(
-                plan, images: images, input: input.baseAddress!,
-                transformedFilter: transformedFilter, output: output.baseAddress!,
-                scratch: part + plan.filterCount, level: level)
+        // The bias padded to the vector width, so the output transform adds whole vectors.
+        withUnsafeTemporaryAllocation(of: S.self, capacity: plan.paddedOutputChannels) { padded in
+            let paddedBias = bias.map { bias in
+                padded.initialize(repeating: 0)
+                _ = padded.update(fromContentsOf: bias)
+                return UnsafePointer(padded.baseAddress!)
+            }
+            forEachChunk(plan, workspace: workspace) { images, part in
+                convolveChunk(
+                    plan, images: images, input: input.baseAddress!,
+                    transformedFilter: transformedFilter, bias: paddedBias,
+                    output: output.baseAddress!, scratch: part + plan.filterCount, level: level)
+            }
         }
     }
 
@@ -265,15 +279,15 @@ public enum WinogradKernels {
     @inlinable
     static func convolveChunk<S: TensorScalar>(
         _ plan: Plan, images: Range<Int>, input: UnsafePointer<S>,
-        transformedFilter: UnsafePointer<S>, output: UnsafeMutablePointer<S>,
-        scratch: UnsafeMutablePointer<S>, level: SIMDLevel
+        transformedFilter: UnsafePointer<S>, bias: UnsafePointer<S>?,
+        output: UnsafeMutablePointer<S>, scratch: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
         let g = plan.geometry
         let tiles = images.count * plan.tilesPerImage
         let staging = scratch
         let transformedInput = staging + plan.stagingCount
         let products = transformedInput + plan.positions * plan.tilesPerChunk * plan.paddedChannels
-        stage(plan, images: images, input: input, staging: staging)
+        stage(plan, images: images, input: input, staging: staging, level: level)
         transformInput(
             plan, images: images.count, staging: staging, into: transformedInput, level: level)
         let (c, o) = (g.channels, plan.outputChannels)
@@ -303,7 +317,7 @@ public enum WinogradKernels {
                 ldc: positions * ov)
         }
         transformOutput(
-            plan, images: images, products: products,
+            plan, images: images, products: products, bias: bias,
             output: output + images.lowerBound * o * g.outputHeight * g.outputWidth, level: level)
     }
 
@@ -388,14 +402,15 @@ public enum WinogradKernels {
     @inlinable
     static func stage<S: TensorScalar>(
         _ plan: Plan, images: Range<Int>, input: UnsafePointer<S>,
-        staging: UnsafeMutablePointer<S>
+        staging: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
         let g = plan.geometry
         stageChannelsLast(
             images: images, source: input, channels: g.channels, height: g.height,
             width: g.width, top: g.configuration.paddingHeight,
             left: g.configuration.paddingWidth, stagedHeight: plan.stagedHeight,
-            stagedWidth: plan.stagedWidth, stagedChannels: plan.paddedChannels, into: staging)
+            stagedWidth: plan.stagedWidth, stagedChannels: plan.paddedChannels, into: staging,
+            level: level)
     }
 
     /// Copies `images` of `source` `[N, channels, height, width]` into `staging`
@@ -405,8 +420,24 @@ public enum WinogradKernels {
     static func stageChannelsLast<S: TensorScalar>(
         images: Range<Int>, source: UnsafePointer<S>, channels: Int, height: Int, width: Int,
         top: Int, left: Int, stagedHeight: Int, stagedWidth: Int, stagedChannels: Int,
-        into staging: UnsafeMutablePointer<S>
+        into staging: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
+        if level > .portable {
+            let first = source + images.lowerBound * channels * height * width
+            let sizes = (
+                Int64(images.count), Int64(channels), Int64(height), Int64(width), Int64(top),
+                Int64(left), Int64(stagedHeight), Int64(stagedWidth), Int64(stagedChannels))
+            if let (x, y) = floats(first, staging) {
+                (level == .avx2 ? nabla_winograd_stage_f32_avx2 : nabla_winograd_stage_f32_avx512)(
+                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, sizes.7,
+                    sizes.8, y)
+            } else if let (x, y) = doubles(first, staging) {
+                (level == .avx2 ? nabla_winograd_stage_f64_avx2 : nabla_winograd_stage_f64_avx512)(
+                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, sizes.7,
+                    sizes.8, y)
+            }
+            return
+        }
         let imageCount = stagedHeight * stagedWidth * stagedChannels
         let rowCount = stagedWidth * stagedChannels
         let plane = height * width
@@ -654,7 +685,7 @@ public enum WinogradKernels {
     /// at the first image's `[O, oh, ow]`. Edge tiles write only their outputs inside oh × ow.
     @inlinable
     static func transformOutput<S: TensorScalar>(
-        _ plan: Plan, images: Range<Int>, products: UnsafePointer<S>,
+        _ plan: Plan, images: Range<Int>, products: UnsafePointer<S>, bias: UnsafePointer<S>?,
         output: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
         let g = plan.geometry
@@ -665,10 +696,10 @@ public enum WinogradKernels {
                 Int64(plan.paddedOutputChannels))
             if let (x, y) = floats(products, output) {
                 (level == .avx2 ? nabla_winograd_output_f32_avx2 : nabla_winograd_output_f32_avx512)(
-                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
+                    x, bias.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) }, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
             } else if let (x, y) = doubles(products, output) {
                 (level == .avx2 ? nabla_winograd_output_f64_avx2 : nabla_winograd_output_f64_avx512)(
-                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
+                    x, bias.map { UnsafeRawPointer($0).assumingMemoryBound(to: Double.self) }, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
             }
             return
         }
@@ -693,6 +724,10 @@ public enum WinogradKernels {
                                 outputTileF4(source + o, positionStride: positionStride, y)
                             } else {
                                 outputTileF2(source + o, positionStride: positionStride, y)
+                            }
+                            if let bias {
+                                let b = load(bias + o)
+                                for position in 0..<m * m { y[position] += b }
                             }
                             let lanes = min(Plan.lanes, outputChannels - o)
                             let corner = target + o * plane + ty * m * outputWidth + tx * m
@@ -826,7 +861,7 @@ extension WinogradKernels {
     /// Shapes: `input` is `[N, C, H, W]`, `outputGradient` is `[N, O, oh, ow]` and
     /// `filterGradient` is `[O, C, 3, 3]`, contiguous, with the sizes of `geometry`;
     /// `O = filterGradient.count / (9·C)`. `workspace` is as in
-    /// ``convolution2D(_:variant:input:filter:output:workspace:)``. An empty batch gives zeros.
+    /// ``convolution2D(_:variant:input:filter:bias:output:workspace:)``. An empty batch gives zeros.
     ///
     /// - Precondition: `supports(geometry)`.
     @inlinable
@@ -862,14 +897,14 @@ extension WinogradKernels {
             let products =
                 transformedInput + positions * plan.tilesPerChunk * plan.paddedChannels
             let tiles = images.count * plan.tilesPerImage
-            stage(plan, images: images, input: input.baseAddress!, staging: staging)
+            stage(plan, images: images, input: input.baseAddress!, staging: staging, level: level)
             transformInput(
                 plan, images: images.count, staging: staging, into: transformedInput,
                 level: level)
             stageChannelsLast(
                 images: images, source: outputGradient.baseAddress!, channels: o, height: oh,
                 width: ow, top: 0, left: 0, stagedHeight: plan.tilesHigh * m,
-                stagedWidth: plan.tilesWide * m, stagedChannels: ov, into: staging)
+                stagedWidth: plan.tilesWide * m, stagedChannels: ov, into: staging, level: level)
             transformGradient(
                 plan, images: images.count, staging: staging, into: products, level: level)
             for position in 0..<positions where level > .portable {
@@ -1151,9 +1186,11 @@ extension WinogradKernels {
     ///   - input: `[N, C, H, W]`, with the sizes of `geometry`.
     ///   - filter: `[O, C, 3, 3]`.
     /// - Returns: `[N, O, oh, ow]`.
+    ///   - bias: `[O]`, added to every output of its channel, or `nil`.
     @inlinable
     public static func conv2d<S: TensorScalar>(
-        _ input: Tensor<S>, filter: Tensor<S>, geometry: Convolution2DGeometry
+        _ input: Tensor<S>, filter: Tensor<S>, bias: Tensor<S>? = nil,
+        geometry: Convolution2DGeometry
     ) -> Tensor<S> {
         let outputChannels = filter.shape[0]
         return withWorkspace(S.self, count: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self)) { workspace in
@@ -1164,9 +1201,16 @@ extension WinogradKernels {
             ) { output in
                 input.withUnsafeBufferPointer { input in
                     filter.withUnsafeBufferPointer { filter in
-                        convolution2D(
-                            geometry, input: input, filter: filter, output: output,
-                            workspace: workspace)
+                        guard let bias else {
+                            return convolution2D(
+                                geometry, input: input, filter: filter, output: output,
+                                workspace: workspace)
+                        }
+                        bias.withUnsafeBufferPointer { bias in
+                            convolution2D(
+                                geometry, input: input, filter: filter, bias: bias,
+                                output: output, workspace: workspace)
+                        }
                     }
                 }
             }

@@ -191,7 +191,7 @@ public func conv2dBackwardFilter<S: TensorScalar>(
 }
 
 /// ``conv2d(_:filter:configuration:groups:)`` plus `bias` (`[O]`) per output channel; the few-channel
-/// path adds the bias inside the convolution instead of in a second pass.
+/// and Winograd paths add the bias inside the convolution instead of in a second pass.
 @inlinable
 func conv2dAddingBias<S: TensorScalar>(
     _ input: Tensor<S>, filter: Tensor<S>, bias: Tensor<S>?,
@@ -206,11 +206,15 @@ func conv2dAddingBias<S: TensorScalar>(
             bias.shape == [outputChannels], "conv2d",
             "filter \(filter.shape) and bias \(bias.shape): bias must be [\(outputChannels)]")
     }
-    // Only the few-channel path fuses the bias; the others add it after the convolution.
+    // The few-channel and Winograd paths add the bias as they write each output; the others
+    // add it after the convolution.
     let algorithm = ConvolutionAlgorithm.select(
         .forwardAddingBias, geometry: geometry, outputChannels: outputChannels, groups: groups)
     if algorithm == .fewChannels {
         return FewChannelConvolutionKernels.conv2d(input, filter: filter, bias: bias, geometry: geometry)
+    }
+    if algorithm == .winograd, geometry.batch > 0 {
+        return WinogradKernels.conv2d(input, filter: filter, bias: bias, geometry: geometry)
     }
     var output = conv2d(input, filter: filter, configuration: configuration, groups: groups)
     if let bias { output += bias.reshaped(to: [1, outputChannels, 1, 1]) }

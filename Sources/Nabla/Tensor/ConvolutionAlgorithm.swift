@@ -9,7 +9,7 @@
 ///    forward and sums the bias gradient in the filter-gradient pass.
 /// 2. **Winograd F(4×4, 3×3)**: 3×3, stride 1, dilation 1, with `C ≥ 16`, `O ≥ 16` and at least
 ///    512 output positions (for the input gradient: the same test on its own convolution, with
-///    padding at most 2).
+///    padding at most 2); it adds the bias in its output transform.
 /// 3. **im2col + GEMM** for every other shape.
 ///
 /// The first two never overlap (`C ≤ 4` against `C ≥ 16`), so the order only says which is
