@@ -30,7 +30,7 @@ let package = Package(
         // The shapes, benchmark names, kernel labels and flop counts, shared by the suite and the
         // report so the two cannot disagree.
         .target(name: "BenchCatalog", path: "Sources/BenchCatalog"),
-        // mallopt, which Swift's Glibc module does not export.
+        // mallopt, which Swift's Glibc module does not export, and the FMA peak per SIMD level.
         .target(name: "CBenchSupport", path: "Sources/CBenchSupport"),
         // Issue 11's workloads (layers, training steps and epochs) on Nabla's public API, the
         // same definitions as torch/workloads.py; used by the suite and by `nabla-speed`.
@@ -43,7 +43,7 @@ let package = Package(
         // (`make compare-torch`).
         .executableTarget(
             name: "nabla-speed",
-            dependencies: [.product(name: "Nabla", package: "Nabla"), "Workloads"],
+            dependencies: [.product(name: "Nabla", package: "Nabla"), "Workloads", "CBenchSupport"],
             path: "Sources/NablaSpeed"
         ),
         // Reads the suite's JMH export(s) and prints the compact table of ratios.

@@ -5,6 +5,8 @@
 # Knobs: BENCH_THREADS (default "1 2"), BENCH_FILTER (a regex the whole benchmark name must
 # match, e.g. BENCH_FILTER='gemm Float.*'), SWIFT.
 # Each run's full log and JMH export are kept in Benchmarks/.bench-results/ (ignored by git).
+# The build plan is removed before each build: SwiftPM does not notice source files added to the
+# Nabla package it depends on by path, and would link a stale plan.
 
 NABLA_BENCH_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 SWIFT ?= swift
@@ -20,6 +22,7 @@ endif
 bench:
 	@cd $(NABLA_BENCH_DIR) && set -e; \
 	echo "bench: building the report tool (release)"; \
+	rm -f .build/release.yaml .build/*/release/description.json; \
 	$(SWIFT) build -c release --product BenchReport > $(BENCH_RESULTS).build.log 2>&1 \
 	  || { tail -40 $(BENCH_RESULTS).build.log; exit 1; }; \
 	report_args=""; \
@@ -59,6 +62,7 @@ endif
 compare-torch:
 	@cd $(NABLA_BENCH_DIR) && set -e; \
 	echo "compare-torch: building nabla-speed (release)"; \
+	rm -f .build/release.yaml .build/*/release/description.json; \
 	$(SWIFT) build -c release --product nabla-speed > $(BENCH_RESULTS).compare-build.log 2>&1 \
 	  || { tail -40 $(BENCH_RESULTS).compare-build.log; exit 1; }; \
 	venv=$(TORCH_VENV); \

@@ -19,6 +19,14 @@ struct Report: ParsableCommand {
         print("Nabla kernel report")
         print("  BLAS:    \(BLAS.configuration)")
         print("  core:    \(BLAS.coreName), \(BLAS.threadCount) thread(s)")
+        print("  CPU:     \(SIMDLevel.cpuFeatures)")
+        let setting = (try? SIMDLevel.checkEnvironment()).flatMap { $0 }
+        print(
+            "  SIMD:    supported \(SIMDLevel.supported), running \(SIMDLevel.current)"
+                + (setting.map { " (NABLA_SIMD=\($0))" } ?? ""))
+        for family in KernelFamily.allCases {
+            print("           \(family.rawValue): \(family.level)")
+        }
         print()
         reportGEMM()
         reportConvolution()
@@ -67,9 +75,15 @@ struct Report: ParsableCommand {
         let input = Tensor<Float>.randomUniform(shape: [32, 32, 14, 14], in: -1..<1, using: &generator)
         let filter = Tensor<Float>.randomUniform(shape: [64, 32, 3, 3], in: -1..<1, using: &generator)
         var fast = Tensor<Float>.zeros(shape: [1])
-        let im2col = medianSeconds(repeats: 5) {
-            fast = conv2d(input, filter: filter, configuration: configuration)
+        let levels = SIMDLevel.allCases.filter { $0 <= SIMDLevel.supported }
+        let times = levels.map { level in
+            SIMDLevel.withLevel(level) {
+                medianSeconds(repeats: 5) {
+                    fast = conv2d(input, filter: filter, configuration: configuration)
+                }
+            }
         }
+        let current = times[levels.firstIndex(of: SIMDLevel.current) ?? 0]
         var direct = Tensor<Float>.zeros(shape: fast.shape)
         let naive = medianSeconds(repeats: 1) {
             input.withUnsafeBufferPointer { x in
@@ -81,10 +95,14 @@ struct Report: ParsableCommand {
             }
         }
         let flops = 2.0 * Double(32 * 64 * 32 * 9 * 14 * 14)
-        print("Conv2D forward Float, batch 32, 32→64 channels, 14×14, 3×3, pad 1")
-        printTiming(blas: im2col, naive: naive, flops: flops, fastName: "im2col+GEMM", naiveName: "direct")
+        let algorithm = ConvolutionAlgorithm.select(.forward, geometry: geometry, outputChannels: 64)
+        print("Conv2D forward Float, batch 32, 32→64 channels, 14×14, 3×3, pad 1 (\(algorithm.rawValue))")
+        for (level, seconds) in zip(levels, times) {
+            print("  \(level.description.padding(toLength: 8, withPad: " ", startingAt: 0))  \(format(seconds * 1000, digits: 2)) ms  \(format(flops / seconds / 1e9, digits: 2)) GFLOP/s (direct convolution's FLOPs)")
+        }
+        printTiming(blas: current, naive: naive, flops: flops, fastName: "conv2d", naiveName: "direct")
         let agreement = fast.closeness(to: direct, rtol: 1e-4, atol: 1e-4)
-        print("  im2col vs direct: max abs difference \(format(Double(agreement.maxAbsoluteError), digits: 2, exponent: true))")
+        print("  conv2d vs direct: max abs difference \(format(Double(agreement.maxAbsoluteError), digits: 2, exponent: true))")
         print()
     }
 

@@ -44,4 +44,24 @@ struct CommandInputErrorTests {
         }
         #expect(standardError(result).split(separator: "\n") == ["Error: --batch-size 60001 exceeds the 60000 training images"])
     }
+
+    /// `NABLA_SIMD` naming no level: one line before any command runs.
+    @Test func unknownSIMDLevel() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            setenv("NABLA_SIMD", "sse9", 1)
+            NablaCommand.main(["report"])
+        }
+        #expect(standardError(result).split(separator: "\n") == ["Error: NABLA_SIMD=sse9 is not a level: use portable, avx2 or avx512"])
+    }
+
+    /// `NABLA_SIMD=portable` is the level every kernel family runs, whatever the CPU.
+    @Test func environmentForcesTheLevel() async {
+        await #expect(processExitsWith: .success) {
+            setenv("NABLA_SIMD", "portable", 1)
+            guard (try? SIMDLevel.checkEnvironment()) == .portable, SIMDLevel.current == .portable,
+                KernelFamily.allCases.allSatisfy({ $0.level == .portable })
+            else { exit(1) }
+            exit(0)
+        }
+    }
 }

@@ -3,12 +3,14 @@
 //
 //   OPENBLAS_NUM_THREADS=1 nabla-speed --threads 1 --seconds 3 dense-784-256-fwdbwd cnn-step
 //   nabla-speed --list
+//   nabla-speed --peak     the FMA peak and Winograd's rate at each SIMD level this CPU runs
 //
 // Each workload: built (untimed), warmed up (at least 3 iterations and --warmup seconds), then
 // timed one iteration at a time until --seconds have passed and --min-samples were taken (or
 // --max-samples). Epochs run once, without warm-up; run each in a process of its own, so that
 // max_rss_mib (the process's peak resident memory) is that epoch's.
 
+import CBenchSupport
 import Foundation
 import Nabla
 import Workloads
@@ -21,6 +23,7 @@ struct Options {
     var maxSamples = 10_000
     var data = FashionMNIST.defaultDirectory
     var workloads: [ComparisonWorkload] = []
+    var peak = false
 }
 
 func fail(_ message: String) -> Never {
@@ -54,12 +57,13 @@ func parse() -> Options {
         case "--min-samples": options.minSamples = number(argument)
         case "--max-samples": options.maxSamples = number(argument)
         case "--data": options.data = value(argument)
+        case "--peak": options.peak = true
         case "--list":
             for workload in ComparisonWorkload.allCases { print("\(workload.rawValue)\t\(workload.definition)") }
             print("groups: " + groups.keys.sorted().joined(separator: ", ") + " (all = everything but epochs)")
             exit(0)
         case "-h", "--help":
-            print("usage: nabla-speed [--threads N] [--seconds S] [--warmup S] [--min-samples N] [--max-samples N] [--data DIR] [--list] WORKLOAD|GROUP...")
+            print("usage: nabla-speed [--threads N] [--seconds S] [--warmup S] [--min-samples N] [--max-samples N] [--data DIR] [--list] [--peak] WORKLOAD|GROUP...")
             exit(0)
         default:
             if let group = groups[argument] {
@@ -95,6 +99,40 @@ printJSON([
     "kind": "info", "library": "nabla", "threads": BLAS.threadCount, "blas": BLAS.configuration,
     "blas_core": BLAS.coreName,
 ])
+
+/// For each SIMD level this CPU runs: the one-thread Float FMA peak, and the Winograd forward of
+/// conv-32-64-fwd (its direct convolution's FLOPs over its time) as a fraction of that peak.
+func reportPeaks() {
+    let workload = ComparisonWorkload.conv32to64Forward
+    let geometry = (batch: 32, input: 32, output: 64, plane: 14 * 14)
+    let flops = 2.0 * Double(geometry.batch * geometry.output * geometry.input * 9 * geometry.plane)
+    for level in SIMDLevel.allCases where level <= SIMDLevel.supported {
+        let peak = (0..<3).map { _ in nabla_bench_fma_peak_gflops(Int32(level.rawValue), 50_000_000) }.max()!
+        let prepared = SIMDLevel.withLevel(level) { workload.prepare(images: nil) }
+        var samples: [Double] = []
+        SIMDLevel.withLevel(level) {
+            for _ in 0..<5 { prepared.iterate() }
+            let start = now()
+            while samples.count < options.minSamples || now() - start < options.seconds {
+                let begin = now()
+                prepared.iterate()
+                samples.append(now() - begin)
+            }
+        }
+        let median = samples.sorted()[samples.count / 2]
+        let rate = flops / median / 1e9
+        printJSON([
+            "kind": "peak", "library": "nabla", "level": level.description, "threads": BLAS.threadCount,
+            "fma_peak_gflops": peak, "workload": workload.rawValue, "median_ms": median * 1e3,
+            "effective_gflops": rate, "fraction_of_peak": rate / peak,
+        ])
+    }
+}
+
+if options.peak {
+    reportPeaks()
+    exit(0)
+}
 
 // The training images, loaded once, as many as the workloads need.
 let needed = options.workloads.compactMap(\.imagesNeeded).max()

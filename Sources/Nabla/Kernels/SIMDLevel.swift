@@ -38,7 +38,23 @@ public enum SIMDLevel: Int, Comparable, CaseIterable, Sendable, CustomStringConv
     }
 
     /// The level kernels started now run at (before a family's own ceiling).
-    public static var current: SIMDLevel { forced ?? environment ?? supported }
+    ///
+    /// A `NABLA_SIMD` that names no level, or one this CPU lacks, stops the program here with
+    /// its message; a command line calls ``checkEnvironment()`` first to report it as an error.
+    public static var current: SIMDLevel {
+        if let forced { return forced }
+        switch environment {
+        case .success(let level): return level ?? supported
+        case .failure(let error): Misuse.fail("NABLA_SIMD", error.description)
+        }
+    }
+
+    /// The level `NABLA_SIMD` sets, or `nil` when it is unset or empty.
+    ///
+    /// - Throws: ``SIMDLevelError`` when it names no level or a level this CPU lacks.
+    public static func checkEnvironment() throws(SIMDLevelError) -> SIMDLevel? {
+        try environment.get()
+    }
 
     /// Runs `body` with kernels at `level`, in this task and the tasks it starts.
     ///
@@ -64,23 +80,28 @@ public enum SIMDLevel: Int, Comparable, CaseIterable, Sendable, CustomStringConv
     /// The level bound by ``withLevel(_:_:)``.
     @TaskLocal static var forced: SIMDLevel?
 
-    /// `NABLA_SIMD`, when set: a level name, checked against ``supported``.
-    static let environment: SIMDLevel? = {
+    /// `NABLA_SIMD`, read once: a level name, checked against ``supported``.
+    static let environment: Result<SIMDLevel?, SIMDLevelError> = Result {
+        () throws(SIMDLevelError) -> SIMDLevel? in
         guard let text = getenv("NABLA_SIMD").map({ String(cString: $0) }), !text.isEmpty
         else { return nil }
         guard let level = SIMDLevel(name: text) else {
-            Misuse.fail(
-                "NABLA_SIMD", "\"\(text)\" is not a level: use portable, avx2 or avx512")
+            throw SIMDLevelError(
+                description: "NABLA_SIMD=\(text) is not a level: use portable, avx2 or avx512")
         }
-        checkSupported(level, "NABLA_SIMD")
+        guard level <= supported else {
+            throw SIMDLevelError(description: "NABLA_SIMD=\(text): " + unsupported(level))
+        }
         return level
-    }()
+    }
 
     static func checkSupported(_ level: SIMDLevel, _ op: String) {
-        Misuse.check(
-            level <= supported, op,
-            "\(level) is not supported by this CPU (it supports up to \(supported); features: "
-                + "\(cpuFeatures))")
+        Misuse.check(level <= supported, op, unsupported(level))
+    }
+
+    static func unsupported(_ level: SIMDLevel) -> String {
+        "\(level) is not supported by this CPU (it supports up to \(supported); features: "
+            + "\(cpuFeatures))"
     }
 
     /// The level named `name` (`portable`, `avx2` or `avx512`, any case).
@@ -99,6 +120,11 @@ public enum SIMDLevel: Int, Comparable, CaseIterable, Sendable, CustomStringConv
     }
 
     public static func < (lhs: SIMDLevel, rhs: SIMDLevel) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// A `NABLA_SIMD` setting that names no level, or a level this CPU lacks.
+public struct SIMDLevelError: Error, CustomStringConvertible, Sendable {
+    public let description: String
 }
 
 /// A group of kernels that has code for some levels, and the level it runs at.
