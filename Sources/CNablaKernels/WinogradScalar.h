@@ -76,6 +76,7 @@ typedef S TILE_NAME1(Vector, eight, SUFFIX, LEVEL) __attribute__((vector_size(8 
 #endif
 
 #define WIDE(name) TILE_NAME1(name, wide, SUFFIX, LEVEL)
+#define WIDE_VECTOR TILE_NAME1(Vector, wide, SUFFIX, LEVEL)
 #define EIGHT(name) TILE_NAME1(name, eight, SUFFIX, LEVEL)
 
 /// Whether a wide vector fits `left` channels (a multiple of 8): always, unless wide vectors
@@ -125,8 +126,17 @@ void WINOGRAD_NAME(stage)(const S *source, int64_t images, int64_t channels, int
                     for (int k = 0; k < BLOCK; k++)
                         __builtin_memcpy(to + (x + k) * stagedChannels, &r[k], sizeof(BV));
                 }
-                for (; x < width; x++)
-                    for (int k = 0; k < BLOCK; k++) to[x * stagedChannels + k] = row[k * plane + x];
+                if (x < width) {  // the last pixels of the row: a partial block, read exactly
+                    const int64_t rest = width - x;
+                    BV r[BLOCK];
+                    for (int k = 0; k < BLOCK; k++) {
+                        r[k] = (BV){0};
+                        __builtin_memcpy(&r[k], row + k * plane + x, sizeof(S) * rest);
+                    }
+                    TRANSPOSE(r);
+                    for (int k = 0; k < rest; k++)
+                        __builtin_memcpy(to + (x + k) * stagedChannels, &r[k], sizeof(BV));
+                }
             }
         }
         for (int64_t c = blockChannels; c < channels; c++) {
@@ -234,11 +244,97 @@ void WINOGRAD_NAME(gradient)(const S *staging, int64_t images, int64_t tilesHigh
     }
 }
 
+
+/// G x for a column x of 3 (F(4×4, 3×3)), written to `to[0], to[stride], …`: 6 vectors.
+static inline __attribute__((always_inline)) void WIDE(filterColumn)(
+    WIDE_VECTOR g0, WIDE_VECTOR g1, WIDE_VECTOR g2, WIDE_VECTOR *to, int stride) {
+    const S quarter = 0.25, minusSixth = (S)-1 / 6, twelfth = (S)1 / 12, sixth = (S)1 / 6,
+            twentyFourth = (S)1 / 24;
+    const WIDE_VECTOR outer = g0 + g2;
+    const WIDE_VECTOR even = g0 * twentyFourth + g2 * sixth;
+    const WIDE_VECTOR odd = g1 * twelfth;
+    to[0] = g0 * quarter;
+    to[stride] = (outer + g1) * minusSixth;
+    to[2 * stride] = (outer - g1) * minusSixth;
+    to[3 * stride] = even + odd;
+    to[4 * stride] = even - odd;
+    to[5 * stride] = g2;
+}
+
+/// Gᵀ x for a column x of 6 at `x[0], x[stride], …`, written to `to[0], to[1], to[2]`.
+static inline __attribute__((always_inline)) void WIDE(filterColumnTransposed)(
+    const WIDE_VECTOR *x, int stride, WIDE_VECTOR *to) {
+    const S quarter = 0.25, sixth = (S)1 / 6, twelfth = (S)1 / 12, twentyFourth = (S)1 / 24;
+    const WIDE_VECTOR u0 = x[0], u1 = x[stride], u2 = x[2 * stride], u3 = x[3 * stride],
+                      u4 = x[4 * stride], u5 = x[5 * stride];
+    const WIDE_VECTOR sum12 = u1 + u2;
+    const WIDE_VECTOR sum34 = u3 + u4;
+    to[0] = u0 * quarter - sum12 * sixth + sum34 * twentyFourth;
+    to[1] = (u2 - u1) * sixth + (u3 - u4) * twelfth;
+    to[2] = (sum34 - sum12) * sixth + u5;
+}
+
+void WINOGRAD_NAME(filter)(const S *filter, int64_t channels, int64_t outputChannels,
+    S *transformed) {
+    for (int64_t c = 0; c < channels; c++) {
+        S *target = transformed + c * 36 * outputChannels;
+        for (int64_t o = 0; o < outputChannels; o += WIDE_LANES) {
+            const int lanes = outputChannels - o < WIDE_LANES ? (int)(outputChannels - o) : WIDE_LANES;
+            S gathered[9][WIDE_LANES];
+            for (int lane = 0; lane < WIDE_LANES; lane++)
+                for (int k = 0; k < 9; k++)
+                    gathered[k][lane] = lane < lanes ? filter[((o + lane) * channels + c) * 9 + k] : 0;
+            WIDE_VECTOR taps[9], gg[18], u[6];
+            __builtin_memcpy(taps, gathered, sizeof taps);
+            for (int j = 0; j < 3; j++) WIDE(filterColumn)(taps[j], taps[3 + j], taps[6 + j], gg + j, 3);
+            for (int i = 0; i < 6; i++) {
+                WIDE(filterColumn)(gg[i * 3], gg[i * 3 + 1], gg[i * 3 + 2], u, 1);
+                S *to = target + i * 6 * outputChannels + o;
+                for (int j = 0; j < 6; j++) {
+                    if (lanes == WIDE_LANES) __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(WIDE_VECTOR));
+                    else __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(S) * lanes);
+                }
+            }
+        }
+    }
+}
+
+void WINOGRAD_NAME(filterGradient)(const S *transformed, int64_t channels, int64_t outputChannels,
+    S *filterGradient) {
+    for (int64_t c = 0; c < channels; c++) {
+        const S *source = transformed + c * 36 * outputChannels;
+        for (int64_t o = 0; o < outputChannels; o += WIDE_LANES) {
+            const int lanes = outputChannels - o < WIDE_LANES ? (int)(outputChannels - o) : WIDE_LANES;
+            WIDE_VECTOR u[6], columns[18], r[3];
+            for (int i = 0; i < 6; i++) {
+                const S *row = source + i * 6 * outputChannels + o;
+                for (int j = 0; j < 6; j++) {
+                    u[j] = (WIDE_VECTOR){0};
+                    __builtin_memcpy(&u[j], row + j * outputChannels, sizeof(S) * lanes);
+                }
+                WIDE(filterColumnTransposed)(u, 1, columns + i * 3);
+            }
+            S taps[9][WIDE_LANES];
+            for (int j = 0; j < 3; j++) {
+                WIDE(filterColumnTransposed)(columns + j, 3, r);
+                __builtin_memcpy(taps[j], &r[0], sizeof(WIDE_VECTOR));
+                __builtin_memcpy(taps[3 + j], &r[1], sizeof(WIDE_VECTOR));
+                __builtin_memcpy(taps[6 + j], &r[2], sizeof(WIDE_VECTOR));
+            }
+            for (int lane = 0; lane < lanes; lane++) {
+                S *to = filterGradient + ((o + lane) * channels + c) * 9;
+                for (int k = 0; k < 9; k++) to[k] = taps[k][lane];
+            }
+        }
+    }
+}
+
 #undef WIDE_FITS
 #undef TRANSPOSE
 #undef BV
 #undef BLOCK
 #undef WIDE
+#undef WIDE_VECTOR
 #undef EIGHT
 #undef WIDE_LANES
 #undef WINOGRAD_NAME

@@ -56,9 +56,19 @@ void nabla_simd_feature_names(char *buffer, int64_t capacity);
     void nabla_winograd_stage_##SUFFIX##_##LEVEL(const S *source, int64_t images, \
         int64_t channels, int64_t height, int64_t width, int64_t top, int64_t left, \
         int64_t stagedHeight, int64_t stagedWidth, int64_t stagedChannels, S *staging);
+/// U [C, 36, O] = G g Gᵀ for every 3×3 filter g = filter[o, c] of `filter` `[O, C, 3, 3]`.
+#define NABLA_WINOGRAD_FILTER(S, SUFFIX, LEVEL) \
+    void nabla_winograd_filter_##SUFFIX##_##LEVEL(const S *filter, int64_t channels, \
+        int64_t outputChannels, S *transformed);
+/// The filter gradient `[O, C, 3, 3]` = Gᵀ dU G for every dU = transformed[c, ·, o] of
+/// `transformed` `[C, 36, O]`.
+#define NABLA_WINOGRAD_FILTER_GRADIENT(S, SUFFIX, LEVEL) \
+    void nabla_winograd_filterGradient_##SUFFIX##_##LEVEL(const S *transformed, \
+        int64_t channels, int64_t outputChannels, S *filterGradient);
 #define NABLA_WINOGRAD(S, SUFFIX, LEVEL) \
     NABLA_WINOGRAD_INPUT(S, SUFFIX, LEVEL) NABLA_WINOGRAD_OUTPUT(S, SUFFIX, LEVEL) \
-    NABLA_WINOGRAD_GRADIENT(S, SUFFIX, LEVEL) NABLA_WINOGRAD_STAGE(S, SUFFIX, LEVEL)
+    NABLA_WINOGRAD_GRADIENT(S, SUFFIX, LEVEL) NABLA_WINOGRAD_STAGE(S, SUFFIX, LEVEL) \
+    NABLA_WINOGRAD_FILTER(S, SUFFIX, LEVEL) NABLA_WINOGRAD_FILTER_GRADIENT(S, SUFFIX, LEVEL)
 NABLA_WINOGRAD(float, f32, avx2)
 NABLA_WINOGRAD(float, f32, avx512)
 NABLA_WINOGRAD(double, f64, avx2)

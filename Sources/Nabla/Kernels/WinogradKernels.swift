@@ -219,7 +219,7 @@ public enum WinogradKernels {
         let level = KernelFamily.winogradTransforms.levelForRun()
         if level > .portable { countMultiplyAdds(plan) }
         let transformedFilter = workspace.baseAddress!
-        transformFilter(plan, filter: filter.baseAddress!, into: transformedFilter)
+        transformFilter(plan, filter: filter.baseAddress!, into: transformedFilter, level: level)
         // The bias padded to the vector width, so the output transform adds whole vectors.
         withUnsafeTemporaryAllocation(of: S.self, capacity: plan.paddedOutputChannels) { padded in
             let paddedBias = bias.map { bias in
@@ -326,10 +326,20 @@ public enum WinogradKernels {
     /// U [C, α², O]: (G g Gᵀ)_ξ for every filter `g` = filter[o, c], 8 output channels at once.
     @inlinable
     static func transformFilter<S: TensorScalar>(
-        _ plan: Plan, filter: UnsafePointer<S>, into transformed: UnsafeMutablePointer<S>
+        _ plan: Plan, filter: UnsafePointer<S>, into transformed: UnsafeMutablePointer<S>,
+        level: SIMDLevel
     ) {
         let alpha = plan.variant.alpha
         let (channels, outputChannels) = (plan.geometry.channels, plan.outputChannels)
+        if plan.variant == .f4x4, level > .portable {
+            let (c, o) = (Int64(channels), Int64(outputChannels))
+            if let (x, y) = floats(filter, transformed) {
+                (level == .avx2 ? nabla_winograd_filter_f32_avx2 : nabla_winograd_filter_f32_avx512)(x, c, o, y)
+            } else if let (x, y) = doubles(filter, transformed) {
+                (level == .avx2 ? nabla_winograd_filter_f64_avx2 : nabla_winograd_filter_f64_avx512)(x, c, o, y)
+            }
+            return
+        }
         withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 9 + 6 * 3 + 6) { scratch in
             let taps = scratch.baseAddress!  // g of 8 output channels, [3, 3]
             let gg = taps + 9  // G g, [α, 3]
@@ -939,7 +949,7 @@ extension WinogradKernels {
             let other = sum + part * plan.partCount
             for index in 0..<plan.filterCount { sum[index] += other[index] }
         }
-        untransformFilterGradient(plan, sum, into: filterGradient.baseAddress!)
+        untransformFilterGradient(plan, sum, into: filterGradient.baseAddress!, level: level)
     }
 
     /// dM [tiles, α², Ov] = A dY Aᵀ for the m×m gradient tile dY of every tile, from the staged
@@ -1072,10 +1082,22 @@ extension WinogradKernels {
     /// channels at once.
     @inlinable
     static func untransformFilterGradient<S: TensorScalar>(
-        _ plan: Plan, _ transformed: UnsafePointer<S>, into filterGradient: UnsafeMutablePointer<S>
+        _ plan: Plan, _ transformed: UnsafePointer<S>, into filterGradient: UnsafeMutablePointer<S>,
+        level: SIMDLevel
     ) {
         let alpha = plan.variant.alpha
         let (channels, outputChannels) = (plan.geometry.channels, plan.outputChannels)
+        if plan.variant == .f4x4, level > .portable {
+            let (c, o) = (Int64(channels), Int64(outputChannels))
+            if let (x, y) = floats(transformed, filterGradient) {
+                (level == .avx2
+                    ? nabla_winograd_filterGradient_f32_avx2 : nabla_winograd_filterGradient_f32_avx512)(x, c, o, y)
+            } else if let (x, y) = doubles(transformed, filterGradient) {
+                (level == .avx2
+                    ? nabla_winograd_filterGradient_f64_avx2 : nabla_winograd_filterGradient_f64_avx512)(x, c, o, y)
+            }
+            return
+        }
         withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 6 + 6 * 3) { scratch in
             let u = scratch.baseAddress!  // one row of dU
             let columns = u + 6  // dU G, [α, 3]
