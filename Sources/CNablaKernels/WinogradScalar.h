@@ -329,6 +329,22 @@ void WINOGRAD_NAME(filterGradient)(const S *transformed, int64_t channels, int64
     }
 }
 
+
+void WINOGRAD_NAME(channelSums)(const S *staging, int64_t pixels, int64_t cv, S *sums) {
+    for (int64_t c = 0; c < cv; c += WIDE_LANES) {
+        WIDE_VECTOR sum = (WIDE_VECTOR){0};
+        for (int64_t p = 0; p < pixels; p++) {
+            WIDE_VECTOR value;
+            __builtin_memcpy(&value, staging + p * cv + c, sizeof value);
+            sum += value;
+        }
+        WIDE_VECTOR total;
+        __builtin_memcpy(&total, sums + c, sizeof total);
+        total += sum;
+        __builtin_memcpy(sums + c, &total, sizeof total);
+    }
+}
+
 #undef WIDE_FITS
 #undef TRANSPOSE
 #undef BV

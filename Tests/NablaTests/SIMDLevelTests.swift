@@ -62,13 +62,14 @@ struct SIMDLevelTests {
             input.withUnsafeMutableBufferPointer { $0[$0.count / 3] = value }
         }
         let bias = Tensor<S>.randomUniform(shape: [t.outputChannels], in: -1..<1, using: &generator)
-        func run() -> (Tensor<S>, Tensor<S>, Tensor<S>) {
-            (
+        func run() -> (Tensor<S>, Tensor<S>, Tensor<S>, Tensor<S>) {
+            let gradients = WinogradKernels.conv2dBackwardFilterAndBias(
+                gradient, input: input, outputChannels: t.outputChannels, geometry: t.geometry,
+                computesBiasGradient: true)
+            return (
                 WinogradKernels.conv2d(input, filter: filter, geometry: t.geometry),
                 WinogradKernels.conv2d(input, filter: filter, bias: bias, geometry: t.geometry),
-                WinogradKernels.conv2dBackwardFilter(
-                    gradient, input: input, outputChannels: t.outputChannels,
-                    geometry: t.geometry)
+                gradients.filter, gradients.bias!
             )
         }
         let (portable, simd) = BLASThreadsForTests.unchanged {
@@ -86,6 +87,15 @@ struct SIMDLevelTests {
         do {
             let ok = closeWithSameNonFinite(simd.2, portable.2)
             #expect(ok, "filter gradient, \(what)")
+        }
+        // The bias gradient sums each channel in the same order at every level.
+        do {
+            let ok = sameBits(simd.3, portable.3)
+            #expect(ok, "bias gradient, \(what)")
+        }
+        do {
+            let ok = closeWithSameNonFinite(portable.3, gradient.sum(alongAxes: [0, 2, 3]))
+            #expect(ok, "bias gradient against the sum over images and positions, \(what)")
         }
         // The fused bias is the same one addition per output as adding it afterwards.
         let added = portable.0 + bias.reshaped(to: [1, t.outputChannels, 1, 1])

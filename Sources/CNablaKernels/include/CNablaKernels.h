@@ -65,10 +65,16 @@ void nabla_simd_feature_names(char *buffer, int64_t capacity);
 #define NABLA_WINOGRAD_FILTER_GRADIENT(S, SUFFIX, LEVEL) \
     void nabla_winograd_filterGradient_##SUFFIX##_##LEVEL(const S *transformed, \
         int64_t channels, int64_t outputChannels, S *filterGradient);
+/// `sums[c] += Σ_p staging[p·cv + c]` over `pixels` pixels of a channels-last buffer, each channel
+/// summed in pixel order; `cv` is a multiple of 8.
+#define NABLA_WINOGRAD_CHANNEL_SUMS(S, SUFFIX, LEVEL) \
+    void nabla_winograd_channelSums_##SUFFIX##_##LEVEL(const S *staging, int64_t pixels, \
+        int64_t cv, S *sums);
 #define NABLA_WINOGRAD(S, SUFFIX, LEVEL) \
     NABLA_WINOGRAD_INPUT(S, SUFFIX, LEVEL) NABLA_WINOGRAD_OUTPUT(S, SUFFIX, LEVEL) \
     NABLA_WINOGRAD_GRADIENT(S, SUFFIX, LEVEL) NABLA_WINOGRAD_STAGE(S, SUFFIX, LEVEL) \
-    NABLA_WINOGRAD_FILTER(S, SUFFIX, LEVEL) NABLA_WINOGRAD_FILTER_GRADIENT(S, SUFFIX, LEVEL)
+    NABLA_WINOGRAD_FILTER(S, SUFFIX, LEVEL) NABLA_WINOGRAD_FILTER_GRADIENT(S, SUFFIX, LEVEL) \
+    NABLA_WINOGRAD_CHANNEL_SUMS(S, SUFFIX, LEVEL)
 NABLA_WINOGRAD(float, f32, avx2)
 NABLA_WINOGRAD(float, f32, avx512)
 NABLA_WINOGRAD(double, f64, avx2)

@@ -880,15 +880,52 @@ extension WinogradKernels {
     public static func filterGradient<S: TensorScalar>(
         _ geometry: Convolution2DGeometry, variant: Variant = .f4x4,
         input: UnsafeBufferPointer<S>, outputGradient: UnsafeBufferPointer<S>,
-        filterGradient: UnsafeMutableBufferPointer<S>, workspace: UnsafeMutableBufferPointer<S>
+        filterGradient: UnsafeMutableBufferPointer<S>,
+        biasGradient: UnsafeMutableBufferPointer<S>? = nil,
+        workspace: UnsafeMutableBufferPointer<S>
     ) {
         let outputChannels = Misuse.checkWinogradBuffers(
             "winogradFilterGradient", geometry, filter: ("filter gradient", filterGradient.count),
             input: input.count, output: ("output gradient", outputGradient.count))
+        if let biasGradient {
+            Misuse.check(
+                biasGradient.count == outputChannels, "winogradFilterGradient",
+                "bias gradient has \(biasGradient.count) scalars, but there are "
+                    + "\(outputChannels) output channels")
+        }
         let plan = Plan(geometry, outputChannels: outputChannels, variant: variant, scalar: S.self)
         Misuse.checkWorkspace("winogradFilterGradient", workspace.count, needs: plan.partCount)
+        guard geometry.batch > 0 else {
+            biasGradient?.update(repeating: 0)
+            return filterGradient.update(repeating: 0)
+        }
+        // Each part sums its chunks' staged output gradient per channel, in a row of these.
+        let ov = plan.paddedOutputChannels
+        let partCount = plan.parts(workspace: workspace.count)
+        withUnsafeTemporaryAllocation(of: S.self, capacity: biasGradient == nil ? 0 : partCount * ov) { sums in
+            sums.initialize(repeating: 0)
+            filterGradientOverChunks(
+                plan, input: input, outputGradient: outputGradient, filterGradient: filterGradient,
+                channelSums: biasGradient == nil ? nil : sums.baseAddress!, workspace: workspace)
+            if let biasGradient {
+                for part in 1..<max(partCount, 1) {
+                    for channel in 0..<ov { sums[channel] += sums[part * ov + channel] }
+                }
+                _ = biasGradient.update(fromContentsOf: sums[..<outputChannels])
+            }
+        }
+    }
+
+    /// ``filterGradient(_:variant:input:outputGradient:filterGradient:biasGradient:workspace:)``
+    /// for a batch of at least one image; part p adds its channel sums to `channelSums + p·Ov`.
+    @inlinable
+    static func filterGradientOverChunks<S: TensorScalar>(
+        _ plan: Plan, input: UnsafeBufferPointer<S>, outputGradient: UnsafeBufferPointer<S>,
+        filterGradient: UnsafeMutableBufferPointer<S>, channelSums: UnsafeMutablePointer<S>?,
+        workspace: UnsafeMutableBufferPointer<S>
+    ) {
+        let (geometry, variant, outputChannels) = (plan.geometry, plan.variant, plan.outputChannels)
         let (oh, ow) = (geometry.outputHeight, geometry.outputWidth)
-        guard geometry.batch > 0 else { return filterGradient.update(repeating: 0) }
 
         let (c, o, positions) = (geometry.channels, outputChannels, plan.positions)
         let (cv, ov, m) = (plan.paddedChannels, plan.paddedOutputChannels, variant.tile)
@@ -903,6 +940,7 @@ extension WinogradKernels {
         forEachChunk(plan, workspace: workspace) { images, part in
             let transformedGradient = part
             let staging = part + plan.filterCount
+            let partIndex = (part - workspace.baseAddress!) / plan.partCount
             let transformedInput = staging + plan.stagingCount
             let products =
                 transformedInput + positions * plan.tilesPerChunk * plan.paddedChannels
@@ -915,6 +953,11 @@ extension WinogradKernels {
                 images: images, source: outputGradient.baseAddress!, channels: o, height: oh,
                 width: ow, top: 0, left: 0, stagedHeight: plan.tilesHigh * m,
                 stagedWidth: plan.tilesWide * m, stagedChannels: ov, into: staging, level: level)
+            if let channelSums {
+                addChannelSums(
+                    staging, pixels: images.count * plan.tilesHigh * m * plan.tilesWide * m,
+                    channels: ov, into: channelSums + partIndex * ov, level: level)
+            }
             transformGradient(
                 plan, images: images.count, staging: staging, into: products, level: level)
             for position in 0..<positions where level > .portable {
@@ -950,6 +993,33 @@ extension WinogradKernels {
             for index in 0..<plan.filterCount { sum[index] += other[index] }
         }
         untransformFilterGradient(plan, sum, into: filterGradient.baseAddress!, level: level)
+    }
+
+    /// `sums[c] += Σ_p staging[p·channels + c]` over a channels-last buffer, each channel in pixel
+    /// order at every level (the same bits).
+    @inlinable
+    static func addChannelSums<S: TensorScalar>(
+        _ staging: UnsafePointer<S>, pixels: Int, channels: Int, into sums: UnsafeMutablePointer<S>,
+        level: SIMDLevel
+    ) {
+        if level > .portable {
+            if let (x, y) = floats(staging, sums) {
+                (level == .avx2 ? nabla_winograd_channelSums_f32_avx2 : nabla_winograd_channelSums_f32_avx512)(
+                    x, Int64(pixels), Int64(channels), y)
+            } else if let (x, y) = doubles(staging, sums) {
+                (level == .avx2 ? nabla_winograd_channelSums_f64_avx2 : nabla_winograd_channelSums_f64_avx512)(
+                    x, Int64(pixels), Int64(channels), y)
+            }
+            return
+        }
+        withUnsafeTemporaryAllocation(of: S.self, capacity: channels) { chunk in
+            chunk.initialize(repeating: 0)
+            for pixel in 0..<pixels {
+                let row = staging + pixel * channels
+                for channel in 0..<channels { chunk[channel] += row[channel] }
+            }
+            for channel in 0..<channels { sums[channel] += chunk[channel] }
+        }
     }
 
     /// dM [tiles, α², Ov] = A dY Aᵀ for the m×m gradient tile dY of every tile, from the staged
@@ -1286,17 +1356,41 @@ extension WinogradKernels {
         _ outputGradient: Tensor<S>, input: Tensor<S>, outputChannels: Int,
         geometry: Convolution2DGeometry
     ) -> Tensor<S> {
-        return withWorkspace(S.self, count: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self)) { workspace in
+        conv2dBackwardFilterAndBias(
+            outputGradient, input: input, outputChannels: outputChannels, geometry: geometry,
+            computesBiasGradient: false
+        ).filter
+    }
+
+    /// The filter gradient as in ``conv2dBackwardFilter(_:input:outputChannels:geometry:)`` and,
+    /// if `computesBiasGradient`, the bias gradient `[O]` (the output gradient summed over
+    /// images and positions) from the same pass over the output gradient.
+    @inlinable
+    public static func conv2dBackwardFilterAndBias<S: TensorScalar>(
+        _ outputGradient: Tensor<S>, input: Tensor<S>, outputChannels: Int,
+        geometry: Convolution2DGeometry, computesBiasGradient: Bool
+    ) -> (filter: Tensor<S>, bias: Tensor<S>?) {
+        var biasGradient = computesBiasGradient ? Tensor<S>.zeros(shape: [outputChannels]) : nil
+        let filter = withWorkspace(S.self, count: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self)) { workspace in
             return Tensor(unsafeUninitializedShape: [outputChannels, geometry.channels, 3, 3]) {
                 filterGradient in
                 input.withUnsafeBufferPointer { input in
                     outputGradient.withUnsafeBufferPointer { outputGradient in
-                        self.filterGradient(
-                            geometry, input: input, outputGradient: outputGradient,
-                            filterGradient: filterGradient, workspace: workspace)
+                        guard biasGradient != nil else {
+                            return self.filterGradient(
+                                geometry, input: input, outputGradient: outputGradient,
+                                filterGradient: filterGradient, workspace: workspace)
+                        }
+                        biasGradient!.withUnsafeMutableBufferPointer { bias in
+                            self.filterGradient(
+                                geometry, input: input, outputGradient: outputGradient,
+                                filterGradient: filterGradient, biasGradient: bias,
+                                workspace: workspace)
+                        }
                     }
                 }
             }
         }
+        return (filter, biasGradient)
     }
 }

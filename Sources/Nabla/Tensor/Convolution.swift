@@ -223,7 +223,7 @@ func conv2dAddingBias<S: TensorScalar>(
 
 /// ``conv2dBackwardFilter(_:input:filterShape:configuration:groups:)`` and, if `computesBiasGradient`,
 /// the bias gradient `[O]` (the output gradient summed over axes 0, 2 and 3); the few-channel
-/// path sums it in the same pass.
+/// and Winograd paths sum it in the same pass.
 @inlinable
 func conv2dBackwardFilterAndBias<S: TensorScalar>(
     _ outputGradient: Tensor<S>, input: Tensor<S>, filterShape: [Int],
@@ -232,12 +232,17 @@ func conv2dBackwardFilterAndBias<S: TensorScalar>(
     let (geometry, outputChannels) = Misuse.filterGradientGeometry(
         outputGradient: outputGradient.shape, input: input.shape, filterShape: filterShape,
         configuration: configuration, groups: groups)
-    // Only the few-channel path sums the bias gradient in its own pass.
+    // The few-channel and Winograd paths sum the bias gradient as they read the output gradient.
     let algorithm = ConvolutionAlgorithm.select(
         .filterAndBiasGradient, geometry: geometry, outputChannels: outputChannels, groups: groups)
     if algorithm == .fewChannels {
         return FewChannelConvolutionKernels.conv2dBackwardFilter(
             outputGradient, input: input, filterShape: filterShape, geometry: geometry,
+            computesBiasGradient: computesBiasGradient)
+    }
+    if algorithm == .winograd {
+        return WinogradKernels.conv2dBackwardFilterAndBias(
+            outputGradient, input: input, outputChannels: outputChannels, geometry: geometry,
             computesBiasGradient: computesBiasGradient)
     }
     let filter = conv2dBackwardFilter(
