@@ -1,15 +1,14 @@
 // Small matrix products without packing, at each level: Winograd's 36 products per chunk are
 // [tiles, C]·[C, O] with strided rows, too small for OpenBLAS's packing to pay.
 #include "CNablaKernels.h"
-
-#if defined(__x86_64__)
+#include "Levels.h"
 
 // Accumulate with FMA.
 #pragma STDC FP_CONTRACT ON
 
 #define ROWS 6
 
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+NABLA_BEGIN_AVX2
 #define LEVEL avx2
 #define MAX_VECTORS 2  // 12 accumulators of the 16 YMM registers
 #define VECTOR_BYTES 32
@@ -30,9 +29,9 @@
 #undef VECTOR_BYTES
 #undef LEVEL
 #undef MAX_VECTORS
-#pragma clang attribute pop
+NABLA_END_LEVEL
 
-#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq,avx512bw,avx512vl"))), apply_to = function)
+NABLA_BEGIN_AVX512
 #define LEVEL avx512
 #define MAX_VECTORS 4  // 24 accumulators of the 32 ZMM registers
 #define VECTOR_BYTES 64
@@ -53,6 +52,4 @@
 #undef VECTOR_BYTES
 #undef LEVEL
 #undef MAX_VECTORS
-#pragma clang attribute pop
-
-#endif
+NABLA_END_LEVEL

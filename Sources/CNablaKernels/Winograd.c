@@ -1,14 +1,13 @@
 // The Winograd F(4×4, 3×3) chunk transforms at each level; the Swift side (WinogradKernels)
 // stages, multiplies and picks the level.
 #include "CNablaKernels.h"
-
-#if defined(__x86_64__)
+#include "Levels.h"
 
 // Never fuse a·b + c into an FMA here: the transforms then round as the portable Swift code
 // does, so every level gives the same bits.
 #pragma STDC FP_CONTRACT OFF
 
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+NABLA_BEGIN_AVX2
 #define LEVEL avx2
 #define VECTOR_BYTES 32
 #define S float
@@ -27,9 +26,9 @@
 #undef SUFFIX
 #undef VECTOR_BYTES
 #undef LEVEL
-#pragma clang attribute pop
+NABLA_END_LEVEL
 
-#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq,avx512bw,avx512vl"))), apply_to = function)
+NABLA_BEGIN_AVX512
 #define LEVEL avx512
 #define VECTOR_BYTES 64
 #define S float
@@ -48,6 +47,4 @@
 #undef SUFFIX
 #undef VECTOR_BYTES
 #undef LEVEL
-#pragma clang attribute pop
-
-#endif
+NABLA_END_LEVEL
