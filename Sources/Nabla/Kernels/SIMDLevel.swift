@@ -105,11 +105,14 @@ public enum SIMDLevel: Int, Comparable, CaseIterable, Sendable, CustomStringConv
 public enum KernelFamily: String, CaseIterable, Sendable {
     /// Winograd F(4×4, 3×3): the input, output and gradient tile transforms.
     case winogradTransforms = "Winograd transforms"
+    /// Direct few-channel convolutions: the forward with bias, the filter and bias gradients.
+    case fewChannelConvolution = "Few-channel convolution"
 
     /// The highest level this family has code for.
     public var highestLevel: SIMDLevel {
         switch self {
         case .winogradTransforms: .avx512
+        case .fewChannelConvolution: .avx512
         }
     }
 
