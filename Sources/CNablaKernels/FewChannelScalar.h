@@ -1,13 +1,17 @@
 // The direct few-channel convolution for one scalar type at one level, for FewChannel.c.
 // Expects S, SUFFIX, LEVEL, the vector type V of LANES scalars and its operations (VLOAD,
-// VLOAD_N, VSTORE, VSTORE_N, VSET1, VFMA, VADD, VZERO), the register blocking (FORWARD_OB
-// output channels × FORWARD_NX vectors; GRADIENT_OB output channels × GRADIENT_TB taps, at
-// least 4 and 9), and the target attribute pushed.
+// VLOAD_N, VSTORE, VSTORE_N, VSET1, VFMA, VADD, VZERO; the _N ones touch only the first n
+// lanes, and VLOAD_N zeroes the others), the register blocking (FORWARD_OB output channels ×
+// FORWARD_NX vectors, FORWARD_OB 4 or 8 so that blocks of 4, 2 and 1 cover the rest;
+// GRADIENT_OB output channels × GRADIENT_TB taps, GRADIENT_TB ≥ 3), and the target attribute
+// pushed.
 //
 // Each image is first copied into zero-padded planes `[channels, paddedHeight·paddedWidth +
 // LANES]`, so output (y, x) reads tap (c, i, j) at `plane_c[(y + i)·paddedWidth + x + j]`.
-// Rows are cut in vectors along x; a row's last vector is stored (forward) or loaded (gradient)
-// under a mask, so no output or gradient beyond a row is touched.
+// The forward cuts output rows in vectors along x and stores a row's last vector under a mask,
+// so no output beyond a row is touched. The filter gradient first gathers a band of rows of
+// every tap's shifted input into contiguous arrays, then runs over whole bands (no row tails);
+// a band's last vector is loaded under a mask.
 
 #define FC_NAME2(name, suffix, level) nabla_fewchannel_##name##_##suffix##_##level
 #define FC_NAME1(name, suffix, level) FC_NAME2(name, suffix, level)
@@ -84,8 +88,9 @@ static inline __attribute__((always_inline)) void FC(forwardBlock)(const S *sour
 }
 
 /// `ob` output channels of one image's output, row by row.
-static inline __attribute__((always_inline)) void FC(forwardChannels)(const FC(Planes) *p, const S *weights, const S *bias, S *target, int64_t outputHeight,
-    int64_t outputWidth, const int ob) {
+static inline __attribute__((always_inline)) void FC(forwardChannels)(const FC(Planes) *p,
+    const S *weights, const S *bias, S *target, int64_t outputHeight, int64_t outputWidth,
+    const int ob) {
     const int64_t plane = outputHeight * outputWidth;
     for (int64_t y = 0; y < outputHeight; y++) {
         const S *source = p->planes + y * p->paddedWidth;
@@ -132,44 +137,67 @@ void FC(forward)(NablaFewChannelShape shape, const S *input, const S *filter, co
     FC(freePlanes)(&p);
 }
 
-/// Adds `ob` output channels × `tb` taps (from tap `k`) of one image into `lanes` `[ob rows of
-/// (taps + 1) · LANES]`: per lane, Σ gradient × shifted input over the rows, and with
-/// `withBias` the gradient's own sum in the row's last slot.
+/// About this many scalars of gathered taps per band (filter gradient): the band stays in L1
+/// while every output channel's gradient streams past it.
+#define FC_BAND_SCALARS 8192
+
+/// Rows per band for `taps` taps of `outputWidth` (at least 1, at most `outputHeight`).
+static int64_t FC(bandRows)(int64_t taps, int64_t outputHeight, int64_t outputWidth) {
+    const int64_t rows = FC_BAND_SCALARS / (taps * outputWidth);
+    return rows < 1 ? 1 : rows > outputHeight ? outputHeight : rows;
+}
+
+/// Rows [y, y + rows) of every tap's shifted input, each tap's contiguous:
+/// `band[k·bandStride + r·outputWidth + x] = plane[(y + r + i)·paddedWidth + x + j]`, so the
+/// filter gradient runs over whole bands, not row by row.
+static void FC(gatherBand)(const FC(Planes) *p, int64_t y, int64_t rows, int64_t outputWidth,
+    S *band, int64_t bandStride) {
+    for (int64_t k = 0; k < p->taps; k++) {
+        const S *source = p->planes + p->offsets[k] + y * p->paddedWidth;
+        S *target = band + k * bandStride;
+        for (int64_t r = 0; r < rows; r++) {
+            const S *from = source + r * p->paddedWidth;
+            S *to = target + r * outputWidth;
+            int64_t x = 0;
+            for (; x + LANES <= outputWidth; x += LANES) VSTORE(to + x, VLOAD(from + x));
+            if (x < outputWidth) VSTORE_N(to + x, VLOAD_N(from + x, outputWidth - x), outputWidth - x);
+        }
+    }
+}
+
+/// Adds `ob` output channels × `tb` taps of one band of `count` positions into `lanes` (`ob`
+/// rows of `laneRow`, tap t at `t·LANES`): per lane, Σ gradient × tap input; with `withBias`
+/// the gradient's own sum at `biasSlot`.
 static inline __attribute__((always_inline)) void FC(gradientBlock)(const S *gradient,
-    int64_t plane, const S *planes, int64_t paddedWidth, const int64_t *offsets,
-    int64_t outputHeight, int64_t outputWidth, S *lanes, int64_t laneRow, int64_t biasSlot,
-    const int ob, const int tb, const int withBias) {
+    int64_t plane, const S *band, int64_t bandStride, int64_t count, S *lanes, int64_t laneRow,
+    int64_t biasSlot, const int ob, const int tb, const int withBias) {
     V sums[GRADIENT_OB][GRADIENT_TB], biasSums[GRADIENT_OB];
     for (int o = 0; o < ob; o++) {
         for (int t = 0; t < tb; t++) sums[o][t] = VLOAD(lanes + o * laneRow + t * LANES);
         if (withBias) biasSums[o] = VLOAD(lanes + o * laneRow + biasSlot);
     }
-    for (int64_t y = 0; y < outputHeight; y++) {
-        const S *g = gradient + y * outputWidth;
-        const S *in = planes + y * paddedWidth;
-        int64_t x = 0;
-        for (; x + LANES <= outputWidth; x += LANES) {
-            V gv[GRADIENT_OB];
-            for (int o = 0; o < ob; o++) gv[o] = VLOAD(g + o * plane + x);
-            for (int t = 0; t < tb; t++) {
-                const V iv = VLOAD(in + offsets[t] + x);
-                for (int o = 0; o < ob; o++) sums[o][t] = VFMA(gv[o], iv, sums[o][t]);
-            }
-            if (withBias)
-                for (int o = 0; o < ob; o++) biasSums[o] = VADD(biasSums[o], gv[o]);
+    int64_t x = 0;
+    for (; x + LANES <= count; x += LANES) {
+        V gv[GRADIENT_OB];
+        for (int o = 0; o < ob; o++) gv[o] = VLOAD(gradient + o * plane + x);
+        for (int t = 0; t < tb; t++) {
+            const V iv = VLOAD(band + t * bandStride + x);
+            for (int o = 0; o < ob; o++) sums[o][t] = VFMA(gv[o], iv, sums[o][t]);
         }
-        if (x < outputWidth) {
-            // Both loads masked: a lane past the row must add 0, not 0 × (NaN or ∞).
-            const int64_t n = outputWidth - x;
-            V gv[GRADIENT_OB];
-            for (int o = 0; o < ob; o++) gv[o] = VLOAD_N(g + o * plane + x, n);
-            for (int t = 0; t < tb; t++) {
-                const V iv = VLOAD_N(in + offsets[t] + x, n);
-                for (int o = 0; o < ob; o++) sums[o][t] = VFMA(gv[o], iv, sums[o][t]);
-            }
-            if (withBias)
-                for (int o = 0; o < ob; o++) biasSums[o] = VADD(biasSums[o], gv[o]);
+        if (withBias)
+            for (int o = 0; o < ob; o++) biasSums[o] = VADD(biasSums[o], gv[o]);
+    }
+    if (x < count) {
+        // Both loads masked: a lane past the band must add 0, not 0 × (NaN or ∞).
+        const int64_t n = count - x;
+        V gv[GRADIENT_OB];
+        for (int o = 0; o < ob; o++) gv[o] = VLOAD_N(gradient + o * plane + x, n);
+        for (int t = 0; t < tb; t++) {
+            const V iv = VLOAD_N(band + t * bandStride + x, n);
+            for (int o = 0; o < ob; o++) sums[o][t] = VFMA(gv[o], iv, sums[o][t]);
         }
+        if (withBias)
+            for (int o = 0; o < ob; o++) biasSums[o] = VADD(biasSums[o], gv[o]);
     }
     for (int o = 0; o < ob; o++) {
         for (int t = 0; t < tb; t++) VSTORE(lanes + o * laneRow + t * LANES, sums[o][t]);
@@ -177,23 +205,23 @@ static inline __attribute__((always_inline)) void FC(gradientBlock)(const S *gra
     }
 }
 
-/// `ob` output channels of one image: the taps in blocks of GRADIENT_TB, then 3, then 1; the
+/// `ob` output channels of one band: the taps in blocks of GRADIENT_TB, then 3, then 1; the
 /// bias with the first block.
 static inline __attribute__((always_inline)) void FC(gradientChannels)(const S *gradient,
-    int64_t plane, const FC(Planes) *p, int64_t outputHeight, int64_t outputWidth, S *lanes,
+    int64_t plane, const S *band, int64_t bandStride, int64_t count, int64_t taps, S *lanes,
     const int ob) {
-    const int64_t laneRow = (p->taps + 1) * LANES, biasSlot = p->taps * LANES;
+    const int64_t laneRow = (taps + 1) * LANES, biasSlot = taps * LANES;
     int64_t k = 0;
 #define FC_GRADIENT(tb, withBias) \
-    FC(gradientBlock)(gradient, plane, p->planes, p->paddedWidth, p->offsets + k, outputHeight, \
-        outputWidth, lanes + k * LANES, laneRow, biasSlot - k * LANES, ob, tb, withBias); \
+    FC(gradientBlock)(gradient, plane, band + k * bandStride, bandStride, count, \
+        lanes + k * LANES, laneRow, biasSlot - k * LANES, ob, tb, withBias); \
     k += tb;
-    if (k + GRADIENT_TB <= p->taps) { FC_GRADIENT(GRADIENT_TB, 1) }
-    else if (k + 3 <= p->taps) { FC_GRADIENT(3, 1) }
+    if (k + GRADIENT_TB <= taps) { FC_GRADIENT(GRADIENT_TB, 1) }
+    else if (k + 3 <= taps) { FC_GRADIENT(3, 1) }
     else { FC_GRADIENT(1, 1) }
-    while (k + GRADIENT_TB <= p->taps) { FC_GRADIENT(GRADIENT_TB, 0) }
-    while (k + 3 <= p->taps) { FC_GRADIENT(3, 0) }
-    while (k < p->taps) { FC_GRADIENT(1, 0) }
+    while (k + GRADIENT_TB <= taps) { FC_GRADIENT(GRADIENT_TB, 0) }
+    while (k + 3 <= taps) { FC_GRADIENT(3, 0) }
+    while (k < taps) { FC_GRADIENT(1, 0) }
 #undef FC_GRADIENT
 }
 
@@ -208,17 +236,25 @@ void FC(filter_gradient)(NablaFewChannelShape shape, const S *outputGradient, co
     // Per output channel, LANES partial sums for every tap and the bias, over all the images.
     const int64_t laneRow = (p.taps + 1) * LANES;
     S *lanes = calloc((size_t)(channels * laneRow), sizeof(S));
-    if (lanes == NULL) abort();
+    const int64_t bandRows = FC(bandRows)(p.taps, outputHeight, outputWidth);
+    const int64_t bandStride = bandRows * outputWidth;
+    S *band = malloc((size_t)(p.taps * bandStride) * sizeof(S));
+    if (lanes == NULL || band == NULL) abort();
     for (int64_t image = 0; image < s->images; image++) {
         FC(loadImage)(s, &p, input, image);
-        const S *gradient = outputGradient + image * channels * plane;
-        int64_t o = 0;
-        for (; o + GRADIENT_OB <= channels; o += GRADIENT_OB)
-            FC(gradientChannels)(gradient + o * plane, plane, &p, outputHeight, outputWidth,
-                lanes + o * laneRow, GRADIENT_OB);
-        for (; o < channels; o++)
-            FC(gradientChannels)(gradient + o * plane, plane, &p, outputHeight, outputWidth,
-                lanes + o * laneRow, 1);
+        for (int64_t y = 0; y < outputHeight; y += bandRows) {
+            const int64_t rows = y + bandRows <= outputHeight ? bandRows : outputHeight - y;
+            FC(gatherBand)(&p, y, rows, outputWidth, band, bandStride);
+            const S *gradient = outputGradient + image * channels * plane + y * outputWidth;
+            const int64_t count = rows * outputWidth;
+            int64_t o = 0;
+            for (; o + GRADIENT_OB <= channels; o += GRADIENT_OB)
+                FC(gradientChannels)(gradient + o * plane, plane, band, bandStride, count, p.taps,
+                    lanes + o * laneRow, GRADIENT_OB);
+            for (; o < channels; o++)
+                FC(gradientChannels)(gradient + o * plane, plane, band, bandStride, count, p.taps,
+                    lanes + o * laneRow, 1);
+        }
     }
     // Each sum's lanes added in lane order.
     for (int64_t i = 0; i < channels * (p.taps + 1); i++) {
@@ -226,10 +262,12 @@ void FC(filter_gradient)(NablaFewChannelShape shape, const S *outputGradient, co
         for (int l = 0; l < LANES; l++) total += lanes[i * LANES + l];
         sums[i] = total;
     }
+    free(band);
     free(lanes);
     FC(freePlanes)(&p);
 }
 
+#undef FC_BAND_SCALARS
 #undef FC
 #undef FC_NAME1
 #undef FC_NAME2
