@@ -14,8 +14,8 @@ import Dispatch
 // - otherwise one small GEMM per image, straight into (or from) the image's NCHW block, with
 //   the bias fused into the forward GEMM (beta = 1) and the bias gradient summed per image.
 //
-// The crossovers (``directForwardLimit(_:)``, ``directFilterLimit(_:)``) were measured in
-// release, Float, batch 32, 28×28, 3×3, padding 1, 1 and 2 threads; see those functions.
+// The crossovers depend on the level: see ``directForwardLimit(_:)`` and
+// ``directFilterLimit(_:)``.
 
 /// Convolution kernels for inputs with few channels (``maximumChannels`` at most), reading and
 /// writing NCHW directly: no batch-wide im2col matrix and no permutation.
@@ -24,14 +24,14 @@ public enum FewChannelConvolutionKernels {
     public static let maximumChannels = 4
     /// Direct forward loops up to this `O·C` at `level` (above it, per-image GEMMs).
     ///
-    /// Measured at 1 thread, Float, batch 32, 3×3, padding 1 (AMD EPYC Zen 5); the per-image
-    /// GEMMs use OpenBLAS's AVX2 kernels at every level:
-    /// - portable (SSE2 Swift loops): O·C ≤ 4; at 1→32, 28×28 the GEMMs took 0.19 ms, the
-    ///   loops 0.36;
-    /// - AVX2: the C loops win up to O·C = 256 (1→32: 0.14 vs 0.30 ms; 4→64: 1.08 vs 1.64);
-    ///   at 3→128 (384) the margin is small (1.62 vs 2.08 ms), so 256;
-    /// - AVX-512: they run near the FMA peak and win wherever measured, 8×8 to 56×56, up to
-    ///   3→128 (0.82 vs 2.08 ms), so 512.
+    /// Measured at 1 thread, Float, batch 32, 3×3, padding 1, on an AMD EPYC Zen 5:
+    /// - portable (SSE2 Swift loops): O·C ≤ 4; at 1→32, 28×28 Nabla's per-image GEMMs took
+    ///   0.19 ms, the loops 0.36;
+    /// - AVX2 and AVX-512 (the C loops), against im2col + OpenBLAS sgemm per image (its AVX2
+    ///   kernel at every level): at 1→32, 28×28 the loops take 0.14 (AVX2) and 0.08 ms
+    ///   (AVX-512) where Nabla's GEMMs take 0.19; at 4→64 1.08 and 0.54 ms against 1.64; at
+    ///   3→128 (O·C = 384) 1.62 and 0.82 ms against 2.08. AVX-512 runs near the FMA peak and
+    ///   wins everywhere measured (8×8 to 56×56), so 512; AVX2's margin shrinks above 256.
     @inlinable
     static func directForwardLimit(_ level: SIMDLevel) -> Int {
         switch level {
@@ -44,8 +44,9 @@ public enum FewChannelConvolutionKernels {
     /// Direct filter-gradient loops up to this `O·C` at `level` (above it, per-image GEMMs).
     ///
     /// Measured as ``directForwardLimit(_:)``: portable O·C ≤ 8 (at 1→32 the GEMMs took
-    /// 0.31 ms, the loops 0.40); AVX2 and AVX-512 win wherever measured, up to 3→128 (AVX2 2.83
-    /// vs 5.24 ms, AVX-512 1.78), so 256 and 512 as for the forward.
+    /// 0.31 ms, the loops 0.40); the C loops win everywhere measured: at 1→32, 28×28 0.20 (AVX2)
+    /// and 0.12 ms (AVX-512) where Nabla's GEMMs take 0.31; at 3→128 3.09 and 2.12 ms against
+    /// 4.40. So 256 and 512, as for the forward.
     @inlinable
     static func directFilterLimit(_ level: SIMDLevel) -> Int {
         switch level {
@@ -526,8 +527,8 @@ public enum FewChannelConvolutionKernels {
     }
 
     /// Writes the filter and bias gradients of `images` into `sums` (`[O, C·kh·kw + 1]`) by the C
-    /// kernel of `level` (AVX2 or AVX-512): per vector lane, FMA over the rows and images, then
-    /// the lanes added in order. Returns `false` for a scalar type without one.
+    /// kernel of `level` (AVX2 or AVX-512): per vector lane, FMA over bands of rows and over the
+    /// images, then the lanes added in order. Returns `false` for a scalar type without one.
     @inlinable
     static func vectorDirectFilterGradient<S: TensorScalar>(
         _ geometry: Convolution2DGeometry, outputChannels: Int, images: Range<Int>,
