@@ -46,7 +46,8 @@ struct FewChannelSIMDCase: Sendable, CustomTestStringConvertible {
 
     /// Odd widths (5, 7, 13, 29), widths shorter than a vector (1, 3), C = 1…4, O from 1 to 33
     /// (never only multiples of 8: the kernels block 4 or 8 output channels, and 1 or 2 in the
-    /// gradient), paddings 0…2, kernels 1×1 to 5×5 and non-square, and an empty batch.
+    /// gradient), paddings 0…2, kernels 1×1 to 5×5 and non-square (1 to 75 taps: the gradient
+    /// blocks 9 taps, then 3, then 1), and an empty batch.
     static let all: [FewChannelSIMDCase] = [
         .init(2, 1, 32, 28, 28, padding: 1),
         .init(3, 1, 13, 5, 7, padding: 1),
@@ -58,6 +59,8 @@ struct FewChannelSIMDCase: Sendable, CustomTestStringConvertible {
         .init(1, 2, 33, 4, 17, kernel: (2, 3), padding: 1),
         .init(1, 4, 1, 29, 31, kernel: (5, 3), padding: 2),
         .init(2, 1, 6, 1, 1, padding: 1),
+        .init(3, 1, 5, 7, 5, kernel: (1, 1), padding: 2),
+        .init(1, 2, 4, 6, 9, kernel: (1, 2), padding: 0),
         .init(0, 3, 8, 7, 7, padding: 1),
     ]
 }
