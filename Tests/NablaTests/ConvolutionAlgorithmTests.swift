@@ -10,6 +10,8 @@ import Testing
         let batch: Int, channels: Int, size: Int, outputChannels: Int, kernel: Int
         let configuration: Convolution2DConfiguration
         var groups = 1
+        /// The few-channel family's level (its direct-loop limits depend on it).
+        var level = SIMDLevel.portable
         /// forward, forward adding bias, input gradient, filter gradient, filter and bias gradient.
         let expected: [ConvolutionAlgorithm]
         var testDescription: String { name }
@@ -32,6 +34,12 @@ import Testing
               configuration: .init(padding: 1), expected: [.fewChannels, .fewChannels, .im2col, .fewChannels, .fewChannels]),
         .init(name: "1→8 at 8×8: direct filter gradient only", batch: 2, channels: 1, size: 8, outputChannels: 8, kernel: 3,
               configuration: .init(padding: 1), expected: [.im2col, .im2col, .im2col, .fewChannels, .fewChannels]),
+        .init(name: "1→8 at 8×8 with AVX2: direct loops both ways", batch: 2, channels: 1, size: 8, outputChannels: 8, kernel: 3,
+              configuration: .init(padding: 1), level: .avx2, expected: [.fewChannels, .fewChannels, .im2col, .fewChannels, .fewChannels]),
+        .init(name: "3→128 at 8×8 with AVX-512: direct loops both ways", batch: 2, channels: 3, size: 8, outputChannels: 128, kernel: 3,
+              configuration: .init(padding: 1), level: .avx512, expected: [.fewChannels, .fewChannels, .im2col, .fewChannels, .fewChannels]),
+        .init(name: "3→128 at 8×8 with AVX2: batched GEMMs", batch: 2, channels: 3, size: 8, outputChannels: 128, kernel: 3,
+              configuration: .init(padding: 1), level: .avx2, expected: [.im2col, .im2col, .im2col, .im2col, .im2col]),
         .init(name: "3→32 stride 2 at 32×32: per-image GEMMs", batch: 4, channels: 3, size: 32, outputChannels: 32, kernel: 3,
               configuration: .init(stride: 2, padding: 1), expected: [.fewChannels, .fewChannels, .fewChannels, .fewChannels, .fewChannels]),
         .init(name: "8→16 at 28×28: too many channels for the few-channel path", batch: 8, channels: 8, size: 28, outputChannels: 16, kernel: 3,
@@ -48,12 +56,18 @@ import Testing
 
     @Test(arguments: rows)
     func eachPassGetsItsAlgorithm(_ row: Row) {
+        guard row.level <= SIMDLevel.supported else {
+            print("\(row.name) skipped: this CPU supports up to \(SIMDLevel.supported)")
+            return
+        }
         let geometry = Convolution2DGeometry(
             batch: row.batch, channels: row.channels, height: row.size, width: row.size,
             kernelHeight: row.kernel, kernelWidth: row.kernel, configuration: row.configuration)
         let passes: [ConvolutionAlgorithm.Pass] = [.forward, .forwardAddingBias, .inputGradient, .filterGradient, .filterAndBiasGradient]
-        let selected = passes.map {
-            ConvolutionAlgorithm.select($0, geometry: geometry, outputChannels: row.outputChannels, groups: row.groups)
+        let selected = SIMDLevel.withLevel(row.level) {
+            passes.map {
+                ConvolutionAlgorithm.select($0, geometry: geometry, outputChannels: row.outputChannels, groups: row.groups)
+            }
         }
         #expect(selected == row.expected)
     }

@@ -387,23 +387,39 @@ struct DirectConvolutionTests {
         }
     }
 
-    /// The dispatch takes the direct loops only where they were measured faster.
+    /// The dispatch takes the direct loops only where they were measured faster, at each level.
     @Test func dispatchFollowsTheMeasuredCrossover() {
         func geometry(channels: Int, stride: Int = 1, size: Int = 28) -> Convolution2DGeometry {
             Convolution2DGeometry(
                 batch: 32, channels: channels, height: size, width: size, kernelHeight: 3, kernelWidth: 3,
                 configuration: .init(stride: stride, padding: 1))
         }
-        #expect(FewChannelConvolutionKernels.usesDirectForward(geometry(channels: 1), outputChannels: 4))
-        #expect(!FewChannelConvolutionKernels.usesDirectForward(geometry(channels: 1), outputChannels: 32))
-        #expect(FewChannelConvolutionKernels.usesDirectFilterGradient(geometry(channels: 1), outputChannels: 8))
-        #expect(!FewChannelConvolutionKernels.usesDirectFilterGradient(geometry(channels: 3), outputChannels: 32))
-        #expect(!FewChannelConvolutionKernels.usesDirectForward(geometry(channels: 1, stride: 2), outputChannels: 1))
-        #expect(FewChannelConvolutionKernels.handlesForward(geometry(channels: 3), outputChannels: 64))
-        #expect(!FewChannelConvolutionKernels.handlesForward(geometry(channels: 8), outputChannels: 1))
-        // Small planes with many output channels stay on the batched GEMM.
-        #expect(!FewChannelConvolutionKernels.handlesForward(geometry(channels: 1, size: 8), outputChannels: 32))
-        #expect(FewChannelConvolutionKernels.handlesInputGradient(geometry(channels: 1), outputChannels: 32))
-        #expect(!FewChannelConvolutionKernels.handlesInputGradient(geometry(channels: 32, size: 14), outputChannels: 64))
+        typealias Kernels = FewChannelConvolutionKernels
+        #expect(Kernels.usesDirectForward(geometry(channels: 1), outputChannels: 4, level: .portable))
+        #expect(!Kernels.usesDirectForward(geometry(channels: 1), outputChannels: 32, level: .portable))
+        #expect(Kernels.usesDirectFilterGradient(geometry(channels: 1), outputChannels: 8, level: .portable))
+        #expect(!Kernels.usesDirectFilterGradient(geometry(channels: 3), outputChannels: 32, level: .portable))
+        // With AVX2 and FMA the C loops win up to O·C = 256, with AVX-512 up to 512.
+        #expect(Kernels.usesDirectForward(geometry(channels: 4), outputChannels: 64, level: .avx2))
+        #expect(!Kernels.usesDirectForward(geometry(channels: 3), outputChannels: 128, level: .avx2))
+        #expect(Kernels.usesDirectFilterGradient(geometry(channels: 1), outputChannels: 32, level: .avx2))
+        #expect(Kernels.usesDirectForward(geometry(channels: 3), outputChannels: 128, level: .avx512))
+        #expect(!Kernels.usesDirectFilterGradient(geometry(channels: 4), outputChannels: 256, level: .avx512))
+        for level in SIMDLevel.allCases {
+            #expect(!Kernels.usesDirectForward(geometry(channels: 1, stride: 2), outputChannels: 1, level: level))
+        }
+        // The default level is the family's.
+        #expect(
+            Kernels.usesDirectForward(geometry(channels: 3), outputChannels: 32)
+                == Kernels.usesDirectForward(
+                    geometry(channels: 3), outputChannels: 32, level: KernelFamily.fewChannelConvolution.level))
+        SIMDLevel.withLevel(.portable) {
+            #expect(Kernels.handlesForward(geometry(channels: 3), outputChannels: 64))
+            #expect(!Kernels.handlesForward(geometry(channels: 8), outputChannels: 1))
+            // Small planes with many output channels stay on the batched GEMM.
+            #expect(!Kernels.handlesForward(geometry(channels: 1, size: 8), outputChannels: 32))
+            #expect(Kernels.handlesInputGradient(geometry(channels: 1), outputChannels: 32))
+            #expect(!Kernels.handlesInputGradient(geometry(channels: 32, size: 14), outputChannels: 64))
+        }
     }
 }

@@ -98,4 +98,6 @@ NABLA_GEMM(double, f64, avx512)
 }
 #endif
 
+#include "FewChannel.h"
+
 #endif

@@ -1,3 +1,4 @@
+import CNablaKernels
 import Dispatch
 
 // Convolutions with few input channels, such as a network's first layer (1 or 3 channels).
@@ -6,25 +7,55 @@ import Dispatch
 // its [O, N·oh·ow] product must be permuted into NCHW, and the filter gradient must permute the
 // upstream gradient the other way first. This path writes and reads NCHW directly instead:
 //
-// - direct loops (stride 1, no dilation) when O·C is small: a vector of outputs accumulates
-//   weight × shifted input over all taps, in registers;
+// - direct loops (stride 1, no dilation) when O·C is small enough for the level: a vector of
+//   outputs accumulates weight × shifted input over all taps, in registers (in C with FMA at
+//   the AVX2 and AVX-512 levels, see CNablaKernels/FewChannelScalar.h; in Swift on SSE2 at the
+//   portable level);
 // - otherwise one small GEMM per image, straight into (or from) the image's NCHW block, with
 //   the bias fused into the forward GEMM (beta = 1) and the bias gradient summed per image.
 //
-// Measured in release (Float, batch 32, 1 channel, 28×28, 3×3, padding 1, 1 thread): the
-// direct loops win for O·C ≤ 4 in the forward and O·C ≤ 8 in the filter gradient; at O = 32
-// the per-image GEMMs win (forward 0.19 vs direct 0.36 ms, filter gradient 0.31 vs 0.40 ms),
-// since the Swift loops run on SSE2 (the default x86-64 target) while OpenBLAS uses AVX2/FMA.
+// The crossovers depend on the level: see ``directForwardLimit(_:)`` and
+// ``directFilterLimit(_:)``.
 
 /// Convolution kernels for inputs with few channels (``maximumChannels`` at most), reading and
 /// writing NCHW directly: no batch-wide im2col matrix and no permutation.
 public enum FewChannelConvolutionKernels {
     /// The most input channels this path takes; more go through batched im2col + GEMM.
     public static let maximumChannels = 4
-    /// Direct forward loops up to this `O·C` (above it, per-image GEMMs).
-    @usableFromInline static let directForwardLimit = 4
-    /// Direct filter-gradient loops up to this `O·C` (above it, per-image GEMMs).
-    @usableFromInline static let directFilterLimit = 8
+    /// Direct forward loops up to this `O·C` at `level` (above it, per-image GEMMs).
+    ///
+    /// Measured at 1 thread, Float, batch 32, 3×3, padding 1, on an AMD EPYC Zen 5:
+    /// - portable (SSE2 Swift loops): O·C ≤ 4; at 1→32, 28×28 Nabla's per-image GEMMs took
+    ///   0.19 ms, the loops 0.36;
+    /// - AVX2 and AVX-512 (the C loops), against im2col + OpenBLAS sgemm per image (its AVX2
+    ///   kernel at every level): at 1→32, 28×28 the loops take 0.14 (AVX2) and 0.08 ms
+    ///   (AVX-512) where Nabla's GEMMs take 0.19; at 4→64 1.08 and 0.54 ms against 1.64; at
+    ///   3→128 (O·C = 384) 1.62 and 0.82 ms against 2.08. AVX-512 runs near the FMA peak and
+    ///   wins everywhere measured (8×8 to 56×56), so 512; AVX2's margin shrinks above 256.
+    @inlinable
+    static func directForwardLimit(_ level: SIMDLevel) -> Int {
+        switch level {
+        case .portable: 4
+        case .avx2: 256
+        case .avx512: 512
+        }
+    }
+
+    /// Direct filter-gradient loops up to this `O·C` at `level` (above it, per-image GEMMs).
+    ///
+    /// Measured as ``directForwardLimit(_:)``: portable O·C ≤ 8 (at 1→32 the GEMMs took
+    /// 0.31 ms, the loops 0.40); the C loops win everywhere measured: at 1→32, 28×28 0.20 (AVX2)
+    /// and 0.12 ms (AVX-512) where Nabla's GEMMs take 0.31; at 3→128 3.09 and 2.12 ms against
+    /// 4.40. So 256 and 512, as for the forward.
+    @inlinable
+    static func directFilterLimit(_ level: SIMDLevel) -> Int {
+        switch level {
+        case .portable: 8
+        case .avx2: 256
+        case .avx512: 512
+        }
+    }
+
     /// Per-image GEMMs need at least this many outputs per image to beat one batched GEMM.
     @usableFromInline static let minimumGemmPlane = 256
 
@@ -54,16 +85,24 @@ public enum FewChannelConvolutionKernels {
             || geometry.outputHeight * geometry.outputWidth >= minimumGemmPlane
     }
 
+    /// Whether the forward takes the direct loops at `level` (by default the level the family
+    /// runs at now).
     @inlinable
-    static func usesDirectForward(_ geometry: Convolution2DGeometry, outputChannels: Int) -> Bool {
-        supportsDirect(geometry) && outputChannels * geometry.channels <= directForwardLimit
+    static func usesDirectForward(
+        _ geometry: Convolution2DGeometry, outputChannels: Int,
+        level: SIMDLevel = KernelFamily.fewChannelConvolution.level
+    ) -> Bool {
+        supportsDirect(geometry) && outputChannels * geometry.channels <= directForwardLimit(level)
     }
 
+    /// Whether the filter gradient takes the direct loops at `level` (by default the level the
+    /// family runs at now).
     @inlinable
     static func usesDirectFilterGradient(
-        _ geometry: Convolution2DGeometry, outputChannels: Int
+        _ geometry: Convolution2DGeometry, outputChannels: Int,
+        level: SIMDLevel = KernelFamily.fewChannelConvolution.level
     ) -> Bool {
-        supportsDirect(geometry) && outputChannels * geometry.channels <= directFilterLimit
+        supportsDirect(geometry) && outputChannels * geometry.channels <= directFilterLimit(level)
     }
 
     // MARK: Tensor level
@@ -307,16 +346,78 @@ public enum FewChannelConvolutionKernels {
         let window = g.columnRows
         let plane = g.outputHeight * g.outputWidth
         countMultiplyAdds(g.batch * outputChannels * window * plane)
+        let level = KernelFamily.fewChannelConvolution.levelForRun()
         let buffers = UncheckedSendable((input, filter, bias, output))
         forEachPart(
             batch: g.batch, parts: parts(g, multiplyAdds: g.batch * outputChannels * window * plane)
         ) { _, images in
             let (input, filter, bias, output) = buffers.value
+            if level > .portable, vectorDirectForward(
+                g, outputChannels: outputChannels, images: images, level: level,
+                input: input.baseAddress!, filter: filter.baseAddress!, bias: bias?.baseAddress,
+                output: output.baseAddress!)
+            {
+                return
+            }
             directForward(
                 g, outputChannels: outputChannels, images: images, input: input.baseAddress!,
                 filter: filter.baseAddress!, bias: bias?.baseAddress,
                 output: output.baseAddress!)
         }
+    }
+
+    /// The sizes of `images` images of `geometry` for the C kernels.
+    @inlinable
+    static func cShape(
+        _ geometry: Convolution2DGeometry, images: Int, outputChannels: Int
+    ) -> NablaFewChannelShape {
+        let c = geometry.configuration
+        return NablaFewChannelShape(
+            images: Int64(images), channels: Int64(geometry.channels),
+            height: Int64(geometry.height), width: Int64(geometry.width),
+            kernelHeight: Int64(geometry.kernelHeight), kernelWidth: Int64(geometry.kernelWidth),
+            paddingHeight: Int64(c.paddingHeight), paddingWidth: Int64(c.paddingWidth),
+            outputChannels: Int64(outputChannels))
+    }
+
+    /// `pointer` as a pointer to `T` (the scalar type it already holds).
+    @inlinable @inline(__always)
+    static func cast<S, T>(_ pointer: UnsafePointer<S>, _: T.Type) -> UnsafePointer<T> {
+        UnsafeRawPointer(pointer).assumingMemoryBound(to: T.self)
+    }
+
+    /// `pointer` as a mutable pointer to `T` (the scalar type it already holds).
+    @inlinable @inline(__always)
+    static func cast<S, T>(_ pointer: UnsafeMutablePointer<S>, _: T.Type) -> UnsafeMutablePointer<T> {
+        UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: T.self)
+    }
+
+    /// The direct forward of `images` by the C kernel of `level` (AVX2 or AVX-512): every tap
+    /// by FMA, in tap order, from the bias. Returns `false` for a scalar type without one.
+    @inlinable
+    static func vectorDirectForward<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, outputChannels: Int, images: Range<Int>,
+        level: SIMDLevel, input: UnsafePointer<S>, filter: UnsafePointer<S>,
+        bias: UnsafePointer<S>?, output: UnsafeMutablePointer<S>
+    ) -> Bool {
+        let g = geometry
+        let shape = cShape(g, images: images.count, outputChannels: outputChannels)
+        let input = input + images.lowerBound * g.channels * g.height * g.width
+        let output = output + images.lowerBound * outputChannels * g.outputHeight * g.outputWidth
+        if S.self == Float.self {
+            let kernel = level == .avx2 ? nabla_fewchannel_forward_f32_avx2 : nabla_fewchannel_forward_f32_avx512
+            kernel(
+                shape, cast(input, Float.self), cast(filter, Float.self),
+                bias.map { cast($0, Float.self) }, cast(output, Float.self))
+        } else if S.self == Double.self {
+            let kernel = level == .avx2 ? nabla_fewchannel_forward_f64_avx2 : nabla_fewchannel_forward_f64_avx512
+            kernel(
+                shape, cast(input, Double.self), cast(filter, Double.self),
+                bias.map { cast($0, Double.self) }, cast(output, Double.self))
+        } else {
+            return false
+        }
+        return true
     }
 
     /// The direct forward of `images`: for each output channel, 8 wide outputs at a time sum
@@ -395,9 +496,17 @@ public enum FewChannelConvolutionKernels {
         let partials = UnsafeMutableBufferPointer<S>.allocate(capacity: parts * blockSize)
         defer { partials.deallocate() }
         partials.initialize(repeating: 0)
+        let level = KernelFamily.fewChannelConvolution.levelForRun()
         let buffers = UncheckedSendable((outputGradient, input, partials))
         forEachPart(batch: g.batch, parts: parts) { part, images in
             let (outputGradient, input, partials) = buffers.value
+            if level > .portable, vectorDirectFilterGradient(
+                g, outputChannels: outputChannels, images: images, level: level,
+                outputGradient: outputGradient.baseAddress!, input: input.baseAddress!,
+                sums: partials.baseAddress! + part * blockSize)
+            {
+                return
+            }
             directFilterGradient(
                 g, outputChannels: outputChannels, images: images,
                 outputGradient: outputGradient.baseAddress!, input: input.baseAddress!,
@@ -415,6 +524,34 @@ public enum FewChannelConvolutionKernels {
                 biasGradient[o] = sum
             }
         }
+    }
+
+    /// Writes the filter and bias gradients of `images` into `sums` (`[O, C·kh·kw + 1]`) by the C
+    /// kernel of `level` (AVX2 or AVX-512): per vector lane, FMA over bands of rows and over the
+    /// images, then the lanes added in order. Returns `false` for a scalar type without one.
+    @inlinable
+    static func vectorDirectFilterGradient<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, outputChannels: Int, images: Range<Int>,
+        level: SIMDLevel, outputGradient: UnsafePointer<S>, input: UnsafePointer<S>,
+        sums: UnsafeMutablePointer<S>
+    ) -> Bool {
+        let g = geometry
+        let shape = cShape(g, images: images.count, outputChannels: outputChannels)
+        let input = input + images.lowerBound * g.channels * g.height * g.width
+        let outputGradient = outputGradient
+            + images.lowerBound * outputChannels * g.outputHeight * g.outputWidth
+        if S.self == Float.self {
+            let kernel = level == .avx2
+                ? nabla_fewchannel_filter_gradient_f32_avx2 : nabla_fewchannel_filter_gradient_f32_avx512
+            kernel(shape, cast(outputGradient, Float.self), cast(input, Float.self), cast(sums, Float.self))
+        } else if S.self == Double.self {
+            let kernel = level == .avx2
+                ? nabla_fewchannel_filter_gradient_f64_avx2 : nabla_fewchannel_filter_gradient_f64_avx512
+            kernel(shape, cast(outputGradient, Double.self), cast(input, Double.self), cast(sums, Double.self))
+        } else {
+            return false
+        }
+        return true
     }
 
     /// Adds the filter and bias gradients of `images` into `sums` (`[O, C·kh·kw + 1]`): each tap

@@ -132,11 +132,14 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     /// Winograd F(4×4, 3×3): the input, output and gradient tile transforms, and their 36
     /// products per chunk (``SmallGEMM`` above the portable level, OpenBLAS at it).
     case winogradTransforms = "Winograd transforms and products"
+    /// Direct few-channel convolutions: the forward with bias, the filter and bias gradients.
+    case fewChannelConvolution = "few-channel convolution"
 
     /// The highest level this family has code for.
     public var highestLevel: SIMDLevel {
         switch self {
         case .winogradTransforms: .avx512
+        case .fewChannelConvolution: .avx512
         }
     }
 
