@@ -179,7 +179,8 @@ def main():
     busy_note = " (other jobs competed for the CPUs: 2-thread times suffer most, PyTorch's above all)" if busy else ""
     print(f"- CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; load average {fmt(load, 2)} at start, "
           f"{fmt(load_end, 2)} at the end{busy_note}")
-    print(f"- Nabla: {nabla_info['blas']} (core {nabla_info['blas_core']})")
+    print(f"- Nabla: {nabla_info['blas']} (core {nabla_info['blas_core']})"
+          + (f"; SIMD level {nabla_info['simd']} (CPU: {nabla_info['cpu_features']})" if 'simd' in nabla_info else ""))
     print(f"- PyTorch {torch_info['version']} (MKL {torch_info['mkl']}, oneDNN {torch_info['mkldnn']}), Python {torch_info['python']}")
     epoch_note = "; epochs skipped (quick)" if options.quick else (
         f"; epochs in {options.epoch_rounds} round(s)" if options.epoch_rounds is not None and options.epoch_rounds != options.rounds else "")

@@ -97,7 +97,7 @@ if let threads = options.threads, BLAS.threadCount != threads {
 }
 printJSON([
     "kind": "info", "library": "nabla", "threads": BLAS.threadCount, "blas": BLAS.configuration,
-    "blas_core": BLAS.coreName,
+    "blas_core": BLAS.coreName, "simd": SIMDLevel.current.description, "cpu_features": SIMDLevel.cpuFeatures,
 ])
 
 /// For each SIMD level this CPU runs: the one-thread Float FMA peak, and the Winograd forward of
