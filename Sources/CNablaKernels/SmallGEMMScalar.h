@@ -1,5 +1,4 @@
-// C (+)= A·B for one scalar type at one level, for SmallGEMM.c. Expects S, SUFFIX, LEVEL,
-// VECTOR_BYTES, SCALAR_BYTES, ROWS (rows of C per block), MAX_VECTORS (2 or 4 vectors of columns per block) and the target attribute pushed.
+// C (+)= A·B for one scalar type at one level, for SmallGEMM.c through EachLevel.h.
 //
 // A(i, k) = a[i·aRowStride + k·aDepthStride], so A or Aᵀ is read in place; B (k, j) = b[k·ldb + j]
 // and C (i, j) = c[i·ldc + j] have contiguous rows. A block of ROWS rows × MAX_VECTORS vectors of
@@ -12,6 +11,10 @@
 #define GEMM_LOCAL1(name, suffix, level) GEMM_LOCAL2(name, suffix, level)
 #define LOCAL(name) GEMM_LOCAL1(name, SUFFIX, LEVEL)
 #define LANES (VECTOR_BYTES / SCALAR_BYTES)
+// Rows of C per block, and vectors of columns: 6 × 2 accumulators of the 16 YMM registers,
+// 6 × 4 of the 32 ZMM registers.
+#define ROWS 6
+#define MAX_VECTORS (VECTOR_BYTES == 64 ? 4 : 2)
 
 typedef S LOCAL(GEMMVector) __attribute__((vector_size(VECTOR_BYTES)));
 #define GV LOCAL(GEMMVector)
@@ -84,6 +87,8 @@ void GEMM_NAME1(SUFFIX, LEVEL)(int64_t m, int64_t n, int64_t k, const S *a, int6
 #undef GEMM_COLUMN_BLOCK
 #undef GV
 #undef LANES
+#undef ROWS
+#undef MAX_VECTORS
 #undef LOCAL
 #undef GEMM_LOCAL1
 #undef GEMM_LOCAL2

@@ -1,5 +1,5 @@
 // The Winograd F(4×4, 3×3) chunk transforms for one scalar type at one level, for Winograd.c.
-// Expects S, SUFFIX (f32 or f64), LEVEL, VECTOR_BYTES, and the target attribute pushed.
+// Compiled per level and scalar through EachLevel.h.
 // Channels come in groups of 8 (the plan's padding); a group is one vector of LANES = 8 scalars
 // when 8 scalars fill VECTOR_BYTES or less, else two of 4 (AVX2 Double). With 16-lane AVX-512
 // Float vectors, pairs of groups run as one vector and a last odd group as 8 lanes.

@@ -1,0 +1,47 @@
+// Compiles the template named by NABLA_TEMPLATE (a header path in quotes) once per level and
+// scalar type: AVX2 and AVX-512, Float and Double. The template sees LEVEL (avx2 or avx512),
+// VECTOR_BYTES (32 or 64), S (float or double), SCALAR_BYTES and SUFFIX (f32 or f64), and its
+// functions are compiled for the level's instructions (see Levels.h).
+#include "Levels.h"
+
+NABLA_BEGIN_AVX2
+#define LEVEL avx2
+#define VECTOR_BYTES 32
+#define S float
+#define SCALAR_BYTES 4
+#define SUFFIX f32
+#include NABLA_TEMPLATE
+#undef S
+#undef SCALAR_BYTES
+#undef SUFFIX
+#define S double
+#define SCALAR_BYTES 8
+#define SUFFIX f64
+#include NABLA_TEMPLATE
+#undef S
+#undef SCALAR_BYTES
+#undef SUFFIX
+#undef VECTOR_BYTES
+#undef LEVEL
+NABLA_END_LEVEL
+
+NABLA_BEGIN_AVX512
+#define LEVEL avx512
+#define VECTOR_BYTES 64
+#define S float
+#define SCALAR_BYTES 4
+#define SUFFIX f32
+#include NABLA_TEMPLATE
+#undef S
+#undef SCALAR_BYTES
+#undef SUFFIX
+#define S double
+#define SCALAR_BYTES 8
+#define SUFFIX f64
+#include NABLA_TEMPLATE
+#undef S
+#undef SCALAR_BYTES
+#undef SUFFIX
+#undef VECTOR_BYTES
+#undef LEVEL
+NABLA_END_LEVEL
