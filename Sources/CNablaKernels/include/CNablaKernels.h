@@ -61,4 +61,6 @@ NABLA_WINOGRAD(double, f64, avx512)
 }
 #endif
 
+#include "Elementwise.h"
+
 #endif

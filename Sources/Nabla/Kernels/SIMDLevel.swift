@@ -105,11 +105,16 @@ public enum SIMDLevel: Int, Comparable, CaseIterable, Sendable, CustomStringConv
 public enum KernelFamily: String, CaseIterable, Sendable {
     /// Winograd F(4×4, 3×3): the input, output and gradient tile transforms.
     case winogradTransforms = "Winograd transforms"
+    /// exp, tanh, sigmoid, erfc, GELU and its derivative over `Float` buffers (VectorMath.swift),
+    /// and the row softmax's exponentials.
+    case vectorMath = "Vector math"
+    /// The 2×2, column-stride-2 unpadded max pool of `Float` planes (PoolingKernels.swift).
+    case maxPooling = "Max pooling"
 
     /// The highest level this family has code for.
     public var highestLevel: SIMDLevel {
         switch self {
-        case .winogradTransforms: .avx512
+        case .winogradTransforms, .vectorMath, .maxPooling: .avx512
         }
     }
 

@@ -1,0 +1,27 @@
+// exp, tanh, sigmoid, erfc, GELU and GELU's derivative over Float buffers at each level; the
+// Swift side (VectorMath.swift) splits buffers across threads and picks the level.
+#include "CNablaKernels.h"
+
+#if defined(__x86_64__)
+
+// Never fuse a·b + c into an FMA here: the lanes then round as the portable Swift code does, so
+// every level gives the same bits.
+#pragma STDC FP_CONTRACT OFF
+
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define LEVEL avx2
+#define LANES 8
+#include "VectorMathLanes.h"
+#undef LANES
+#undef LEVEL
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq,avx512bw,avx512vl"))), apply_to = function)
+#define LEVEL avx512
+#define LANES 16
+#include "VectorMathLanes.h"
+#undef LANES
+#undef LEVEL
+#pragma clang attribute pop
+
+#endif

@@ -1,0 +1,45 @@
+// Elementwise kernels and vector math over buffers, per level (see CNablaKernels.h). The Swift
+// side (VectorMath.swift, Elementwise.swift) splits large buffers across threads and picks the
+// level; every function here is bit-identical to its portable Swift counterpart.
+#ifndef CNABLA_ELEMENTWISE_H
+#define CNABLA_ELEMENTWISE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Vector math (VectorMath.swift): Cephes expf and tanhf, Numerical Recipes' erfcc
+
+/// `output[i] = f(input[i])` for `count` floats, with f one of exp, tanh, sigmoid
+/// `1 / (1 + e⁻ˣ)`, erfc, exact GELU `x · erfc(−x/√2) / 2` and its derivative
+/// `Φ(x) + x · φ(x)`; `output` may be `input`. The same bits as the portable `VectorMath` lanes.
+#define NABLA_VECTOR_MATH(NAME, LEVEL) \
+    void nabla_##NAME##_f32_##LEVEL(const float *input, float *output, int64_t count);
+#define NABLA_VECTOR_MATH_ALL(LEVEL) \
+    NABLA_VECTOR_MATH(exp, LEVEL) NABLA_VECTOR_MATH(tanh, LEVEL) \
+    NABLA_VECTOR_MATH(sigmoid, LEVEL) NABLA_VECTOR_MATH(erfc, LEVEL) \
+    NABLA_VECTOR_MATH(gelu, LEVEL) NABLA_VECTOR_MATH(gelu_derivative, LEVEL)
+NABLA_VECTOR_MATH_ALL(avx2)
+NABLA_VECTOR_MATH_ALL(avx512)
+
+// MARK: - Max pooling (PoolingKernels.swift)
+
+/// The 2×2 max pool with column stride 2 and no padding of `planes` NCHW planes
+/// `[planes, height, width]` with row stride `strideHeight`: each window's maximum into `output`
+/// and its offset into `source` into `indices`, both `[planes, outputHeight, outputWidth]`
+/// (`2·outputWidth ≤ width`). Ties keep the first tap in row-major window order; a NaN wins
+/// unless a NaN came first.
+#define NABLA_MAX_POOL_2X2(LEVEL) \
+    void nabla_max_pool_2x2_f32_##LEVEL(const float *source, int64_t planes, int64_t height, \
+        int64_t width, int64_t outputHeight, int64_t outputWidth, int64_t strideHeight, \
+        float *output, int64_t *indices);
+NABLA_MAX_POOL_2X2(avx2)
+NABLA_MAX_POOL_2X2(avx512)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
