@@ -38,6 +38,19 @@ NABLA_VECTOR_MATH_ALL(avx512)
 NABLA_MAX_POOL_2X2(avx2)
 NABLA_MAX_POOL_2X2(avx512)
 
+// MARK: - Adam (OptimizerKernels.swift)
+
+/// Adam's update without weight decay or AMSGrad over `count` parameters, in place:
+/// `m = β₁m + (1 − β₁)g`, `v = β₂v + (1 − β₂)g²`, `p −= stepSize·m / (√v / correction2Root + ε)`.
+#define NABLA_ADAM(S, SUFFIX, LEVEL) \
+    void nabla_adam_##SUFFIX##_##LEVEL(S *parameters, const S *gradient, S *firstMoment, \
+        S *secondMoment, int64_t count, S stepSize, S correction2Root, S beta1, S beta2, \
+        S epsilon);
+NABLA_ADAM(float, f32, avx2)
+NABLA_ADAM(float, f32, avx512)
+NABLA_ADAM(double, f64, avx2)
+NABLA_ADAM(double, f64, avx512)
+
 #ifdef __cplusplus
 }
 #endif

@@ -110,11 +110,13 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     case vectorMath = "Vector math"
     /// The 2×2, column-stride-2 unpadded max pool of `Float` planes (PoolingKernels.swift).
     case maxPooling = "Max pooling"
+    /// Adam's update without weight decay or AMSGrad (OptimizerKernels.swift).
+    case optimizerUpdate = "Optimizer updates"
 
     /// The highest level this family has code for.
     public var highestLevel: SIMDLevel {
         switch self {
-        case .winogradTransforms, .vectorMath, .maxPooling: .avx512
+        case .winogradTransforms, .vectorMath, .maxPooling, .optimizerUpdate: .avx512
         }
     }
 
