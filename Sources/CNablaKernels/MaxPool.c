@@ -4,6 +4,8 @@
 
 #if defined(__x86_64__)
 
+#include <immintrin.h>
+
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #define LEVEL avx2
 #define LANES 8

@@ -28,14 +28,60 @@ INLINE VI MP(beats)(V value, V best) { return ~(value <= best) & (best == best);
 
 INLINE V MP(choose)(VI mask, V a, V b) { return (V)((mask & (VI)a) | (~mask & (VI)b)); }
 
-/// LANES windows whose upper row starts at `upper` (2·LANES scalars) and lower at `lower`.
-INLINE void MP(windows)(const float *upper, const float *lower, int64_t first, int64_t width,
-    float *output, int64_t *indices, int64_t count) {
+/// The first `n` (0…LANES) scalars at `p`, zeros after; reads nothing past them (a masked load,
+/// which also keeps the store-to-load forwarding of a staged copy out of the tail).
+INLINE V MP(loadFirst)(const float *p, int64_t n) {
+#if LANES == 16
+    return (V)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+#else
+    const VI iota = {IOTA};
+    return (V)_mm256_maskload_ps(p, (__m256i)(iota < (int32_t)n));
+#endif
+}
+
+/// Stores the first `n` (0…LANES) maxima and indices.
+INLINE void MP(storeFirst)(V best, const VL *indexPointer, float *output, int64_t *indices,
+    int64_t n) {
+    const VL index = *indexPointer;
+#if LANES == 16
+    typedef int64_t Half __attribute__((vector_size(64)));
+    const Half low = __builtin_shufflevector(index, index, 0, 1, 2, 3, 4, 5, 6, 7);
+    const Half high = __builtin_shufflevector(index, index, 8, 9, 10, 11, 12, 13, 14, 15);
+    const int64_t lowCount = n < 8 ? n : 8, highCount = n - lowCount;
+    _mm512_mask_storeu_ps(output, (__mmask16)((1u << n) - 1), (__m512)best);
+    _mm512_mask_storeu_epi64(indices, (__mmask8)((1u << lowCount) - 1), (__m512i)low);
+    _mm512_mask_storeu_epi64(indices + 8, (__mmask8)((1u << highCount) - 1), (__m512i)high);
+#else
+    typedef int64_t Half __attribute__((vector_size(32)));
+    const VI iota = {IOTA};
+    const VI mask = iota < (int32_t)n;
+    const Half low = __builtin_shufflevector(index, index, 0, 1, 2, 3);
+    const Half high = __builtin_shufflevector(index, index, 4, 5, 6, 7);
+    const Half lowMask = __builtin_convertvector(__builtin_shufflevector(mask, mask, 0, 1, 2, 3), Half);
+    const Half highMask = __builtin_convertvector(__builtin_shufflevector(mask, mask, 4, 5, 6, 7), Half);
+    _mm256_maskstore_ps(output, (__m256i)mask, (__m256)best);
+    _mm256_maskstore_epi64((long long *)indices, (__m256i)lowMask, (__m256i)low);
+    _mm256_maskstore_epi64((long long *)(indices + 4), (__m256i)highMask, (__m256i)high);
+#endif
+}
+
+/// The `count` (1…LANES) windows whose upper row starts at `source + first`.
+INLINE void MP(windows)(const float *source, int64_t first, int64_t width, float *output,
+    int64_t *indices, int64_t count) {
+    const float *upper = source + first, *lower = upper + width;
     V u0, u1, l0, l1;
-    __builtin_memcpy(&u0, upper, sizeof u0);
-    __builtin_memcpy(&u1, upper + LANES, sizeof u1);
-    __builtin_memcpy(&l0, lower, sizeof l0);
-    __builtin_memcpy(&l1, lower + LANES, sizeof l1);
+    if (count == LANES) {
+        __builtin_memcpy(&u0, upper, sizeof u0);
+        __builtin_memcpy(&u1, upper + LANES, sizeof u1);
+        __builtin_memcpy(&l0, lower, sizeof l0);
+        __builtin_memcpy(&l1, lower + LANES, sizeof l1);
+    } else {
+        const int64_t n0 = 2 * count < LANES ? 2 * count : LANES, n1 = 2 * count - n0;
+        u0 = MP(loadFirst)(upper, n0);
+        u1 = MP(loadFirst)(upper + LANES, n1);
+        l0 = MP(loadFirst)(lower, n0);
+        l1 = MP(loadFirst)(lower + LANES, n1);
+    }
     const V taps[3] = {
         __builtin_shufflevector(u0, u1, ODD), __builtin_shufflevector(l0, l1, EVEN),
         __builtin_shufflevector(l0, l1, ODD),
@@ -54,10 +100,7 @@ INLINE void MP(windows)(const float *upper, const float *lower, int64_t first, i
         __builtin_memcpy(output, &best, sizeof best);
         __builtin_memcpy(indices, &index, sizeof index);
     } else {
-        for (int64_t i = 0; i < count; i++) {
-            output[i] = best[i];
-            indices[i] = index[i];
-        }
+        MP(storeFirst)(best, &index, output, indices, count);
     }
 }
 
@@ -72,20 +115,10 @@ void MP_ENTRY1(LEVEL)(const float *source, int64_t planes, int64_t height, int64
     for (int64_t p = 0; p < planes; p++) {
         for (int64_t oy = 0; oy < outputHeight; oy++, o += outputWidth) {
             const int64_t top = p * plane + oy * strideHeight * width;
-            int64_t ox = 0;
-            for (; ox + LANES <= outputWidth; ox += LANES) {
-                const int64_t first = top + 2 * ox;
-                MP(windows)(source + first, source + first + width, first, width, output + o + ox,
-                    indices + o + ox, LANES);
-            }
-            if (ox < outputWidth) {  // the last windows, through a zero-padded copy
-                const int64_t first = top + 2 * ox, left = outputWidth - ox;
-                float upper[2 * LANES] = {0}, lower[2 * LANES] = {0};
-                for (int64_t i = 0; i < 2 * left; i++) {
-                    upper[i] = source[first + i];
-                    lower[i] = source[first + width + i];
-                }
-                MP(windows)(upper, lower, first, width, output + o + ox, indices + o + ox, left);
+            for (int64_t ox = 0; ox < outputWidth; ox += LANES) {
+                const int64_t left = outputWidth - ox;
+                MP(windows)(source, top + 2 * ox, width, output + o + ox, indices + o + ox,
+                    left < LANES ? left : LANES);
             }
         }
     }

@@ -121,6 +121,65 @@ INLINE V VM(gelu_derivative)(V x) {
     return VM(select)(x == -__builtin_inff(), VM(splat)(0.0f), d);
 }
 
+/// The LANES scalars of `p` from `start`, those at `count` and beyond read as `padding`.
+INLINE V VM(loadPadded)(const float *p, int64_t start, int64_t count, float padding) {
+    V v;
+    if (start + LANES <= count) {
+        __builtin_memcpy(&v, p + start, sizeof v);
+        return v;
+    }
+    v = VM(splat)(padding);
+    for (int64_t i = start; i < count; i++) v[i - start] = p[i];
+    return v;
+}
+
+/// Stores the lanes of `v` that fall before `count`, from `start`.
+INLINE void VM(storePartial)(V v, float *p, int64_t start, int64_t count) {
+    if (start + LANES <= count) {
+        __builtin_memcpy(p + start, &v, sizeof v);
+        return;
+    }
+    for (int64_t i = start; i < count; i++) p[i] = v[i - start];
+}
+
+/// SoftmaxKernels.floatRow over `rows` rows of `columns`: the maximum (NaN if any), then
+/// `exp(x − max)` summed in eight lanes block by block of eight (as the portable code does, so
+/// the sum rounds alike), then the quotients.
+void VM_ENTRY(softmax_rows)(const float *input, float *output, int64_t rows, int64_t columns) {
+    typedef float Eight __attribute__((vector_size(32)));
+    const float infinity = __builtin_inff();
+    for (int64_t row = 0; row < rows; row++) {
+        const float *x = input + row * columns;
+        float *y = output + row * columns;
+        V largest = VM(splat)(-infinity);
+        VI hasNaN = {};
+        for (int64_t start = 0; start < columns; start += LANES) {
+            const V v = VM(loadPadded)(x, start, columns, -infinity);
+            largest = VM(select)(v > largest, v, largest);
+            hasNaN |= v != v;
+        }
+        float maximum = largest[0];
+        for (int i = 1; i < LANES; i++) maximum = largest[i] > maximum ? largest[i] : maximum;
+        if (__builtin_reduce_or(hasNaN)) maximum = __builtin_nanf("");
+        Eight sums = {};
+        for (int64_t start = 0; start < columns; start += LANES) {
+            const V e = VM(exp)(VM(loadPadded)(x, start, columns, -infinity) - maximum);
+#if LANES == 8
+            sums += e;
+#else
+            sums += __builtin_shufflevector(e, e, 0, 1, 2, 3, 4, 5, 6, 7);
+            sums += __builtin_shufflevector(e, e, 8, 9, 10, 11, 12, 13, 14, 15);
+#endif
+            VM(storePartial)(e, y, start, columns);
+        }
+        float sum = -0.0f;
+        for (int i = 0; i < 8; i++) sum += sums[i];
+        for (int64_t start = 0; start < columns; start += LANES) {
+            VM(storePartial)(VM(loadPadded)(y, start, columns, -infinity) / sum, y, start, columns);
+        }
+    }
+}
+
 /// `output[i] = lanes(input[i])`: whole vectors, then the tail zero-padded.
 #define VM_BUFFER(name) \
     void VM_ENTRY(name)(const float *input, float *output, int64_t count) { \

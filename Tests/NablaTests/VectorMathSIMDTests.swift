@@ -157,6 +157,32 @@ struct VectorMathSIMDTests {
         }
     }
 
+    /// Row softmax: rows of every length up to 40 and longer ones (tails of every size, 8-lane
+    /// sums over 16-lane blocks), rows with NaN, ±∞ and all −∞, on 1 and 2 threads (many rows
+    /// split across threads).
+    @Test("Row softmax at each level gives the portable bits", arguments: runnableSIMDLevels, [1, 2])
+    func softmaxRows(level: SIMDLevel, threads: Int) {
+        let inf = Float.infinity
+        BLASThreadsForTests.with(threads) {
+            for columns in Array(1...40) + [127, 130, 1000] {
+                let rows = columns == 130 ? 600 : 9
+                var generator = SeededGenerator(seed: UInt64(columns))
+                var x = Tensor<Float>.randomNormal(shape: [rows, columns], using: &generator) * 5
+                x.withUnsafeMutableBufferPointer { b in
+                    b[columns / 2] = .nan  // row 0
+                    b[columns + columns / 3] = inf  // row 1
+                    for c in 0..<columns { b[2 * columns + c] = -inf }  // row 2 fully masked
+                    b[3 * columns + columns - 1] = -inf
+                    b[4 * columns] = 3e38
+                }
+                let portable = SIMDLevel.withLevel(.portable) { softmax(x, alongAxis: -1) }
+                let simd = SIMDLevel.withLevel(level) { softmax(x, alongAxis: -1) }
+                #expect(sameBits(portable, simd), "\(level), \(rows)×\(columns), \(threads) threads")
+                #expect(simd.scalars[0..<columns].allSatisfy { $0.isNaN })
+            }
+        }
+    }
+
     @Test("The forced level is the one that runs", arguments: [SIMDLevel.portable] + runnableSIMDLevels)
     func forcedLevelRuns(level: SIMDLevel) {
         let x = Tensor<Float>(shape: [40], scalars: (0..<40).map { Float($0) / 7 - 3 })

@@ -24,6 +24,15 @@ extern "C" {
 NABLA_VECTOR_MATH_ALL(avx2)
 NABLA_VECTOR_MATH_ALL(avx512)
 
+/// Softmax over each of `rows` rows of `columns` floats (`input` and `output` `[rows, columns]`):
+/// `exp(x − max) / Σ exp(x − max)`, NaN throughout a row holding NaN or whose maximum is
+/// infinite; the same bits as SoftmaxKernels' portable row.
+#define NABLA_SOFTMAX_ROWS(LEVEL) \
+    void nabla_softmax_rows_f32_##LEVEL(const float *input, float *output, int64_t rows, \
+        int64_t columns);
+NABLA_SOFTMAX_ROWS(avx2)
+NABLA_SOFTMAX_ROWS(avx512)
+
 // MARK: - Max pooling (PoolingKernels.swift)
 
 /// The 2×2 max pool with column stride 2 and no padding of `planes` NCHW planes
