@@ -99,5 +99,6 @@ NABLA_GEMM(double, f64, avx512)
 #endif
 
 #include "FewChannel.h"
+#include "Elementwise.h"
 
 #endif

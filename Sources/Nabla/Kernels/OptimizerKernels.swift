@@ -1,3 +1,5 @@
+import CNablaKernels
+
 /// The update loops of the optimizers, over unsafe buffer pointers, specialized for `Float` and
 /// `Double`; they allocate nothing.
 enum OptimizerKernels {}
@@ -55,7 +57,8 @@ extension OptimizerKernels {
         }
     }
 
-    /// Adam's update with no weight decay and no AMSGrad, as one loop that vectorizes.
+    /// Adam's update with no weight decay and no AMSGrad, as one loop that vectorizes; in C
+    /// above the portable level (``KernelFamily/optimizerUpdate``), with the same bits.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func adamWithoutDecay<Scalar: TensorScalar>(
         _ p: UnsafeMutableBufferPointer<Scalar>, _ g: UnsafeBufferPointer<Scalar>,
@@ -65,6 +68,19 @@ extension OptimizerKernels {
         let count = p.count
         guard count > 0 else { return }
         let (p, g, m, v) = (p.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!)
+        let level = KernelFamily.optimizerUpdate.levelForRun()
+        if level > .portable {
+            if let (p, g, m, v) = floats(p, g, m, v) {
+                (level == .avx2 ? nabla_adam_f32_avx2 : nabla_adam_f32_avx512)(
+                    p, g, m, v, Int64(count), Float(stepSize), Float(correction2Root), Float(beta1),
+                    Float(beta2), Float(epsilon))
+            } else if let (p, g, m, v) = doubles(p, g, m, v) {
+                (level == .avx2 ? nabla_adam_f64_avx2 : nabla_adam_f64_avx512)(
+                    p, g, m, v, Int64(count), Double(stepSize), Double(correction2Root), Double(beta1),
+                    Double(beta2), Double(epsilon))
+            }
+            return
+        }
         let (oneMinusBeta1, oneMinusBeta2) = (1 - beta1, 1 - beta2)
         // Eight at a time (the scalar `squareRoot` is a libm call that blocks vectorizing), then
         // the tail; both round exactly alike.
@@ -91,6 +107,36 @@ extension OptimizerKernels {
             v[i] = second
             p[i] -= stepSize * first / (second.squareRoot() / correction2Root + epsilon)
         }
+    }
+}
+
+extension OptimizerKernels {
+    /// The four buffers as `Float` pointers, when `Scalar` is `Float`.
+    @inline(__always)
+    static func floats<Scalar>(
+        _ p: UnsafeMutablePointer<Scalar>, _ g: UnsafePointer<Scalar>, _ m: UnsafeMutablePointer<Scalar>,
+        _ v: UnsafeMutablePointer<Scalar>
+    ) -> (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)? {
+        guard Scalar.self == Float.self else { return nil }
+        return (
+            UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self),
+            UnsafeRawPointer(g).assumingMemoryBound(to: Float.self),
+            UnsafeMutableRawPointer(m).assumingMemoryBound(to: Float.self),
+            UnsafeMutableRawPointer(v).assumingMemoryBound(to: Float.self))
+    }
+
+    /// The four buffers as `Double` pointers, when `Scalar` is `Double`.
+    @inline(__always)
+    static func doubles<Scalar>(
+        _ p: UnsafeMutablePointer<Scalar>, _ g: UnsafePointer<Scalar>, _ m: UnsafeMutablePointer<Scalar>,
+        _ v: UnsafeMutablePointer<Scalar>
+    ) -> (UnsafeMutablePointer<Double>, UnsafePointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>)? {
+        guard Scalar.self == Double.self else { return nil }
+        return (
+            UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self),
+            UnsafeRawPointer(g).assumingMemoryBound(to: Double.self),
+            UnsafeMutableRawPointer(m).assumingMemoryBound(to: Double.self),
+            UnsafeMutableRawPointer(v).assumingMemoryBound(to: Double.self))
     }
 }
 

@@ -1,3 +1,5 @@
+import CNablaKernels
+
 /// The loops of 2-D pooling over NCHW buffers, sized by a ``Convolution2DGeometry`` whose
 /// `channels` are pooled independently (dilation 1).
 public enum PoolingKernels {
@@ -89,6 +91,20 @@ public enum PoolingKernels {
         let (width, plane) = (g.width, g.height * g.width)
         let (outputHeight, outputWidth) = (g.outputHeight, g.outputWidth)
         let isTwoByTwo = g.kernelHeight == 2 && g.kernelWidth == 2 && c.strideWidth == 2
+        if isTwoByTwo && S.self == Float.self {
+            let level = KernelFamily.maxPooling.levelForRun()
+            if level > .portable {
+                let sizes = (
+                    Int64(g.batch * g.channels), Int64(g.height), Int64(width), Int64(outputHeight),
+                    Int64(outputWidth), Int64(c.strideHeight))
+                let floats = UnsafeRawPointer(source).assumingMemoryBound(to: Float.self)
+                let pooled = UnsafeMutableRawPointer(output).assumingMemoryBound(to: Float.self)
+                let offsets = UnsafeMutableRawPointer(indices).assumingMemoryBound(to: Int64.self)
+                (level == .avx2 ? nabla_max_pool_2x2_f32_avx2 : nabla_max_pool_2x2_f32_avx512)(
+                    floats, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, pooled, offsets)
+                return
+            }
+        }
         // Ties keep the first in window order; a NaN wins unless a NaN came first. Written as
         // two comparisons and no short circuit, so the choice compiles to conditional moves:
         // the maxima are unpredictable, and branches on them cost more than the comparisons.

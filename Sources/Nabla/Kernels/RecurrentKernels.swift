@@ -21,6 +21,8 @@ struct RecurrentForwardStep<Scalar> {
     let previousCell: UnsafePointer<Scalar>?, nextCell: UnsafeMutablePointer<Scalar>?
     /// `[B, h]`: what the backward reads besides the gates.
     let saved: UnsafeMutablePointer<Scalar>
+    /// The level of the gates' vector math, looked up once for the whole sequence.
+    let level: SIMDLevel
 }
 
 /// One step's buffers, `batch` rows each, for a cell's pointwise backward.
@@ -77,6 +79,7 @@ enum RecurrentKernels {
         let width = Cell.gateCount * h, stateRows = batch * h
         let (previousBlock, nextBlock) = reversed ? (1, 0) : (0, 1)
         let (first, last, step) = reversed ? (steps - 1, 0, -1) : (0, steps - 1, 1)
+        let level = Scalar.self == Float.self ? KernelFamily.vectorMath.levelForRun() : .portable
         for t in stride(from: first, through: last, by: step) {
             let stepGates = UnsafeMutableBufferPointer(rebasing: gates[(t * batch * width)...].prefix(batch * width))
             // h · W_hhᵀ, every gate in one GEMM: into the gates when b_hh is folded, else onto b_hh.
@@ -99,7 +102,7 @@ enum RecurrentKernels {
                     nextHidden: hidden.baseAddress! + (t + nextBlock) * stateRows,
                     previousCell: cell.map { UnsafePointer($0.baseAddress! + (t + previousBlock) * stateRows) },
                     nextCell: cell.map { $0.baseAddress! + (t + nextBlock) * stateRows },
-                    saved: saved.baseAddress! + t * stateRows),
+                    saved: saved.baseAddress! + t * stateRows, level: level),
                 batch: batch, hiddenSize: h)
         }
     }
@@ -162,12 +165,12 @@ enum LSTMCellKernels: RecurrentCellKernels {
         for b in 0..<batch {
             let row = step.gates + b * 4 * h
             // i, f ← σ; g ← tanh; o ← σ, in place, each gate block at once.
-            ElementwiseKernels.sigmoid(row, into: row, count: 2 * h)
-            ElementwiseKernels.tanh(row + 2 * h, into: row + 2 * h, count: h)
-            ElementwiseKernels.sigmoid(row + 3 * h, into: row + 3 * h, count: h)
+            ElementwiseKernels.sigmoid(row, into: row, count: 2 * h, level: step.level)
+            ElementwiseKernels.tanh(row + 2 * h, into: row + 2 * h, count: h, level: step.level)
+            ElementwiseKernels.sigmoid(row + 3 * h, into: row + 3 * h, count: h, level: step.level)
             let k = b * h
             for j in 0..<h { nextCell[k + j] = row[h + j] * cell[k + j] + row[j] * row[2 * h + j] }
-            ElementwiseKernels.tanh(nextCell + k, into: step.saved + k, count: h)
+            ElementwiseKernels.tanh(nextCell + k, into: step.saved + k, count: h, level: step.level)
             for j in 0..<h { step.nextHidden[k + j] = row[3 * h + j] * step.saved[k + j] }
         }
     }
@@ -210,14 +213,14 @@ enum GRUCellKernels: RecurrentCellKernels {
             let row = step.gates + b * 3 * h, hiddenRow = fromHidden + b * 3 * h
             // r, z ← σ(x_r + h_r, x_z + h_z); n ← tanh(x_n + r ⊙ h_n).
             for j in 0..<(2 * h) { row[j] += hiddenRow[j] }
-            ElementwiseKernels.sigmoid(row, into: row, count: 2 * h)
+            ElementwiseKernels.sigmoid(row, into: row, count: 2 * h, level: step.level)
             let k = b * h
             for j in 0..<h {
                 let candidate = hiddenRow[2 * h + j]
                 step.saved[k + j] = candidate
                 row[2 * h + j] += row[j] * candidate
             }
-            ElementwiseKernels.tanh(row + 2 * h, into: row + 2 * h, count: h)
+            ElementwiseKernels.tanh(row + 2 * h, into: row + 2 * h, count: h, level: step.level)
             for j in 0..<h {
                 let (z, n) = (row[h + j], row[2 * h + j])
                 step.nextHidden[k + j] = (1 - z) * n + z * step.previousHidden[k + j]

@@ -134,12 +134,19 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     case winogradTransforms = "Winograd transforms and products"
     /// Direct few-channel convolutions: the forward with bias, the filter and bias gradients.
     case fewChannelConvolution = "few-channel convolution"
+    /// exp, tanh, sigmoid, erfc, GELU and its derivative over `Float` buffers (VectorMath.swift),
+    /// and the row softmax's exponentials.
+    case vectorMath = "vector math"
+    /// The 2×2, column-stride-2 unpadded max pool of `Float` planes (PoolingKernels.swift).
+    case maxPooling = "max pooling"
+    /// Adam's update without weight decay or AMSGrad (OptimizerKernels.swift).
+    case optimizerUpdate = "optimizer updates"
 
     /// The highest level this family has code for.
     public var highestLevel: SIMDLevel {
         switch self {
-        case .winogradTransforms: .avx512
-        case .fewChannelConvolution: .avx512
+        case .winogradTransforms, .fewChannelConvolution, .vectorMath, .maxPooling, .optimizerUpdate:
+            .avx512
         }
     }
 

@@ -1,15 +1,27 @@
+import CNablaKernels
+
 /// Softmax over the rows of a row-major matrix in one pass per row: the maximum, `exp(x − max)`
 /// and its sum, then the quotient, with no intermediate tensors; rows are split across the BLAS
 /// threads when there are many. The same values as `exp(x − max) / Σ exp(x − max)` through
 /// tensor ops (which is what it replaces), row by row: a row holding NaN, or whose maximum is
 /// infinite (an all-masked row is all −∞), gives NaN throughout, as `x − max` does there.
+/// `Float` rows run in C above the portable level (``KernelFamily/vectorMath``), with the same
+/// bits: the sum adds eight lanes block by block of eight at every level.
 enum SoftmaxKernels {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func softmaxRows<Scalar: TensorScalar>(
         _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, rows: Int, columns: Int
     ) {
         guard rows > 0, columns > 0 else { return }
+        let level = Scalar.self == Float.self ? KernelFamily.vectorMath.levelForRun() : .portable
         ElementwiseKernels.forEachPart(of: rows, alignment: 1, parallelFrom: Swift.max(2, (1 << 16) / columns)) { part in
+            if level > .portable {
+                let x = UnsafeRawPointer(input + part.lowerBound * columns).assumingMemoryBound(to: Float.self)
+                let y = UnsafeMutableRawPointer(output + part.lowerBound * columns).assumingMemoryBound(to: Float.self)
+                (level == .avx2 ? nabla_softmax_rows_f32_avx2 : nabla_softmax_rows_f32_avx512)(
+                    x, y, Int64(part.count), Int64(columns))
+                return
+            }
             for row in part {
                 let x = input + row * columns, y = output + row * columns
                 if Scalar.self == Float.self {

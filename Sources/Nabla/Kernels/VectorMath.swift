@@ -1,3 +1,4 @@
+import CNablaKernels
 import Dispatch
 
 // tanh, the logistic sigmoid, exp, erfc and exact GELU over buffers, eight `Float` lanes at a time.
@@ -11,65 +12,108 @@ import Dispatch
 // callers do too) and its derivative within 3·10⁻⁷. NaN is kept, ±∞ give the limits, tanh and
 // GELU keep −0. Every element, body or tail, goes through the same lanes, so a value's result
 // does not depend on where it sits, nor on the threads (large buffers are split across the BLAS
-// threads). `Double` keeps libm, on one thread.
+// threads). `Double` keeps libm, on one thread. Above the portable level the same lanes run in
+// C (CNablaKernels' VectorMath.c, 8 lanes at AVX2 and 16 at AVX-512, no FMA): the same bits.
 
 extension ElementwiseKernels {
     /// `output[i] = exp(input[i])`, for `count` elements; `output` may be `input`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func exp<Scalar: TensorScalar>(_ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int) {
-        apply(input, output, count, VectorMath.Exp.self) { Scalar.exp($0) }
+    static func exp<Scalar: TensorScalar>(
+        _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int,
+        level: SIMDLevel?
+    ) {
+        apply(input, output, count, VectorMath.Exp.self, level) { Scalar.exp($0) }
     }
 
     /// `output[i] = tanh(input[i])`, for `count` elements; `output` may be `input`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func tanh<Scalar: TensorScalar>(_ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int) {
-        apply(input, output, count, VectorMath.Tanh.self) { Scalar.tanh($0) }
+    static func tanh<Scalar: TensorScalar>(
+        _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int,
+        level: SIMDLevel?
+    ) {
+        apply(input, output, count, VectorMath.Tanh.self, level) { Scalar.tanh($0) }
     }
 
     /// `output[i] = 1 / (1 + exp(−input[i]))`, for `count` elements; `output` may be `input`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func sigmoid<Scalar: TensorScalar>(_ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int) {
-        apply(input, output, count, VectorMath.Sigmoid.self) { Scalar.sigmoid($0) }
+    static func sigmoid<Scalar: TensorScalar>(
+        _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int,
+        level: SIMDLevel?
+    ) {
+        apply(input, output, count, VectorMath.Sigmoid.self, level) { Scalar.sigmoid($0) }
     }
 
     /// Exact GELU, `x · erfc(−x/√2) / 2`, for `count` elements: `gelu(+∞) = +∞`, `gelu(−∞) = 0`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func gelu<Scalar: TensorScalar>(_ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int) {
-        apply(input, output, count, VectorMath.GELU.self) { Scalar.gelu($0, .none) }
+    static func gelu<Scalar: TensorScalar>(
+        _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int,
+        level: SIMDLevel?
+    ) {
+        apply(input, output, count, VectorMath.GELU.self, level) { Scalar.gelu($0, .none) }
     }
 
     /// The derivative of exact GELU, `Φ(x) + x · φ(x)`, for `count` elements: 1 at +∞, 0 at −∞.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func geluDerivative<Scalar: TensorScalar>(
-        _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int
+        _ input: UnsafePointer<Scalar>, into output: UnsafeMutablePointer<Scalar>, count: Int,
+        level: SIMDLevel?
     ) {
-        apply(input, output, count, VectorMath.GELUDerivative.self) { Scalar.geluDerivative($0, .none) }
+        apply(input, output, count, VectorMath.GELUDerivative.self, level) { Scalar.geluDerivative($0, .none) }
     }
 
-    /// `Function` for `Float`, eight lanes at a time; `scalar` (libm) for `Double`, one thread.
-    /// A type, not a closure, so that the lanes inline into the loop.
+    // The same, at the vector-math family's level, looked up now (Math.swift's tensor functions).
+    static func exp<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int) {
+        exp(x, into: y, count: count, level: nil)
+    }
+    static func tanh<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int) {
+        tanh(x, into: y, count: count, level: nil)
+    }
+    static func sigmoid<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int) {
+        sigmoid(x, into: y, count: count, level: nil)
+    }
+    static func gelu<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int) {
+        gelu(x, into: y, count: count, level: nil)
+    }
+    static func geluDerivative<Scalar: TensorScalar>(
+        _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>, count: Int
+    ) {
+        geluDerivative(x, into: y, count: count, level: nil)
+    }
+
+    /// `Function` for `Float`, at `level` (by default ``KernelFamily/vectorMath``'s, looked up
+    /// now: a caller that runs many small buffers looks it up once and passes it); `scalar`
+    /// (libm) for `Double`, one thread. A type, not a closure, so that the lanes inline into the
+    /// loop.
     @inline(__always)
     private static func apply<Scalar: TensorScalar, Function: LaneFunction>(
         _ input: UnsafePointer<Scalar>, _ output: UnsafeMutablePointer<Scalar>, _ count: Int,
-        _ function: Function.Type, scalar: (Scalar) -> Scalar
+        _ function: Function.Type, _ level: SIMDLevel?, scalar: (Scalar) -> Scalar
     ) {
         if Scalar.self == Float.self {
-            floatLanes(input, output, count, Function.self)
+            floatLanes(input, output, count, Function.self, level ?? KernelFamily.vectorMath.levelForRun())
         } else {
             for i in 0..<count { output[i] = scalar(input[i]) }
         }
     }
 
-    /// Runs `lanes` over `count` values of a buffer of `Scalar == Float`, the tail zero-padded,
-    /// split across the BLAS threads when large.
+    /// Runs `Function` over `count` values of a buffer of `Scalar == Float` at `level`, split
+    /// across the BLAS threads when large: in C above ``SIMDLevel/portable``, else eight lanes
+    /// at a time in Swift, the tail zero-padded.
     @inline(__always)
     private static func floatLanes<Scalar, Function: LaneFunction>(
         _ input: UnsafePointer<Scalar>, _ output: UnsafeMutablePointer<Scalar>, _ count: Int,
-        _ function: Function.Type
+        _ function: Function.Type, _ level: SIMDLevel
     ) {
         let x = UnsafeRawPointer(input), y = UnsafeMutableRawPointer(output)
         let width = 8, stride = MemoryLayout<Float>.stride
-        forEachPart(of: count, alignment: width) { part in
+        // Parts of whole 16-lane vectors, so that an AVX-512 part has no tail but the last.
+        forEachPart(of: count, alignment: 16) { part in
+            if level > .portable {
+                Function.kernel(at: level)(
+                    x.assumingMemoryBound(to: Float.self) + part.lowerBound,
+                    y.assumingMemoryBound(to: Float.self) + part.lowerBound, Int64(part.count))
+                return
+            }
             var start = part.lowerBound
             while start + width <= part.upperBound {
                 let v = x.loadUnaligned(fromByteOffset: start * stride, as: SIMD8<Float>.self)
@@ -110,20 +154,56 @@ extension ElementwiseKernels {
     }
 }
 
-/// A function of eight `Float` lanes.
+/// A C kernel over a `Float` buffer: input, output (which may be the input), count.
+typealias FloatBufferKernel = @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int64) -> Void
+
+/// A function of eight `Float` lanes, and the same function over buffers in C.
 protocol LaneFunction {
     static func lanes(_ x: SIMD8<Float>) -> SIMD8<Float>
+    /// The CNablaKernels function at `level` (above ``SIMDLevel/portable``): the same bits.
+    static func kernel(at level: SIMDLevel) -> FloatBufferKernel
 }
 
 /// The lane-wise functions behind ``ElementwiseKernels``' `exp`, `tanh`, `sigmoid` and `gelu`.
 enum VectorMath {
     typealias Lanes = SIMD8<Float>
 
-    enum Exp: LaneFunction { static func lanes(_ x: Lanes) -> Lanes { exp(x) } }
-    enum Tanh: LaneFunction { static func lanes(_ x: Lanes) -> Lanes { tanh(x) } }
-    enum Sigmoid: LaneFunction { static func lanes(_ x: Lanes) -> Lanes { sigmoid(x) } }
-    enum GELU: LaneFunction { static func lanes(_ x: Lanes) -> Lanes { gelu(x) } }
-    enum GELUDerivative: LaneFunction { static func lanes(_ x: Lanes) -> Lanes { geluDerivative(x) } }
+    enum Exp: LaneFunction {
+        static func lanes(_ x: Lanes) -> Lanes { exp(x) }
+        static func kernel(at level: SIMDLevel) -> FloatBufferKernel {
+            level == .avx2 ? nabla_exp_f32_avx2 : nabla_exp_f32_avx512
+        }
+    }
+    enum Tanh: LaneFunction {
+        static func lanes(_ x: Lanes) -> Lanes { tanh(x) }
+        static func kernel(at level: SIMDLevel) -> FloatBufferKernel {
+            level == .avx2 ? nabla_tanh_f32_avx2 : nabla_tanh_f32_avx512
+        }
+    }
+    enum Sigmoid: LaneFunction {
+        static func lanes(_ x: Lanes) -> Lanes { sigmoid(x) }
+        static func kernel(at level: SIMDLevel) -> FloatBufferKernel {
+            level == .avx2 ? nabla_sigmoid_f32_avx2 : nabla_sigmoid_f32_avx512
+        }
+    }
+    enum ERFC: LaneFunction {
+        static func lanes(_ x: Lanes) -> Lanes { erfc(x) }
+        static func kernel(at level: SIMDLevel) -> FloatBufferKernel {
+            level == .avx2 ? nabla_erfc_f32_avx2 : nabla_erfc_f32_avx512
+        }
+    }
+    enum GELU: LaneFunction {
+        static func lanes(_ x: Lanes) -> Lanes { gelu(x) }
+        static func kernel(at level: SIMDLevel) -> FloatBufferKernel {
+            level == .avx2 ? nabla_gelu_f32_avx2 : nabla_gelu_f32_avx512
+        }
+    }
+    enum GELUDerivative: LaneFunction {
+        static func lanes(_ x: Lanes) -> Lanes { geluDerivative(x) }
+        static func kernel(at level: SIMDLevel) -> FloatBufferKernel {
+            level == .avx2 ? nabla_gelu_derivative_f32_avx2 : nabla_gelu_derivative_f32_avx512
+        }
+    }
 
     /// `|x|`, by clearing the sign bit.
     @inline(__always)
@@ -131,19 +211,21 @@ enum VectorMath {
         unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Lanes.self)
     }
 
-    /// `eˣ`: finite up to x = 88.72283, `+∞` above, 0 below −103.97, NaN kept. The result
-    /// is subnormal where eˣ is.
+    /// `eˣ`: finite up to x = 88.72283, `+∞` above, 0 below −104 (eˣ rounds to 0 below
+    /// ln 2⁻¹⁵⁰ ≈ −103.9721), NaN kept. The result is subnormal where eˣ is.
     ///
     /// Arithmetic that produces a subnormal takes a slow microcode path on x86 (in a causal
     /// softmax, half of whose scores are −∞, one instruction after it held a third of the
     /// samples). So lanes below −87.33, where eˣ leaves the normal range, are clamped and then
-    /// set to 0, and only when some lane lies in [−103.97, −87.33) (or needs 2¹²⁸) does the
+    /// set to 0, and only when some lane lies in [−104, −87.33) (or needs 2¹²⁸) does the
     /// exponent go on in two factors. A normal result is `y · 2ⁿ` exactly either way, so a
     /// lane's bits never depend on its neighbours.
     @inline(__always)
     static func exp(_ x: Lanes) -> Lanes {
         // Two factors for a subnormal result, or for 2¹²⁸ (n = 128 above 88.3762).
-        let twoFactors = any(((x .< -87.33) .& (x .>= -103.97)) .| ((x .> 88.3762) .& (x .<= 88.72283)))
+        // (Not −103.97: eˣ rounds up to 2⁻¹⁴⁹ down to −103.9721, so a lane there would depend on
+        // its neighbours, and 8-lane and 16-lane vectors would differ.)
+        let twoFactors = any(((x .< -87.33) .& (x .>= -104)) .| ((x .> 88.3762) .& (x .<= 88.72283)))
         let lowest: Float = twoFactors ? -104 : -87.33
         var clamped = x.replacing(with: lowest, where: x .< lowest)
         clamped.replace(with: 88.72283, where: clamped .> 88.72283)
