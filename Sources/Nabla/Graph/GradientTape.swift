@@ -330,17 +330,19 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
     private static func checkRuleResult(
         _ node: TapeNode<Scalar>, _ gradients: [Variable<Scalar>?], _ needs: [Bool]
     ) {
-        let op = "\(node.name) backward"
+        // Index loops and the op's name built only for a message: this runs once per node.
+        func op() -> String { "\(node.name) backward" }
         Misuse.check(
-            gradients.count == node.inputs.count, op,
+            gradients.count == node.inputs.count, op(),
             "the rule returned \(gradients.count) gradients for \(node.inputs.count) inputs")
-        for (index, (input, gradient)) in zip(node.inputs, gradients).enumerated() {
-            guard let gradient else {
-                Misuse.check(!needs[index], op, "the rule gave no gradient for needed input \(index)")
+        for index in gradients.indices {
+            let input = node.inputs[index]
+            guard let gradient = gradients[index] else {
+                Misuse.check(!needs[index], op(), "the rule gave no gradient for needed input \(index)")
                 continue
             }
             Misuse.check(
-                gradient.shape == input.shape, op,
+                gradient.shape == input.shape, op(),
                 "gradient \(gradient.shape) for input \(index) of shape \(input.shape)")
             if GraphContext.detectsAnomalies,
                 !gradient.value.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) })

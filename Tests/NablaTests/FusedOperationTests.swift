@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+
+@testable import Nabla
+
+// The fused ops of the autodiff path (recurrent cells, affine normalization, bias plus
+// activation): against central differences through the op table (OperationSpecs+Fused.swift),
+// and here against the unfused composition they replace, with NaN inputs and empty batches.
+
+/// A fused op and the composition of unfused ops it stands for, on the same inputs.
+struct FusedCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let inputShapes: [[Int]]
+    let fused: @Sendable ([Variable<Double>]) -> Variable<Double>
+    let unfused: @Sendable ([Variable<Double>]) -> Variable<Double>
+    let fusedFloat: @Sendable ([Variable<Float>]) -> Variable<Float>
+    let unfusedFloat: @Sendable ([Variable<Float>]) -> Variable<Float>
+
+    var testDescription: String { name }
+
+    /// `inputShapes` with the first axis (the batch) set to `batch`.
+    func shapes(batch: Int) -> [[Int]] {
+        inputShapes.map { shape in shape.count >= 2 ? [batch] + shape.dropFirst() : shape }
+    }
+}
+
+/// The unfused LSTM step, as `LSTM`'s graph step was written: `[2, B, h]`, `h'` then `c'`.
+func unfusedLSTMCell<S: TensorScalar>(_ x: [Variable<S>]) -> Variable<S> {
+    typealias Ops = TensorOperations<S>
+    let h = x[2].shape[1]
+    let gates = Ops.split(x[0] + x[1], sizes: [h, h, h, h], alongAxis: 1)
+    let (i, f, g, o) = (Ops.sigmoid(gates[0]), Ops.sigmoid(gates[1]), Ops.tanh(gates[2]), Ops.sigmoid(gates[3]))
+    let cell = f * x[2] + i * g
+    return Ops.stack([o * Ops.tanh(cell), cell], alongAxis: 0)
+}
+
+/// The unfused GRU step, as `GRU`'s graph step was written.
+func unfusedGRUCell<S: TensorScalar>(_ x: [Variable<S>]) -> Variable<S> {
+    typealias Ops = TensorOperations<S>
+    let h = x[2].shape[1]
+    let input = Ops.split(x[0], sizes: [h, h, h], alongAxis: 1)
+    let hidden = Ops.split(x[1], sizes: [h, h, h], alongAxis: 1)
+    let r = Ops.sigmoid(input[0] + hidden[0])
+    let z = Ops.sigmoid(input[1] + hidden[1])
+    let n = Ops.tanh(input[2] + r * hidden[2])
+    return (1 - z) * n + z * x[2]
+}
+
+extension FusedCase {
+    static let all: [FusedCase] = [
+        FusedCase(
+            name: "lstmCell", inputShapes: [[3, 8], [3, 8], [3, 2]],
+            fused: { DOps.lstmCell(fromInput: $0[0], fromHidden: $0[1], cell: $0[2]) }, unfused: unfusedLSTMCell,
+            fusedFloat: { FOps.lstmCell(fromInput: $0[0], fromHidden: $0[1], cell: $0[2]) }, unfusedFloat: unfusedLSTMCell),
+        FusedCase(
+            name: "gruCell", inputShapes: [[3, 6], [3, 6], [3, 2]],
+            fused: { DOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) }, unfused: unfusedGRUCell,
+            fusedFloat: { FOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) }, unfusedFloat: unfusedGRUCell),
+    ]
+}
+
+@Suite struct FusedOperationTests {
+    /// Inputs in (−2, 2) and a random upstream gradient, by seed.
+    private func sample(_ shapes: [[Int]], seed: UInt64) -> [Tensor<Double>] {
+        var generator = SeededGenerator(seed: seed)
+        return shapes.map { Tensor<Double>.randomUniform(shape: $0, in: -2..<2, using: &generator) }
+    }
+
+    /// The fused op's value and first-order gradients equal the composition's, in Double to
+    /// 1e-12 and in Float to rounding; on the fast backward (nothing records it) and on the
+    /// recorded one (an outer tape watches, as for a second derivative).
+    @Test(arguments: FusedCase.all)
+    func matchesTheUnfusedComposition(_ fusedCase: FusedCase) {
+        let inputs = sample(fusedCase.inputShapes, seed: 3)
+        let variables = inputs.map { DOps.variable($0) }
+        let expected = withoutRecording { fusedCase.unfused(variables) }
+        var generator = SeededGenerator(seed: 4)
+        let upstream = Tensor<Double>.randomUniform(shape: expected.shape, in: -1..<1, using: &generator)
+        let unfusedGradients = GradientCheck.gradients(of: fusedCase.unfused, at: variables, upstream: upstream)
+        expectClose(withoutRecording { fusedCase.fused(variables) }.value, expected.value, rtol: 1e-12, atol: 1e-12)
+        let fast = GradientCheck.gradients(of: fusedCase.fused, at: variables, upstream: upstream)
+        let outer = GradientTape<Double>()
+        outer.watch(variables)
+        let recorded = outer.record { GradientCheck.gradients(of: fusedCase.fused, at: variables, upstream: upstream) }
+        for (index, expectedGradient) in unfusedGradients.enumerated() {
+            expectClose(fast[index].value, expectedGradient.value, rtol: 1e-12, atol: 1e-12)
+            expectClose(recorded[index].value, expectedGradient.value, rtol: 1e-12, atol: 1e-12)
+        }
+        // Float: the kernels against the composition, to rounding.
+        let floats = inputs.map { FOps.variable(converted($0, to: Float.self)) }
+        let floatUpstream = converted(upstream, to: Float.self)
+        expectClose(
+            withoutRecording { fusedCase.fusedFloat(floats) }.value,
+            withoutRecording { fusedCase.unfusedFloat(floats) }.value, rtol: 1e-5, atol: 1e-6)
+        let floatFused = GradientCheck.gradients(of: fusedCase.fusedFloat, at: floats, upstream: floatUpstream)
+        let floatUnfused = GradientCheck.gradients(of: fusedCase.unfusedFloat, at: floats, upstream: floatUpstream)
+        for (a, b) in zip(floatFused, floatUnfused) { expectClose(a.value, b.value, rtol: 1e-5, atol: 1e-6) }
+    }
+
+    /// A NaN in any input makes the output and every gradient that depends on it NaN.
+    @Test(arguments: FusedCase.all)
+    func nanPropagates(_ fusedCase: FusedCase) {
+        for poisoned in fusedCase.inputShapes.indices {
+            var inputs = sample(fusedCase.inputShapes, seed: 5)
+            inputs[poisoned] = inputs[poisoned].map { _ in .nan }
+            let variables = inputs.map { DOps.variable($0) }
+            let output = withoutRecording { fusedCase.fused(variables) }
+            let reference = withoutRecording { fusedCase.unfused(variables) }
+            let upstream = Tensor<Double>(repeating: 0.5, shape: output.shape)
+            let gradients = GradientCheck.gradients(of: fusedCase.fused, at: variables, upstream: upstream)
+            let referenceGradients = GradientCheck.gradients(of: fusedCase.unfused, at: variables, upstream: upstream)
+            // NaN exactly where the composition has NaN.
+            #expect(output.value.scalars.map(\.isNaN) == reference.value.scalars.map(\.isNaN), "\(fusedCase.name) input \(poisoned)")
+            #expect(output.value.scalars.contains { $0.isNaN }, "\(fusedCase.name) input \(poisoned)")
+            for (index, (a, b)) in zip(gradients, referenceGradients).enumerated() {
+                #expect(
+                    a.value.scalars.map(\.isNaN) == b.value.scalars.map(\.isNaN),
+                    "\(fusedCase.name) input \(poisoned), gradient \(index)")
+            }
+        }
+    }
+
+    /// An empty batch gives an empty output and empty gradients of the inputs' shapes.
+    @Test(arguments: FusedCase.all)
+    func emptyBatch(_ fusedCase: FusedCase) {
+        let shapes = fusedCase.shapes(batch: 0)
+        let variables = shapes.map { DOps.variable(.zeros(shape: $0)) }
+        let output = withoutRecording { fusedCase.fused(variables) }
+        #expect(output.shape == withoutRecording { fusedCase.unfused(variables) }.shape)
+        let gradients = GradientCheck.gradients(of: fusedCase.fused, at: variables, upstream: .zeros(shape: output.shape))
+        #expect(gradients.map(\.shape) == shapes)
+    }
+}

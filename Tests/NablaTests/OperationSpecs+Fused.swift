@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+@testable import Nabla
+
+// Rows for the fused ops of the autodiff path, with naive loop references.
+
+extension OperationSpec {
+    static let fused: [OperationSpec] = [
+        .init(name: "lstmCell", inputShapes: [[3, 8], [3, 8], [3, 2]], domain: .any,
+              double: { DOps.lstmCell(fromInput: $0[0], fromHidden: $0[1], cell: $0[2]) },
+              float: { FOps.lstmCell(fromInput: $0[0], fromHidden: $0[1], cell: $0[2]) },
+              reference: { naiveLSTMCell($0[0], $0[1], $0[2]) }),
+        .init(name: "gruCell", inputShapes: [[3, 6], [3, 6], [3, 2]], domain: .any,
+              double: { DOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) },
+              float: { FOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) },
+              reference: { naiveGRUCell($0[0], $0[1], $0[2]) }),
+    ]
+}
+
+private func logistic(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+
+/// `[2, B, h]`: h' then c', element by element.
+func naiveLSTMCell(_ a: Tensor<Double>, _ b: Tensor<Double>, _ c: Tensor<Double>) -> Tensor<Double> {
+    let (batch, h) = (c.shape[0], c.shape[1])
+    var out = [Double](repeating: 0, count: 2 * batch * h)
+    for n in 0..<batch {
+        for j in 0..<h {
+            func gate(_ k: Int) -> Double { a[n, k * h + j] + b[n, k * h + j] }
+            let cell = logistic(gate(1)) * c[n, j] + logistic(gate(0)) * Foundation.tanh(gate(2))
+            out[n * h + j] = logistic(gate(3)) * Foundation.tanh(cell)
+            out[batch * h + n * h + j] = cell
+        }
+    }
+    return Tensor(shape: [2, batch, h], scalars: out)
+}
+
+/// `[B, h]`: h', element by element.
+func naiveGRUCell(_ x: Tensor<Double>, _ s: Tensor<Double>, _ hidden: Tensor<Double>) -> Tensor<Double> {
+    let (batch, h) = (hidden.shape[0], hidden.shape[1])
+    var out = [Double](repeating: 0, count: batch * h)
+    for n in 0..<batch {
+        for j in 0..<h {
+            let r = logistic(x[n, j] + s[n, j]), z = logistic(x[n, h + j] + s[n, h + j])
+            let candidate = Foundation.tanh(x[n, 2 * h + j] + r * s[n, 2 * h + j])
+            out[n * h + j] = (1 - z) * candidate + z * hidden[n, j]
+        }
+    }
+    return Tensor(shape: [batch, h], scalars: out)
+}
