@@ -131,3 +131,34 @@ extension FusedCase {
         #expect(gradients.map(\.shape) == shapes)
     }
 }
+
+/// The backward walk adds a variable's gradients in place when nothing records it (a matrix
+/// product's as a GEMM into the running sum): the same gradients as the recorded walk, which
+/// adds them with ops.
+@Suite struct InPlaceGradientSumTests {
+    @Test func sharedOperandsMatchTheRecordedWalk() {
+        var generator = SeededGenerator(seed: 8)
+        let w = DOps.variable(.randomUniform(shape: [4, 3], in: -1..<1, using: &generator))
+        let xs = (0..<3).map { _ in DOps.variable(.randomUniform(shape: [2, 3], in: -1..<1, using: &generator)) }
+        let v = DOps.variable(.randomUniform(shape: [3, 4], in: -1..<1, using: &generator))
+        // w enters through products with every operand layout, and elementwise; so does xs[0].
+        let f: GradientCheck.Function<Double> = { x in
+            let (w, v) = (x[0], x[1])
+            var total = DOps.matmul(x[2], w, transposeRHS: true)
+            total = total + DOps.matmul(x[3], v) + DOps.matmul(x[4], DOps.transpose(w, permutation: [1, 0]))
+            total = total + DOps.sum(DOps.matmul(w, x[2], transposeRHS: true)) * DOps.sum(x[2])
+            total = total + DOps.sum(DOps.matmul(x[3], DOps.matmul(w, v, transposeLHS: true, transposeRHS: true)))
+            total = total + DOps.matmul(x[2], v) * 0.5
+            return total + DOps.tanh(DOps.matmul(x[2], w, transposeRHS: true)) * DOps.matmul(x[3], w, transposeRHS: true)
+        }
+        let inputs = [w, v] + xs
+        let upstream = Tensor<Double>.randomUniform(shape: [2, 4], in: -1..<1, using: &generator)
+        let fast = GradientCheck.gradients(of: f, at: inputs, upstream: upstream)
+        let outer = GradientTape<Double>()
+        outer.watch(inputs)
+        let recorded = outer.record { GradientCheck.gradients(of: f, at: inputs, upstream: upstream) }
+        for (a, b) in zip(fast, recorded) { expectClose(a.value, b.value, rtol: 1e-12, atol: 1e-12) }
+        let report = GradientCheck.check(f, at: inputs.map(\.value))
+        #expect(report.passed, "\(report)")
+    }
+}

@@ -8,6 +8,11 @@ import Synchronization
 public typealias BackwardRule<Scalar: TensorScalar> =
     (_ upstream: Variable<Scalar>, _ needsGradient: [Bool]) -> [Variable<Scalar>?]
 
+/// Adds the gradient of one input of an op, from the op's upstream gradient, into a running sum
+/// in place; returns false where it does not apply (see ``TapeNode/accumulate``).
+typealias GradientAccumulator<Scalar: TensorScalar> =
+    (_ upstream: Tensor<Scalar>, _ index: Int, _ sum: inout Tensor<Scalar>) -> Bool
+
 /// Where a slice op's output sits in its one input: `range` along `axis`.
 struct SliceRegion: Sendable {
     let axis: Int
@@ -26,6 +31,10 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     /// pads its slice's gradient to the whole input, is only the fallback for overlapping slices.
     /// T slices of a sequence cost O(T) rather than O(T²).
     let slice: SliceRegion?
+    /// For the backward walk when no tape records it: adds the gradient of input `index` from
+    /// `upstream` into `sum` in place (a matrix product's as one GEMM with β = 1), where the
+    /// rule would compute it apart for the walk to add; returns false where it does not apply.
+    let accumulate: GradientAccumulator<Scalar>?
     /// The name scope the op was recorded in, for the graph export.
     let scope: String?
     /// Where the op was created (only in anomaly mode).
@@ -33,8 +42,10 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
 
     init(
         name: String, inputs: [Variable<Scalar>], output: Variable<Scalar>,
-        rule: @escaping BackwardRule<Scalar>, site: String?, slice: SliceRegion? = nil
+        rule: @escaping BackwardRule<Scalar>, site: String?, slice: SliceRegion? = nil,
+        accumulate: GradientAccumulator<Scalar>? = nil
     ) {
+        self.accumulate = accumulate
         self.name = name
         self.inputs = inputs
         self.outputID = output.id
@@ -231,10 +242,18 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
             gradients[id] = gradients[id].map { TensorOperations.add($0, whole) } ?? whole
         }
         let sourceIDs = Set(sources.map(\.id))
+        // With no tape recording this walk, a variable's gradients add up in place: `sums` holds
+        // the running sums the walk owns, until the variable's gradient is read.
+        let addsInPlace = backwardTapes.isEmpty
+        var sums: [UInt64: Tensor<Scalar>] = [:]
+        func settle(_ id: UInt64) {
+            if let sum = sums.removeValue(forKey: id) { gradients[id] = TensorOperations.constant(sum) }
+        }
         GraphContext.$activeTapes.withValue(backwardTapes) {
             for index in nodes.indices.reversed() {
                 guard let node = nodes[index] else { continue }
                 if !isPersistent { nodes[index] = nil }  // frees what the node saved once it has run
+                settle(node.outputID)
                 gatherSlices(of: node.outputID)  // every use of the output came later on the tape
                 guard relevant.contains(node.outputID), let upstream = gradients[node.outputID]
                 else { continue }
@@ -246,14 +265,38 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                     }
                     continue
                 }
-                let needs = node.inputs.map { relevant.contains($0.id) }
+                var needs = node.inputs.map { relevant.contains($0.id) }
+                // Inputs whose gradient the node adds straight into their running sum.
+                var accumulated = [Bool](repeating: false, count: needs.count)
+                if addsInPlace, let accumulate = node.accumulate {
+                    for (i, input) in node.inputs.enumerated() where needs[i] {
+                        guard var sum = sums.removeValue(forKey: input.id) ?? gradients[input.id]?.value else { continue }
+                        gradients[input.id] = nil
+                        accumulated[i] = accumulate(upstream.value, i, &sum)
+                        if accumulated[i] { needs[i] = false }
+                        sums[input.id] = sum
+                    }
+                }
                 let inputGradients = node.rule(upstream, needs)
                 Self.checkRuleResult(node, inputGradients, needs)
-                for (input, gradient) in zip(node.inputs, inputGradients) {
-                    guard let gradient, relevant.contains(input.id) else { continue }
-                    gradients[input.id] = gradients[input.id].map { TensorOperations.add($0, gradient) } ?? gradient
+                for (i, input) in node.inputs.enumerated() {
+                    guard !accumulated[i], let gradient = inputGradients[i], relevant.contains(input.id) else { continue }
+                    if addsInPlace, var sum = sums.removeValue(forKey: input.id) {
+                        sum += gradient.value
+                        sums[input.id] = sum
+                    } else if let existing = gradients[input.id] {
+                        if addsInPlace {
+                            gradients[input.id] = nil
+                            sums[input.id] = existing.value + gradient.value
+                        } else {
+                            gradients[input.id] = TensorOperations.add(existing, gradient)
+                        }
+                    } else {
+                        gradients[input.id] = gradient
+                    }
                 }
             }
+            for id in Array(sums.keys) { settle(id) }  // sources
             for id in Array(slices.keys) { gatherSlices(of: id) }  // variables no op produced
         }
         return gradients
