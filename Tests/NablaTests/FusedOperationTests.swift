@@ -15,13 +15,10 @@ struct FusedCase: Sendable, CustomTestStringConvertible {
     let unfused: @Sendable ([Variable<Double>]) -> Variable<Double>
     let fusedFloat: @Sendable ([Variable<Float>]) -> Variable<Float>
     let unfusedFloat: @Sendable ([Variable<Float>]) -> Variable<Float>
+    /// The inputs of an empty batch.
+    let emptyShapes: [[Int]]
 
     var testDescription: String { name }
-
-    /// `inputShapes` with the first axis (the batch) set to `batch`.
-    func shapes(batch: Int) -> [[Int]] {
-        inputShapes.map { shape in shape.count >= 2 ? [batch] + shape.dropFirst() : shape }
-    }
 }
 
 /// The unfused LSTM step, as `LSTM`'s graph step was written: `[2, B, h]`, `h'` then `c'`.
@@ -46,16 +43,40 @@ func unfusedGRUCell<S: TensorScalar>(_ x: [Variable<S>]) -> Variable<S> {
     return (1 - z) * n + z * x[2]
 }
 
+/// A padded convolution, then its bias added as a separate broadcast op.
+func unfusedConvolution<S: TensorScalar>(_ x: [Variable<S>]) -> Variable<S> {
+    typealias Ops = TensorOperations<S>
+    return Ops.conv2d(x[0], filter: x[1], configuration: .init(padding: 1))
+        + Ops.reshape(x[2], to: [1, x[2].shape[0], 1, 1])
+}
+
 extension FusedCase {
     static let all: [FusedCase] = [
         FusedCase(
             name: "lstmCell", inputShapes: [[3, 8], [3, 8], [3, 2]],
             fused: { DOps.lstmCell(fromInput: $0[0], fromHidden: $0[1], cell: $0[2]) }, unfused: unfusedLSTMCell,
-            fusedFloat: { FOps.lstmCell(fromInput: $0[0], fromHidden: $0[1], cell: $0[2]) }, unfusedFloat: unfusedLSTMCell),
+            fusedFloat: { FOps.lstmCell(fromInput: $0[0], fromHidden: $0[1], cell: $0[2]) }, unfusedFloat: unfusedLSTMCell,
+            emptyShapes: [[0, 8], [0, 8], [0, 2]]),
         FusedCase(
             name: "gruCell", inputShapes: [[3, 6], [3, 6], [3, 2]],
             fused: { DOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) }, unfused: unfusedGRUCell,
-            fusedFloat: { FOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) }, unfusedFloat: unfusedGRUCell),
+            fusedFloat: { FOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) }, unfusedFloat: unfusedGRUCell,
+            emptyShapes: [[0, 6], [0, 6], [0, 2]]),
+        // One input channel takes the few-channel kernels, which add the bias in their own pass.
+        FusedCase(
+            name: "conv2d(bias, one channel)", inputShapes: [[2, 1, 6, 5], [4, 1, 3, 3], [4]],
+            fused: { DOps.conv2d($0[0], filter: $0[1], bias: $0[2], configuration: .init(padding: 1)) },
+            unfused: unfusedConvolution,
+            fusedFloat: { FOps.conv2d($0[0], filter: $0[1], bias: $0[2], configuration: .init(padding: 1)) },
+            unfusedFloat: unfusedConvolution,
+            emptyShapes: [[0, 1, 6, 5], [4, 1, 3, 3], [4]]),
+        FusedCase(
+            name: "conv2d(bias, three channels)", inputShapes: [[2, 3, 5, 5], [4, 3, 3, 3], [4]],
+            fused: { DOps.conv2d($0[0], filter: $0[1], bias: $0[2], configuration: .init(padding: 1)) },
+            unfused: unfusedConvolution,
+            fusedFloat: { FOps.conv2d($0[0], filter: $0[1], bias: $0[2], configuration: .init(padding: 1)) },
+            unfusedFloat: unfusedConvolution,
+            emptyShapes: [[0, 3, 5, 5], [4, 3, 3, 3], [4]]),
     ]
 }
 
@@ -123,7 +144,7 @@ extension FusedCase {
     /// An empty batch gives an empty output and empty gradients of the inputs' shapes.
     @Test(arguments: FusedCase.all)
     func emptyBatch(_ fusedCase: FusedCase) {
-        let shapes = fusedCase.shapes(batch: 0)
+        let shapes = fusedCase.emptyShapes
         let variables = shapes.map { DOps.variable(.zeros(shape: $0)) }
         let output = withoutRecording { fusedCase.fused(variables) }
         #expect(output.shape == withoutRecording { fusedCase.unfused(variables) }.shape)
