@@ -77,7 +77,39 @@ extension FusedCase {
             fusedFloat: { FOps.conv2d($0[0], filter: $0[1], bias: $0[2], configuration: .init(padding: 1)) },
             unfusedFloat: unfusedConvolution,
             emptyShapes: [[0, 3, 5, 5], [4, 3, 3, 3], [4]]),
+        FusedCase(
+            name: "batchNorm(training, NCHW)", inputShapes: [[3, 2, 3, 2], [2], [2]],
+            fused: { DOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0, 2, 3], epsilon: 1e-3) },
+            unfused: { unfusedNormalization($0, axes: [0, 2, 3], parameterShape: { [1, $0[0], 1, 1] }) },
+            fusedFloat: { FOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0, 2, 3], epsilon: 1e-3) },
+            unfusedFloat: { unfusedNormalization($0, axes: [0, 2, 3], parameterShape: { [1, $0[0], 1, 1] }) },
+            emptyShapes: [[2, 0, 3, 2], [0], [0]]),
+        FusedCase(
+            name: "batchNorm(training, [N, F])", inputShapes: [[5, 3], [3], [3]],
+            fused: { DOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0], epsilon: 1e-3) },
+            unfused: { unfusedNormalization($0, axes: [0], parameterShape: { [1, $0[0]] }) },
+            fusedFloat: { FOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0], epsilon: 1e-3) },
+            unfusedFloat: { unfusedNormalization($0, axes: [0], parameterShape: { [1, $0[0]] }) },
+            emptyShapes: [[2, 0], [0], [0]]),
+        FusedCase(
+            name: "layerNorm(axes: [1, 2])", inputShapes: [[3, 2, 5], [2, 5], [2, 5]],
+            fused: { DOps.layerNorm($0[0], scale: $0[1], offset: $0[2], axes: [1, 2], epsilon: 1e-3) },
+            unfused: { unfusedNormalization($0, axes: [1, 2], parameterShape: { [1] + $0 }) },
+            fusedFloat: { FOps.layerNorm($0[0], scale: $0[1], offset: $0[2], axes: [1, 2], epsilon: 1e-3) },
+            unfusedFloat: { unfusedNormalization($0, axes: [1, 2], parameterShape: { [1] + $0 }) },
+            emptyShapes: [[0, 2, 5], [2, 5], [2, 5]]),
     ]
+}
+
+/// `standardize(x) ⊙ γ + β` in three ops, as the normalizations were written before fusing.
+/// `parameterShape` maps γ's shape to the one that broadcasts against `x`.
+func unfusedNormalization<S: TensorScalar>(
+    _ x: [Variable<S>], axes: [Int], parameterShape: ([Int]) -> [Int]
+) -> Variable<S> {
+    typealias Ops = TensorOperations<S>
+    let shape = parameterShape(x[1].shape)
+    return Ops.standardize(x[0], alongAxes: axes, epsilon: 1e-3) * Ops.reshape(x[1], to: shape)
+        + Ops.reshape(x[2], to: shape)
 }
 
 @Suite struct FusedOperationTests {
@@ -150,6 +182,41 @@ extension FusedCase {
         #expect(output.shape == withoutRecording { fusedCase.unfused(variables) }.shape)
         let gradients = GradientCheck.gradients(of: fusedCase.fused, at: variables, upstream: .zeros(shape: output.shape))
         #expect(gradients.map(\.shape) == shapes)
+    }
+}
+
+/// The fused normalization splits large inputs across threads: per group, so the result is the
+/// same at 1 and 2 threads up to the order of the per-thread sums of γ's gradient.
+@Suite struct FusedNormalizationThreadTests {
+    @Test(arguments: [false, true])
+    func sameAtOneAndTwoThreads(layerNorm: Bool) {
+        var generator = SeededGenerator(seed: 12)
+        let shape = layerNorm ? [64, 4, 300] : [8, 16, 30, 30]
+        let x = FOps.variable(.randomUniform(shape: shape, in: -3..<3, using: &generator))
+        let parameterShape = layerNorm ? [4, 300] : [16]
+        let scale = FOps.variable(.randomUniform(shape: parameterShape, in: 0.5..<1.5, using: &generator))
+        let offset = FOps.variable(.randomUniform(shape: parameterShape, in: -1..<1, using: &generator))
+        let upstream = Tensor<Float>.randomUniform(shape: shape, in: -1..<1, using: &generator)
+        let f: GradientCheck.Function<Float> = { v in
+            layerNorm
+                ? FOps.layerNorm(v[0], scale: v[1], offset: v[2], axes: [1, 2])
+                : FOps.batchNorm(v[0], scale: v[1], offset: v[2], axes: [0, 2, 3])
+        }
+        func run() -> [Tensor<Float>] {
+            [withoutRecording { f([x, scale, offset]) }.value]
+                + GradientCheck.gradients(of: f, at: [x, scale, offset], upstream: upstream).map(\.value)
+        }
+        let one = BLASThreadsForTests.with(1, run), two = BLASThreadsForTests.with(2, run)
+        for (a, b) in zip(one, two) { expectClose(a, b, rtol: 1e-5, atol: 1e-5) }
+        // And the fused op agrees with the unfused composition.
+        let axes = layerNorm ? [1, 2] : [0, 2, 3]
+        let composed: GradientCheck.Function<Float> = { v in
+            FOps.standardize(v[0], alongAxes: axes, epsilon: 1e-5) * FOps.reshape(v[1], to: layerNorm ? [1, 4, 300] : [1, 16, 1, 1])
+                + FOps.reshape(v[2], to: layerNorm ? [1, 4, 300] : [1, 16, 1, 1])
+        }
+        let reference = [withoutRecording { composed([x, scale, offset]) }.value]
+            + GradientCheck.gradients(of: composed, at: [x, scale, offset], upstream: upstream).map(\.value)
+        for (a, b) in zip(two, reference) { expectClose(a, b, rtol: 1e-3, atol: 1e-3) }
     }
 }
 

@@ -15,6 +15,11 @@ extension OperationSpec {
               double: { DOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) },
               float: { FOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) },
               reference: { naiveGRUCell($0[0], $0[1], $0[2]) }),
+        conv2dRow("conv2d(bias, one channel)", input: [2, 1, 5, 4], filter: [3, 1, 3, 3], bias: true, .init(stride: 1, padding: 1)),
+        .init(name: "batchNorm(training, [N, C, L])", inputShapes: [[3, 2, 4], [2], [2]], domain: .any,
+              double: { DOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0, 2], epsilon: 1e-3) },
+              float: { FOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0, 2], epsilon: 1e-3) },
+              reference: { x in naiveBatchNorm(x[0], axes: [0, 2], scale: x[1], offset: x[2], epsilon: 1e-3) }),
     ]
 }
 
