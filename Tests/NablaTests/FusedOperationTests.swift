@@ -98,7 +98,22 @@ extension FusedCase {
             fusedFloat: { FOps.layerNorm($0[0], scale: $0[1], offset: $0[2], axes: [1, 2], epsilon: 1e-3) },
             unfusedFloat: { unfusedNormalization($0, axes: [1, 2], parameterShape: { [1] + $0 }) },
             emptyShapes: [[0, 2, 5], [2, 5], [2, 5]]),
+        // Instance normalization: each image's channel a group, γ and β per channel.
+        FusedCase(
+            name: "affineNormalize(groups cycling through γ)", inputShapes: [[2, 3, 4], [3], [3]],
+            fused: { affineInstanceNorm($0) }, unfused: { unfusedNormalization($0, axes: [2], parameterShape: { [1, $0[0], 1] }) },
+            fusedFloat: { affineInstanceNorm($0) },
+            unfusedFloat: { unfusedNormalization($0, axes: [2], parameterShape: { [1, $0[0], 1] }) },
+            emptyShapes: [[0, 3, 4], [3], [3]]),
     ]
+}
+
+/// Instance normalization of `[N, C, P]` as one fused op, as `InstanceNorm2D` runs it.
+func affineInstanceNorm<S: TensorScalar>(_ x: [Variable<S>]) -> Variable<S> {
+    let shape = AffineNormalizationShape(
+        outer: 1, groups: x[0].shape[0] * x[0].shape[1], inner: x[0].shape[2], layout: .perGroup,
+        parameterCount: x[1].shape[0])
+    return TensorOperations.affineNormalize(x[0], scale: x[1], offset: x[2], shape: shape, epsilon: 1e-3).output
 }
 
 /// `standardize(x) ⊙ γ + β` in three ops, as the normalizations were written before fusing.
@@ -217,6 +232,26 @@ func unfusedNormalization<S: TensorScalar>(
         let reference = [withoutRecording { composed([x, scale, offset]) }.value]
             + GradientCheck.gradients(of: composed, at: [x, scale, offset], upstream: upstream).map(\.value)
         for (a, b) in zip(two, reference) { expectClose(a, b, rtol: 1e-3, atol: 1e-3) }
+    }
+}
+
+/// ReLU's backward is one pass unless a tape records it; both give the same gradient, NaN
+/// where the input is NaN and 0 where it is not positive.
+@Suite struct ReLUBackwardTests {
+    @Test func fastAndRecordedBackwardsAgree() {
+        let x = DOps.variable(Tensor(shape: [2, 4], scalars: [-1, 0, 2, .nan, 3, -0.5, .infinity, -.infinity]))
+        let upstream = Tensor<Double>(shape: [2, 4], scalars: [1, 2, 3, 4, .nan, 6, 7, 8])
+        let f: GradientCheck.Function<Double> = { DOps.relu($0[0]) }
+        let fast = GradientCheck.gradients(of: f, at: [x], upstream: upstream)[0].value
+        let outer = GradientTape<Double>()
+        outer.watch(x)
+        let recorded = outer.record { GradientCheck.gradients(of: f, at: [x], upstream: upstream) }[0].value
+        let expected: [Double] = [0, 0, 3, .nan, .nan, 0, 7, 0]
+        for (index, value) in expected.enumerated() {
+            for actual in [fast.scalars[index], recorded.scalars[index]] {
+                #expect(value.isNaN ? actual.isNaN : actual == value, "element \(index): \(actual)")
+            }
+        }
     }
 }
 

@@ -20,6 +20,9 @@ extension OperationSpec {
               double: { DOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0, 2], epsilon: 1e-3) },
               float: { FOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0, 2], epsilon: 1e-3) },
               reference: { x in naiveBatchNorm(x[0], axes: [0, 2], scale: x[1], offset: x[2], epsilon: 1e-3) }),
+        .init(name: "affineNormalize(instance, γ per channel)", inputShapes: [[2, 3, 4], [3], [3]], domain: .any,
+              double: { affineInstanceNorm($0) }, float: { affineInstanceNorm($0) },
+              reference: { naiveInstanceNorm($0[0], scale: $0[1], offset: $0[2], epsilon: 1e-3) }),
     ]
 }
 
@@ -52,4 +55,22 @@ func naiveGRUCell(_ x: Tensor<Double>, _ s: Tensor<Double>, _ hidden: Tensor<Dou
         }
     }
     return Tensor(shape: [batch, h], scalars: out)
+}
+
+/// `[N, C, P]` normalized over each image's channel, then `γ[c]`, `β[c]`, element by element.
+func naiveInstanceNorm(_ x: Tensor<Double>, scale: Tensor<Double>, offset: Tensor<Double>, epsilon: Double) -> Tensor<Double> {
+    let (n, c, p) = (x.shape[0], x.shape[1], x.shape[2])
+    var out = [Double](repeating: 0, count: n * c * p)
+    for image in 0..<n {
+        for channel in 0..<c {
+            let values = (0..<p).map { x[image, channel, $0] }
+            let mean = values.reduce(0, +) / Double(p)
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(p)
+            for i in 0..<p {
+                out[(image * c + channel) * p + i] =
+                    (values[i] - mean) / (variance + epsilon).squareRoot() * scale[channel] + offset[channel]
+            }
+        }
+    }
+    return Tensor(shape: [n, c, p], scalars: out)
 }

@@ -7,7 +7,9 @@ import Synchronization
 /// (the mean and biased variance) are taken over its `outer · inner` values. Batch
 /// normalization of `[N, C, P]` is `outer = N`, `groups = C`, `inner = P`; layer normalization of
 /// `[rows, size]` is `outer = 1`, `groups = rows`, `inner = size`. `γ` and `β` hold one value
-/// per group (``Layout/perGroup``) or one per position of `inner` (``Layout/perInner``).
+/// per group (``Layout/perGroup``, group `k` reading value `k mod parameterCount`, so that the
+/// groups of instance normalization share their channel's) or one per position of `inner`
+/// (``Layout/perInner``).
 ///
 /// As ``Normalization/standardize(_:axes:epsilon:)``, each group's first value (its pivot) is
 /// subtracted before averaging, so a constant group normalizes to exactly 0. Groups split
@@ -24,7 +26,7 @@ enum AffineNormalizationKernels {
     static func forward<Scalar: TensorScalar>(
         x: UnsafePointer<Scalar>, scale: UnsafePointer<Scalar>, offset: UnsafePointer<Scalar>,
         y: UnsafeMutablePointer<Scalar>, statistics: UnsafeMutablePointer<Scalar>,
-        outer: Int, groups: Int, inner: Int, layout: Layout, epsilon: Scalar
+        outer: Int, groups: Int, inner: Int, parameterCount: Int, layout: Layout, epsilon: Scalar
     ) {
         let count = Scalar(outer * inner)
         ElementwiseKernels.forEachPart(of: groups, alignment: 1, parallelFrom: parallelFrom(groups, outer * inner)) { part in
@@ -46,7 +48,7 @@ enum AffineNormalizationKernels {
                     let (xs, ys) = (x + row, y + row)
                     switch layout {
                     case .perGroup:
-                        let (a, b) = (scale[k] * inverse, offset[k])
+                        let (a, b) = (scale[k % parameterCount] * inverse, offset[k % parameterCount])
                         for i in 0..<inner { ys[i] = ((xs[i] - pivot) - center) * a + b }
                     case .perInner:
                         for i in 0..<inner { ys[i] = ((xs[i] - pivot) - center) * inverse * scale[i] + offset[i] }
@@ -64,13 +66,14 @@ enum AffineNormalizationKernels {
         g: UnsafePointer<Scalar>, x: UnsafePointer<Scalar>, scale: UnsafePointer<Scalar>,
         statistics: UnsafePointer<Scalar>, inputGradient: UnsafeMutablePointer<Scalar>?,
         scaleGradient: UnsafeMutablePointer<Scalar>, offsetGradient: UnsafeMutablePointer<Scalar>,
-        outer: Int, groups: Int, inner: Int, layout: Layout
+        outer: Int, groups: Int, inner: Int, parameterCount: Int, layout: Layout
     ) {
         let count = Scalar(outer * inner)
-        // Per-position γ: each part sums its groups' ∂L/∂γ and ∂L/∂β apart; the parts add in order.
+        // Each part sums its groups' ∂L/∂γ and ∂L/∂β apart (groups may share a γ); the parts add
+        // in order, so the result depends on the thread count only through that order.
         let partials = Mutex<[(first: Int, scale: [Scalar], offset: [Scalar])]>([])
         ElementwiseKernels.forEachPart(of: groups, alignment: 1, parallelFrom: parallelFrom(groups, outer * inner)) { part in
-            var partScale = [Scalar](repeating: 0, count: layout == .perInner ? inner : 0)
+            var partScale = [Scalar](repeating: 0, count: parameterCount)
             var partOffset = partScale
             for k in part {
                 let pivot = statistics[k * statisticCount], center = statistics[k * statisticCount + 1]
@@ -97,11 +100,11 @@ enum AffineNormalizationKernels {
                     }
                 }
                 if layout == .perGroup {
-                    scaleGradient[k] += productSum * inverse
-                    offsetGradient[k] += gradientSum
+                    partScale[k % parameterCount] += productSum * inverse
+                    partOffset[k % parameterCount] += gradientSum
                 }
                 guard let inputGradient else { continue }
-                let gamma = layout == .perGroup ? scale[k] : 1
+                let gamma = layout == .perGroup ? scale[k % parameterCount] : 1
                 let mean = gamma * gradientSum / count
                 let slope = gamma * productSum * inverse * inverse / count
                 for o in 0..<outer {
@@ -115,10 +118,10 @@ enum AffineNormalizationKernels {
                     }
                 }
             }
-            if layout == .perInner { partials.withLock { $0.append((part.lowerBound, partScale, partOffset)) } }
+            partials.withLock { $0.append((part.lowerBound, partScale, partOffset)) }
         }
         for partial in partials.withLock({ $0 }).sorted(by: { $0.first < $1.first }) {
-            for i in 0..<inner {
+            for i in 0..<parameterCount {
                 scaleGradient[i] += partial.scale[i]
                 offsetGradient[i] += partial.offset[i]
             }

@@ -6,9 +6,14 @@
 struct AffineNormalizationShape: Sendable {
     let outer: Int, groups: Int, inner: Int
     let layout: AffineNormalizationKernels.Layout
+    /// The number of values of `γ` and `β`: `inner` per position; per group, `groups` or a
+    /// divisor of it that the groups cycle through (the channels of instance normalization).
+    let parameterCount: Int
 
-    /// The number of values of `γ` and `β`.
-    var parameterCount: Int { layout == .perGroup ? groups : inner }
+    init(outer: Int, groups: Int, inner: Int, layout: AffineNormalizationKernels.Layout, parameterCount: Int? = nil) {
+        (self.outer, self.groups, self.inner, self.layout) = (outer, groups, inner, layout)
+        self.parameterCount = parameterCount ?? (layout == .perGroup ? groups : inner)
+    }
 }
 
 /// `y = x̂ ⊙ γ + β` over the groups of `shape`, and each group's statistics `[groups, 4]`
@@ -25,7 +30,7 @@ func affineNormalizationForward<Scalar: TensorScalar>(
         x: x.unsafeScalars.baseAddress!, scale: scale.unsafeScalars.baseAddress!,
         offset: offset.unsafeScalars.baseAddress!, y: output.unsafeMutableScalars().baseAddress!,
         statistics: statistics.unsafeMutableScalars().baseAddress!, outer: shape.outer, groups: shape.groups,
-        inner: shape.inner, layout: shape.layout, epsilon: epsilon)
+        inner: shape.inner, parameterCount: shape.parameterCount, layout: shape.layout, epsilon: epsilon)
     withExtendedLifetime((x, scale, offset)) {}
     return (output, statistics)
 }
@@ -47,7 +52,8 @@ func affineNormalizationBackward<Scalar: TensorScalar>(
         inputGradient: input?.unsafeMutableScalars().baseAddress,
         scaleGradient: scaleGradient.unsafeMutableScalars().baseAddress!,
         offsetGradient: offsetGradient.unsafeMutableScalars().baseAddress!,
-        outer: shape.outer, groups: shape.groups, inner: shape.inner, layout: shape.layout)
+        outer: shape.outer, groups: shape.groups, inner: shape.inner, parameterCount: shape.parameterCount,
+        layout: shape.layout)
     withExtendedLifetime((outputGradient, x, scale, statistics)) {}
     return (input, scaleGradient, offsetGradient)
 }

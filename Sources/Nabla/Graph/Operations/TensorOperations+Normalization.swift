@@ -160,8 +160,13 @@ extension TensorOperations {
         _ x: Variable<Scalar>, _ gamma: Variable<Scalar>, _ g: Variable<Scalar>, shape: AffineNormalizationShape,
         epsilon: Scalar, needs: [Bool]
     ) -> [Variable<Scalar>?] {
-        let view = [shape.outer, shape.groups, shape.inner], axes = [0, 2]
-        let parameterShape = shape.layout == .perGroup ? [1, shape.groups, 1] : [1, 1, shape.inner]
+        // Groups that cycle through γ: [outer, cycles, parameters, inner], normalized over 0 and 3.
+        let perGroup = shape.layout == .perGroup && shape.parameterCount > 0
+        let view = perGroup
+            ? [shape.outer, shape.groups / shape.parameterCount, shape.parameterCount, shape.inner]
+            : [shape.outer, 1, shape.groups, shape.inner]
+        let axes = [0, 3]
+        let parameterShape = shape.layout == .perGroup ? [1, 1, shape.parameterCount, 1] : [1, 1, 1, shape.inner]
         let (x3, g3) = (reshape(x, to: view), reshape(g, to: view))
         let normalized = standardize(x3, axes: axes, epsilon: epsilon).normalized
         let gHat = g3 * reshape(gamma, to: parameterShape)
