@@ -255,9 +255,9 @@ func unfusedNormalization<S: TensorScalar>(
     }
 }
 
-/// The backward walk adds a variable's gradients in place when nothing records it (a matrix
-/// product's as a GEMM into the running sum): the same gradients as the recorded walk, which
-/// adds them with ops.
+/// The backward walk adds a variable's gradients in place when nothing records it (the matrix
+/// products it gets as one GEMM of their factors): the same gradients as the recorded walk,
+/// which adds them with ops.
 @Suite struct InPlaceGradientSumTests {
     @Test func sharedOperandsMatchTheRecordedWalk() {
         var generator = SeededGenerator(seed: 8)

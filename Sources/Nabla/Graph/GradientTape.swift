@@ -8,10 +8,31 @@ import Synchronization
 public typealias BackwardRule<Scalar: TensorScalar> =
     (_ upstream: Variable<Scalar>, _ needsGradient: [Bool]) -> [Variable<Scalar>?]
 
-/// Adds the gradient of one input of an op, from the op's upstream gradient, into a running sum
-/// in place; returns false where it does not apply (see ``TapeNode/accumulate``).
-typealias GradientAccumulator<Scalar: TensorScalar> =
-    (_ upstream: Tensor<Scalar>, _ index: Int, _ sum: inout Tensor<Scalar>) -> Bool
+/// The gradient of one input of an op as `op(lhs)·op(rhs)`, from the op's upstream gradient
+/// and the input's index (see ``TapeNode/productFactors``).
+typealias ProductGradientFactors<Scalar: TensorScalar> =
+    (_ upstream: Tensor<Scalar>, _ index: Int) -> MatrixProductFactors<Scalar>
+
+/// Matrices whose product `op(lhs)·op(rhs)` is a gradient. Products with the same transposes
+/// and result add up as one product of the factors concatenated along the contracted axis.
+struct MatrixProductFactors<Scalar: TensorScalar> {
+    var lhs: [Tensor<Scalar>], rhs: [Tensor<Scalar>]
+    let transposeLHS: Bool, transposeRHS: Bool
+
+    init(_ lhs: Tensor<Scalar>, _ rhs: Tensor<Scalar>, transposeLHS: Bool, transposeRHS: Bool) {
+        (self.lhs, self.rhs, self.transposeLHS, self.transposeRHS) = ([lhs], [rhs], transposeLHS, transposeRHS)
+    }
+
+    /// The sum of every product collected, in one GEMM.
+    var product: Tensor<Scalar> {
+        func joined(_ pieces: [Tensor<Scalar>], alongAxis axis: Int) -> Tensor<Scalar> {
+            pieces.count == 1 ? pieces[0] : Tensor(concatenating: pieces, alongAxis: axis)
+        }
+        return matmul(
+            joined(lhs, alongAxis: transposeLHS ? 0 : 1), joined(rhs, alongAxis: transposeRHS ? 1 : 0),
+            transposeLHS: transposeLHS, transposeRHS: transposeRHS)
+    }
+}
 
 /// Where a slice op's output sits in its one input: `range` along `axis`.
 struct SliceRegion: Sendable {
@@ -31,10 +52,10 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     /// pads its slice's gradient to the whole input, is only the fallback for overlapping slices.
     /// T slices of a sequence cost O(T) rather than O(T²).
     let slice: SliceRegion?
-    /// For the backward walk when no tape records it: adds the gradient of input `index` from
-    /// `upstream` into `sum` in place (a matrix product's as one GEMM with β = 1), where the
-    /// rule would compute it apart for the walk to add; returns false where it does not apply.
-    let accumulate: GradientAccumulator<Scalar>?
+    /// For the backward walk when no tape records it: the gradient of input `index` from
+    /// `upstream` as the factors of a matrix product, which the walk multiplies once for every
+    /// product that adds to the same variable (a recurrent weight's, over all its steps).
+    let productFactors: ProductGradientFactors<Scalar>?
     /// The name scope the op was recorded in, for the graph export.
     let scope: String?
     /// Where the op was created (only in anomaly mode).
@@ -43,9 +64,9 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     init(
         name: String, inputs: [Variable<Scalar>], output: Variable<Scalar>,
         rule: @escaping BackwardRule<Scalar>, site: String?, slice: SliceRegion? = nil,
-        accumulate: GradientAccumulator<Scalar>? = nil
+        productFactors: ProductGradientFactors<Scalar>? = nil
     ) {
-        self.accumulate = accumulate
+        self.productFactors = productFactors
         self.name = name
         self.inputs = inputs
         self.outputID = output.id
@@ -243,10 +264,24 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
         }
         let sourceIDs = Set(sources.map(\.id))
         // With no tape recording this walk, a variable's gradients add up in place: `sums` holds
-        // the running sums the walk owns, until the variable's gradient is read.
+        // the running sums the walk owns, and `products` the matrix products still to multiply,
+        // until the variable's gradient is read.
         let addsInPlace = backwardTapes.isEmpty
         var sums: [UInt64: Tensor<Scalar>] = [:]
+        var products: [UInt64: MatrixProductFactors<Scalar>] = [:]
+        func addProducts(of id: UInt64) {
+            guard let product = products.removeValue(forKey: id)?.product else { return }
+            if var sum = sums.removeValue(forKey: id) {
+                sum += product
+                sums[id] = sum
+            } else if let existing = gradients.removeValue(forKey: id) {
+                sums[id] = existing.value + product
+            } else {
+                sums[id] = product
+            }
+        }
         func settle(_ id: UInt64) {
+            addProducts(of: id)
             if let sum = sums.removeValue(forKey: id) { gradients[id] = TensorOperations.constant(sum) }
         }
         GraphContext.$activeTapes.withValue(backwardTapes) {
@@ -266,17 +301,26 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                     continue
                 }
                 var needs = node.inputs.map { relevant.contains($0.id) }
-                // Inputs whose gradient the node adds straight into their running sum.
+                // Inputs whose gradient joins the products still to multiply, unrun by the rule.
                 var accumulated = [Bool](repeating: false, count: needs.count)
-                if addsInPlace, let accumulate = node.accumulate {
+                if addsInPlace, let productFactors = node.productFactors {
                     for (i, input) in node.inputs.enumerated() where needs[i] {
-                        guard var sum = sums.removeValue(forKey: input.id) ?? gradients[input.id]?.value else { continue }
-                        gradients[input.id] = nil
-                        accumulated[i] = accumulate(upstream.value, i, &sum)
-                        if accumulated[i] { needs[i] = false }
-                        sums[input.id] = sum
+                        let factors = productFactors(upstream.value, i)
+                        if var pending = products[input.id], pending.transposeLHS == factors.transposeLHS,
+                            pending.transposeRHS == factors.transposeRHS
+                        {
+                            products[input.id] = nil  // so that the appends below do not copy
+                            pending.lhs += factors.lhs
+                            pending.rhs += factors.rhs
+                            products[input.id] = pending
+                        } else {
+                            addProducts(of: input.id)
+                            products[input.id] = factors
+                        }
+                        (accumulated[i], needs[i]) = (true, false)
                     }
                 }
+                guard needs.contains(true) else { continue }
                 let inputGradients = node.rule(upstream, needs)
                 Self.checkRuleResult(node, inputGradients, needs)
                 for (i, input) in node.inputs.enumerated() {
@@ -296,7 +340,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                     }
                 }
             }
-            for id in Array(sums.keys) { settle(id) }  // sources
+            for id in Set(sums.keys).union(products.keys) { settle(id) }  // sources
             for id in Array(slices.keys) { gatherSlices(of: id) }  // variables no op produced
         }
         return gradients

@@ -16,23 +16,19 @@ extension TensorOperations {
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         let value = Nabla.matmul(lhs.value, rhs.value, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
-        // Two matrices: a gradient that adds to another of the same operand (a weight used at
-        // every step of a sequence) is one GEMM with β = 1 into the sum, when nothing records it.
-        let accumulate: GradientAccumulator<Scalar>? = lhs.shape.count != 2 || rhs.shape.count != 2 ? nil
-            : { g, index, sum in
-                let (a, b) = (lhs.value, rhs.value)
-                if index == 0 {  // dop(A) = G·op(B)ᵀ
-                    transposeLHS
-                        ? sum.addMatrixProduct(b, g, transposeLHS: transposeRHS, transposeRHS: true)
-                        : sum.addMatrixProduct(g, b, transposeRHS: !transposeRHS)
-                } else {  // dop(B) = op(A)ᵀ·G
-                    transposeRHS
-                        ? sum.addMatrixProduct(g, a, transposeLHS: true, transposeRHS: transposeLHS)
-                        : sum.addMatrixProduct(a, g, transposeLHS: !transposeLHS)
-                }
-                return true
+        // Two matrices: the gradients as factors, so that the products a weight gets at every
+        // step of a sequence add up as one GEMM when nothing records the backward.
+        let productFactors: ProductGradientFactors<Scalar>? = lhs.shape.count != 2 || rhs.shape.count != 2 ? nil
+            : { g, index in
+                index == 0  // dop(A) = G·op(B)ᵀ; dop(B) = op(A)ᵀ·G
+                    ? transposeLHS
+                        ? MatrixProductFactors(rhs.value, g, transposeLHS: transposeRHS, transposeRHS: true)
+                        : MatrixProductFactors(g, rhs.value, transposeLHS: false, transposeRHS: !transposeRHS)
+                    : transposeRHS
+                        ? MatrixProductFactors(g, lhs.value, transposeLHS: true, transposeRHS: transposeLHS)
+                        : MatrixProductFactors(lhs.value, g, transposeLHS: !transposeLHS, transposeRHS: false)
             }
-        return record("matmul", [lhs, rhs], value, file: file, line: line, accumulate: accumulate) { g, needs in
+        return record("matmul", [lhs, rhs], value, file: file, line: line, productFactors: productFactors) { g, needs in
             let shape = Misuse.matmulShape(
                 lhs.shape, rhs.shape, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
             // Vectors as a row and a column, and G with their axes back.
