@@ -25,13 +25,16 @@ struct MatrixProductFactors<Scalar: TensorScalar> {
 
     /// The sum of every product collected, in one GEMM.
     var product: Tensor<Scalar> {
-        func joined(_ pieces: [Tensor<Scalar>], alongAxis axis: Int) -> Tensor<Scalar> {
-            pieces.count == 1 ? pieces[0] : Tensor(concatenating: pieces, alongAxis: axis)
-        }
-        return matmul(
-            joined(lhs, alongAxis: transposeLHS ? 0 : 1), joined(rhs, alongAxis: transposeRHS ? 1 : 0),
-            transposeLHS: transposeLHS, transposeRHS: transposeRHS)
+        matmul(joinedLHS, joinedRHS, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
     }
+
+    /// Adds ``product`` to `sum` in place, in one GEMM with β = 1.
+    func add(to sum: inout Tensor<Scalar>) {
+        sum.addMatrixProduct(joinedLHS, joinedRHS, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
+    }
+
+    private var joinedLHS: Tensor<Scalar> { lhs.count == 1 ? lhs[0] : Tensor(concatenating: lhs, alongAxis: transposeLHS ? 0 : 1) }
+    private var joinedRHS: Tensor<Scalar> { rhs.count == 1 ? rhs[0] : Tensor(concatenating: rhs, alongAxis: transposeRHS ? 1 : 0) }
 }
 
 /// Where a slice op's output sits in its one input: `range` along `axis`.
@@ -270,15 +273,13 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
         var sums: [UInt64: Tensor<Scalar>] = [:]
         var products: [UInt64: MatrixProductFactors<Scalar>] = [:]
         func addProducts(of id: UInt64) {
-            guard let product = products.removeValue(forKey: id)?.product else { return }
-            if var sum = sums.removeValue(forKey: id) {
-                sum += product
-                sums[id] = sum
-            } else if let existing = gradients.removeValue(forKey: id) {
-                sums[id] = existing.value + product
-            } else {
-                sums[id] = product
+            guard let factors = products.removeValue(forKey: id) else { return }
+            guard var sum = sums.removeValue(forKey: id) ?? gradients.removeValue(forKey: id)?.value else {
+                sums[id] = factors.product
+                return
             }
+            factors.add(to: &sum)  // one GEMM with β = 1
+            sums[id] = sum
         }
         func settle(_ id: UInt64) {
             addProducts(of: id)
