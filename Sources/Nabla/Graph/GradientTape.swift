@@ -194,6 +194,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
     ///
     /// A source the tape does not track, or (unless `unconnected` is `.zero`) a target not
     /// recorded on this tape, stops with a message: it would otherwise give zeros without a word.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func gradient(
         of target: Variable<Scalar>, withRespectTo sources: [Variable<Scalar>],
         seed: Tensor<Scalar>? = nil, createGraph: Bool = false,
@@ -248,6 +249,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
     /// sources' are kept). Only nodes on a path from a source run; a non-persistent tape frees
     /// each node once it has run. The rules record on the other active tapes, and on this one
     /// with `createGraph`, which is how higher derivatives come about.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private func backpropagate(
         _ seed: Tensor<Scalar>, from target: Variable<Scalar>, through nodes: inout [TapeNode<Scalar>?],
         to sources: [Variable<Scalar>], createGraph: Bool
@@ -358,6 +360,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
     /// axis that do not overlap become one concatenation with zeros in the gaps; pieces of the
     /// same region add first; anything else goes through each slice's own rule (padded to
     /// `shape`) and adds. Written with ``TensorOperations``, so it can be differentiated again.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func assembled(_ pieces: [SliceGradient], shape: [Int]) -> Variable<Scalar> {
         typealias Ops = TensorOperations<Scalar>
         var sums: [SliceGradient] = []
@@ -415,6 +418,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
 
     /// Checks a rule's result: one gradient per needed input, each of its input's shape, and in
     /// anomaly mode, finite.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private static func checkRuleResult(
         _ node: TapeNode<Scalar>, _ gradients: [Variable<Scalar>?], _ needs: [Bool]
     ) {
