@@ -98,6 +98,13 @@ extension FusedCase {
             fusedFloat: { FOps.layerNorm($0[0], scale: $0[1], offset: $0[2], axes: [1, 2], epsilon: 1e-3) },
             unfusedFloat: { unfusedNormalization($0, axes: [1, 2], parameterShape: { [1] + $0 }) },
             emptyShapes: [[0, 2, 5], [2, 5], [2, 5]]),
+        FusedCase(
+            name: "linear", inputShapes: [[3, 4], [2, 4], [2]],
+            fused: { DOps.linear($0[0], weight: $0[1], bias: $0[2]) },
+            unfused: { DOps.matmul($0[0], $0[1], transposeRHS: true) + $0[2] },
+            fusedFloat: { FOps.linear($0[0], weight: $0[1], bias: $0[2]) },
+            unfusedFloat: { FOps.matmul($0[0], $0[1], transposeRHS: true) + $0[2] },
+            emptyShapes: [[0, 4], [2, 4], [2]]),
         // Instance normalization: each image's channel a group, γ and β per channel.
         FusedCase(
             name: "affineNormalize(groups cycling through γ)", inputShapes: [[2, 3, 4], [3], [3]],

@@ -9,9 +9,10 @@ public typealias BackwardRule<Scalar: TensorScalar> =
     (_ upstream: Variable<Scalar>, _ needsGradient: [Bool]) -> [Variable<Scalar>?]
 
 /// The gradient of one input of an op as `op(lhs)·op(rhs)`, from the op's upstream gradient
-/// and the input's index (see ``TapeNode/productFactors``).
+/// and the input's index, or `nil` for an input whose gradient is no product (see
+/// ``TapeNode/productFactors``).
 typealias ProductGradientFactors<Scalar: TensorScalar> =
-    (_ upstream: Tensor<Scalar>, _ index: Int) -> MatrixProductFactors<Scalar>
+    (_ upstream: Tensor<Scalar>, _ index: Int) -> MatrixProductFactors<Scalar>?
 
 /// Matrices whose product `op(lhs)·op(rhs)` is a gradient. Products with the same transposes
 /// and result add up as one product of the factors concatenated along the contracted axis.
@@ -308,7 +309,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 var accumulated = [Bool](repeating: false, count: needs.count)
                 if addsInPlace, let productFactors = node.productFactors {
                     for (i, input) in node.inputs.enumerated() where needs[i] {
-                        let factors = productFactors(upstream.value, i)
+                        guard let factors = productFactors(upstream.value, i) else { continue }
                         if var pending = products[input.id], pending.transposeLHS == factors.transposeLHS,
                             pending.transposeRHS == factors.transposeRHS
                         {
