@@ -249,7 +249,7 @@ extension OperationSpec {
 
     /// Every row of the table.
     static let all: [OperationSpec] =
-        core + normalization + convolution + conveniences + moreElementwise + batchedProducts + activations
+        core + normalization + convolution + conveniences + moreElementwise + batchedProducts + activations + fused
 }
 
 /// [3, 1] repeated to [2, 3, 4], by index arithmetic.

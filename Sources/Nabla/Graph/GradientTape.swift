@@ -8,6 +8,36 @@ import Synchronization
 public typealias BackwardRule<Scalar: TensorScalar> =
     (_ upstream: Variable<Scalar>, _ needsGradient: [Bool]) -> [Variable<Scalar>?]
 
+/// The gradient of one input of an op as `op(lhs)·op(rhs)`, from the op's upstream gradient
+/// and the input's index, or `nil` for an input whose gradient is no product (see
+/// ``TapeNode/productFactors``).
+typealias ProductGradientFactors<Scalar: TensorScalar> =
+    (_ upstream: Tensor<Scalar>, _ index: Int) -> MatrixProductFactors<Scalar>?
+
+/// Matrices whose product `op(lhs)·op(rhs)` is a gradient. Products with the same transposes
+/// and result add up as one product of the factors concatenated along the contracted axis.
+struct MatrixProductFactors<Scalar: TensorScalar> {
+    var lhs: [Tensor<Scalar>], rhs: [Tensor<Scalar>]
+    let transposeLHS: Bool, transposeRHS: Bool
+
+    init(_ lhs: Tensor<Scalar>, _ rhs: Tensor<Scalar>, transposeLHS: Bool, transposeRHS: Bool) {
+        (self.lhs, self.rhs, self.transposeLHS, self.transposeRHS) = ([lhs], [rhs], transposeLHS, transposeRHS)
+    }
+
+    /// The sum of every product collected, in one GEMM.
+    var product: Tensor<Scalar> {
+        matmul(joinedLHS, joinedRHS, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
+    }
+
+    /// Adds ``product`` to `sum` in place, in one GEMM with β = 1.
+    func add(to sum: inout Tensor<Scalar>) {
+        sum.addMatrixProduct(joinedLHS, joinedRHS, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
+    }
+
+    private var joinedLHS: Tensor<Scalar> { lhs.count == 1 ? lhs[0] : Tensor(concatenating: lhs, alongAxis: transposeLHS ? 0 : 1) }
+    private var joinedRHS: Tensor<Scalar> { rhs.count == 1 ? rhs[0] : Tensor(concatenating: rhs, alongAxis: transposeRHS ? 1 : 0) }
+}
+
 /// Where a slice op's output sits in its one input: `range` along `axis`.
 struct SliceRegion: Sendable {
     let axis: Int
@@ -26,6 +56,10 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     /// pads its slice's gradient to the whole input, is only the fallback for overlapping slices.
     /// T slices of a sequence cost O(T) rather than O(T²).
     let slice: SliceRegion?
+    /// For the backward walk when no tape records it: the gradient of input `index` from
+    /// `upstream` as the factors of a matrix product, which the walk multiplies once for every
+    /// product that adds to the same variable (a recurrent weight's, over all its steps).
+    let productFactors: ProductGradientFactors<Scalar>?
     /// The name scope the op was recorded in, for the graph export.
     let scope: String?
     /// Where the op was created (only in anomaly mode).
@@ -33,8 +67,10 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
 
     init(
         name: String, inputs: [Variable<Scalar>], output: Variable<Scalar>,
-        rule: @escaping BackwardRule<Scalar>, site: String?, slice: SliceRegion? = nil
+        rule: @escaping BackwardRule<Scalar>, site: String?, slice: SliceRegion? = nil,
+        productFactors: ProductGradientFactors<Scalar>? = nil
     ) {
+        self.productFactors = productFactors
         self.name = name
         self.inputs = inputs
         self.outputID = output.id
@@ -159,6 +195,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
     ///
     /// A source the tape does not track, or (unless `unconnected` is `.zero`) a target not
     /// recorded on this tape, stops with a message: it would otherwise give zeros without a word.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func gradient(
         of target: Variable<Scalar>, withRespectTo sources: [Variable<Scalar>],
         seed: Tensor<Scalar>? = nil, createGraph: Bool = false,
@@ -213,6 +250,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
     /// sources' are kept). Only nodes on a path from a source run; a non-persistent tape frees
     /// each node once it has run. The rules record on the other active tapes, and on this one
     /// with `createGraph`, which is how higher derivatives come about.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private func backpropagate(
         _ seed: Tensor<Scalar>, from target: Variable<Scalar>, through nodes: inout [TapeNode<Scalar>?],
         to sources: [Variable<Scalar>], createGraph: Bool
@@ -231,10 +269,30 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
             gradients[id] = gradients[id].map { TensorOperations.add($0, whole) } ?? whole
         }
         let sourceIDs = Set(sources.map(\.id))
+        // With no tape recording this walk, a variable's gradients add up in place: `sums` holds
+        // the running sums the walk owns, and `products` the matrix products still to multiply,
+        // until the variable's gradient is read.
+        let addsInPlace = backwardTapes.isEmpty
+        var sums: [UInt64: Tensor<Scalar>] = [:]
+        var products: [UInt64: MatrixProductFactors<Scalar>] = [:]
+        func addProducts(of id: UInt64) {
+            guard let factors = products.removeValue(forKey: id) else { return }
+            guard var sum = sums.removeValue(forKey: id) ?? gradients.removeValue(forKey: id)?.value else {
+                sums[id] = factors.product
+                return
+            }
+            factors.add(to: &sum)  // one GEMM with β = 1
+            sums[id] = sum
+        }
+        func settle(_ id: UInt64) {
+            addProducts(of: id)
+            if let sum = sums.removeValue(forKey: id) { gradients[id] = TensorOperations.constant(sum) }
+        }
         GraphContext.$activeTapes.withValue(backwardTapes) {
             for index in nodes.indices.reversed() {
                 guard let node = nodes[index] else { continue }
                 if !isPersistent { nodes[index] = nil }  // frees what the node saved once it has run
+                settle(node.outputID)
                 gatherSlices(of: node.outputID)  // every use of the output came later on the tape
                 guard relevant.contains(node.outputID), let upstream = gradients[node.outputID]
                 else { continue }
@@ -246,14 +304,47 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                     }
                     continue
                 }
-                let needs = node.inputs.map { relevant.contains($0.id) }
+                var needs = node.inputs.map { relevant.contains($0.id) }
+                // Inputs whose gradient joins the products still to multiply, unrun by the rule.
+                var accumulated = [Bool](repeating: false, count: needs.count)
+                if addsInPlace, let productFactors = node.productFactors {
+                    for (i, input) in node.inputs.enumerated() where needs[i] {
+                        guard let factors = productFactors(upstream.value, i) else { continue }
+                        if var pending = products[input.id], pending.transposeLHS == factors.transposeLHS,
+                            pending.transposeRHS == factors.transposeRHS
+                        {
+                            products[input.id] = nil  // so that the appends below do not copy
+                            pending.lhs += factors.lhs
+                            pending.rhs += factors.rhs
+                            products[input.id] = pending
+                        } else {
+                            addProducts(of: input.id)
+                            products[input.id] = factors
+                        }
+                        (accumulated[i], needs[i]) = (true, false)
+                    }
+                }
+                guard needs.contains(true) else { continue }
                 let inputGradients = node.rule(upstream, needs)
                 Self.checkRuleResult(node, inputGradients, needs)
-                for (input, gradient) in zip(node.inputs, inputGradients) {
-                    guard let gradient, relevant.contains(input.id) else { continue }
-                    gradients[input.id] = gradients[input.id].map { TensorOperations.add($0, gradient) } ?? gradient
+                for (i, input) in node.inputs.enumerated() {
+                    guard !accumulated[i], let gradient = inputGradients[i], relevant.contains(input.id) else { continue }
+                    if addsInPlace, var sum = sums.removeValue(forKey: input.id) {
+                        sum += gradient.value
+                        sums[input.id] = sum
+                    } else if let existing = gradients[input.id] {
+                        if addsInPlace {
+                            gradients[input.id] = nil
+                            sums[input.id] = existing.value + gradient.value
+                        } else {
+                            gradients[input.id] = TensorOperations.add(existing, gradient)
+                        }
+                    } else {
+                        gradients[input.id] = gradient
+                    }
                 }
             }
+            for id in Set(sums.keys).union(products.keys) { settle(id) }  // sources
             for id in Array(slices.keys) { gatherSlices(of: id) }  // variables no op produced
         }
         return gradients
@@ -270,6 +361,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
     /// axis that do not overlap become one concatenation with zeros in the gaps; pieces of the
     /// same region add first; anything else goes through each slice's own rule (padded to
     /// `shape`) and adds. Written with ``TensorOperations``, so it can be differentiated again.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func assembled(_ pieces: [SliceGradient], shape: [Int]) -> Variable<Scalar> {
         typealias Ops = TensorOperations<Scalar>
         var sums: [SliceGradient] = []
@@ -327,20 +419,23 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
 
     /// Checks a rule's result: one gradient per needed input, each of its input's shape, and in
     /// anomaly mode, finite.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private static func checkRuleResult(
         _ node: TapeNode<Scalar>, _ gradients: [Variable<Scalar>?], _ needs: [Bool]
     ) {
-        let op = "\(node.name) backward"
+        // Index loops and the op's name built only for a message: this runs once per node.
+        func op() -> String { "\(node.name) backward" }
         Misuse.check(
-            gradients.count == node.inputs.count, op,
+            gradients.count == node.inputs.count, op(),
             "the rule returned \(gradients.count) gradients for \(node.inputs.count) inputs")
-        for (index, (input, gradient)) in zip(node.inputs, gradients).enumerated() {
-            guard let gradient else {
-                Misuse.check(!needs[index], op, "the rule gave no gradient for needed input \(index)")
+        for index in gradients.indices {
+            let input = node.inputs[index]
+            guard let gradient = gradients[index] else {
+                Misuse.check(!needs[index], op(), "the rule gave no gradient for needed input \(index)")
                 continue
             }
             Misuse.check(
-                gradient.shape == input.shape, op,
+                gradient.shape == input.shape, op(),
                 "gradient \(gradient.shape) for input \(index) of shape \(input.shape)")
             if GraphContext.detectsAnomalies,
                 !gradient.value.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) })

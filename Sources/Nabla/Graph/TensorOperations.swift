@@ -33,13 +33,16 @@ public enum TensorOperations<Scalar: TensorScalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func record(
         _ name: String, _ inputs: [Variable<Scalar>], _ value: Tensor<Scalar>,
-        file: StaticString, line: UInt, slice: SliceRegion? = nil, rule: @escaping BackwardRule<Scalar>
+        file: StaticString, line: UInt, slice: SliceRegion? = nil,
+        productFactors: ProductGradientFactors<Scalar>? = nil,
+        rule: @escaping BackwardRule<Scalar>
     ) -> Variable<Scalar> {
         let output = Variable(value)
         let tapes = GraphContext.activeTapes
         guard !tapes.isEmpty, !GraphContext.isRecordingSuspended else { return output }
         let site = GraphContext.detectsAnomalies ? "\(file):\(line)" : nil
-        let node = TapeNode(name: name, inputs: inputs, output: output, rule: rule, site: site, slice: slice)
+        let node = TapeNode(
+            name: name, inputs: inputs, output: output, rule: rule, site: site, slice: slice, productFactors: productFactors)
         for tape in tapes { _ = tape.recordIfTracking(node) }
         return output
     }

@@ -62,18 +62,12 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     }
 
     /// The cell: `r`, `z` from the sums of `fromInput` and `fromHidden`, then
-    /// `n = tanh(x_n + r ⊙ (W_hn h + b_hn))`, `h' = (1 − z) ⊙ n + z ⊙ h`.
+    /// `n = tanh(x_n + r ⊙ (W_hn h + b_hn))`, `h' = (1 − z) ⊙ n + z ⊙ h`, as one op
+    /// (``TensorOperations/gruCell(fromInput:fromHidden:hidden:file:line:)``).
     override func cellStep(
         fromInput: Variable<Scalar>, fromHidden: Variable<Scalar>, states: [Variable<Scalar>]
     ) -> [Variable<Scalar>] {
-        typealias Ops = TensorOperations<Scalar>
-        let h = hiddenSize
-        let x = Ops.split(fromInput, sizes: [h, h, h], alongAxis: 1)
-        let hidden = Ops.split(fromHidden, sizes: [h, h, h], alongAxis: 1)
-        let r = Ops.sigmoid(x[0] + hidden[0])
-        let z = Ops.sigmoid(x[1] + hidden[1])
-        let n = Ops.tanh(x[2] + r * hidden[2])
-        return [(1 - z) * n + z * states[0]]
+        [TensorOperations.gruCell(fromInput: fromInput, fromHidden: fromHidden, hidden: states[0])]
     }
 
     // MARK: State

@@ -64,6 +64,13 @@ public final class InstanceNorm2D<Scalar: TensorScalar>: Layer<Scalar> {
         typealias Ops = TensorOperations<Scalar>
         let view = checkedView(input.shape)
         let kept = [1, featureCount, 1]
+        if usesInstanceStatistics, let weight, let bias {  // one op: each image's channel is a group
+            updateRunningStatistics(input.value.reshaped(to: view))
+            let shape = AffineNormalizationShape(
+                outer: 1, groups: view[0] * view[1], inner: view[2], layout: .perGroup, parameterCount: featureCount)
+            return Ops.affineNormalize(input, scale: weight.variable, offset: bias.variable, shape: shape, epsilon: epsilon)
+                .output
+        }
         let normalized: Variable<Scalar>
         if usesInstanceStatistics {
             updateRunningStatistics(input.value.reshaped(to: view))

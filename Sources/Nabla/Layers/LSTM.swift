@@ -88,16 +88,12 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     }
 
     /// The cell: `i, f, g, o` from `fromInput + fromHidden` (which hold both biases), then
-    /// `c' = f ⊙ c + i ⊙ g`, `h' = o ⊙ tanh(c')`.
+    /// `c' = f ⊙ c + i ⊙ g`, `h' = o ⊙ tanh(c')`, as one op (``TensorOperations/lstmCell(fromInput:fromHidden:cell:file:line:)``).
     override func cellStep(
         fromInput: Variable<Scalar>, fromHidden: Variable<Scalar>, states: [Variable<Scalar>]
     ) -> [Variable<Scalar>] {
         typealias Ops = TensorOperations<Scalar>
-        let h = hiddenSize
-        let gates = Ops.split(fromInput + fromHidden, sizes: [h, h, h, h], alongAxis: 1)
-        let (i, f, g, o) = (Ops.sigmoid(gates[0]), Ops.sigmoid(gates[1]), Ops.tanh(gates[2]), Ops.sigmoid(gates[3]))
-        let cell = f * states[1] + i * g
-        return [o * Ops.tanh(cell), cell]
+        return Ops.unstack(Ops.lstmCell(fromInput: fromInput, fromHidden: fromHidden, cell: states[1]), alongAxis: 0)
     }
 
     // MARK: State

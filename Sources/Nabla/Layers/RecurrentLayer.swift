@@ -254,16 +254,20 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
                 let w = weights[layer * directions + direction]
                 // X · W_ihᵀ + b_ih (+ b_hh, if the cell folds it) for every step at once: [T, B, G·h].
                 let inputBias = cell.kernels.foldsHiddenBias ? w.biasIH.variable + w.biasHH.variable : w.biasIH.variable
+                let rows = Ops.reshape(layerInput, to: [steps * batch, layerInput.shape[2]])
                 let projection = Ops.unstack(
-                    Ops.matmul(layerInput, w.weightIH.variable, transposeRHS: true) + inputBias, alongAxis: 0)
+                    Ops.reshape(
+                        Ops.linear(rows, weight: w.weightIH.variable, bias: inputBias),
+                        to: [steps, batch, w.weightIH.value.shape[0]]),
+                    alongAxis: 0)
                 var states = initial?[layer * directions + direction]
                     ?? Array(repeating: zeros, count: cell.kernels.stateCount)
                 var outputs = [Variable<Scalar>?](repeating: nil, count: steps)
                 for t in w.reversed ? Array((0..<steps).reversed()) : Array(0..<steps) {
-                    let product = Ops.matmul(states[0], w.weightHH.variable, transposeRHS: true)
-                    states = cellStep(
-                        fromInput: projection[t],
-                        fromHidden: cell.kernels.foldsHiddenBias ? product : product + w.biasHH.variable, states: states)
+                    let fromHidden = cell.kernels.foldsHiddenBias
+                        ? Ops.matmul(states[0], w.weightHH.variable, transposeRHS: true)
+                        : Ops.linear(states[0], weight: w.weightHH.variable, bias: w.biasHH.variable)
+                    states = cellStep(fromInput: projection[t], fromHidden: fromHidden, states: states)
                     outputs[t] = states[0]
                 }
                 sequences.append(Ops.stack(outputs.map { $0! }, alongAxis: 0))

@@ -63,28 +63,49 @@ extension TensorOperations {
     /// The forward and both gradients run the same kernels as the layers' manual backward:
     /// `dInput = conv2dBackwardInput(G, filter)` and `dFilter = conv2dBackwardFilter(G, input)`.
     /// These three ops are each other's adjoints, so every order of derivative stays within them.
+    /// The bias is part of the op: its gradient is `G` summed over axes 0, 2 and 3, which the
+    /// filter gradient's kernel sums in its own pass unless a tape records the backward.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func conv2d(
         _ input: Variable<Scalar>, filter: Variable<Scalar>, bias: Variable<Scalar>? = nil,
         configuration: Convolution2DConfiguration = .init(), groups: Int = 1,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let value = Nabla.conv2d(input.value, filter: filter.value, configuration: configuration, groups: groups)
         let outputChannels = filter.shape[0]
-        let result = record("conv2d", [input, filter], value, file: file, line: line) { g, needs in
-            [needs[0]
-                ? conv2dBackwardInput(g, filter: filter, inputShape: input.shape, configuration: configuration, groups: groups)
-                : nil,
-             needs[1]
-                ? conv2dBackwardFilter(g, input: input, filterShape: filter.shape, configuration: configuration, groups: groups)
-                : nil]
+        if let bias {
+            Misuse.check(
+                bias.shape == [outputChannels], "conv2d",
+                "input \(input.shape), filter \(filter.shape) and bias \(bias.shape): bias must be "
+                    + "[\(outputChannels)]")
         }
-        guard let bias else { return result }
-        Misuse.check(
-            bias.shape == [outputChannels], "conv2d",
-            "input \(input.shape), filter \(filter.shape) and bias \(bias.shape): bias must be "
-                + "[\(outputChannels)]")
-        return add(result, reshape(bias, to: [1, outputChannels, 1, 1]), file: file, line: line)
+        // With a bias, one op: the bias joins the convolution's pass, and when nothing records
+        // the backward its gradient joins the filter gradient's (as on the manual path).
+        let value = conv2dAddingBias(
+            input.value, filter: filter.value, bias: bias?.value, configuration: configuration, groups: groups)
+        return record("conv2d", [input, filter] + (bias.map { [$0] } ?? []), value, file: file, line: line) { g, needs in
+            let inputGradient = needs[0]
+                ? conv2dBackwardInput(g, filter: filter, inputShape: input.shape, configuration: configuration, groups: groups)
+                : nil
+            let needsBias = needs.count > 2 && needs[2]
+            guard !GraphContext.isRecordingBackward else {
+                let filterGradient = needs[1]
+                    ? conv2dBackwardFilter(g, input: input, filterShape: filter.shape, configuration: configuration, groups: groups)
+                    : nil
+                let biasGradient = needsBias ? sum(g, alongAxes: [0, 2, 3]) : nil
+                return [inputGradient, filterGradient] + (bias == nil ? [] : [biasGradient])
+            }
+            var filterGradient: Variable<Scalar>?, biasGradient: Variable<Scalar>?
+            if needs[1] {
+                let gradients = conv2dBackwardFilterAndBias(
+                    g.value, input: input.value, filterShape: filter.shape, configuration: configuration,
+                    groups: groups, computesBiasGradient: needsBias)
+                filterGradient = constant(gradients.filter)
+                biasGradient = gradients.bias.map(constant)
+            } else if needsBias {
+                biasGradient = constant(g.value.sum(alongAxes: [0, 2, 3]))
+            }
+            return [inputGradient, filterGradient] + (bias == nil ? [] : [biasGradient])
+        }
     }
 
     /// The gradient of ``conv2d(_:filter:bias:configuration:groups:file:line:)`` with respect to

@@ -173,6 +173,12 @@ extension TensorOperations {
         _ x: Variable<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         record("relu", [x], Nabla.relu(x.value), file: file, line: line) { g, _ in
+            // Unless a tape records this backward: one pass (a NaN input passes a nonzero g as NaN).
+            guard GraphContext.isRecordingBackward else {
+                return [constant(Tensor.broadcasting("relu", g.value, x.value) { g, x in
+                    x > 0 ? g : (x.isNaN && g != 0 ? x : 0)
+                })]
+            }
             let passes = x.value.map { !($0 <= 0) ? 1 : 0 }  // positive or NaN
             return [select(passes, nanPropagated(g, from: x.value), constant(Tensor(0)))]
         }

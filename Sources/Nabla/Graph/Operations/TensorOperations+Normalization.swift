@@ -46,6 +46,9 @@ extension TensorOperations {
         epsilon: Scalar = 1e-5, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         let shapes = checkedBatchNormShapes(x, scale, offset, axes, epsilon)
+        if let fused = fusedBatchNorm(x, scale: scale, offset: offset, axes: shapes.axes, epsilon: epsilon) {
+            return fused.output
+        }
         let (normalized, _, _) = standardize(x, axes: shapes.axes, epsilon: epsilon, training: true)
         return normalized * reshape(scale, to: shapes.kept) + reshape(offset, to: shapes.kept)
     }
@@ -78,13 +81,111 @@ extension TensorOperations {
             let centered = x - constant(running.mean.reshaped(to: shapes.kept))
             return centered * constant(inverse) * gamma + beta
         }
-        let (normalized, mean, variance) = standardize(
-            x, axes: shapes.axes, epsilon: epsilon, training: true)
+        let output: Variable<Scalar>, mean: Tensor<Scalar>, variance: Tensor<Scalar>
+        if let fused = fusedBatchNorm(x, scale: scale, offset: offset, axes: shapes.axes, epsilon: epsilon) {
+            (output, mean, variance) = fused
+        } else {
+            let (normalized, batchMean, batchVariance) = standardize(
+                x, axes: shapes.axes, epsilon: epsilon, training: true)
+            (output, mean, variance) = (normalized * gamma + beta, batchMean, batchVariance)
+        }
         let count = Scalar(shapes.axes.map { x.shape[$0] }.reduce(1, *))
         running.mean = running.mean * (1 - momentum) + mean.reshaped(to: shapes.compact) * momentum
         running.variance = running.variance * (1 - momentum)
             + variance.reshaped(to: shapes.compact) * (momentum * count / (count - 1))
-        return normalized * gamma + beta
+        return output
+    }
+
+    /// Batch normalization in training as one ``affineNormalize(_:scale:offset:shape:epsilon:file:line:)``
+    /// when the axes kept are adjacent (`[N, C, H, W]` over `[0, 2, 3]`, `[N, F]` over `[0]`),
+    /// with the batch's mean and biased variance; `nil` otherwise.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    private static func fusedBatchNorm(
+        _ x: Variable<Scalar>, scale: Variable<Scalar>, offset: Variable<Scalar>, axes: [Int], epsilon: Scalar
+    ) -> (output: Variable<Scalar>, mean: Tensor<Scalar>, variance: Tensor<Scalar>)? {
+        let kept = x.shape.indices.filter { !axes.contains($0) }
+        guard let first = kept.first, let last = kept.last, last - first + 1 == kept.count else { return nil }
+        let count = axes.map { x.shape[$0] }.reduce(1, *)
+        Misuse.check(
+            count > 1, "batchNorm",
+            "x \(x.shape) normalized over axes \(axes): training needs more than one value per "
+                + "channel, got \(count)")
+        let shape = AffineNormalizationShape(
+            outer: x.shape[..<first].reduce(1, *), groups: x.shape[first...last].reduce(1, *),
+            inner: x.shape[(last + 1)...].reduce(1, *), layout: .perGroup)
+        let (output, statistics) = affineNormalize(x, scale: scale, offset: offset, shape: shape, epsilon: epsilon)
+        let column = { (index: Int) in statistics.slice(alongAxis: 1, index..<(index + 1)).reshaped(to: [shape.groups]) }
+        return (output, column(0) + column(1), column(3))
+    }
+
+    /// `standardize(x) ⊙ γ + β` as one op: `x` viewed as `[outer, groups, inner]` (see
+    /// ``AffineNormalizationShape``), each group normalized over its `outer · inner` values with
+    /// its mean and biased variance, `scale` (γ) and `offset` (β) holding one value per group or
+    /// per inner position (any shape of that many values). Forward and backward run two fused
+    /// passes each; a backward that a tape records is the closed form of
+    /// ``standardize(_:alongAxes:epsilon:file:line:)``'s, in differentiable ops.
+    ///
+    /// - Returns: The output, of `x`'s shape, and each group's statistics `[groups, 4]`: pivot,
+    ///   mean less the pivot, `(variance + ε)^(−1/2)`, biased variance.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    static func affineNormalize(
+        _ x: Variable<Scalar>, scale: Variable<Scalar>, offset: Variable<Scalar>, shape: AffineNormalizationShape,
+        epsilon: Scalar, file: StaticString = #fileID, line: UInt = #line
+    ) -> (output: Variable<Scalar>, statistics: Tensor<Scalar>) {
+        let count = shape.parameterCount
+        Misuse.check(
+            x.value.scalarCount == shape.outer * shape.groups * shape.inner && scale.value.scalarCount == count
+                && offset.value.scalarCount == count, "affineNormalize",
+            "x \(x.shape) as [\(shape.outer), \(shape.groups), \(shape.inner)], scale \(scale.shape) and offset "
+                + "\(offset.shape): scale and offset must hold \(count) values")
+        let (gamma, beta) = (reshaped(scale, to: [count]), reshaped(offset, to: [count]))
+        let (value, statistics) = affineNormalizationForward(
+            x.value, scale: gamma.value, offset: beta.value, shape: shape, epsilon: epsilon)
+        let output = record("affineNormalize", [x, gamma, beta], value, file: file, line: line) { g, needs in
+            guard !GraphContext.isRecordingBackward else {
+                return affineNormalizationGradients(x, gamma, g, shape: shape, epsilon: epsilon, needs: needs)
+            }
+            let gradients = affineNormalizationBackward(
+                g.value, x: x.value, scale: gamma.value, statistics: statistics, shape: shape, needsInput: needs[0])
+            return [gradients.input.map(constant), needs[1] ? constant(gradients.scale) : nil,
+                    needs[2] ? constant(gradients.offset) : nil]
+        }
+        return (output, statistics)
+    }
+
+    /// The gradients of ``affineNormalize(_:scale:offset:shape:epsilon:file:line:)`` in
+    /// differentiable ops, for a backward that a tape records: with `ĝ = g ⊙ γ`,
+    /// `dx = σ⁻¹ ⊙ (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂))`, `dγ = Σ g ⊙ x̂`, `dβ = Σ g`.
+    private static func affineNormalizationGradients(
+        _ x: Variable<Scalar>, _ gamma: Variable<Scalar>, _ g: Variable<Scalar>, shape: AffineNormalizationShape,
+        epsilon: Scalar, needs: [Bool]
+    ) -> [Variable<Scalar>?] {
+        // Groups that cycle through γ: [outer, cycles, parameters, inner], normalized over 0 and 3.
+        let perGroup = shape.layout == .perGroup && shape.parameterCount > 0
+        let view = perGroup
+            ? [shape.outer, shape.groups / shape.parameterCount, shape.parameterCount, shape.inner]
+            : [shape.outer, 1, shape.groups, shape.inner]
+        let axes = [0, 3]
+        let parameterShape = shape.layout == .perGroup ? [1, 1, shape.parameterCount, 1] : [1, 1, 1, shape.inner]
+        let (x3, g3) = (reshape(x, to: view), reshape(g, to: view))
+        let normalized = standardize(x3, axes: axes, epsilon: epsilon).normalized
+        let gHat = g3 * reshape(gamma, to: parameterShape)
+        var gradients: [Variable<Scalar>?] = [nil, nil, nil]
+        if needs[0] {
+            let inverse = pow(shift(variance(x3, alongAxes: axes, keepingDimensions: true), by: epsilon), -0.5)
+            let centered = gHat - mean(gHat, alongAxes: axes, keepingDimensions: true)
+                - normalized * mean(gHat * normalized, alongAxes: axes, keepingDimensions: true)
+            gradients[0] = reshape(centered * inverse, to: x.shape)
+        }
+        if needs[1] { gradients[1] = reshape(reduce(g3 * normalized, toShape: parameterShape), to: gamma.shape) }
+        if needs[2] { gradients[2] = reshape(reduce(g3, toShape: parameterShape), to: gamma.shape) }
+        return gradients
+    }
+
+    /// `x` reshaped to `shape`, or `x` itself if it already has that shape.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    private static func reshaped(_ x: Variable<Scalar>, to shape: [Int]) -> Variable<Scalar> {
+        x.shape == shape ? x : reshape(x, to: shape)
     }
 
     /// Checks batch normalization's arguments; returns the resolved axes, the statistics shape
@@ -141,9 +242,9 @@ extension TensorOperations {
         }
         // The trailing axes as one row each: one contiguous reduction instead of one per axis.
         let size = normalizedShape.reduce(1, *)
-        let rows = reshape(x, to: [x.value.scalarCount / Swift.max(size, 1), size], file: file, line: line)
-        let normalized = reshape(standardize(rows, axes: [1], epsilon: epsilon).normalized, to: x.shape)
-        return normalized * scale + offset
+        let rows = x.value.scalarCount / Swift.max(size, 1)
+        let shape = AffineNormalizationShape(outer: 1, groups: rows, inner: size, layout: .perInner)
+        return affineNormalize(x, scale: scale, offset: offset, shape: shape, epsilon: epsilon, file: file, line: line).output
     }
 
     /// Group normalization: the channels of `[N, C, …]` input split into `groups`, each
