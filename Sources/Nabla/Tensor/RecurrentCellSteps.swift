@@ -28,7 +28,7 @@ func lstmCellForward<Scalar: TensorScalar>(
                 gates: gates.unsafeMutableScalars().baseAddress!, fromHidden: nil,
                 previousHidden: UnsafePointer(stateScalars), nextHidden: stateScalars,
                 previousCell: cell.unsafeScalars.baseAddress!, nextCell: stateScalars + batch * h,
-                saved: cellTanh.unsafeMutableScalars().baseAddress!),
+                saved: cellTanh.unsafeMutableScalars().baseAddress!, level: vectorMathLevel(Scalar.self)),
             batch: batch, hiddenSize: h)
         withExtendedLifetime(cell) {}
     }
@@ -82,7 +82,8 @@ func gruCellForward<Scalar: TensorScalar>(
             RecurrentForwardStep(
                 gates: gates.unsafeMutableScalars().baseAddress!, fromHidden: fromHidden.unsafeScalars.baseAddress!,
                 previousHidden: hidden.unsafeScalars.baseAddress!, nextHidden: next.unsafeMutableScalars().baseAddress!,
-                previousCell: nil, nextCell: nil, saved: candidate.unsafeMutableScalars().baseAddress!),
+                previousCell: nil, nextCell: nil, saved: candidate.unsafeMutableScalars().baseAddress!,
+                level: vectorMathLevel(Scalar.self)),
             batch: batch, hiddenSize: h)
         withExtendedLifetime((fromHidden, hidden)) {}
     }
@@ -111,4 +112,10 @@ func gruCellBackward<Scalar: TensorScalar>(
         withExtendedLifetime((trace, hidden)) {}
     }
     return (dFromInput, dFromHidden, dHidden)
+}
+
+/// The level of the gates' vector math for one step: `Float` runs the SIMD lanes, `Double` libm.
+@inlinable
+func vectorMathLevel<Scalar: TensorScalar>(_: Scalar.Type) -> SIMDLevel {
+    Scalar.self == Float.self ? KernelFamily.vectorMath.levelForRun() : .portable
 }
