@@ -92,4 +92,6 @@ NABLA_GEMM(double, f64, avx512)
 }
 #endif
 
+#include "Depthwise.h"
+
 #endif

@@ -132,11 +132,14 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     /// Winograd F(4×4, 3×3): the input, output and gradient tile transforms, and their 36
     /// products per chunk (``SmallGEMM`` above the portable level, OpenBLAS at it).
     case winogradTransforms = "Winograd transforms and products"
+    /// Depthwise convolution at stride 1 and dilation 1: forward, input and filter gradients.
+    case depthwiseConvolution = "Depthwise convolution"
 
     /// The highest level this family has code for.
     public var highestLevel: SIMDLevel {
         switch self {
         case .winogradTransforms: .avx512
+        case .depthwiseConvolution: .avx512
         }
     }
 

@@ -1,0 +1,244 @@
+// Depthwise convolution for one scalar type at one level, for Depthwise.c. Expects S, SUFFIX,
+// LEVEL, VECTOR_BYTES, SCALAR_BYTES and the target attribute pushed.
+
+#define DW_NAME2(name, suffix, level) nabla_depthwise_##name##_##suffix##_##level
+#define DW_NAME1(name, suffix, level) DW_NAME2(name, suffix, level)
+#define DW_NAME(name) DW_NAME1(name, SUFFIX, LEVEL)
+#define DW_LOCAL2(name, suffix, level) name##_##suffix##_##level
+#define DW_LOCAL1(name, suffix, level) DW_LOCAL2(name, suffix, level)
+#define LOCAL(name) DW_LOCAL1(name, SUFFIX, LEVEL)
+#define LANES (VECTOR_BYTES / SCALAR_BYTES)
+#define INLINE static inline __attribute__((always_inline))
+
+typedef S LOCAL(DepthwiseVector) __attribute__((vector_size(VECTOR_BYTES)));
+#if SCALAR_BYTES == 4
+typedef int32_t LOCAL(DepthwiseMask) __attribute__((vector_size(VECTOR_BYTES)));
+#else
+typedef int64_t LOCAL(DepthwiseMask) __attribute__((vector_size(VECTOR_BYTES)));
+#endif
+#define V LOCAL(DepthwiseVector)
+#define M LOCAL(DepthwiseMask)
+
+INLINE V LOCAL(load)(const S *p) {
+    V v;
+    __builtin_memcpy(&v, p, sizeof(V));
+    return v;
+}
+
+INLINE void LOCAL(store)(S *p, V v) { __builtin_memcpy(p, &v, sizeof(V)); }
+
+/// Lanes `0 ..< count` all ones, the others zero (0 < count ≤ LANES).
+INLINE M LOCAL(firstLanes)(int64_t count) {
+    M lane;
+    for (int l = 0; l < LANES; l++) lane[l] = l;
+    return lane < (M){0} + (__typeof__(lane[0]))count;
+}
+
+// The first `count` lanes (0 < count ≤ LANES) from or to memory, the rest untouched (zero when
+// loaded): masked moves read and write nothing past them.
+#if VECTOR_BYTES == 64 && SCALAR_BYTES == 4
+INLINE V LOCAL(loadFirst)(const S *p, int64_t count) {
+    return (V)_mm512_maskz_loadu_ps((__mmask16)(0xFFFFu >> (16 - count)), p);
+}
+INLINE void LOCAL(storeFirst)(S *p, V v, int64_t count) {
+    _mm512_mask_storeu_ps(p, (__mmask16)(0xFFFFu >> (16 - count)), (__m512)v);
+}
+#elif VECTOR_BYTES == 64
+INLINE V LOCAL(loadFirst)(const S *p, int64_t count) {
+    return (V)_mm512_maskz_loadu_pd((__mmask8)(0xFFu >> (8 - count)), p);
+}
+INLINE void LOCAL(storeFirst)(S *p, V v, int64_t count) {
+    _mm512_mask_storeu_pd(p, (__mmask8)(0xFFu >> (8 - count)), (__m512d)v);
+}
+#elif SCALAR_BYTES == 4
+INLINE V LOCAL(loadFirst)(const S *p, int64_t count) {
+    return (V)_mm256_maskload_ps(p, (__m256i)LOCAL(firstLanes)(count));
+}
+INLINE void LOCAL(storeFirst)(S *p, V v, int64_t count) {
+    _mm256_maskstore_ps(p, (__m256i)LOCAL(firstLanes)(count), (__m256)v);
+}
+#else
+INLINE V LOCAL(loadFirst)(const S *p, int64_t count) {
+    return (V)_mm256_maskload_pd(p, (__m256i)LOCAL(firstLanes)(count));
+}
+INLINE void LOCAL(storeFirst)(S *p, V v, int64_t count) {
+    _mm256_maskstore_pd(p, (__m256i)LOCAL(firstLanes)(count), (__m256d)v);
+}
+#endif
+
+/// Copies `source` `[height, width]` into `padded` `[paddedHeight, stride]`: element (y, x) at
+/// (y + top, x + left) when that lies inside, zeros everywhere else. `top` and `left` may be
+/// negative (rows and columns cropped). Writes up to a vector past the last row.
+static void LOCAL(pad)(const S *source, int64_t height, int64_t width, int64_t top, int64_t left,
+    int64_t paddedHeight, int64_t stride, S *padded) {
+    const int64_t first = left < 0 ? -left : 0;
+    const int64_t end = width < stride - left ? width : stride - left;
+    for (int64_t r = 0; r < paddedHeight; r++) {
+        S *row = padded + r * stride;
+        for (int64_t x = 0; x < stride; x += LANES) LOCAL(store)(row + x, (V){0});
+        const int64_t y = r - top;
+        if (y < 0 || y >= height) continue;
+        const S *from = source + y * width;
+        int64_t x = first;
+        for (; x + LANES <= end; x += LANES) LOCAL(store)(row + left + x, LOCAL(load)(from + x));
+        // Zeros past the row's end land on padding (or on the next row, written after).
+        if (x < end) LOCAL(store)(row + left + x, LOCAL(loadFirst)(from + x, end - x));
+    }
+}
+
+/// output[oy, ox] (+)= Σ w[i, j] · padded[oy + i, ox + j] over the `kh × kw` taps, where w is
+/// `kernel` or, when `flipped`, `kernel` rotated by 180°; `accumulate` adds to `output`
+/// `[outputHeight, outputWidth]` instead of overwriting it.
+INLINE void LOCAL(correlate)(const S *padded, int64_t stride, const S *kernel, int64_t kh,
+    int64_t kw, int flipped, int64_t outputHeight, int64_t outputWidth, int accumulate,
+    S *output) {
+    S w[kh * kw];
+    for (int64_t t = 0; t < kh * kw; t++) w[t] = flipped ? kernel[kh * kw - 1 - t] : kernel[t];
+    for (int64_t oy = 0; oy < outputHeight; oy++) {
+        const S *rows = padded + oy * stride;
+        S *out = output + oy * outputWidth;
+        for (int64_t ox = 0; ox < outputWidth; ox += LANES) {
+            const int64_t count = outputWidth - ox;
+            V sum = (V){0};
+            if (accumulate) sum = count >= LANES ? LOCAL(load)(out + ox) : LOCAL(loadFirst)(out + ox, count);
+            for (int64_t i = 0; i < kh; i++)
+                for (int64_t j = 0; j < kw; j++)
+                    sum += LOCAL(load)(rows + i * stride + ox + j) * w[i * kw + j];
+            if (count >= LANES) LOCAL(store)(out + ox, sum);
+            else LOCAL(storeFirst)(out + ox, sum, count);
+        }
+    }
+}
+
+/// ``correlate`` with the kernel sizes as constants for the common kernels.
+static void LOCAL(correlateAnySize)(const S *padded, int64_t stride, const S *kernel, int64_t kh,
+    int64_t kw, int flipped, int64_t outputHeight, int64_t outputWidth, int accumulate,
+    S *output) {
+    if (kh == 3 && kw == 3)
+        LOCAL(correlate)(padded, stride, kernel, 3, 3, flipped, outputHeight, outputWidth, accumulate, output);
+    else if (kh == 5 && kw == 5)
+        LOCAL(correlate)(padded, stride, kernel, 5, 5, flipped, outputHeight, outputWidth, accumulate, output);
+    else
+        LOCAL(correlate)(padded, stride, kernel, kh, kw, flipped, outputHeight, outputWidth, accumulate, output);
+}
+
+void DW_NAME(forward)(const S *input, int64_t height, int64_t width, const S *filter,
+    int64_t multiplier, int64_t kernelHeight, int64_t kernelWidth, int64_t paddingHeight,
+    int64_t paddingWidth, S *scratch, S *output) {
+    const int64_t outputHeight = height + 2 * paddingHeight - kernelHeight + 1;
+    const int64_t outputWidth = width + 2 * paddingWidth - kernelWidth + 1;
+    const int64_t stride = depthwisePaddedStride(outputWidth, kernelWidth);
+    LOCAL(pad)(input, height, width, paddingHeight, paddingWidth, outputHeight + kernelHeight - 1,
+        stride, scratch);
+    const int64_t taps = kernelHeight * kernelWidth, plane = outputHeight * outputWidth;
+    for (int64_t m = 0; m < multiplier; m++)
+        LOCAL(correlateAnySize)(scratch, stride, filter + m * taps, kernelHeight, kernelWidth, 0,
+            outputHeight, outputWidth, 0, output + m * plane);
+}
+
+void DW_NAME(inputGradient)(const S *outputGradient, int64_t outputHeight, int64_t outputWidth,
+    const S *filter, int64_t multiplier, int64_t kernelHeight, int64_t kernelWidth,
+    int64_t paddingHeight, int64_t paddingWidth, S *scratch, S *inputGradient) {
+    // The correlation of the output gradient padded by k − 1 − p with the flipped kernel.
+    const int64_t height = outputHeight - 2 * paddingHeight + kernelHeight - 1;
+    const int64_t width = outputWidth - 2 * paddingWidth + kernelWidth - 1;
+    const int64_t stride = depthwisePaddedStride(width, kernelWidth);
+    const int64_t taps = kernelHeight * kernelWidth, plane = outputHeight * outputWidth;
+    for (int64_t m = 0; m < multiplier; m++) {
+        LOCAL(pad)(outputGradient + m * plane, outputHeight, outputWidth,
+            kernelHeight - 1 - paddingHeight, kernelWidth - 1 - paddingWidth,
+            height + kernelHeight - 1, stride, scratch);
+        LOCAL(correlateAnySize)(scratch, stride, filter + m * taps, kernelHeight, kernelWidth, 1,
+            height, width, m > 0, inputGradient);
+    }
+}
+
+/// The filter gradient's sums for constant kernel sizes: one vector of partial sums per tap
+/// over all rows and images, the lanes summed in order at the end. Like the portable path, a tap
+/// multiplies only the gradients of outputs that read inside the input, so a NaN or ∞ gradient
+/// never meets padding (0 · ∞ would make NaN) and lanes past the row add nothing.
+INLINE void LOCAL(filterGradientSums)(const S *outputGradient, int64_t gradientImageStride,
+    const S *input, int64_t inputImageStride, int64_t images, int64_t height, int64_t width,
+    int64_t kh, int64_t kw, int64_t paddingHeight, int64_t paddingWidth, S *scratch,
+    S *filterGradient) {
+    const int64_t outputHeight = height + 2 * paddingHeight - kh + 1;
+    const int64_t outputWidth = width + 2 * paddingWidth - kw + 1;
+    const int64_t stride = depthwisePaddedStride(outputWidth, kw);
+    const int64_t chunks = (outputWidth + LANES - 1) / LANES;
+    // Per vector of outputs and kernel column: the lanes that read an input column; a vector
+    // is inside when they all do for every kernel column.
+    M reads[chunks * kw];
+    int inside[chunks];
+    M lane;
+    for (int l = 0; l < LANES; l++) lane[l] = l;
+    for (int64_t c = 0; c < chunks; c++) {
+        inside[c] = 1;
+        for (int64_t j = 0; j < kw; j++) {
+            const int64_t first = paddingWidth - j, end = width + paddingWidth - j;
+            const int64_t upper = (end < outputWidth ? end : outputWidth) - c * LANES;
+            const M m = (lane >= (M){0} + (__typeof__(lane[0]))(first - c * LANES))
+                & (lane < (M){0} + (__typeof__(lane[0]))(upper < 0 ? 0 : upper > LANES ? LANES : upper));
+            reads[c * kw + j] = m;
+            for (int l = 0; l < LANES; l++) inside[c] &= m[l] != 0;
+        }
+    }
+    V sums[kh * kw];
+    for (int64_t t = 0; t < kh * kw; t++) sums[t] = (V){0};
+    for (int64_t n = 0; n < images; n++) {
+        LOCAL(pad)(input + n * inputImageStride, height, width, paddingHeight, paddingWidth,
+            outputHeight + kh - 1, stride, scratch);
+        const S *gradient = outputGradient + n * gradientImageStride;
+        for (int64_t oy = 0; oy < outputHeight; oy++) {
+            const S *rows = scratch + oy * stride, *dy = gradient + oy * outputWidth;
+            for (int64_t c = 0; c < chunks; c++) {
+                const int64_t ox = c * LANES, count = outputWidth - ox;
+                const V g = count >= LANES ? LOCAL(load)(dy + ox) : LOCAL(loadFirst)(dy + ox, count);
+                for (int64_t i = 0; i < kh; i++) {
+                    // Rows of padding: skipped.
+                    if (oy + i < paddingHeight || oy + i >= height + paddingHeight) continue;
+                    const S *row = rows + i * stride + ox;
+                    if (inside[c]) {
+                        for (int64_t j = 0; j < kw; j++) sums[i * kw + j] += g * LOCAL(load)(row + j);
+                    } else {
+                        for (int64_t j = 0; j < kw; j++) {
+                            const V product = g * LOCAL(load)(row + j);
+                            sums[i * kw + j] += (V)((M)product & reads[c * kw + j]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (int64_t t = 0; t < kh * kw; t++) {
+        S total = 0;
+        for (int l = 0; l < LANES; l++) total += sums[t][l];
+        filterGradient[t] = total;
+    }
+}
+
+void DW_NAME(filterGradient)(const S *outputGradient, int64_t gradientImageStride,
+    const S *input, int64_t inputImageStride, int64_t images, int64_t height, int64_t width,
+    int64_t kernelHeight, int64_t kernelWidth, int64_t paddingHeight, int64_t paddingWidth,
+    S *scratch, S *filterGradient) {
+    if (kernelHeight == 3 && kernelWidth == 3)
+        LOCAL(filterGradientSums)(outputGradient, gradientImageStride, input, inputImageStride,
+            images, height, width, 3, 3, paddingHeight, paddingWidth, scratch, filterGradient);
+    else if (kernelHeight == 5 && kernelWidth == 5)
+        LOCAL(filterGradientSums)(outputGradient, gradientImageStride, input, inputImageStride,
+            images, height, width, 5, 5, paddingHeight, paddingWidth, scratch, filterGradient);
+    else
+        LOCAL(filterGradientSums)(outputGradient, gradientImageStride, input, inputImageStride,
+            images, height, width, kernelHeight, kernelWidth, paddingHeight, paddingWidth,
+            scratch, filterGradient);
+}
+
+#undef V
+#undef M
+#undef INLINE
+#undef LANES
+#undef LOCAL
+#undef DW_LOCAL1
+#undef DW_LOCAL2
+#undef DW_NAME
+#undef DW_NAME1
+#undef DW_NAME2

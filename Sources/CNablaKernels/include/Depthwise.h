@@ -1,0 +1,59 @@
+// Depthwise convolution (stride 1, dilation 1) at the AVX2 and AVX-512 levels; see
+// DepthwiseConvolutionKernels.swift for the layouts. Included by CNablaKernels.h.
+#ifndef CNABLA_DEPTHWISE_H
+#define CNABLA_DEPTHWISE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The scalars of scratch one call below needs, for a correlation with an `outputHeight ×
+/// outputWidth` result and a `kernelHeight × kernelWidth` kernel: a zero-padded plane with slack
+/// past its rows' ends for 64-byte loads, and a copy of a gradient plane. The same at every level.
+int64_t nabla_depthwise_scratch_count(int64_t outputHeight, int64_t outputWidth,
+    int64_t kernelHeight, int64_t kernelWidth);
+
+/// For one input plane `input` `[height, width]`: the `multiplier` output planes `output`
+/// `[multiplier, outputHeight, outputWidth]` (outputHeight = height + 2·paddingHeight −
+/// kernelHeight + 1, likewise the width) of its correlation with `filter` `[multiplier,
+/// kernelHeight, kernelWidth]` over the input zero-padded by `paddingHeight × paddingWidth`.
+/// `scratch` holds `nabla_depthwise_scratch_count(outputHeight, outputWidth, kernelHeight,
+/// kernelWidth)` scalars.
+#define NABLA_DEPTHWISE_FORWARD(S, SUFFIX, LEVEL) \
+    void nabla_depthwise_forward_##SUFFIX##_##LEVEL(const S *input, int64_t height, int64_t width, \
+        const S *filter, int64_t multiplier, int64_t kernelHeight, int64_t kernelWidth, \
+        int64_t paddingHeight, int64_t paddingWidth, S *scratch, S *output);
+/// The input gradient `[height, width]` of one input plane from the gradients `outputGradient`
+/// `[multiplier, outputHeight, outputWidth]` of its `multiplier` output planes, read through
+/// `filter` `[multiplier, kernelHeight, kernelWidth]`: the adjoint of the forward pass above.
+/// `scratch` holds `nabla_depthwise_scratch_count(height, width, kernelHeight, kernelWidth)`.
+#define NABLA_DEPTHWISE_INPUT_GRADIENT(S, SUFFIX, LEVEL) \
+    void nabla_depthwise_inputGradient_##SUFFIX##_##LEVEL(const S *outputGradient, \
+        int64_t outputHeight, int64_t outputWidth, const S *filter, int64_t multiplier, \
+        int64_t kernelHeight, int64_t kernelWidth, int64_t paddingHeight, int64_t paddingWidth, \
+        S *scratch, S *inputGradient);
+/// One output channel's filter gradient `[kernelHeight, kernelWidth]`: Σ over the `images`
+/// images of the products of its gradient plane `outputGradient + n·gradientImageStride`
+/// `[outputHeight, outputWidth]` with the zero-padded input plane `input + n·inputImageStride`
+/// `[height, width]` each tap read. `scratch` holds `nabla_depthwise_scratch_count(outputHeight,
+/// outputWidth, kernelHeight, kernelWidth)`.
+#define NABLA_DEPTHWISE_FILTER_GRADIENT(S, SUFFIX, LEVEL) \
+    void nabla_depthwise_filterGradient_##SUFFIX##_##LEVEL(const S *outputGradient, \
+        int64_t gradientImageStride, const S *input, int64_t inputImageStride, int64_t images, \
+        int64_t height, int64_t width, int64_t kernelHeight, int64_t kernelWidth, \
+        int64_t paddingHeight, int64_t paddingWidth, S *scratch, S *filterGradient);
+#define NABLA_DEPTHWISE(S, SUFFIX, LEVEL) \
+    NABLA_DEPTHWISE_FORWARD(S, SUFFIX, LEVEL) NABLA_DEPTHWISE_INPUT_GRADIENT(S, SUFFIX, LEVEL) \
+    NABLA_DEPTHWISE_FILTER_GRADIENT(S, SUFFIX, LEVEL)
+NABLA_DEPTHWISE(float, f32, avx2)
+NABLA_DEPTHWISE(float, f32, avx512)
+NABLA_DEPTHWISE(double, f64, avx2)
+NABLA_DEPTHWISE(double, f64, avx512)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
