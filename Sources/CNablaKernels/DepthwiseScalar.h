@@ -67,45 +67,70 @@ INLINE void LOCAL(storeFirst)(S *p, V v, int64_t count) {
 #endif
 
 /// Copies `source` `[height, width]` into `padded` `[paddedHeight, stride]`: element (y, x) at
-/// (y + top, x + left) when that lies inside, zeros everywhere else. `top` and `left` may be
-/// negative (rows and columns cropped). Writes up to a vector past the last row.
+/// (y + top, x + left) when that lies inside. `top` and `left` may be negative (rows and columns
+/// cropped). Everything else in `padded` is left as it was: zero, as the caller cleared the
+/// scratch once for all the planes of a geometry (the copies write zeros only past the rows).
 static void LOCAL(pad)(const S *source, int64_t height, int64_t width, int64_t top, int64_t left,
     int64_t paddedHeight, int64_t stride, S *padded) {
     const int64_t first = left < 0 ? -left : 0;
     const int64_t end = width < stride - left ? width : stride - left;
-    for (int64_t r = 0; r < paddedHeight; r++) {
-        S *row = padded + r * stride;
-        for (int64_t x = 0; x < stride; x += LANES) LOCAL(store)(row + x, (V){0});
-        const int64_t y = r - top;
-        if (y < 0 || y >= height) continue;
-        const S *from = source + y * width;
+    const int64_t firstRow = top > 0 ? top : 0;
+    const int64_t endRow = height + top < paddedHeight ? height + top : paddedHeight;
+    for (int64_t r = firstRow; r < endRow; r++) {
+        S *row = padded + r * stride + left;
+        const S *from = source + (r - top) * width;
         int64_t x = first;
-        for (; x + LANES <= end; x += LANES) LOCAL(store)(row + left + x, LOCAL(load)(from + x));
-        // Zeros past the row's end land on padding (or on the next row, written after).
-        if (x < end) LOCAL(store)(row + left + x, LOCAL(loadFirst)(from + x, end - x));
+        for (; x + LANES <= end; x += LANES) LOCAL(store)(row + x, LOCAL(load)(from + x));
+        // The loaded zeros land on padding, or on the next row before it is copied.
+        if (x < end) LOCAL(store)(row + x, LOCAL(loadFirst)(from + x, end - x));
+    }
+}
+
+/// Stores `sum` into the first `count` outputs at `out`, adding what is there when `accumulate`.
+INLINE void LOCAL(finish)(S *out, V sum, int64_t count, int accumulate) {
+    if (count >= LANES) {
+        if (accumulate) sum += LOCAL(load)(out);
+        LOCAL(store)(out, sum);
+    } else {
+        if (accumulate) sum += LOCAL(loadFirst)(out, count);
+        LOCAL(storeFirst)(out, sum, count);
     }
 }
 
 /// output[oy, ox] (+)= Σ w[i, j] · padded[oy + i, ox + j] over the `kh × kw` taps, where w is
 /// `kernel` or, when `flipped`, `kernel` rotated by 180°; `accumulate` adds to `output`
-/// `[outputHeight, outputWidth]` instead of overwriting it.
+/// `[outputHeight, outputWidth]` instead of overwriting it. Two output rows at a time share
+/// their input rows' loads.
 INLINE void LOCAL(correlate)(const S *padded, int64_t stride, const S *kernel, int64_t kh,
     int64_t kw, int flipped, int64_t outputHeight, int64_t outputWidth, int accumulate,
     S *output) {
     S w[kh * kw];
     for (int64_t t = 0; t < kh * kw; t++) w[t] = flipped ? kernel[kh * kw - 1 - t] : kernel[t];
-    for (int64_t oy = 0; oy < outputHeight; oy++) {
+    int64_t oy = 0;
+    for (; oy + 2 <= outputHeight; oy += 2) {
         const S *rows = padded + oy * stride;
         S *out = output + oy * outputWidth;
         for (int64_t ox = 0; ox < outputWidth; ox += LANES) {
-            const int64_t count = outputWidth - ox;
+            V upper = (V){0}, lower = (V){0};
+            for (int64_t r = 0; r <= kh; r++)
+                for (int64_t j = 0; j < kw; j++) {
+                    const V x = LOCAL(load)(rows + r * stride + ox + j);
+                    if (r < kh) upper += x * w[r * kw + j];
+                    if (r > 0) lower += x * w[(r - 1) * kw + j];
+                }
+            LOCAL(finish)(out + ox, upper, outputWidth - ox, accumulate);
+            LOCAL(finish)(out + outputWidth + ox, lower, outputWidth - ox, accumulate);
+        }
+    }
+    if (oy < outputHeight) {
+        const S *rows = padded + oy * stride;
+        S *out = output + oy * outputWidth;
+        for (int64_t ox = 0; ox < outputWidth; ox += LANES) {
             V sum = (V){0};
-            if (accumulate) sum = count >= LANES ? LOCAL(load)(out + ox) : LOCAL(loadFirst)(out + ox, count);
             for (int64_t i = 0; i < kh; i++)
                 for (int64_t j = 0; j < kw; j++)
                     sum += LOCAL(load)(rows + i * stride + ox + j) * w[i * kw + j];
-            if (count >= LANES) LOCAL(store)(out + ox, sum);
-            else LOCAL(storeFirst)(out + ox, sum, count);
+            LOCAL(finish)(out + ox, sum, outputWidth - ox, accumulate);
         }
     }
 }
@@ -154,12 +179,15 @@ void DW_NAME(inputGradient)(const S *outputGradient, int64_t outputHeight, int64
 }
 
 /// The filter gradient's sums for constant kernel sizes: one vector of partial sums per tap
-/// over all rows and images, the lanes summed in order at the end. Like the portable path, a tap
-/// multiplies only the gradients of outputs that read inside the input, so a NaN or ∞ gradient
-/// never meets padding (0 · ∞ would make NaN) and lanes past the row add nothing.
+/// over all rows and images, the lanes summed in order at the end.
+///
+/// `masked`: like the portable path, a tap multiplies only the gradients of outputs that read
+/// inside the input, so a NaN or ∞ gradient never meets padding (0 · ∞ would make NaN) and lanes
+/// past the row add nothing. Unmasked, padding and lanes past the row add products with a zero
+/// factor: the same sums when every value is finite, and a non-finite sum otherwise.
 INLINE void LOCAL(filterGradientSums)(const S *outputGradient, int64_t gradientImageStride,
     const S *input, int64_t inputImageStride, int64_t images, int64_t height, int64_t width,
-    int64_t kh, int64_t kw, int64_t paddingHeight, int64_t paddingWidth, S *scratch,
+    int64_t kh, int64_t kw, int64_t paddingHeight, int64_t paddingWidth, int masked, S *scratch,
     S *filterGradient) {
     const int64_t outputHeight = height + 2 * paddingHeight - kh + 1;
     const int64_t outputWidth = width + 2 * paddingWidth - kw + 1;
@@ -194,12 +222,12 @@ INLINE void LOCAL(filterGradientSums)(const S *outputGradient, int64_t gradientI
                 const int64_t ox = c * LANES, count = outputWidth - ox;
                 const V g = count >= LANES ? LOCAL(load)(dy + ox) : LOCAL(loadFirst)(dy + ox, count);
                 for (int64_t i = 0; i < kh; i++) {
-                    // Rows of padding: skipped.
-                    if (oy + i < paddingHeight || oy + i >= height + paddingHeight) continue;
                     const S *row = rows + i * stride + ox;
-                    if (inside[c]) {
+                    if (!masked || inside[c]) {
+                        if (masked && (oy + i < paddingHeight || oy + i >= height + paddingHeight)) continue;
                         for (int64_t j = 0; j < kw; j++) sums[i * kw + j] += g * LOCAL(load)(row + j);
                     } else {
+                        if (oy + i < paddingHeight || oy + i >= height + paddingHeight) continue;
                         for (int64_t j = 0; j < kw; j++) {
                             const V product = g * LOCAL(load)(row + j);
                             sums[i * kw + j] += (V)((M)product & reads[c * kw + j]);
@@ -216,22 +244,36 @@ INLINE void LOCAL(filterGradientSums)(const S *outputGradient, int64_t gradientI
     }
 }
 
+/// The unmasked sums, or, when one is not finite (a NaN or ∞ took part, or a product
+/// overflowed), the masked ones.
+INLINE void LOCAL(filterGradientTaps)(const S *outputGradient, int64_t gradientImageStride,
+    const S *input, int64_t inputImageStride, int64_t images, int64_t height, int64_t width,
+    int64_t kh, int64_t kw, int64_t paddingHeight, int64_t paddingWidth, S *scratch,
+    S *filterGradient) {
+    LOCAL(filterGradientSums)(outputGradient, gradientImageStride, input, inputImageStride, images,
+        height, width, kh, kw, paddingHeight, paddingWidth, 0, scratch, filterGradient);
+    int finite = 1;
+    for (int64_t t = 0; t < kh * kw; t++) finite &= filterGradient[t] - filterGradient[t] == 0;
+    if (!finite)
+        LOCAL(filterGradientSums)(outputGradient, gradientImageStride, input, inputImageStride,
+            images, height, width, kh, kw, paddingHeight, paddingWidth, 1, scratch, filterGradient);
+}
+
 void DW_NAME(filterGradient)(const S *outputGradient, int64_t gradientImageStride,
     const S *input, int64_t inputImageStride, int64_t images, int64_t height, int64_t width,
     int64_t kernelHeight, int64_t kernelWidth, int64_t paddingHeight, int64_t paddingWidth,
     S *scratch, S *filterGradient) {
     if (kernelHeight == 3 && kernelWidth == 3)
-        LOCAL(filterGradientSums)(outputGradient, gradientImageStride, input, inputImageStride,
+        LOCAL(filterGradientTaps)(outputGradient, gradientImageStride, input, inputImageStride,
             images, height, width, 3, 3, paddingHeight, paddingWidth, scratch, filterGradient);
     else if (kernelHeight == 5 && kernelWidth == 5)
-        LOCAL(filterGradientSums)(outputGradient, gradientImageStride, input, inputImageStride,
+        LOCAL(filterGradientTaps)(outputGradient, gradientImageStride, input, inputImageStride,
             images, height, width, 5, 5, paddingHeight, paddingWidth, scratch, filterGradient);
     else
-        LOCAL(filterGradientSums)(outputGradient, gradientImageStride, input, inputImageStride,
+        LOCAL(filterGradientTaps)(outputGradient, gradientImageStride, input, inputImageStride,
             images, height, width, kernelHeight, kernelWidth, paddingHeight, paddingWidth,
             scratch, filterGradient);
 }
-
 #undef V
 #undef M
 #undef INLINE

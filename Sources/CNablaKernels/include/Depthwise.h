@@ -11,7 +11,9 @@ extern "C" {
 
 /// The scalars of scratch one call below needs, for a correlation with an `outputHeight ×
 /// outputWidth` result and a `kernelHeight × kernelWidth` kernel: a zero-padded plane with slack
-/// past its rows' ends for 64-byte loads, and a copy of a gradient plane. The same at every level.
+/// past its rows' ends for 64-byte loads. The same at every level. The caller zeroes the scratch
+/// once; the calls below then write only the planes' interiors, so the padding stays zero for
+/// every later call with the same sizes and padding.
 int64_t nabla_depthwise_scratch_count(int64_t outputHeight, int64_t outputWidth,
     int64_t kernelHeight, int64_t kernelWidth);
 

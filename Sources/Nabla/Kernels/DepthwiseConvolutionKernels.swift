@@ -210,6 +210,7 @@ enum DepthwiseConvolutionKernels {
         forEachRange(count: g.batch * g.channels, multiplyAdds: g.batch * g.channels * multiplier * plane * kh * kw) { planes in
             let (input, filter, output) = buffers.value
             withUnsafeTemporaryAllocation(of: S.self, capacity: scratchCount) { scratch in
+                scratch.initialize(repeating: 0)  // the padding, kept by every plane
                 for index in planes {
                     let source = input.baseAddress! + index * height * width
                     let kernels = filter.baseAddress! + index % g.channels * multiplier * kh * kw
@@ -247,6 +248,7 @@ enum DepthwiseConvolutionKernels {
         forEachRange(count: g.batch * g.channels, multiplyAdds: g.batch * g.channels * multiplier * oh * ow * kh * kw) { planes in
             let (outputGradient, filter, inputGradient) = buffers.value
             withUnsafeTemporaryAllocation(of: S.self, capacity: scratchCount) { scratch in
+                scratch.initialize(repeating: 0)  // the padding, kept by every plane
                 for index in planes {
                     let source = outputGradient.baseAddress! + index * multiplier * oh * ow
                     let kernels = filter.baseAddress! + index % g.channels * multiplier * kh * kw
@@ -286,6 +288,7 @@ enum DepthwiseConvolutionKernels {
         forEachRange(count: outputChannels, multiplyAdds: g.batch * outputChannels * plane * kh * kw) { channels in
             let (outputGradient, input, filterGradient) = buffers.value
             withUnsafeTemporaryAllocation(of: S.self, capacity: scratchCount) { scratch in
+                scratch.initialize(repeating: 0)  // the padding, kept by every plane
                 for o in channels {
                     let gradient = outputGradient.baseAddress! + o * plane
                     let source = input.baseAddress! + o / multiplier * inputPlane
