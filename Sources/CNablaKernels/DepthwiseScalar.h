@@ -178,28 +178,14 @@ void DW_NAME(inputGradient)(const S *outputGradient, int64_t outputHeight, int64
     }
 }
 
-/// The filter gradient's sums for constant kernel sizes: one vector of partial sums per tap
-/// over all rows and images, the lanes summed in order at the end.
-///
-/// `masked`: like the portable path, a tap multiplies only the gradients of outputs that read
-/// inside the input, so a NaN or ∞ gradient never meets padding (0 · ∞ would make NaN) and lanes
-/// past the row add nothing. Unmasked, padding and lanes past the row add products with a zero
-/// factor: the same sums when every value is finite, and a non-finite sum otherwise.
-INLINE void LOCAL(filterGradientSums)(const S *outputGradient, int64_t gradientImageStride,
-    const S *input, int64_t inputImageStride, int64_t images, int64_t height, int64_t width,
-    int64_t kh, int64_t kw, int64_t paddingHeight, int64_t paddingWidth, int masked, S *scratch,
-    S *filterGradient) {
-    const int64_t outputHeight = height + 2 * paddingHeight - kh + 1;
-    const int64_t outputWidth = width + 2 * paddingWidth - kw + 1;
-    const int64_t stride = depthwisePaddedStride(outputWidth, kw);
-    const int64_t chunks = (outputWidth + LANES - 1) / LANES;
-    // Per vector of outputs and kernel column: the lanes that read an input column; a vector
-    // is inside when they all do for every kernel column.
-    M reads[chunks * kw];
-    int inside[chunks];
+/// For each vector of outputs `c` and kernel column `j`: `reads[c·kw + j]`, the lanes whose
+/// output reads an input column (not padding, not past the row); `inside[c]` when all lanes do
+/// for every kernel column.
+INLINE void LOCAL(columnMasks)(int64_t width, int64_t outputWidth, int64_t kw,
+    int64_t paddingWidth, M *reads, int *inside) {
     M lane;
     for (int l = 0; l < LANES; l++) lane[l] = l;
-    for (int64_t c = 0; c < chunks; c++) {
+    for (int64_t c = 0; c * LANES < outputWidth; c++) {
         inside[c] = 1;
         for (int64_t j = 0; j < kw; j++) {
             const int64_t first = paddingWidth - j, end = width + paddingWidth - j;
@@ -210,70 +196,129 @@ INLINE void LOCAL(filterGradientSums)(const S *outputGradient, int64_t gradientI
             for (int l = 0; l < LANES; l++) inside[c] &= m[l] != 0;
         }
     }
-    V sums[kh * kw];
-    for (int64_t t = 0; t < kh * kw; t++) sums[t] = (V){0};
-    for (int64_t n = 0; n < images; n++) {
-        LOCAL(pad)(input + n * inputImageStride, height, width, paddingHeight, paddingWidth,
-            outputHeight + kh - 1, stride, scratch);
-        const S *gradient = outputGradient + n * gradientImageStride;
-        for (int64_t oy = 0; oy < outputHeight; oy++) {
-            const S *rows = scratch + oy * stride, *dy = gradient + oy * outputWidth;
-            for (int64_t c = 0; c < chunks; c++) {
-                const int64_t ox = c * LANES, count = outputWidth - ox;
-                const V g = count >= LANES ? LOCAL(load)(dy + ox) : LOCAL(loadFirst)(dy + ox, count);
-                for (int64_t i = 0; i < kh; i++) {
-                    const S *row = rows + i * stride + ox;
-                    if (!masked || inside[c]) {
-                        if (masked && (oy + i < paddingHeight || oy + i >= height + paddingHeight)) continue;
-                        for (int64_t j = 0; j < kw; j++) sums[i * kw + j] += g * LOCAL(load)(row + j);
-                    } else {
-                        if (oy + i < paddingHeight || oy + i >= height + paddingHeight) continue;
-                        for (int64_t j = 0; j < kw; j++) {
-                            const V product = g * LOCAL(load)(row + j);
-                            sums[i * kw + j] += (V)((M)product & reads[c * kw + j]);
-                        }
+}
+
+/// Adds one image's products to the tap sums `sums` (`kh·kw` vectors): the gradient plane
+/// `gradient` `[outputHeight, outputWidth]` times the padded input plane each tap reads.
+///
+/// `masked`: like the portable path, a tap multiplies only the gradients of outputs that read
+/// inside the input, so a NaN or ∞ gradient never meets padding (0 · ∞ would make NaN) and lanes
+/// past the row add nothing. Unmasked, padding and lanes past the row add products with a zero
+/// factor: the same sums when every value is finite, and a non-finite sum otherwise.
+INLINE void LOCAL(accumulatePlane)(V *sums, const S *gradient, const S *padded, int64_t stride,
+    int64_t height, int64_t outputHeight, int64_t outputWidth, int64_t kh, int64_t kw,
+    int64_t paddingHeight, const M *reads, const int *inside, int masked) {
+    V acc[kh * kw];
+    for (int64_t t = 0; t < kh * kw; t++) acc[t] = sums[t];
+    for (int64_t oy = 0; oy < outputHeight; oy++) {
+        const S *rows = padded + oy * stride, *dy = gradient + oy * outputWidth;
+        for (int64_t ox = 0, c = 0; ox < outputWidth; ox += LANES, c++) {
+            const int64_t count = outputWidth - ox;
+            const V g = count >= LANES ? LOCAL(load)(dy + ox) : LOCAL(loadFirst)(dy + ox, count);
+            for (int64_t i = 0; i < kh; i++) {
+                // Rows of padding: skipped when masked.
+                if (masked && (oy + i < paddingHeight || oy + i >= height + paddingHeight)) continue;
+                const S *row = rows + i * stride + ox;
+                if (!masked || inside[c]) {
+                    for (int64_t j = 0; j < kw; j++) acc[i * kw + j] += g * LOCAL(load)(row + j);
+                } else {
+                    for (int64_t j = 0; j < kw; j++) {
+                        const V product = g * LOCAL(load)(row + j);
+                        acc[i * kw + j] += (V)((M)product & reads[c * kw + j]);
                     }
                 }
             }
         }
     }
-    for (int64_t t = 0; t < kh * kw; t++) {
+    for (int64_t t = 0; t < kh * kw; t++) sums[t] = acc[t];
+}
+
+/// Each tap's lanes summed in order.
+INLINE void LOCAL(sumLanes)(const V *sums, int64_t taps, S *filterGradient) {
+    for (int64_t t = 0; t < taps; t++) {
         S total = 0;
         for (int l = 0; l < LANES; l++) total += sums[t][l];
         filterGradient[t] = total;
     }
 }
 
-/// The unmasked sums, or, when one is not finite (a NaN or ∞ took part, or a product
-/// overflowed), the masked ones.
-INLINE void LOCAL(filterGradientTaps)(const S *outputGradient, int64_t gradientImageStride,
-    const S *input, int64_t inputImageStride, int64_t images, int64_t height, int64_t width,
-    int64_t kh, int64_t kw, int64_t paddingHeight, int64_t paddingWidth, S *scratch,
-    S *filterGradient) {
-    LOCAL(filterGradientSums)(outputGradient, gradientImageStride, input, inputImageStride, images,
-        height, width, kh, kw, paddingHeight, paddingWidth, 0, scratch, filterGradient);
-    int finite = 1;
-    for (int64_t t = 0; t < kh * kw; t++) finite &= filterGradient[t] - filterGradient[t] == 0;
-    if (!finite)
-        LOCAL(filterGradientSums)(outputGradient, gradientImageStride, input, inputImageStride,
-            images, height, width, kh, kw, paddingHeight, paddingWidth, 1, scratch, filterGradient);
+/// The filter gradient of output channels `firstOutputChannel ..< + outputChannelCount` for
+/// constant kernel sizes. Images outside, channels inside, so the planes are read in memory
+/// order; one vector of partial sums per tap and channel (`partialSums`). A channel whose sums
+/// are not finite (a NaN or ∞ took part, or a product overflowed) is summed again, masked.
+INLINE void LOCAL(filterGradientTaps)(const S *outputGradient, const S *input, int64_t images,
+    int64_t channels, int64_t multiplier, int64_t firstOutputChannel, int64_t outputChannelCount,
+    int64_t height, int64_t width, int64_t kh, int64_t kw, int64_t paddingHeight,
+    int64_t paddingWidth, S *scratch, S *partialSums, S *filterGradient) {
+    const int64_t outputHeight = height + 2 * paddingHeight - kh + 1;
+    const int64_t outputWidth = width + 2 * paddingWidth - kw + 1;
+    const int64_t stride = depthwisePaddedStride(outputWidth, kw);
+    const int64_t chunks = (outputWidth + LANES - 1) / LANES, taps = kh * kw;
+    const int64_t plane = outputHeight * outputWidth, inputPlane = height * width;
+    const int64_t outputChannels = channels * multiplier;
+    M reads[chunks * kw];
+    int inside[chunks];
+    LOCAL(columnMasks)(width, outputWidth, kw, paddingWidth, reads, inside);
+    // Each channel's tap sums, `taps` vectors at `partialSums + k·taps·LANES` (copied, as they
+    // need not be aligned).
+    for (int64_t k = 0; k < outputChannelCount * taps * LANES; k++) partialSums[k] = 0;
+    for (int64_t n = 0; n < images; n++) {
+        int64_t padded = -1;
+        for (int64_t k = 0; k < outputChannelCount; k++) {
+            const int64_t o = firstOutputChannel + k, channel = o / multiplier;
+            if (channel != padded) {
+                LOCAL(pad)(input + (n * channels + channel) * inputPlane, height, width,
+                    paddingHeight, paddingWidth, outputHeight + kh - 1, stride, scratch);
+                padded = channel;
+            }
+            V tapSums[taps];
+            __builtin_memcpy(tapSums, partialSums + k * taps * LANES, sizeof(tapSums));
+            LOCAL(accumulatePlane)(tapSums, outputGradient + (n * outputChannels + o) * plane,
+                scratch, stride, height, outputHeight, outputWidth, kh, kw, paddingHeight, reads,
+                inside, 0);
+            __builtin_memcpy(partialSums + k * taps * LANES, tapSums, sizeof(tapSums));
+        }
+    }
+    for (int64_t k = 0; k < outputChannelCount; k++) {
+        V tapSums[taps];
+        __builtin_memcpy(tapSums, partialSums + k * taps * LANES, sizeof(tapSums));
+        S *target = filterGradient + k * taps;
+        LOCAL(sumLanes)(tapSums, taps, target);
+        int finite = 1;
+        for (int64_t t = 0; t < taps; t++) finite &= target[t] - target[t] == 0;
+        if (finite) continue;
+        const int64_t o = firstOutputChannel + k, channel = o / multiplier;
+        for (int64_t t = 0; t < taps; t++) tapSums[t] = (V){0};
+        for (int64_t n = 0; n < images; n++) {
+            LOCAL(pad)(input + (n * channels + channel) * inputPlane, height, width,
+                paddingHeight, paddingWidth, outputHeight + kh - 1, stride, scratch);
+            LOCAL(accumulatePlane)(tapSums, outputGradient + (n * outputChannels + o) * plane,
+                scratch, stride, height, outputHeight, outputWidth, kh, kw, paddingHeight, reads,
+                inside, 1);
+        }
+        LOCAL(sumLanes)(tapSums, taps, target);
+    }
 }
 
-void DW_NAME(filterGradient)(const S *outputGradient, int64_t gradientImageStride,
-    const S *input, int64_t inputImageStride, int64_t images, int64_t height, int64_t width,
-    int64_t kernelHeight, int64_t kernelWidth, int64_t paddingHeight, int64_t paddingWidth,
-    S *scratch, S *filterGradient) {
+void DW_NAME(filterGradient)(const S *outputGradient, const S *input, int64_t images,
+    int64_t channels, int64_t multiplier, int64_t firstOutputChannel, int64_t outputChannelCount,
+    int64_t height, int64_t width, int64_t kernelHeight, int64_t kernelWidth,
+    int64_t paddingHeight, int64_t paddingWidth, S *scratch, S *partialSums,
+    S *filterGradient) {
     if (kernelHeight == 3 && kernelWidth == 3)
-        LOCAL(filterGradientTaps)(outputGradient, gradientImageStride, input, inputImageStride,
-            images, height, width, 3, 3, paddingHeight, paddingWidth, scratch, filterGradient);
+        LOCAL(filterGradientTaps)(outputGradient, input, images, channels, multiplier,
+            firstOutputChannel, outputChannelCount, height, width, 3, 3, paddingHeight,
+            paddingWidth, scratch, partialSums, filterGradient);
     else if (kernelHeight == 5 && kernelWidth == 5)
-        LOCAL(filterGradientTaps)(outputGradient, gradientImageStride, input, inputImageStride,
-            images, height, width, 5, 5, paddingHeight, paddingWidth, scratch, filterGradient);
+        LOCAL(filterGradientTaps)(outputGradient, input, images, channels, multiplier,
+            firstOutputChannel, outputChannelCount, height, width, 5, 5, paddingHeight,
+            paddingWidth, scratch, partialSums, filterGradient);
     else
-        LOCAL(filterGradientTaps)(outputGradient, gradientImageStride, input, inputImageStride,
-            images, height, width, kernelHeight, kernelWidth, paddingHeight, paddingWidth,
-            scratch, filterGradient);
+        LOCAL(filterGradientTaps)(outputGradient, input, images, channels, multiplier,
+            firstOutputChannel, outputChannelCount, height, width, kernelHeight, kernelWidth,
+            paddingHeight, paddingWidth, scratch, partialSums, filterGradient);
 }
+
 #undef V
 #undef M
 #undef INLINE

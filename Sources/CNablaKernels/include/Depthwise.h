@@ -36,16 +36,19 @@ int64_t nabla_depthwise_scratch_count(int64_t outputHeight, int64_t outputWidth,
         int64_t outputHeight, int64_t outputWidth, const S *filter, int64_t multiplier, \
         int64_t kernelHeight, int64_t kernelWidth, int64_t paddingHeight, int64_t paddingWidth, \
         S *scratch, S *inputGradient);
-/// One output channel's filter gradient `[kernelHeight, kernelWidth]`: Σ over the `images`
-/// images of the products of its gradient plane `outputGradient + n·gradientImageStride`
-/// `[outputHeight, outputWidth]` with the zero-padded input plane `input + n·inputImageStride`
-/// `[height, width]` each tap read. `scratch` holds `nabla_depthwise_scratch_count(outputHeight,
-/// outputWidth, kernelHeight, kernelWidth)`.
+/// The filter gradient `[outputChannelCount, kernelHeight, kernelWidth]` of the output channels
+/// `firstOutputChannel ..< firstOutputChannel + outputChannelCount`: Σ over the `images` images of
+/// the products of output channel o's gradient plane in `outputGradient` `[images, channels ·
+/// multiplier, outputHeight, outputWidth]` with the zero-padded plane of input channel
+/// o / multiplier in `input` `[images, channels, height, width]` each tap read. `scratch` holds
+/// `nabla_depthwise_scratch_count(outputHeight, outputWidth, kernelHeight, kernelWidth)`, and
+/// `partialSums` `outputChannelCount · kernelHeight · kernelWidth · 16` scalars.
 #define NABLA_DEPTHWISE_FILTER_GRADIENT(S, SUFFIX, LEVEL) \
     void nabla_depthwise_filterGradient_##SUFFIX##_##LEVEL(const S *outputGradient, \
-        int64_t gradientImageStride, const S *input, int64_t inputImageStride, int64_t images, \
-        int64_t height, int64_t width, int64_t kernelHeight, int64_t kernelWidth, \
-        int64_t paddingHeight, int64_t paddingWidth, S *scratch, S *filterGradient);
+        const S *input, int64_t images, int64_t channels, int64_t multiplier, \
+        int64_t firstOutputChannel, int64_t outputChannelCount, int64_t height, int64_t width, \
+        int64_t kernelHeight, int64_t kernelWidth, int64_t paddingHeight, int64_t paddingWidth, \
+        S *scratch, S *partialSums, S *filterGradient);
 #define NABLA_DEPTHWISE(S, SUFFIX, LEVEL) \
     NABLA_DEPTHWISE_FORWARD(S, SUFFIX, LEVEL) NABLA_DEPTHWISE_INPUT_GRADIENT(S, SUFFIX, LEVEL) \
     NABLA_DEPTHWISE_FILTER_GRADIENT(S, SUFFIX, LEVEL)

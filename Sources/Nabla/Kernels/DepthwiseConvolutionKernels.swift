@@ -274,43 +274,42 @@ enum DepthwiseConvolutionKernels {
     }
 
     /// ``filterGradient(_:outputChannels:outputGradient:input:filterGradient:)`` at `level`,
-    /// stride 1 and dilation 1: each output channel's taps as vector partial sums over all rows
-    /// and images, summed at the end.
+    /// stride 1 and dilation 1: each range of output channels reads its planes image by image in
+    /// memory order, with vector partial sums per tap and channel, summed at the end.
     static func filterGradientSIMD<S: TensorScalar>(
         _ g: Convolution2DGeometry, level: SIMDLevel, outputChannels: Int, outputGradient: UnsafeBufferPointer<S>,
         input: UnsafeBufferPointer<S>, filterGradient: UnsafeMutableBufferPointer<S>
     ) {
         let (plane, kh, kw) = (g.outputHeight * g.outputWidth, g.kernelHeight, g.kernelWidth)
-        let multiplier = outputChannels / g.channels, inputPlane = g.height * g.width
+        let multiplier = outputChannels / g.channels
         let padding = (g.configuration.paddingHeight, g.configuration.paddingWidth)
         let scratchCount = Int(nabla_depthwise_scratch_count(Int64(g.outputHeight), Int64(g.outputWidth), Int64(kh), Int64(kw)))
         let buffers = UncheckedSendable((outputGradient, input, filterGradient))
-        forEachRange(count: outputChannels, multiplyAdds: g.batch * outputChannels * plane * kh * kw) { channels in
+        forEachRange(count: outputChannels, multiplyAdds: g.batch * outputChannels * plane * kh * kw) { range in
             let (outputGradient, input, filterGradient) = buffers.value
-            withUnsafeTemporaryAllocation(of: S.self, capacity: scratchCount) { scratch in
+            // The padded plane, then 16 lanes of partial sums per tap and channel.
+            let partialCount = range.count * kh * kw * 16
+            withUnsafeTemporaryAllocation(of: S.self, capacity: scratchCount + partialCount) { scratch in
                 scratch.initialize(repeating: 0)  // the padding, kept by every plane
-                for o in channels {
-                    let gradient = outputGradient.baseAddress! + o * plane
-                    let source = input.baseAddress! + o / multiplier * inputPlane
-                    let target = filterGradient.baseAddress! + o * kh * kw
-                    let arguments = (
-                        Int64(outputChannels * plane), Int64(g.channels * inputPlane), Int64(g.batch), Int64(g.height),
-                        Int64(g.width), Int64(kh), Int64(kw), Int64(padding.0), Int64(padding.1))
-                    if S.self == Float.self {
-                        let run = level == .avx512
-                            ? nabla_depthwise_filterGradient_f32_avx512 : nabla_depthwise_filterGradient_f32_avx2
-                        run(
-                            floats(gradient), arguments.0, floats(source), arguments.1, arguments.2, arguments.3,
-                            arguments.4, arguments.5, arguments.6, arguments.7, arguments.8, floats(scratch.baseAddress!),
-                            floats(target))
-                    } else {
-                        let run = level == .avx512
-                            ? nabla_depthwise_filterGradient_f64_avx512 : nabla_depthwise_filterGradient_f64_avx2
-                        run(
-                            doubles(gradient), arguments.0, doubles(source), arguments.1, arguments.2, arguments.3,
-                            arguments.4, arguments.5, arguments.6, arguments.7, arguments.8, doubles(scratch.baseAddress!),
-                            doubles(target))
-                    }
+                let (padded, partial) = (scratch.baseAddress!, scratch.baseAddress! + scratchCount)
+                let target = filterGradient.baseAddress! + range.lowerBound * kh * kw
+                let arguments = (
+                    Int64(g.batch), Int64(g.channels), Int64(multiplier), Int64(range.lowerBound), Int64(range.count),
+                    Int64(g.height), Int64(g.width), Int64(kh), Int64(kw), Int64(padding.0), Int64(padding.1))
+                if S.self == Float.self {
+                    let run = level == .avx512
+                        ? nabla_depthwise_filterGradient_f32_avx512 : nabla_depthwise_filterGradient_f32_avx2
+                    run(
+                        floats(outputGradient.baseAddress!), floats(input.baseAddress!), arguments.0, arguments.1,
+                        arguments.2, arguments.3, arguments.4, arguments.5, arguments.6, arguments.7, arguments.8,
+                        arguments.9, arguments.10, floats(padded), floats(partial), floats(target))
+                } else {
+                    let run = level == .avx512
+                        ? nabla_depthwise_filterGradient_f64_avx512 : nabla_depthwise_filterGradient_f64_avx2
+                    run(
+                        doubles(outputGradient.baseAddress!), doubles(input.baseAddress!), arguments.0, arguments.1,
+                        arguments.2, arguments.3, arguments.4, arguments.5, arguments.6, arguments.7, arguments.8,
+                        arguments.9, arguments.10, doubles(padded), doubles(partial), doubles(target))
                 }
             }
         }
