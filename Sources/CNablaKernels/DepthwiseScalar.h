@@ -9,6 +9,7 @@
 #define LOCAL(name) DW_LOCAL1(name, SUFFIX, LEVEL)
 #define LANES (VECTOR_BYTES / SCALAR_BYTES)
 #define INLINE static inline __attribute__((always_inline))
+#define ROW_BLOCK 4  // output rows summed together
 
 typedef S LOCAL(DepthwiseVector) __attribute__((vector_size(VECTOR_BYTES)));
 #if SCALAR_BYTES == 4
@@ -99,30 +100,31 @@ INLINE void LOCAL(finish)(S *out, V sum, int64_t count, int accumulate) {
 
 /// output[oy, ox] (+)= Σ w[i, j] · padded[oy + i, ox + j] over the `kh × kw` taps, where w is
 /// `kernel` or, when `flipped`, `kernel` rotated by 180°; `accumulate` adds to `output`
-/// `[outputHeight, outputWidth]` instead of overwriting it. Two output rows at a time share
-/// their input rows' loads.
+/// `[outputHeight, outputWidth]` instead of overwriting it. ROW_BLOCK output rows at a time
+/// share their input rows' loads.
 INLINE void LOCAL(correlate)(const S *padded, int64_t stride, const S *kernel, int64_t kh,
     int64_t kw, int flipped, int64_t outputHeight, int64_t outputWidth, int accumulate,
     S *output) {
     S w[kh * kw];
     for (int64_t t = 0; t < kh * kw; t++) w[t] = flipped ? kernel[kh * kw - 1 - t] : kernel[t];
     int64_t oy = 0;
-    for (; oy + 2 <= outputHeight; oy += 2) {
+    for (; oy + ROW_BLOCK <= outputHeight; oy += ROW_BLOCK) {
         const S *rows = padded + oy * stride;
         S *out = output + oy * outputWidth;
         for (int64_t ox = 0; ox < outputWidth; ox += LANES) {
-            V upper = (V){0}, lower = (V){0};
-            for (int64_t r = 0; r <= kh; r++)
+            V sums[ROW_BLOCK];
+            for (int b = 0; b < ROW_BLOCK; b++) sums[b] = (V){0};
+            for (int64_t r = 0; r < kh + ROW_BLOCK - 1; r++)
                 for (int64_t j = 0; j < kw; j++) {
                     const V x = LOCAL(load)(rows + r * stride + ox + j);
-                    if (r < kh) upper += x * w[r * kw + j];
-                    if (r > 0) lower += x * w[(r - 1) * kw + j];
+                    for (int b = 0; b < ROW_BLOCK; b++)
+                        if (r - b >= 0 && r - b < kh) sums[b] += x * w[(r - b) * kw + j];
                 }
-            LOCAL(finish)(out + ox, upper, outputWidth - ox, accumulate);
-            LOCAL(finish)(out + outputWidth + ox, lower, outputWidth - ox, accumulate);
+            for (int b = 0; b < ROW_BLOCK; b++)
+                LOCAL(finish)(out + b * outputWidth + ox, sums[b], outputWidth - ox, accumulate);
         }
     }
-    if (oy < outputHeight) {
+    for (; oy < outputHeight; oy++) {
         const S *rows = padded + oy * stride;
         S *out = output + oy * outputWidth;
         for (int64_t ox = 0; ox < outputWidth; ox += LANES) {
@@ -322,6 +324,7 @@ void DW_NAME(filterGradient)(const S *outputGradient, const S *input, int64_t im
 #undef V
 #undef M
 #undef INLINE
+#undef ROW_BLOCK
 #undef LANES
 #undef LOCAL
 #undef DW_LOCAL1
