@@ -100,5 +100,6 @@ NABLA_GEMM(double, f64, avx512)
 
 #include "FewChannel.h"
 #include "Elementwise.h"
+#include "Depthwise.h"
 
 #endif

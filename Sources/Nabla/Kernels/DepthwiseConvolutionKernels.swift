@@ -1,9 +1,14 @@
+import CNablaKernels
 import Dispatch
 
 // Depthwise convolution (groups = input channels): each output channel reads one input channel
 // through its own kh × kw kernel, so there is no matrix product to hand to BLAS. Direct loops,
 // each tap applied to a whole output row (contiguous for stride 1, so it vectorizes), over
 // disjoint planes in parallel. Zero padding is skipped rather than multiplied.
+//
+// At stride 1 and dilation 1, above the portable level, the C kernels of Depthwise.c run
+// instead: each plane is copied into a zero-padded scratch plane, every vector of outputs sums all
+// its taps in registers with FMA and is stored once.
 
 /// The depthwise convolution's three passes over NCHW buffers. Output channel `o` reads input
 /// channel `o / multiplier` (`multiplier` = output channels ÷ input channels); the filter is
@@ -79,6 +84,10 @@ enum DepthwiseConvolutionKernels {
     ) {
         let (ow, plane) = (g.outputWidth, g.outputHeight * g.outputWidth)
         let multiplier = outputChannels / g.channels, taps = g.kernelHeight * g.kernelWidth
+        let level = simdLevel(g)
+        if level > .portable {
+            return forwardSIMD(g, level: level, multiplier: multiplier, input: input, filter: filter, output: output)
+        }
         let buffers = UncheckedSendable((input, filter, output))
         forEachRange(count: g.batch * outputChannels, multiplyAdds: g.batch * outputChannels * plane * taps) { planes in
             let (input, filter, output) = buffers.value
@@ -105,6 +114,12 @@ enum DepthwiseConvolutionKernels {
     ) {
         let (ow, plane) = (g.outputWidth, g.outputHeight * g.outputWidth)
         let multiplier = outputChannels / g.channels, taps = g.kernelHeight * g.kernelWidth
+        let level = simdLevel(g)
+        if level > .portable {
+            return inputGradientSIMD(
+                g, level: level, multiplier: multiplier, outputGradient: outputGradient, filter: filter,
+                inputGradient: inputGradient)
+        }
         let buffers = UncheckedSendable((outputGradient, filter, inputGradient))
         forEachRange(count: g.batch * g.channels, multiplyAdds: g.batch * outputChannels * plane * taps) { planes in
             let (outputGradient, filter, inputGradient) = buffers.value
@@ -135,6 +150,12 @@ enum DepthwiseConvolutionKernels {
         let (ow, plane) = (g.outputWidth, g.outputHeight * g.outputWidth)
         let multiplier = outputChannels / g.channels, taps = g.kernelHeight * g.kernelWidth
         let stride = g.configuration.strideWidth
+        let level = simdLevel(g)
+        if level > .portable {
+            return filterGradientSIMD(
+                g, level: level, outputChannels: outputChannels, outputGradient: outputGradient, input: input,
+                filterGradient: filterGradient)
+        }
         let buffers = UncheckedSendable((outputGradient, input, filterGradient))
         forEachRange(count: outputChannels, multiplyAdds: g.batch * outputChannels * plane * taps) { channels in
             let (outputGradient, input, filterGradient) = buffers.value
@@ -161,5 +182,158 @@ enum DepthwiseConvolutionKernels {
                 }
             }
         }
+    }
+
+    // MARK: - The C kernels, at stride 1 and dilation 1
+
+    /// The level the passes of `g` run at: ``KernelFamily/depthwiseConvolution``'s, read once on
+    /// the caller's thread, for stride 1 and dilation 1; `.portable` otherwise.
+    @usableFromInline
+    static func simdLevel(_ g: Convolution2DGeometry) -> SIMDLevel {
+        let c = g.configuration
+        guard c.strideHeight == 1, c.strideWidth == 1, c.dilationHeight == 1, c.dilationWidth == 1 else {
+            return .portable
+        }
+        return KernelFamily.depthwiseConvolution.levelForRun()
+    }
+
+    /// ``forward(_:outputChannels:input:filter:output:)`` at `level` (`.avx2` or `.avx512`),
+    /// stride 1 and dilation 1: one padded copy per input plane serves its `multiplier` outputs.
+    static func forwardSIMD<S: TensorScalar>(
+        _ g: Convolution2DGeometry, level: SIMDLevel, multiplier: Int, input: UnsafeBufferPointer<S>,
+        filter: UnsafeBufferPointer<S>, output: UnsafeMutableBufferPointer<S>
+    ) {
+        let (height, width, kh, kw) = (g.height, g.width, g.kernelHeight, g.kernelWidth)
+        let (padding, plane) = ((g.configuration.paddingHeight, g.configuration.paddingWidth), g.outputHeight * g.outputWidth)
+        let scratchCount = Int(nabla_depthwise_scratch_count(Int64(g.outputHeight), Int64(g.outputWidth), Int64(kh), Int64(kw)))
+        let buffers = UncheckedSendable((input, filter, output))
+        forEachRange(count: g.batch * g.channels, multiplyAdds: g.batch * g.channels * multiplier * plane * kh * kw) { planes in
+            let (input, filter, output) = buffers.value
+            withUnsafeTemporaryAllocation(of: S.self, capacity: scratchCount) { scratch in
+                scratch.initialize(repeating: 0)  // the padding, kept by every plane
+                for index in planes {
+                    let source = input.baseAddress! + index * height * width
+                    let kernels = filter.baseAddress! + index % g.channels * multiplier * kh * kw
+                    let target = output.baseAddress! + index * multiplier * plane
+                    let arguments = (
+                        Int64(height), Int64(width), Int64(multiplier), Int64(kh), Int64(kw), Int64(padding.0),
+                        Int64(padding.1))
+                    if S.self == Float.self {
+                        let run = level == .avx512 ? nabla_depthwise_forward_f32_avx512 : nabla_depthwise_forward_f32_avx2
+                        run(
+                            floats(source), arguments.0, arguments.1, floats(kernels), arguments.2, arguments.3, arguments.4,
+                            arguments.5, arguments.6, floats(scratch.baseAddress!), floats(target))
+                    } else {
+                        let run = level == .avx512 ? nabla_depthwise_forward_f64_avx512 : nabla_depthwise_forward_f64_avx2
+                        run(
+                            doubles(source), arguments.0, arguments.1, doubles(kernels), arguments.2, arguments.3, arguments.4,
+                            arguments.5, arguments.6, doubles(scratch.baseAddress!), doubles(target))
+                    }
+                }
+            }
+        }
+    }
+
+    /// ``inputGradient(_:outputChannels:outputGradient:filter:inputGradient:)`` at `level`, stride
+    /// 1 and dilation 1: each input plane sums its `multiplier` output gradients' correlations with
+    /// the flipped kernels.
+    static func inputGradientSIMD<S: TensorScalar>(
+        _ g: Convolution2DGeometry, level: SIMDLevel, multiplier: Int, outputGradient: UnsafeBufferPointer<S>,
+        filter: UnsafeBufferPointer<S>, inputGradient: UnsafeMutableBufferPointer<S>
+    ) {
+        let (oh, ow, kh, kw) = (g.outputHeight, g.outputWidth, g.kernelHeight, g.kernelWidth)
+        let padding = (g.configuration.paddingHeight, g.configuration.paddingWidth)
+        let scratchCount = Int(nabla_depthwise_scratch_count(Int64(g.height), Int64(g.width), Int64(kh), Int64(kw)))
+        let buffers = UncheckedSendable((outputGradient, filter, inputGradient))
+        forEachRange(count: g.batch * g.channels, multiplyAdds: g.batch * g.channels * multiplier * oh * ow * kh * kw) { planes in
+            let (outputGradient, filter, inputGradient) = buffers.value
+            withUnsafeTemporaryAllocation(of: S.self, capacity: scratchCount) { scratch in
+                scratch.initialize(repeating: 0)  // the padding, kept by every plane
+                for index in planes {
+                    let source = outputGradient.baseAddress! + index * multiplier * oh * ow
+                    let kernels = filter.baseAddress! + index % g.channels * multiplier * kh * kw
+                    let target = inputGradient.baseAddress! + index * g.height * g.width
+                    let arguments = (
+                        Int64(oh), Int64(ow), Int64(multiplier), Int64(kh), Int64(kw), Int64(padding.0), Int64(padding.1))
+                    if S.self == Float.self {
+                        let run = level == .avx512
+                            ? nabla_depthwise_inputGradient_f32_avx512 : nabla_depthwise_inputGradient_f32_avx2
+                        run(
+                            floats(source), arguments.0, arguments.1, floats(kernels), arguments.2, arguments.3, arguments.4,
+                            arguments.5, arguments.6, floats(scratch.baseAddress!), floats(target))
+                    } else {
+                        let run = level == .avx512
+                            ? nabla_depthwise_inputGradient_f64_avx512 : nabla_depthwise_inputGradient_f64_avx2
+                        run(
+                            doubles(source), arguments.0, arguments.1, doubles(kernels), arguments.2, arguments.3, arguments.4,
+                            arguments.5, arguments.6, doubles(scratch.baseAddress!), doubles(target))
+                    }
+                }
+            }
+        }
+    }
+
+    /// ``filterGradient(_:outputChannels:outputGradient:input:filterGradient:)`` at `level`,
+    /// stride 1 and dilation 1: each range of output channels reads its planes image by image in
+    /// memory order, with vector partial sums per tap and channel, summed at the end.
+    static func filterGradientSIMD<S: TensorScalar>(
+        _ g: Convolution2DGeometry, level: SIMDLevel, outputChannels: Int, outputGradient: UnsafeBufferPointer<S>,
+        input: UnsafeBufferPointer<S>, filterGradient: UnsafeMutableBufferPointer<S>
+    ) {
+        let (plane, kh, kw) = (g.outputHeight * g.outputWidth, g.kernelHeight, g.kernelWidth)
+        let multiplier = outputChannels / g.channels
+        let padding = (g.configuration.paddingHeight, g.configuration.paddingWidth)
+        let scratchCount = Int(nabla_depthwise_scratch_count(Int64(g.outputHeight), Int64(g.outputWidth), Int64(kh), Int64(kw)))
+        let buffers = UncheckedSendable((outputGradient, input, filterGradient))
+        forEachRange(count: outputChannels, multiplyAdds: g.batch * outputChannels * plane * kh * kw) { range in
+            let (outputGradient, input, filterGradient) = buffers.value
+            // The padded plane, then 16 lanes of partial sums per tap and channel.
+            let partialCount = range.count * kh * kw * 16
+            withUnsafeTemporaryAllocation(of: S.self, capacity: scratchCount + partialCount) { scratch in
+                scratch.initialize(repeating: 0)  // the padding, kept by every plane
+                let (padded, partial) = (scratch.baseAddress!, scratch.baseAddress! + scratchCount)
+                let target = filterGradient.baseAddress! + range.lowerBound * kh * kw
+                let arguments = (
+                    Int64(g.batch), Int64(g.channels), Int64(multiplier), Int64(range.lowerBound), Int64(range.count),
+                    Int64(g.height), Int64(g.width), Int64(kh), Int64(kw), Int64(padding.0), Int64(padding.1))
+                if S.self == Float.self {
+                    let run = level == .avx512
+                        ? nabla_depthwise_filterGradient_f32_avx512 : nabla_depthwise_filterGradient_f32_avx2
+                    run(
+                        floats(outputGradient.baseAddress!), floats(input.baseAddress!), arguments.0, arguments.1,
+                        arguments.2, arguments.3, arguments.4, arguments.5, arguments.6, arguments.7, arguments.8,
+                        arguments.9, arguments.10, floats(padded), floats(partial), floats(target))
+                } else {
+                    let run = level == .avx512
+                        ? nabla_depthwise_filterGradient_f64_avx512 : nabla_depthwise_filterGradient_f64_avx2
+                    run(
+                        doubles(outputGradient.baseAddress!), doubles(input.baseAddress!), arguments.0, arguments.1,
+                        arguments.2, arguments.3, arguments.4, arguments.5, arguments.6, arguments.7, arguments.8,
+                        arguments.9, arguments.10, doubles(padded), doubles(partial), doubles(target))
+                }
+            }
+        }
+    }
+
+    /// `p` as a `Float` pointer (`S` is `Float`).
+    @inline(__always)
+    static func floats<S>(_ p: UnsafePointer<S>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+
+    @inline(__always)
+    static func floats<S>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+
+    /// `p` as a `Double` pointer (`S` is `Double`).
+    @inline(__always)
+    static func doubles<S>(_ p: UnsafePointer<S>) -> UnsafePointer<Double> {
+        UnsafeRawPointer(p).assumingMemoryBound(to: Double.self)
+    }
+
+    @inline(__always)
+    static func doubles<S>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Double> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self)
     }
 }

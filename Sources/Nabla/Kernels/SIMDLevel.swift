@@ -134,6 +134,8 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     case winogradTransforms = "Winograd transforms and products"
     /// Direct few-channel convolutions: the forward with bias, the filter and bias gradients.
     case fewChannelConvolution = "few-channel convolution"
+    /// Depthwise convolution at stride 1 and dilation 1: forward, input and filter gradients.
+    case depthwiseConvolution = "depthwise convolution"
     /// exp, tanh, sigmoid, erfc, GELU and its derivative over `Float` buffers (VectorMath.swift),
     /// and the row softmax's exponentials.
     case vectorMath = "vector math"
@@ -145,7 +147,8 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     /// The highest level this family has code for.
     public var highestLevel: SIMDLevel {
         switch self {
-        case .winogradTransforms, .fewChannelConvolution, .vectorMath, .maxPooling, .optimizerUpdate:
+        case .winogradTransforms, .fewChannelConvolution, .depthwiseConvolution, .vectorMath,
+            .maxPooling, .optimizerUpdate:
             .avx512
         }
     }
