@@ -31,47 +31,8 @@ int64_t nabla_depthwise_scratch_count(int64_t outputHeight, int64_t outputWidth,
 // Accumulate with FMA.
 #pragma STDC FP_CONTRACT ON
 
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#define LEVEL avx2
-#define VECTOR_BYTES 32
-#define S float
-#define SCALAR_BYTES 4
-#define SUFFIX f32
-#include "DepthwiseScalar.h"
-#undef S
-#undef SCALAR_BYTES
-#undef SUFFIX
-#define S double
-#define SCALAR_BYTES 8
-#define SUFFIX f64
-#include "DepthwiseScalar.h"
-#undef S
-#undef SCALAR_BYTES
-#undef SUFFIX
-#undef VECTOR_BYTES
-#undef LEVEL
-#pragma clang attribute pop
-
-#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq,avx512bw,avx512vl"))), apply_to = function)
-#define LEVEL avx512
-#define VECTOR_BYTES 64
-#define S float
-#define SCALAR_BYTES 4
-#define SUFFIX f32
-#include "DepthwiseScalar.h"
-#undef S
-#undef SCALAR_BYTES
-#undef SUFFIX
-#define S double
-#define SCALAR_BYTES 8
-#define SUFFIX f64
-#include "DepthwiseScalar.h"
-#undef S
-#undef SCALAR_BYTES
-#undef SUFFIX
-#undef VECTOR_BYTES
-#undef LEVEL
-#pragma clang attribute pop
+#define NABLA_TEMPLATE "DepthwiseScalar.h"
+#include "EachLevel.h"
 
 #else
 
