@@ -304,6 +304,23 @@ typealias Ops = TensorOperations<Double>
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(message.contains("anomaly: the backward of log created at NablaTests/GradientTapeTests.swift:"))
     }
+
+    /// A matrix product's gradient, which the fast backward otherwise defers to one GEMM per
+    /// variable, is still checked in anomaly mode.
+    @Test func anomalyModeChecksMatrixProducts() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            typealias O = TensorOperations<Double>
+            let a = O.variable(Tensor(shape: [1, 2], scalars: [1, .infinity]), requiresGradient: true)
+            let b = O.variable(Tensor(shape: [2, 1], scalars: [1, 2]), requiresGradient: true)
+            withAnomalyDetection {
+                let tape = GradientTape<Double>()
+                let y = tape.record { O.sum(O.matmul(a, b)) }
+                _ = tape.gradient(of: y, withRespectTo: [a, b])
+            }
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("anomaly: the backward of matmul"))
+    }
 }
 
 /// Backward rules at the edges of their domains.

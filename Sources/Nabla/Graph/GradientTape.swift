@@ -307,7 +307,8 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 var needs = node.inputs.map { relevant.contains($0.id) }
                 // Inputs whose gradient joins the products still to multiply, unrun by the rule.
                 var accumulated = [Bool](repeating: false, count: needs.count)
-                if addsInPlace, let productFactors = node.productFactors {
+                // With anomaly detection on, every rule runs, so its result is checked.
+                if addsInPlace, !GraphContext.detectsAnomalies, let productFactors = node.productFactors {
                     for (i, input) in node.inputs.enumerated() where needs[i] {
                         guard let factors = productFactors(upstream.value, i) else { continue }
                         if var pending = products[input.id], pending.transposeLHS == factors.transposeLHS,
