@@ -340,6 +340,22 @@ struct SIMDLevelTests {
         }
     }
 
+    /// With more BLAS threads than cores, Winograd takes no more parts than cores, and a large
+    /// layer's parts (each with its own transformed filter) stay within the workspace budget.
+    @Test("Winograd's parts are bounded by the cores and the workspace", arguments: [SIMDLevel.portable] + runnableSIMDLevels)
+    func partsAreBounded(level: SIMDLevel) {
+        BLASThreadsForTests.with(64) {
+            SIMDLevel.withLevel(level) {
+                let small = WinogradTests.Case(64, 16, 16, 8, 8, padding: 1)
+                let plan = WinogradKernels.Plan(small.geometry, outputChannels: 16, scalar: Float.self)
+                #expect(plan.parts <= WinogradKernels.Plan.onlineCores)
+                let large = WinogradTests.Case(64, 512, 512, 14, 14, padding: 1)
+                let big = WinogradKernels.Plan(large.geometry, outputChannels: 512, scalar: Float.self)
+                #expect(big.parts == 1 || big.workspaceCount * 4 <= WinogradKernels.Plan.workspaceBytes)
+            }
+        }
+    }
+
     @Test func supportedLevelMatchesTheCPUFeatures() {
         let features = Set(SIMDLevel.cpuFeatures.split(separator: " ").map(String.init))
         let expected: SIMDLevel =

@@ -1,5 +1,8 @@
 import CNablaKernels
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Winograd convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015)
 // for 3×3 filters with stride 1 and dilation 1. Each m×m output tile is
@@ -80,8 +83,11 @@ public enum WinogradKernels {
         public let imagesPerChunk: Int
         /// Workers that take chunks in parallel: `BLAS.threadCount` when there are chunks enough
         /// and a chunk's products run on the calling thread (``SmallGEMM`` at an AVX level, or
-        /// OpenBLAS for m·n·k ≤ 2¹⁸), so OpenBLAS's own threads stay idle; otherwise 1.
-        public let parts: Int
+        /// OpenBLAS for m·n·k ≤ 2¹⁸), so OpenBLAS's own threads stay idle; otherwise 1. Never
+        /// more than the online cores, nor more than ``workspaceBytes`` of workspace (each part
+        /// holds its own transformed filter), whatever the thread count.
+        @inlinable public var parts: Int { workers }
+        @usableFromInline var workers = 1
 
         /// The vector width of the transforms, in channels.
         @usableFromInline static let lanes = 8
@@ -89,6 +95,10 @@ public enum WinogradKernels {
         @usableFromInline static let chunkBytes = 1 << 19
         /// The fewest tiles in a chunk (when the batch has them), whatever its size.
         @usableFromInline static let fewestTiles = 64
+        /// The most workspace more parts may add up to, in bytes: 256 MiB.
+        @usableFromInline static let workspaceBytes = 1 << 28
+        /// The cores online: more parts than cores only multiply the workspace.
+        @usableFromInline static let onlineCores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
         /// Plans the convolution of `geometry` with `outputChannels` output channels.
         ///
@@ -134,9 +144,9 @@ public enum WinogradKernels {
                 * outputChannels
             // SmallGEMM runs on the calling thread whatever the size.
             let simd = KernelFamily.winogradTransforms.level > .portable
-            parts =
-                simd || products <= BLAS.singleThreadedGemmLimit
-                ? max(1, min(BLAS.threadCount, chunks)) : 1
+            guard simd || products <= BLAS.singleThreadedGemmLimit else { return }
+            let affordable = Plan.workspaceBytes / (partCount * MemoryLayout<S>.stride)
+            workers = max(1, min(BLAS.threadCount, Plan.onlineCores, chunks, affordable))
         }
 
         /// Tiles per image.
