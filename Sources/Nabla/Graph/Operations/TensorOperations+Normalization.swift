@@ -97,14 +97,17 @@ extension TensorOperations {
     }
 
     /// Batch normalization in training as one ``affineNormalize(_:scale:offset:shape:epsilon:file:line:)``
-    /// when the axes kept are adjacent (`[N, C, H, W]` over `[0, 2, 3]`, `[N, F]` over `[0]`),
-    /// with the batch's mean and biased variance; `nil` otherwise.
+    /// when the axes kept are adjacent and followed by positions (`[N, C, H, W]` over `[0, 2, 3]`),
+    /// with the batch's mean and biased variance; `nil` otherwise. `[N, F]` over `[0]` stays
+    /// unfused: its groups are columns, which the fused kernel would read one value at a time.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private static func fusedBatchNorm(
         _ x: Variable<Scalar>, scale: Variable<Scalar>, offset: Variable<Scalar>, axes: [Int], epsilon: Scalar
     ) -> (output: Variable<Scalar>, mean: Tensor<Scalar>, variance: Tensor<Scalar>)? {
         let kept = x.shape.indices.filter { !axes.contains($0) }
-        guard let first = kept.first, let last = kept.last, last - first + 1 == kept.count else { return nil }
+        guard let first = kept.first, let last = kept.last, last - first + 1 == kept.count,
+            last + 1 < x.shape.count, x.shape[(last + 1)...].reduce(1, *) > 1
+        else { return nil }
         let count = axes.map { x.shape[$0] }.reduce(1, *)
         Misuse.check(
             count > 1, "batchNorm",
