@@ -191,9 +191,10 @@ enum DepthwiseConvolutionKernels {
     @usableFromInline
     static func simdLevel(_ g: Convolution2DGeometry) -> SIMDLevel {
         let c = g.configuration
-        guard c.strideHeight == 1, c.strideWidth == 1, c.dilationHeight == 1, c.dilationWidth == 1 else {
-            return .portable
-        }
+        // The C kernels keep a vector per tap on the stack of a worker thread: at most 25×25 taps.
+        guard c.strideHeight == 1, c.strideWidth == 1, c.dilationHeight == 1, c.dilationWidth == 1,
+            g.kernelHeight * g.kernelWidth <= 625
+        else { return .portable }
         return KernelFamily.depthwiseConvolution.levelForRun()
     }
 

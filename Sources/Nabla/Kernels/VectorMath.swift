@@ -131,18 +131,19 @@ extension ElementwiseKernels {
     }
 
     /// Calls `body` with ranges that cover `0..<count` once each, on `BLAS.threadCount` threads
-    /// when `count` is at least `parallelFrom` (the BLAS threads are idle between products).
+    /// (at most one per block) when `count` is at least `parallelFrom` (the BLAS threads are idle
+    /// between products).
     /// Every range but the last starts and ends at a multiple of `alignment`, so that the same
     /// elements share a vector however the work is split.
     static func forEachPart(
         of count: Int, alignment: Int, parallelFrom minimum: Int = 1 << 16, _ body: (Range<Int>) -> Void
     ) {
-        let parts = count >= minimum ? Swift.max(1, BLAS.threadCount) : 1
+        let blocks = (count + alignment - 1) / alignment
+        let parts = count >= minimum ? Swift.max(1, Swift.min(BLAS.threadCount, blocks)) : 1
         guard parts > 1 else {
             body(0..<count)
             return
         }
-        let blocks = (count + alignment - 1) / alignment
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: parts) { part in
