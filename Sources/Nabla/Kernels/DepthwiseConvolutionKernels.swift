@@ -222,13 +222,13 @@ enum DepthwiseConvolutionKernels {
                     if S.self == Float.self {
                         let run = level == .avx512 ? nabla_depthwise_forward_f32_avx512 : nabla_depthwise_forward_f32_avx2
                         run(
-                            floats(source), arguments.0, arguments.1, floats(kernels), arguments.2, arguments.3, arguments.4,
-                            arguments.5, arguments.6, floats(scratch.baseAddress!), floats(target))
+                            cast(source, Float.self), arguments.0, arguments.1, cast(kernels, Float.self), arguments.2, arguments.3, arguments.4,
+                            arguments.5, arguments.6, cast(scratch.baseAddress!, Float.self), cast(target, Float.self))
                     } else {
                         let run = level == .avx512 ? nabla_depthwise_forward_f64_avx512 : nabla_depthwise_forward_f64_avx2
                         run(
-                            doubles(source), arguments.0, arguments.1, doubles(kernels), arguments.2, arguments.3, arguments.4,
-                            arguments.5, arguments.6, doubles(scratch.baseAddress!), doubles(target))
+                            cast(source, Double.self), arguments.0, arguments.1, cast(kernels, Double.self), arguments.2, arguments.3, arguments.4,
+                            arguments.5, arguments.6, cast(scratch.baseAddress!, Double.self), cast(target, Double.self))
                     }
                 }
             }
@@ -260,14 +260,14 @@ enum DepthwiseConvolutionKernels {
                         let run = level == .avx512
                             ? nabla_depthwise_inputGradient_f32_avx512 : nabla_depthwise_inputGradient_f32_avx2
                         run(
-                            floats(source), arguments.0, arguments.1, floats(kernels), arguments.2, arguments.3, arguments.4,
-                            arguments.5, arguments.6, floats(scratch.baseAddress!), floats(target))
+                            cast(source, Float.self), arguments.0, arguments.1, cast(kernels, Float.self), arguments.2, arguments.3, arguments.4,
+                            arguments.5, arguments.6, cast(scratch.baseAddress!, Float.self), cast(target, Float.self))
                     } else {
                         let run = level == .avx512
                             ? nabla_depthwise_inputGradient_f64_avx512 : nabla_depthwise_inputGradient_f64_avx2
                         run(
-                            doubles(source), arguments.0, arguments.1, doubles(kernels), arguments.2, arguments.3, arguments.4,
-                            arguments.5, arguments.6, doubles(scratch.baseAddress!), doubles(target))
+                            cast(source, Double.self), arguments.0, arguments.1, cast(kernels, Double.self), arguments.2, arguments.3, arguments.4,
+                            arguments.5, arguments.6, cast(scratch.baseAddress!, Double.self), cast(target, Double.self))
                     }
                 }
             }
@@ -301,40 +301,18 @@ enum DepthwiseConvolutionKernels {
                     let run = level == .avx512
                         ? nabla_depthwise_filterGradient_f32_avx512 : nabla_depthwise_filterGradient_f32_avx2
                     run(
-                        floats(outputGradient.baseAddress!), floats(input.baseAddress!), arguments.0, arguments.1,
+                        cast(outputGradient.baseAddress!, Float.self), cast(input.baseAddress!, Float.self), arguments.0, arguments.1,
                         arguments.2, arguments.3, arguments.4, arguments.5, arguments.6, arguments.7, arguments.8,
-                        arguments.9, arguments.10, floats(padded), floats(partial), floats(target))
+                        arguments.9, arguments.10, cast(padded, Float.self), cast(partial, Float.self), cast(target, Float.self))
                 } else {
                     let run = level == .avx512
                         ? nabla_depthwise_filterGradient_f64_avx512 : nabla_depthwise_filterGradient_f64_avx2
                     run(
-                        doubles(outputGradient.baseAddress!), doubles(input.baseAddress!), arguments.0, arguments.1,
+                        cast(outputGradient.baseAddress!, Double.self), cast(input.baseAddress!, Double.self), arguments.0, arguments.1,
                         arguments.2, arguments.3, arguments.4, arguments.5, arguments.6, arguments.7, arguments.8,
-                        arguments.9, arguments.10, doubles(padded), doubles(partial), doubles(target))
+                        arguments.9, arguments.10, cast(padded, Double.self), cast(partial, Double.self), cast(target, Double.self))
                 }
             }
         }
-    }
-
-    /// `p` as a `Float` pointer (`S` is `Float`).
-    @inline(__always)
-    static func floats<S>(_ p: UnsafePointer<S>) -> UnsafePointer<Float> {
-        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
-    }
-
-    @inline(__always)
-    static func floats<S>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
-        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
-    }
-
-    /// `p` as a `Double` pointer (`S` is `Double`).
-    @inline(__always)
-    static func doubles<S>(_ p: UnsafePointer<S>) -> UnsafePointer<Double> {
-        UnsafeRawPointer(p).assumingMemoryBound(to: Double.self)
-    }
-
-    @inline(__always)
-    static func doubles<S>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Double> {
-        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self)
     }
 }

@@ -380,17 +380,6 @@ public enum FewChannelConvolutionKernels {
             outputChannels: Int64(outputChannels))
     }
 
-    /// `pointer` as a pointer to `T` (the scalar type it already holds).
-    @inlinable @inline(__always)
-    static func cast<S, T>(_ pointer: UnsafePointer<S>, _: T.Type) -> UnsafePointer<T> {
-        UnsafeRawPointer(pointer).assumingMemoryBound(to: T.self)
-    }
-
-    /// `pointer` as a mutable pointer to `T` (the scalar type it already holds).
-    @inlinable @inline(__always)
-    static func cast<S, T>(_ pointer: UnsafeMutablePointer<S>, _: T.Type) -> UnsafeMutablePointer<T> {
-        UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: T.self)
-    }
 
     /// The direct forward of `images` by the C kernel of `level` (AVX2 or AVX-512): every tap
     /// by FMA, in tap order, from the bias. Returns `false` for a scalar type without one.

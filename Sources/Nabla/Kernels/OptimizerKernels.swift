@@ -117,12 +117,7 @@ extension OptimizerKernels {
         _ p: UnsafeMutablePointer<Scalar>, _ g: UnsafePointer<Scalar>, _ m: UnsafeMutablePointer<Scalar>,
         _ v: UnsafeMutablePointer<Scalar>
     ) -> (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)? {
-        guard Scalar.self == Float.self else { return nil }
-        return (
-            UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self),
-            UnsafeRawPointer(g).assumingMemoryBound(to: Float.self),
-            UnsafeMutableRawPointer(m).assumingMemoryBound(to: Float.self),
-            UnsafeMutableRawPointer(v).assumingMemoryBound(to: Float.self))
+        Scalar.self == Float.self ? (cast(p, Float.self), cast(g, Float.self), cast(m, Float.self), cast(v, Float.self)) : nil
     }
 
     /// The four buffers as `Double` pointers, when `Scalar` is `Double`.
@@ -131,12 +126,7 @@ extension OptimizerKernels {
         _ p: UnsafeMutablePointer<Scalar>, _ g: UnsafePointer<Scalar>, _ m: UnsafeMutablePointer<Scalar>,
         _ v: UnsafeMutablePointer<Scalar>
     ) -> (UnsafeMutablePointer<Double>, UnsafePointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>)? {
-        guard Scalar.self == Double.self else { return nil }
-        return (
-            UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self),
-            UnsafeRawPointer(g).assumingMemoryBound(to: Double.self),
-            UnsafeMutableRawPointer(m).assumingMemoryBound(to: Double.self),
-            UnsafeMutableRawPointer(v).assumingMemoryBound(to: Double.self))
+        Scalar.self == Double.self ? (cast(p, Double.self), cast(g, Double.self), cast(m, Double.self), cast(v, Double.self)) : nil
     }
 }
 

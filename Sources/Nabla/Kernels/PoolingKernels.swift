@@ -97,9 +97,9 @@ public enum PoolingKernels {
                 let sizes = (
                     Int64(g.batch * g.channels), Int64(g.height), Int64(width), Int64(outputHeight),
                     Int64(outputWidth), Int64(c.strideHeight))
-                let floats = UnsafeRawPointer(source).assumingMemoryBound(to: Float.self)
-                let pooled = UnsafeMutableRawPointer(output).assumingMemoryBound(to: Float.self)
-                let offsets = UnsafeMutableRawPointer(indices).assumingMemoryBound(to: Int64.self)
+                let floats = cast(source, Float.self)
+                let pooled = cast(output, Float.self)
+                let offsets = cast(indices, Int64.self)
                 (level == .avx2 ? nabla_max_pool_2x2_f32_avx2 : nabla_max_pool_2x2_f32_avx512)(
                     floats, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, pooled, offsets)
                 return
@@ -117,9 +117,9 @@ public enum PoolingKernels {
                     var ox = 0
                     if S.self == Float.self && width < 1 << 30 {  // eight windows at a time
                         ox = maxPoolTwoByTwoFloat(
-                            UnsafeRawPointer(source + top).assumingMemoryBound(to: Float.self), width: width,
+                            cast(source + top, Float.self), width: width,
                             outputWidth: outputWidth, firstIndex: top,
-                            output: UnsafeMutableRawPointer(output + o).assumingMemoryBound(to: Float.self),
+                            output: cast(output + o, Float.self),
                             indices: indices + o)
                         o += ox
                     }

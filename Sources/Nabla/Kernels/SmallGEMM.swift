@@ -29,15 +29,15 @@ enum SmallGEMM {
         if S.self == Float.self {
             let gemm = level == .avx512 ? nabla_gemm_f32_avx512 : nabla_gemm_f32_avx2
             gemm(
-                m, n, k, UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), aRowStride,
-                aDepthStride, UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb,
-                UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc, accumulate)
+                m, n, k, cast(a, Float.self), aRowStride,
+                aDepthStride, cast(b, Float.self), ldb,
+                cast(c, Float.self), ldc, accumulate)
         } else {
             let gemm = level == .avx512 ? nabla_gemm_f64_avx512 : nabla_gemm_f64_avx2
             gemm(
-                m, n, k, UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), aRowStride,
-                aDepthStride, UnsafeRawPointer(b).assumingMemoryBound(to: Double.self), ldb,
-                UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc, accumulate)
+                m, n, k, cast(a, Double.self), aRowStride,
+                aDepthStride, cast(b, Double.self), ldb,
+                cast(c, Double.self), ldc, accumulate)
         }
     }
 }

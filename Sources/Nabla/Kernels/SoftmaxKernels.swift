@@ -16,8 +16,8 @@ enum SoftmaxKernels {
         let level = Scalar.self == Float.self ? KernelFamily.vectorMath.levelForRun() : .portable
         ElementwiseKernels.forEachPart(of: rows, alignment: 1, parallelFrom: Swift.max(2, (1 << 16) / columns)) { part in
             if level > .portable {
-                let x = UnsafeRawPointer(input + part.lowerBound * columns).assumingMemoryBound(to: Float.self)
-                let y = UnsafeMutableRawPointer(output + part.lowerBound * columns).assumingMemoryBound(to: Float.self)
+                let x = cast(input + part.lowerBound * columns, Float.self)
+                let y = cast(output + part.lowerBound * columns, Float.self)
                 (level == .avx2 ? nabla_softmax_rows_f32_avx2 : nabla_softmax_rows_f32_avx512)(
                     x, y, Int64(part.count), Int64(columns))
                 return

@@ -580,10 +580,7 @@ public enum WinogradKernels {
     static func floats<S: TensorScalar>(
         _ source: UnsafePointer<S>, _ target: UnsafeMutablePointer<S>
     ) -> (UnsafePointer<Float>, UnsafeMutablePointer<Float>)? {
-        guard S.self == Float.self else { return nil }
-        return (
-            UnsafeRawPointer(source).assumingMemoryBound(to: Float.self),
-            UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self))
+        S.self == Float.self ? (cast(source, Float.self), cast(target, Float.self)) : nil
     }
 
     /// `source` and `target` as `Double` pointers, when `S` is `Double`.
@@ -591,10 +588,7 @@ public enum WinogradKernels {
     static func doubles<S: TensorScalar>(
         _ source: UnsafePointer<S>, _ target: UnsafeMutablePointer<S>
     ) -> (UnsafePointer<Double>, UnsafeMutablePointer<Double>)? {
-        guard S.self == Double.self else { return nil }
-        return (
-            UnsafeRawPointer(source).assumingMemoryBound(to: Double.self),
-            UnsafeMutableRawPointer(target).assumingMemoryBound(to: Double.self))
+        S.self == Double.self ? (cast(source, Double.self), cast(target, Double.self)) : nil
     }
 
     @inlinable @inline(__always)
@@ -716,10 +710,10 @@ public enum WinogradKernels {
                 Int64(plan.paddedOutputChannels))
             if let (x, y) = floats(products, output) {
                 (level == .avx2 ? nabla_winograd_output_f32_avx2 : nabla_winograd_output_f32_avx512)(
-                    x, bias.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) }, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
+                    x, bias.map { cast($0, Float.self) }, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
             } else if let (x, y) = doubles(products, output) {
                 (level == .avx2 ? nabla_winograd_output_f64_avx2 : nabla_winograd_output_f64_avx512)(
-                    x, bias.map { UnsafeRawPointer($0).assumingMemoryBound(to: Double.self) }, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
+                    x, bias.map { cast($0, Double.self) }, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
             }
             return
         }
