@@ -9,7 +9,7 @@ export OMPI_MCA_oob_tcp_if_include := lo
 export OMPI_MCA_btl_vader_single_copy_mechanism := none
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test run run-distributed bench clean check-floors
+.PHONY: all deps build test run run-distributed bench clean check-floors check-docs
 
 all: build
 
@@ -29,12 +29,18 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-# The floors of the layout (scripts/check-floors.sh), then the tests.
-test: deps check-floors
+# The floors of the layout (scripts/check-floors.sh), the documentation without a DocC warning
+# (scripts/check-docs.sh), then the tests.
+test: deps check-floors check-docs
 	$(SWIFT) test
 
 check-floors:
 	@scripts/check-floors.sh
+
+# DocC over Nabla and NablaDistributed with warnings as errors: a broken link or an
+# undocumented parameter fails it, naming the file and line.
+check-docs: deps
+	@SWIFT="$(SWIFT)" scripts/check-docs.sh
 
 # The main job: the CNN trained for one epoch with the manual and with the autodiff backward.
 run: deps

@@ -78,7 +78,7 @@ import Testing
         let pool = BufferPool()
         // The Winograd workspace is sized for the BLAS threads, so they must stay the same.
         let afterFirst = BLASThreadsForTests.unchanged {
-            pool.withInstalled { trainer.step(images: images, labels: labels) }
+            _ = pool.withInstalled { trainer.step(images: images, labels: labels) }
             let afterFirst = pool.statistics.allocations
             pool.withInstalled {
                 trainer.step(images: images, labels: labels)

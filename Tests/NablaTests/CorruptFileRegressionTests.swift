@@ -24,7 +24,7 @@ import Testing
     @Test func idxDimensionsMultiplyingToIntMax() {
         Self.withFolder { folder in
             let path = folder + "/train-images-idx3-ubyte.gz"
-            FileManager.default.createFile(atPath: path, contents: Data(Self.intMaxHeader))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(Self.intMaxHeader))
             do {
                 _ = try IDXFile(contentsOf: path, rank: 3)
                 Issue.record("no error")
@@ -39,7 +39,7 @@ import Testing
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-int-max-idx").path
             try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            FileManager.default.createFile(
+            _ = FileManager.default.createFile(
                 atPath: folder + "/train-images-idx3-ubyte.gz", contents: Data(CorruptFileRegressionTests.intMaxHeader))
             NablaCommand.main(["train", "--data", folder])
         }

@@ -8,7 +8,7 @@ import Testing
     /// A temporary file with `bytes`, removed after `body`.
     func withFile<R>(_ bytes: [UInt8], _ body: (String) throws -> R) rethrows -> R {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-\(UUID().uuidString).idx").path
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
         return try body(path)
     }
@@ -74,7 +74,7 @@ import Testing
     @Test func truncatedAndCorruptGzip() throws {
         let path = FashionMNIST.defaultDirectory + "/t10k-labels-idx1-ubyte.gz"
         let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        withFile(Array(original.prefix(original.count / 2))) { cut in
+        _ = withFile(Array(original.prefix(original.count / 2))) { cut in
             #expect(throws: DatasetError.self) { try IDXFile(contentsOf: cut, rank: 1) }
         }
         var corrupt = original

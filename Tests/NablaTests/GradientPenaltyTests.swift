@@ -280,7 +280,7 @@ import Testing
 
     @Test func commandRunsAndPlots() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-wgan-test.svg").path
-        var command = try WGANGP.parse(["--iterations", "2", "--hidden", "8", "--batch-size", "16", "--plot", path])
+        let command = try WGANGP.parse(["--iterations", "2", "--hidden", "8", "--batch-size", "16", "--plot", path])
         try command.run()
         let svg = try String(contentsOfFile: path, encoding: .utf8)
         #expect(svg.contains("<circle") && svg.contains("Wasserstein estimate") && svg.contains("<polyline"))

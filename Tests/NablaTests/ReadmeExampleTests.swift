@@ -42,7 +42,7 @@ import Nabla
     let train = try FashionMNIST.load(.train, limit: 2000)
     let trainer = ClassifierTrainer(network: network, optimizer: Adam(network.parameters))
     var shuffle: SeededGenerator? = SeededGenerator(seed: 1)
-    for _ in 0..<3 { trainer.trainEpoch(on: train, batchSize: 64, shuffling: &shuffle) }
+    for _ in 0..<3 { _ = trainer.trainEpoch(on: train, batchSize: 64, shuffling: &shuffle) }
     #expect(trainer.evaluate(on: try FashionMNIST.load(.test)).accuracy > 0.7)
     network.useAutodiff = true
     var weights = SafeTensors()

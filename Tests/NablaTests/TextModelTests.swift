@@ -11,7 +11,7 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-corpus-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        for (name, bytes) in files { FileManager.default.createFile(atPath: folder + "/" + name, contents: Data(bytes)) }
+        for (name, bytes) in files { _ = FileManager.default.createFile(atPath: folder + "/" + name, contents: Data(bytes)) }
         return try body(folder)
     }
 
@@ -29,7 +29,7 @@ import Testing
         ]) { folder in
             try FileManager.default.createSymbolicLink(atPath: folder + "/a.u8", withDestinationPath: "a")
             try FileManager.default.createDirectory(atPath: folder + "/off", withIntermediateDirectories: false)
-            FileManager.default.createFile(atPath: folder + "/off/c", contents: Data("c0\n%\n".utf8))
+            _ = FileManager.default.createFile(atPath: folder + "/off/c", contents: Data("c0\n%\n".utf8))
             let corpus = try FortuneCorpus(directory: folder)
             #expect(corpus.files == ["a", "b"])
             #expect((corpus.trainingFortunes, corpus.validationFortunes) == (13, 1))

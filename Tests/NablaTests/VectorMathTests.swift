@@ -102,14 +102,15 @@ struct VectorMathTests {
         #expect(failures == 0, "\(function): \(failures) values beyond the bound, the worst \(worst.ulps) ulp (\(worst.absolute)) at \(worst.at)")
     }
 
-    /// Hand-picked edges: NaN, ±∞, signed zeros, the ends of the ranges, subnormal results.
+    /// Hand-picked edges: NaN, ±∞, signed zeros, the ends of the ranges, subnormal results
+    /// (e⁻¹⁰⁰ ≈ 3.7200760e-44 rounds to the subnormal 27·2⁻¹⁴⁹, written by its bits).
     @Test(arguments: [
         (Function.tanh, Float.nan, Float.nan), (.tanh, .infinity, 1), (.tanh, -.infinity, -1),
         (.tanh, 0, 0), (.tanh, -0.0, -0.0), (.tanh, 1e-30, 1e-30), (.tanh, -20, -1), (.tanh, 0.625, 0.5545997),
         (.sigmoid, .nan, .nan), (.sigmoid, .infinity, 1), (.sigmoid, -.infinity, 0), (.sigmoid, 0, 0.5),
-        (.sigmoid, -0.0, 0.5), (.sigmoid, -100, 3.7200760e-44), (.sigmoid, -120, 0), (.sigmoid, 40, 1),
+        (.sigmoid, -0.0, 0.5), (.sigmoid, -100, Float(bitPattern: 27)), (.sigmoid, -120, 0), (.sigmoid, 40, 1),
         (.exp, .nan, .nan), (.exp, .infinity, .infinity), (.exp, -.infinity, 0), (.exp, 0, 1),
-        (.exp, 88.72, 3.3931806e38), (.exp, 88.72283, 3.4027985e38), (.exp, 88.72284, .infinity), (.exp, -100, 3.7200760e-44), (.exp, -104, 0),
+        (.exp, 88.72, 3.3931806e38), (.exp, 88.72283, 3.4027985e38), (.exp, 88.72284, .infinity), (.exp, -100, Float(bitPattern: 27)), (.exp, -104, 0),
         (.erfc, .nan, .nan), (.erfc, .infinity, 0), (.erfc, -.infinity, 2), (.erfc, 0, 1), (.erfc, 9, 4.1370317e-37),
         (.gelu, .nan, .nan), (.gelu, .infinity, .infinity), (.gelu, -.infinity, 0), (.gelu, -0.0, -0.0),
         (.gelu, 1, 0.8413447), (.gelu, -5, -1.4332578e-6), (.gelu, 3e38, 3e38),

@@ -80,7 +80,12 @@ public enum FashionMNIST {
 
     /// Loads a split with pixels scaled to [0, 1] (`pixel / 255`), as `[N, 1, 28, 28]`.
     ///
-    /// - Parameter limit: Load only the first `limit` images (for quick runs).
+    /// - Parameters:
+    ///   - split: The training (60 000 images) or test (10 000 images) split.
+    ///   - directory: The directory holding the gzipped IDX files, named as upstream
+    ///     (`train-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`, …).
+    ///   - limit: Load only the first `limit` images (for quick runs).
+    ///   - scalar: The scalar type of the images.
     /// - Throws: ``DatasetError`` for a missing, corrupt, truncated or inconsistent file.
     public static func load<Scalar: TensorScalar>(
         _ split: Split, from directory: String = defaultDirectory, limit: Int? = nil,

@@ -111,12 +111,13 @@ public enum UnconnectedGradients: Sendable {
 /// let dx = tape.gradient(of: y, withRespectTo: [x])[0]   // exp(x)
 /// ```
 ///
-/// A tape tracks variables made with `requiresGradient: true` and those it ``watch(_:)``es, and
-/// records every op one of whose inputs it tracks. Tapes nest: while an inner tape computes a
-/// gradient, an outer tape that tracks the same variables records that computation, which gives
-/// second and higher derivatives. Ops outside ``record(_:)`` allocate no graph nodes.
+/// A tape tracks variables made with `requiresGradient: true` and those it watches
+/// (``watch(_:)-(Variable<Scalar>)``), and records every op one of whose inputs it tracks. Tapes
+/// nest: while an inner tape computes a gradient, an outer tape that tracks the same variables
+/// records that computation, which gives second and higher derivatives. Ops outside ``record(_:)`` allocate no graph nodes.
 public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
-    /// Whether ``gradient(of:withRespectTo:seed:createGraph:)`` may be called more than once.
+    /// Whether ``gradient(of:withRespectTo:seed:createGraph:unconnected:)`` may be called more
+    /// than once.
     public let isPersistent: Bool
 
     private struct State {

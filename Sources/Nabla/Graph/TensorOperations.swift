@@ -6,7 +6,7 @@
 /// family sit beside its forward, in `Graph/Operations/`.
 public enum TensorOperations<Scalar: TensorScalar> {
     /// A variable holding `value`. With `requiresGradient`, every tape tracks it without
-    /// ``GradientTape/watch(_:)``.
+    /// ``GradientTape/watch(_:)-(Variable<Scalar>)``.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func variable(_ value: Tensor<Scalar>, requiresGradient: Bool = false)
         -> Variable<Scalar>
@@ -65,10 +65,21 @@ public enum TensorOperations<Scalar: TensorScalar> {
     /// A custom differentiable op: `forward` computes the result from the inputs' values and
     /// `backward` maps the upstream gradient to one gradient per input.
     ///
-    /// - Parameter isBackwardDifferentiable: Whether `backward` is written with
-    ///   ``TensorOperations`` so that it can be differentiated again. If not, the rule runs with
-    ///   recording suspended, and asking for a derivative through its result stops with a clear
-    ///   message instead of silently returning zero.
+    /// - Parameters:
+    ///   - name: The op's name, in messages, anomaly reports and the graph export.
+    ///   - inputs: The op's inputs; `backward` returns one gradient (or `nil`) per input, of
+    ///     that input's shape.
+    ///   - isBackwardDifferentiable: Whether `backward` is written with
+    ///     ``TensorOperations`` so that it can be differentiated again. If not, the rule runs with
+    ///     recording suspended, and asking for a derivative through its result stops with a clear
+    ///     message instead of silently returning zero.
+    ///   - forward: Computes the result from the inputs' values, in the order of `inputs`.
+    ///   - backward: Maps the upstream gradient (of the result's shape) and which inputs need a
+    ///     gradient to one gradient per input, `nil` where none is needed.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
+    /// - Returns: A variable holding `forward`'s result.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func custom(
         _ name: String, inputs: [Variable<Scalar>],

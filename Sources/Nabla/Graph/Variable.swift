@@ -8,7 +8,8 @@ import Synchronization
 public final class Variable<Scalar: TensorScalar>: Sendable {
     /// The tensor this variable holds.
     public let value: Tensor<Scalar>
-    /// Whether every tape tracks this variable without an explicit ``GradientTape/watch(_:)``.
+    /// Whether every tape tracks this variable without an explicit
+    /// ``GradientTape/watch(_:)-(Variable<Scalar>)``.
     public let requiresGradient: Bool
     /// A process-wide unique identity (object addresses can be reused after deallocation).
     let id: UInt64

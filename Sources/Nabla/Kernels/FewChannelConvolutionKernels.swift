@@ -111,7 +111,11 @@ public enum FewChannelConvolutionKernels {
     /// ``handlesForward(_:outputChannels:)`` accepts (checked by the caller).
     ///
     /// - Parameters:
-    ///   - input: `[N, C, H, W]`; filter: `[O, C, kh, kw]`; bias: `[O]` or `nil`.
+    ///   - input: `[N, C, H, W]`.
+    ///   - filter: `[O, C, kh, kw]`.
+    ///   - bias: `[O]`, or `nil` for none.
+    ///   - geometry: The convolution's sizes, stride, padding and dilation, matching `input` and
+    ///     `filter`.
     /// - Returns: `[N, O, oh, ow]`.
     @inlinable
     public static func conv2d<S: TensorScalar>(
@@ -135,7 +139,12 @@ public enum FewChannelConvolutionKernels {
     /// ``handlesFilterGradient(_:outputChannels:)`` accepts (checked by the caller).
     ///
     /// - Parameters:
-    ///   - outputGradient: `[N, O, oh, ow]`; input: `[N, C, H, W]`; filterShape: `[O, C, kh, kw]`.
+    ///   - outputGradient: `[N, O, oh, ow]`.
+    ///   - input: `[N, C, H, W]`, the convolution's input.
+    ///   - filterShape: `[O, C, kh, kw]`.
+    ///   - geometry: The convolution's sizes, stride, padding and dilation, matching `input` and
+    ///     `filterShape`.
+    ///   - computesBiasGradient: Whether to also sum the bias gradient in the same pass.
     /// - Returns: the filter gradient `[O, C, kh, kw]` and the bias gradient `[O]` (or `nil`).
     @inlinable
     public static func conv2dBackwardFilter<S: TensorScalar>(

@@ -130,7 +130,7 @@ public struct SIMDLevelError: Error, CustomStringConvertible, Sendable {
 /// A group of kernels that has code for some levels, and the level it runs at.
 public enum KernelFamily: String, CaseIterable, Sendable {
     /// Winograd F(4×4, 3×3): the input, output and gradient tile transforms, and their 36
-    /// products per chunk (``SmallGEMM`` above the portable level, OpenBLAS at it).
+    /// products per chunk (`SmallGEMM` above the portable level, OpenBLAS at it).
     case winogradTransforms = "Winograd transforms and products"
     /// Direct few-channel convolutions: the forward with bias, the filter and bias gradients.
     case fewChannelConvolution = "few-channel convolution"

@@ -82,9 +82,9 @@ public enum WinogradKernels {
         /// Images transformed and multiplied together, sized so a chunk's scratch stays in L2.
         public let imagesPerChunk: Int
         /// Workers that take chunks in parallel: `BLAS.threadCount` when there are chunks enough
-        /// and a chunk's products run on the calling thread (``SmallGEMM`` at an AVX level, or
-        /// OpenBLAS for m·n·k ≤ 2¹⁸), so OpenBLAS's own threads stay idle; otherwise 1. Never
-        /// more than the online cores, nor more than ``workspaceBytes`` of workspace (each part
+        /// and a chunk's products run on the calling thread (the internal `SmallGEMM` at an AVX
+        /// level, or OpenBLAS for m·n·k ≤ 2¹⁸), so OpenBLAS's own threads stay idle; otherwise 1.
+        /// Never more than the online cores, nor more than 256 MiB of workspace (each part
         /// holds its own transformed filter), whatever the thread count.
         @inlinable public var parts: Int { workers }
         @usableFromInline var workers = 1
@@ -1281,8 +1281,10 @@ extension WinogradKernels {
     /// - Parameters:
     ///   - input: `[N, C, H, W]`, with the sizes of `geometry`.
     ///   - filter: `[O, C, 3, 3]`.
-    /// - Returns: `[N, O, oh, ow]`.
     ///   - bias: `[O]`, added to every output of its channel, or `nil`.
+    ///   - geometry: The convolution's sizes and padding, one that ``supports(_:)`` accepts
+    ///     (a 3 × 3 kernel with unit strides and dilations).
+    /// - Returns: `[N, O, oh, ow]`.
     @inlinable
     public static func conv2d<S: TensorScalar>(
         _ input: Tensor<S>, filter: Tensor<S>, bias: Tensor<S>? = nil,
@@ -1354,6 +1356,7 @@ extension WinogradKernels {
     ///   - outputGradient: `[N, O, oh, ow]`.
     ///   - input: `[N, C, H, W]`, with the sizes of `geometry`.
     ///   - outputChannels: `O`.
+    ///   - geometry: The forward convolution's sizes, stride and padding.
     /// - Returns: `[O, C, 3, 3]`.
     @inlinable
     public static func conv2dBackwardFilter<S: TensorScalar>(

@@ -28,8 +28,12 @@ public final class Embedding<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// Creates a table drawn from `N(0, 1)`, with the row at `paddingIndex` zero.
     ///
-    /// - Parameter paddingIndex: a row in `0..<count`, or, as in PyTorch, in `-count..<0`
-    ///   counting from the end.
+    /// - Parameters:
+    ///   - count: The number of rows (the vocabulary size); positive.
+    ///   - dimension: The length of each vector; positive.
+    ///   - paddingIndex: a row in `0..<count`, or, as in PyTorch, in `-count..<0`
+    ///     counting from the end.
+    ///   - generator: The source of the initial weights.
     public init(
         count: Int, dimension: Int, paddingIndex: Int? = nil, using generator: inout SeededGenerator
     ) {

@@ -92,6 +92,7 @@ public final class MultiHeadAttention<Scalar: TensorScalar>: Layer<Scalar> {
     ///   - embedDimension: `E`, the size of each input vector; positive.
     ///   - heads: The number of heads; positive, and it must divide `E`.
     ///   - causal: Whether each query sees only the keys up to its own position.
+    ///   - generator: The source of the initial projection weights.
     public init(
         embedDimension: Int, heads: Int, causal: Bool = false, using generator: inout SeededGenerator
     ) {

@@ -254,6 +254,9 @@ func conv2dBackwardFilterAndBias<S: TensorScalar>(
 ///
 /// - Parameters:
 ///   - input: `[N, C, H, W]`.
+///   - kernelHeight: The window height `kh`.
+///   - kernelWidth: The window width `kw`.
+///   - configuration: The stride, zero padding and dilation of the windows.
 /// - Returns: `[C·kh·kw, N·oh·ow]`. Row `(c·kh + i)·kw + j` holds tap `(i, j)` of channel `c`;
 ///   column `(n·oh + oy)·ow + ox` is the window of image `n` at output position `(oy, ox)`.
 ///   Taps in the zero padding are 0.
@@ -283,6 +286,9 @@ public func im2col<S: TensorScalar>(
 /// - Parameters:
 ///   - columns: `[C·kh·kw, N·oh·ow]`.
 ///   - inputShape: `[N, C, H, W]`.
+///   - kernelHeight: The window height `kh`, as in the im2col.
+///   - kernelWidth: The window width `kw`, as in the im2col.
+///   - configuration: The stride, zero padding and dilation, as in the im2col.
 /// - Returns: a tensor of `inputShape`.
 @inlinable
 public func col2im<S: TensorScalar>(

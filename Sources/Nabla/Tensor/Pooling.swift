@@ -62,6 +62,7 @@ public func avgPool2d<S: TensorScalar>(
 /// - Parameters:
 ///   - pooled: `[N, C, oh, ow]`.
 ///   - inputShape: `[N, C, H, W]`.
+///   - configuration: The window, its stride and padding, as in the pooling.
 /// - Returns: a tensor of `inputShape`.
 @inlinable
 public func avgPool2dAdjoint<S: TensorScalar>(
@@ -81,7 +82,9 @@ public func avgPool2dAdjoint<S: TensorScalar>(
 /// row-major offset `indices[i]`.
 ///
 /// - Parameters:
+///   - x: The tensor to read from, any shape.
 ///   - indices: one offset into `x` per element of `shape`.
+///   - shape: The result's shape.
 /// - Returns: a tensor of `shape`.
 @inlinable
 public func gather<S: TensorScalar>(_ x: Tensor<S>, atIndices indices: [Int], shape: [Int])
@@ -100,6 +103,8 @@ public func gather<S: TensorScalar>(_ x: Tensor<S>, atIndices indices: [Int], sh
 ///
 /// - Parameters:
 ///   - values: any shape; `indices` has one offset per element.
+///   - indices: one row-major offset into `shape` per element of `values`.
+///   - shape: The result's shape.
 /// - Returns: a tensor of `shape`.
 @inlinable
 public func scatter<S: TensorScalar>(

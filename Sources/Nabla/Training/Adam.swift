@@ -25,15 +25,23 @@ public class Adam<Scalar: TensorScalar>: Optimizer<Scalar> {
     public let epsilon: Scalar
     /// λ ≥ 0.
     public let weightDecay: Scalar
+    /// Whether the update divides by the running maximum v̄ of the second moment (AMSGrad).
     public let amsgrad: Bool
     /// Whether the weight decay is decoupled (AdamW) rather than added to the gradient.
     let decoupledWeightDecay: Bool
 
+    /// Creates an Adam optimizer for `parameters`, with PyTorch's defaults.
+    ///
     /// - Parameters:
     ///   - parameters: The parameters to update, each listed once.
     ///   - names: Their keys in the saved state; their indices by default.
+    ///   - learningRate: η, finite and ≥ 0; ``Optimizer/learningRate`` can change it later.
+    ///   - beta1: β₁ in `[0, 1)`, the decay of the first moment `m`.
+    ///   - beta2: β₂ in `[0, 1)`, the decay of the second moment `v`.
+    ///   - epsilon: ε, finite and ≥ 0, added to `√v̂`.
     ///   - weightDecay: λ, added to the gradient as `λ·p` (an L2 penalty, PyTorch's `Adam`); use
     ///     ``AdamW`` for decoupled weight decay.
+    ///   - amsgrad: Whether to divide by the running maximum v̄ of `v` (AMSGrad).
     public convenience init(
         _ parameters: [Parameter<Scalar>], names: [String]? = nil, learningRate: Scalar = 1e-3,
         beta1: Scalar = 0.9, beta2: Scalar = 0.999, epsilon: Scalar = 1e-8, weightDecay: Scalar = 0,

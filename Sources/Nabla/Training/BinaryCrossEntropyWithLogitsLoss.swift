@@ -44,6 +44,9 @@ extension TensorOperations {
     /// - Parameters:
     ///   - logits: Any shape.
     ///   - targets: The shape of `logits`.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     public static func binaryCrossEntropy(
         logits: Variable<Scalar>, targets: Tensor<Scalar>,
         file: StaticString = #fileID, line: UInt = #line

@@ -35,7 +35,7 @@
 /// The critic must score each sample on its own (no BatchNorm: the per-sample input gradient
 /// is the gradient of the sum of the scores only then); its output is `[N]` or `[N, 1]`.
 ///
-/// See <doc:GradientPenalty> for the pattern and the mistakes it prevents.
+/// See <doc:TrainingWithAGradientPenalty> for the pattern and the mistakes it prevents.
 public enum GradientPenalty {
     /// A gradient penalty and what it measured.
     public struct Result<Scalar: TensorScalar> {
@@ -72,7 +72,11 @@ public enum GradientPenalty {
     /// around this call. Call it inside `tape.record { }`: outside, it stops with a message,
     /// since a penalty built there would be a constant that never reaches the weights.
     ///
-    /// - Parameter stabilizer: Added to `sum(g²)` inside each square root.
+    /// - Parameters:
+    ///   - critic: Scores each sample on its own: maps `[N, …]` to `[N]` or `[N, 1]`, in
+    ///     ``TensorOperations`` so that the tapes record it.
+    ///   - interpolates: `[N, …]`, the points `x̂` to differentiate the critic at, `N > 0`.
+    ///   - stabilizer: Added to `sum(g²)` inside each square root.
     public static func penalty<Scalar: TensorScalar>(
         of critic: (Variable<Scalar>) -> Variable<Scalar>, at interpolates: Tensor<Scalar>,
         stabilizer: Scalar = 1e-12

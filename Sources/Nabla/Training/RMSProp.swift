@@ -24,9 +24,18 @@ public final class RMSProp<Scalar: TensorScalar>: Optimizer<Scalar> {
     /// variance rather than the second moment).
     public let centered: Bool
 
+    /// Creates an RMSProp optimizer for `parameters`, with PyTorch's defaults.
+    ///
     /// - Parameters:
     ///   - parameters: The parameters to update, each listed once.
     ///   - names: Their keys in the saved state; their indices by default.
+    ///   - learningRate: η, finite and ≥ 0; ``Optimizer/learningRate`` can change it later.
+    ///   - alpha: α in `[0, 1]`, the decay of the squared-gradient average `s`.
+    ///   - epsilon: ε, finite and ≥ 0, added to the root.
+    ///   - weightDecay: λ, finite and ≥ 0, added to the gradient as `λ·p`.
+    ///   - momentum: μ, finite and ≥ 0; above 0 the update goes through a momentum buffer `b`.
+    ///   - centered: Whether to subtract the squared gradient average `ḡ²` from `s` (an estimate
+    ///     of the variance rather than the second moment).
     public init(
         _ parameters: [Parameter<Scalar>], names: [String]? = nil, learningRate: Scalar = 1e-2,
         alpha: Scalar = 0.99, epsilon: Scalar = 1e-8, weightDecay: Scalar = 0, momentum: Scalar = 0,

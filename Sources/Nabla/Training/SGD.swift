@@ -19,11 +19,18 @@ public final class SGD<Scalar: TensorScalar>: Optimizer<Scalar> {
     public let dampening: Scalar
     /// λ ≥ 0, added to the gradient as `λ·p`.
     public let weightDecay: Scalar
+    /// Whether the update uses Nesterov momentum (`g + μ·b`) rather than the buffer `b`.
     public let nesterov: Bool
 
+    /// Creates an SGD optimizer for `parameters`, with PyTorch's defaults.
+    ///
     /// - Parameters:
     ///   - parameters: The parameters to update, each listed once.
     ///   - names: Their keys in the saved state; their indices by default.
+    ///   - learningRate: η, finite and ≥ 0; ``Optimizer/learningRate`` can change it later.
+    ///   - momentum: μ, finite and ≥ 0; 0 for plain gradient descent.
+    ///   - dampening: τ, finite: how much of each new gradient the momentum buffer leaves out.
+    ///   - weightDecay: λ, finite and ≥ 0, added to the gradient as `λ·p` (an L2 penalty).
     ///   - nesterov: Needs `momentum > 0` and `dampening == 0`, as in PyTorch.
     public init(
         _ parameters: [Parameter<Scalar>], names: [String]? = nil, learningRate: Scalar = 1e-3,

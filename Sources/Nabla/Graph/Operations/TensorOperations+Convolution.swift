@@ -7,6 +7,12 @@ extension TensorOperations {
     ///
     /// - Parameters:
     ///   - x: `[N, C, H, W]`.
+    ///   - kernelHeight: The window height `kh`.
+    ///   - kernelWidth: The window width `kw`.
+    ///   - configuration: The stride, zero padding and dilation of the windows.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[C·kh·kw, N·oh·ow]`, laid out as in
     ///   ``Nabla/im2col(_:kernelHeight:kernelWidth:configuration:)``. Its backward is
     ///   ``col2im(_:inputShape:kernelHeight:kernelWidth:configuration:file:line:)``.
@@ -32,6 +38,12 @@ extension TensorOperations {
     /// - Parameters:
     ///   - columns: `[C·kh·kw, N·oh·ow]`.
     ///   - inputShape: `[N, C, H, W]`.
+    ///   - kernelHeight: The window height `kh`, as in the im2col.
+    ///   - kernelWidth: The window width `kw`, as in the im2col.
+    ///   - configuration: The stride, zero padding and dilation, as in the im2col.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: a tensor of `inputShape`. Its backward is im2col.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func col2im(
@@ -58,6 +70,9 @@ extension TensorOperations {
     ///   - bias: `[O]`, or `nil`.
     ///   - configuration: stride, zero padding and dilation.
     ///   - groups: the channel groups, as in ``Nabla/conv2d(_:filter:configuration:groups:)``.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[N, O, oh, ow]`, sizes as in ``Nabla/conv2d(_:filter:configuration:groups:)``.
     ///
     /// The forward and both gradients run the same kernels as the layers' manual backward:
@@ -117,6 +132,9 @@ extension TensorOperations {
     ///   - inputShape: `[N, C, H, W]`, the convolution's input shape.
     ///   - configuration: as in the convolution.
     ///   - groups: as in the convolution.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[N, C, H, W]`, as ``Nabla/conv2dBackwardInput(_:filter:inputShape:configuration:groups:)``.
     ///   It is linear in each argument: `⟨conv2dBackwardInput(G, W), H⟩ = ⟨G, conv2d(H, W)⟩`, which
     ///   gives its backward.
@@ -147,6 +165,9 @@ extension TensorOperations {
     ///   - filterShape: `[O, C / groups, kh, kw]`.
     ///   - configuration: as in the convolution.
     ///   - groups: as in the convolution.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[O, C / groups, kh, kw]`, as
     ///   ``Nabla/conv2dBackwardFilter(_:input:filterShape:configuration:groups:)``. It is linear in
     ///   each argument: `⟨conv2dBackwardFilter(G, X), K⟩ = ⟨G, conv2d(X, K)⟩`, which gives its backward.
@@ -172,7 +193,12 @@ extension TensorOperations {
     ///
     /// - Parameters:
     ///   - x: `[N, C, H, W]`.
+    ///   - kernelSize: The window's height and width.
+    ///   - stride: The step between windows in both dimensions; `kernelSize` if `nil`.
     ///   - padding: at most `kernelSize / 2`; padding never wins (it acts as −∞).
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[N, C, oh, ow]` with `oh = (H + 2·padding − kernelSize) / stride + 1`, and
     ///   likewise `ow`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -190,6 +216,9 @@ extension TensorOperations {
     /// - Parameters:
     ///   - x: `[N, C, H, W]`.
     ///   - configuration: the window, its stride and padding (at most half the window).
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[N, C, oh, ow]`. The gradient goes to each window's maximum (the first of
     ///   tied maxima) through ``scatter(_:atIndices:intoShape:file:line:)``.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -237,7 +266,12 @@ extension TensorOperations {
     ///
     /// - Parameters:
     ///   - x: `[N, C, H, W]`.
+    ///   - kernelSize: The window's height and width.
+    ///   - stride: The step between windows in both dimensions; `kernelSize` if `nil`.
     ///   - padding: at most `kernelSize / 2`.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[N, C, oh, ow]` with `oh = (H + 2·padding − kernelSize) / stride + 1`, and
     ///   likewise `ow`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -256,6 +290,9 @@ extension TensorOperations {
     /// - Parameters:
     ///   - x: `[N, C, H, W]`.
     ///   - configuration: the window, its stride and padding (at most half the window).
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[N, C, oh, ow]`. Its backward is
     ///   ``avgPool2dAdjoint(_:inputShape:configuration:file:line:)``.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -275,6 +312,10 @@ extension TensorOperations {
     /// - Parameters:
     ///   - pooled: `[N, C, oh, ow]`.
     ///   - inputShape: `[N, C, H, W]`.
+    ///   - configuration: The window, its stride and padding, as in the pooling.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: a tensor of `inputShape`. Its backward is average pooling.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func avgPool2dAdjoint(

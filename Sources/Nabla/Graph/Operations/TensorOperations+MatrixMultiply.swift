@@ -67,6 +67,9 @@ extension TensorOperations {
     ///   - x: `[rows, inputs]`.
     ///   - weight: `[outputs, inputs]`.
     ///   - bias: `[outputs]`.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[rows, outputs]`. The gradients are `g·W`, `gᵀ·x` and `g` summed over the rows,
     ///   in differentiable ops.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)

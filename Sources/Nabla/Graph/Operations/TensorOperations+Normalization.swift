@@ -39,6 +39,9 @@ extension TensorOperations {
     ///   - offset: The per-feature offset β.
     ///   - axes: The axes to normalize over.
     ///   - epsilon: Added to the variance for stability.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: The shape of `x`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func batchNorm(
@@ -222,6 +225,9 @@ extension TensorOperations {
     ///   - offset: β, of the normalized shape.
     ///   - axes: Trailing axes, ending with the last one (default `[-1]`).
     ///   - epsilon: Added to the variance for stability.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: The shape of `x`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func layerNorm(
@@ -259,6 +265,9 @@ extension TensorOperations {
     ///   - scale: γ, `[C]`.
     ///   - offset: β, `[C]`.
     ///   - epsilon: Added to the variance for stability.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: The shape of `x`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func groupNorm(
@@ -285,9 +294,6 @@ extension TensorOperations {
         return normalized * reshape(scale, to: parameterShape) + reshape(offset, to: parameterShape)
     }
 
-    /// `(x − mean) · (variance + epsilon)^(−1/2)` over `axes` (resolved), with the mean and biased
-    /// variance kept at rank. In `training` (batch normalization), one value per feature is an
-    /// error, as in PyTorch: it would normalize to 0.
     /// `(x − mean) · (variance + epsilon)^(−1/2)` over `axes`, with the biased variance: one op,
     /// whose backward rule is the closed form `dx = σ⁻¹ ⊙ (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂))`,
     /// written in differentiable ops (with `x̂` this op's output), so it can be differentiated
@@ -296,6 +302,10 @@ extension TensorOperations {
     /// - Parameters:
     ///   - x: Any rank; `axes` must not be empty.
     ///   - axes: The axes each group spans (`[1]` for the rows of a matrix).
+    ///   - epsilon: Added to the variance for stability.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: The shape of `x`; each group has mean 0 and (biased) variance `v/(v + ε)`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func standardize(

@@ -12,6 +12,9 @@ extension TensorOperations {
     ///   - fromInput: `[B, 4h]`, `x·W_ihᵀ + b_ih` (with or without the biases).
     ///   - fromHidden: `[B, 4h]`, `h·W_hhᵀ + b_hh`.
     ///   - cell: `[B, h]`, the cell state `c`.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[2, B, h]`: `h'` then `c'`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func lstmCell(
@@ -65,6 +68,9 @@ extension TensorOperations {
     ///   - fromInput: `[B, 3h]`, `x·W_ihᵀ + b_ih`.
     ///   - fromHidden: `[B, 3h]`, `h·W_hhᵀ + b_hh` (the reset gate scales its n block, bias included).
     ///   - hidden: `[B, h]`, the state `h`.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[B, h]`, `h'`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func gruCell(

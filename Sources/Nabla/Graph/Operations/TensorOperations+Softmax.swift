@@ -8,6 +8,9 @@ extension TensorOperations {
     /// - Parameters:
     ///   - x: Any shape; `axis` must not be empty.
     ///   - axis: The axis to normalize along; negative values count from the end.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: The shape of `x`; every slice along `axis` sums to 1.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func softmax(
@@ -27,6 +30,9 @@ extension TensorOperations {
     /// - Parameters:
     ///   - x: Any shape; `axis` must not be empty.
     ///   - axis: The axis to normalize along; negative values count from the end.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: The shape of `x`. Finite wherever `x` is finite, even for large `|x|`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func logSoftmax(
@@ -50,6 +56,9 @@ extension TensorOperations {
     /// - Parameters:
     ///   - logits: `[N, C]` unnormalized scores.
     ///   - labels: `[N, C]` one-hot or probability rows, a constant.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: A scalar (shape `[]`).
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func crossEntropy(
@@ -75,6 +84,9 @@ extension TensorOperations {
     /// - Parameters:
     ///   - logits: `[N, C]` unnormalized scores.
     ///   - classIndices: `N` classes, each in `0..<C`.
+    ///   - file: The file that ``Nabla/withAnomalyDetection(_:)`` names as where this op was
+    ///     created; the caller's by default.
+    ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: A scalar (shape `[]`).
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func crossEntropy(
