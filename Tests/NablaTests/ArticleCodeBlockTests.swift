@@ -14,6 +14,7 @@ struct ArticleCode: Sendable, CustomTestStringConvertible {
 
     static let all: [ArticleCode] = [
         .init(article: "PortingFromPyTorch", files: ["Tests/NablaTests/PortingArticleExampleTests.swift"]),
+        .init(article: "ChoosingTheBackwardPath", files: ["Tests/NablaTests/BackwardPathArticleExampleTests.swift"]),
     ]
 
     static let root = URL(fileURLWithPath: #filePath)
