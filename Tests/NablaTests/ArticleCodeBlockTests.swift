@@ -15,6 +15,11 @@ struct ArticleCode: Sendable, CustomTestStringConvertible {
     static let all: [ArticleCode] = [
         .init(article: "PortingFromPyTorch", files: ["Tests/NablaTests/PortingArticleExampleTests.swift"]),
         .init(article: "ChoosingTheBackwardPath", files: ["Tests/NablaTests/BackwardPathArticleExampleTests.swift"]),
+        .init(article: "WritingALayer", files: [
+            "Tests/NablaTests/WritingALayerArticleExampleTests.swift",
+            "Tests/NablaTests/LayerCases+WritingALayer.swift",
+            "Sources/Nabla/Layers/Conv2D.swift",
+        ]),
     ]
 
     static let root = URL(fileURLWithPath: #filePath)
