@@ -20,6 +20,8 @@ struct ArticleCode: Sendable, CustomTestStringConvertible {
             "Tests/NablaTests/LayerCases+WritingALayer.swift",
             "Sources/Nabla/Layers/Conv2D.swift",
         ]),
+        .init(article: "CustomLayers", files: ["Tests/NablaTests/CustomLayersArticleExampleTests.swift"]),
+        .init(article: "Training", files: ["Tests/NablaTests/TrainingArticleBlockTests.swift"]),
     ]
 
     static let root = URL(fileURLWithPath: #filePath)
@@ -42,12 +44,13 @@ struct ArticleCode: Sendable, CustomTestStringConvertible {
     }
 
     /// Whether `block` appears in `source` with every non-empty line indented by the same
-    /// number of spaces (0 to 12).
+    /// number of spaces (0 to 12). Leading `import` lines are file-level, so they are left out.
     static func contains(_ source: String, _ block: String) -> Bool {
-        stride(from: 0, through: 12, by: 4).contains { indent in
+        let lines = block.split(separator: "\n", omittingEmptySubsequences: false)
+            .drop { $0.hasPrefix("import ") || $0.isEmpty }
+        return stride(from: 0, through: 12, by: 4).contains { indent in
             let prefix = String(repeating: " ", count: indent)
-            let indented = block.split(separator: "\n", omittingEmptySubsequences: false)
-                .map { $0.isEmpty ? "" : prefix + $0 }.joined(separator: "\n")
+            let indented = lines.map { $0.isEmpty ? "" : prefix + $0 }.joined(separator: "\n")
             return source.contains(indented)
         }
     }
@@ -79,5 +82,6 @@ struct ArticleCode: Sendable, CustomTestStringConvertible {
         #expect(ArticleCode.contains("func t() {\n    let a = 1\n\n    let b = a\n}", blocks[0]))
         #expect(!ArticleCode.contains("    let a = 1\n    let b = a", blocks[0]))
         #expect(!ArticleCode.contains("  let a = 1\n\n  let b = a", blocks[0]))
+        #expect(ArticleCode.contains("import Nabla\n\nfunc t() {\n    f()\n}", "import Nabla\n\nf()"))
     }
 }
