@@ -23,7 +23,7 @@ struct LayerCase: Sendable, CustomTestStringConvertible {
 extension LayerCase {
     /// Every row of the table.
     static let all: [LayerCase] =
-        feedForward + transposedConvolution + activations + normalization + rmsAndInstanceNorm + transformers + groupedConvolutions + resampling + poolingAndShape + containers + attention + recurrent
+        feedForward + transposedConvolution + activations + normalization + rmsAndInstanceNorm + transformers + groupedConvolutions + resampling + poolingAndShape + containers + attention + recurrent + writingALayer
 
     static let feedForward: [LayerCase] = [
         .init(name: "Dense(5 → 3)", inputShape: [4, 5]) {
