@@ -31,9 +31,13 @@ struct ProgressBar {
             let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
             console.redraw("\(title) \(bar) \(line(done, examples, loss, elapsed))", finished: finished)
         case .lines:
-            // The first batch too, so a log shows within seconds that training has started.
-            guard finished || done == 1 || done % plainEvery == 0 else { return }
-            console.print("\(title) \(line(done, examples, loss, elapsed))")
+            if done == 1 && !finished {
+                // The first batch too, so a log shows at once that training has started; its rate
+                // (warming up) would say ten times the time left.
+                console.print("\(title) 1/\(total) loss \(String(format: "%.4f", loss)), first batch in \(format(seconds: elapsed))")
+            } else if finished || done % plainEvery == 0 {
+                console.print("\(title) \(line(done, examples, loss, elapsed))")
+            }
         }
     }
 
