@@ -6,7 +6,8 @@ import Foundation
 /// reaches the reader when it is printed: no `\r`, no escape sequences, no buffering until exit.
 /// Progress and results go to `output`, errors and warnings to `errors`.
 ///
-/// `NablaCommand.main` decides the mode once, from `isatty(STDOUT_FILENO)`, and binds it to
+/// `NablaCommand.main` decides the mode once, from `isatty(STDOUT_FILENO)` (see
+/// ``mode(outputIsTerminal:environment:)``), and binds it to
 /// `Console.current` for the run; tests bind their own (a pipe they read back, either mode).
 struct Console: Sendable {
     enum Mode: Sendable {
@@ -28,7 +29,15 @@ struct Console: Sendable {
 
     /// Standard output and standard error, redrawing only if standard output is a terminal.
     static func standard() -> Console {
-        Console(mode: isatty(STDOUT_FILENO) != 0 ? .terminal : .lines)
+        Console(mode: mode(outputIsTerminal: isatty(STDOUT_FILENO) != 0, environment: ProcessInfo.processInfo.environment))
+    }
+
+    /// A terminal redraws, except under an MPI launcher: `mpirun` gives each rank a
+    /// pseudo-terminal of its own even when its own output is a pipe or a file, so a rank cannot
+    /// tell, and writes lines.
+    static func mode(outputIsTerminal: Bool, environment: [String: String]) -> Mode {
+        let launchedByMPI = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"].contains { environment[$0] != nil }
+        return outputIsTerminal && !launchedByMPI ? .terminal : .lines
     }
 
     /// Writes `text` and a newline to `output`, at once.

@@ -53,6 +53,14 @@ import Testing
         #expect(last.hasPrefix("\r\u{1B}[2Kepoch 1/1 ") && last.hasSuffix("\n") && last.contains("3/3 loss 1.0000"), "\(last.debugDescription)")
     }
 
+    /// Redrawing needs a terminal, and no MPI launcher (whose ranks all get a pseudo-terminal).
+    @Test func modeFollowsTheTerminal() {
+        #expect(Console.mode(outputIsTerminal: true, environment: ["TERM": "xterm"]) == .terminal)
+        #expect(Console.mode(outputIsTerminal: false, environment: ["TERM": "xterm"]) == .lines)
+        #expect(Console.mode(outputIsTerminal: true, environment: ["OMPI_COMM_WORLD_SIZE": "2"]) == .lines)
+        #expect(Console.mode(outputIsTerminal: true, environment: ["PMIX_RANK": "0"]) == .lines)
+    }
+
     /// `print` writes the whole text and a newline to the output at once, `error` to the errors.
     @Test func printAndErrorGoToTheirOwnDescriptors() {
         let output = Pipe(), errors = Pipe()
