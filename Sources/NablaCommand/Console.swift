@@ -56,18 +56,10 @@ struct Console: Sendable {
         send("\r\u{1B}[2K" + text + (finished ? "\n" : ""), to: output)
     }
 
-    /// Writes every byte of `text` straight to `descriptor` (no stdio buffer in between), retrying
-    /// after a signal or a partial write; gives up quietly if the reader has gone.
+    /// Writes every byte of `text` straight to `descriptor`, no stdio buffer in between (FileHandle
+    /// retries after a signal or a partial write); gives up quietly if the reader has gone.
     func send(_ text: String, to descriptor: Int32) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                return
-            }
-            bytes = bytes.dropFirst(written)
-        }
+        try? FileHandle(fileDescriptor: descriptor, closeOnDealloc: false).write(contentsOf: Data(text.utf8))
     }
 }
 
