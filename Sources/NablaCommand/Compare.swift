@@ -33,21 +33,21 @@ struct Compare: ParsableCommand {
         let (train, test) = try options.loadData(as: type)
         let lead = (world?.rank ?? 0) == 0
         if lead {
-            print("Comparing the manual and the autodiff backward: \(options.model) on \(train.count) training images, "
+            console.print("Comparing the manual and the autodiff backward: \(options.model) on \(train.count) training images, "
                 + "\(options.epochs) epoch(s), \(options.optimizer) lr \(options.lr), batch \(options.batchSize)"
                 + (world.map { " over \($0.size) ranks" } ?? "") + ", seed \(options.seed), \(Scalar.self), "
                 + "\(BLAS.threadCount) BLAS thread(s)" + (world == nil ? "" : " per rank"))
-            print()
+            console.print()
         }
         let manual = try TrainingRun(options, useAutodiff: false, train: train, test: test, label: "manual   ", communicator: world)
         let autodiff = try TrainingRun(options, useAutodiff: true, train: train, test: test, label: "autodiff ", communicator: world)
         guard lead else { return }
-        print()
-        print(Self.report(manual, autodiff))
+        console.print()
+        console.print(Self.report(manual, autodiff))
         if options.epochs < 5 || options.limit != nil {
-            print()
-            print("The full comparison (5 epochs on all 60,000 images, a few minutes per run):")
-            print("  swift run -c release nabla compare --model \(options.model) --epochs 5 --batch-size \(options.batchSize)")
+            console.print()
+            console.print("The full comparison (5 epochs on all 60,000 images, a few minutes per run):")
+            console.print("  swift run -c release nabla compare --model \(options.model) --epochs 5 --batch-size \(options.batchSize)")
         }
         if let plot {
             try SVGPlot(panels: [
@@ -60,7 +60,7 @@ struct Compare: ParsableCommand {
                         (Double($0), Double(abs($1.0 - $1.1) / max(abs($1.0), .leastNormalMagnitude)))
                     }, color: "#2ca02c")]),
             ]).write(to: plot)
-            print("Wrote \(plot)")
+            console.print("Wrote \(plot)")
         }
     }
 

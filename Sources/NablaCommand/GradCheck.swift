@@ -9,12 +9,11 @@ struct GradCheck: ParsableCommand {
         abstract: "Check every layer's manual and autodiff backward against each other and against finite differences.")
 
     func run() throws {
-        print("Every layer in Double, with a random upstream gradient: relative differences (max|a − b| / max|b|).")
-        print("Second order: the gradient of a penalty on the input gradient, with respect to the input and the")
-        print("parameters, through the graph-mode forward, against central differences.")
-        print()
+        console.print("Every layer in Double, with a random upstream gradient: relative differences (max|a − b| / max|b|).")
+        console.print("Second order: the gradient of a penalty on the input gradient, with respect to the input and the")
+        console.print("parameters, through the graph-mode forward, against central differences.")
+        console.print()
         var rows = [["Layer", "input", "manual vs autodiff", "manual vs FD", "autodiff vs FD", "2nd order vs FD"]]
-        var failed = false
         for (name, shape, make) in Self.layers {
             var generator = SeededGenerator(seed: 1)
             let layer = make(&generator)
@@ -24,7 +23,6 @@ struct GradCheck: ParsableCommand {
             let report = LayerGradientCheck.check(layer, input: input)
             let passed = report.manualVersusAutodiff <= 1e-10 && report.manualVersusFiniteDifferences <= 1e-6
                 && report.autodiffVersusFiniteDifferences <= 1e-6 && (report.secondOrder ?? 0) <= 1e-6
-            failed = failed || !passed
             rows.append([
                 name, "\(shape)", report.hasTwoPaths ? String(format: "%.1e", report.manualVersusAutodiff) : "— (one path)",
                 String(format: "%.1e", report.manualVersusFiniteDifferences),
@@ -34,11 +32,15 @@ struct GradCheck: ParsableCommand {
         }
         let widths = (0..<6).map { column in rows.map { $0[column].count }.max()! }
         for row in rows {
-            print(row.enumerated().map { $0.offset == 0 || $0.offset == 1
+            console.print(row.enumerated().map { $0.offset == 0 || $0.offset == 1
                 ? $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0)
                 : $0.element.leftPadded(to: widths[$0.offset]) }.joined(separator: "  "))
         }
-        if failed { throw ExitCode.failure }
+        let failures = rows.filter { $0.last == "FAILED" }.count
+        if failures > 0 {
+            console.error("Error: \(failures) layer(s) failed the check (marked FAILED above)")
+            throw ExitCode.failure
+        }
     }
 
     typealias Make = @Sendable (inout SeededGenerator) -> Layer<Double>

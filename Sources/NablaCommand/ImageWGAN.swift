@@ -101,18 +101,18 @@ extension WGANGP {
         ImageWGAN.initializeAsDCGAN(critic, using: &weights)
         let real = ShuffledImages(train.images * 2 - 1)
         let trainer = WGANTrainer(generator: generator, critic: critic, settings: settings) { real.next($0, using: &$1) }
-        print("WGAN-GP on Fashion-MNIST (\(train.count) images in [-1, 1]): \(iterations) generator steps × \(criticSteps) critic steps, "
+        console.print("WGAN-GP on Fashion-MNIST (\(train.count) images in [-1, 1]): \(iterations) generator steps × \(criticSteps) critic steps, "
             + "batch \(settings.batchSize), λ \(lambda), Adam lr \(lr) (\(schedule.rawValue)) β₁ \(settings.beta1) β₂ \(settings.beta2), "
             + "latent \(latentSize), width \(width), seed \(seed), \(autodiff ? "autodiff" : "manual") backward, \(BLAS.threadCount) BLAS thread(s)")
-        print("generator \(generator.layers.map(\.description).joined(separator: " → "))")
-        print("critic    \(critic.layers.map(\.description).joined(separator: " → "))")
+        console.print("generator \(generator.layers.map(\.description).joined(separator: " → "))")
+        console.print("critic    \(critic.layers.map(\.description).joined(separator: " → "))")
 
         var codes = SeededGenerator(seed: seed &+ 9)
         let gridCodes = trainer.latentCodes(count: 64, using: &codes)
         let scoreCodes = trainer.latentCodes(count: scoreSamples, using: &codes)
         let untrained = try scorer.score(generated: LearningPhase.inference { trainer.generate(from: scoreCodes) })
         let realFloor = try scorer.score(generated: train.images.slice(alongAxis: 0, 0..<min(scoreSamples, train.count)) * 2 - 1)
-        print(String(format: "Fréchet distance to the test images: real training images %.3f (the floor), untrained generator %.3f",
+        console.print(String(format: "Fréchet distance to the test images: real training images %.3f (the floor), untrained generator %.3f",
                      realFloor.frechetDistance, untrained.frechetDistance))
 
         let every = gridEvery ?? max(1, iterations / 10)
@@ -133,21 +133,21 @@ extension WGANGP {
         let seconds = Date().timeIntervalSince(start)
         let scored = try scorer.score(generated: LearningPhase.inference { trainer.generate(from: scoreCodes) })
         let recent = history.suffix(max(1, min(100, iterations / 10)))
-        print(String(format: "%d iterations in %@ (%.3f s per iteration); last %d: critic loss %.4f, W estimate %.4f, mean ‖∇D(x̂)‖ %.3f",
+        console.print(String(format: "%d iterations in %@ (%.3f s per iteration); last %d: critic loss %.4f, W estimate %.4f, mean ‖∇D(x̂)‖ %.3f",
                      iterations, format(seconds: seconds), seconds / Double(iterations), recent.count,
                      recent.map(\.criticLoss).reduce(0, +) / Double(recent.count),
                      recent.map(\.wasserstein).reduce(0, +) / Double(recent.count),
                      recent.map(\.gradientNorm).reduce(0, +) / Double(recent.count)))
-        print(String(format: "Fréchet distance to the test images (%d samples): %.3f (floors: real %.3f, untrained %.3f)",
+        console.print(String(format: "Fréchet distance to the test images (%d samples): %.3f (floors: real %.3f, untrained %.3f)",
                      scoreSamples, scored.frechetDistance, realFloor.frechetDistance, untrained.frechetDistance))
-        print("Classes of the generated samples, by the scoring classifier:\n" + scorer.histogram(scored.classCounts))
-        if let grids { print("Wrote the grids into \(grids)") }
+        console.print("Classes of the generated samples, by the scoring classifier:\n" + scorer.histogram(scored.classCounts))
+        if let grids { console.print("Wrote the grids into \(grids)") }
         if let save {
             var file = SafeTensors(metadata: ["format": "pt", "nabla_model": "wgan-gp-fashion-mnist"])
             generator.saveState(into: &file, prefix: "generator.")
             critic.saveState(into: &file, prefix: "critic.")
             try file.write(to: save)
-            print("Saved both networks to \(save)")
+            console.print("Saved both networks to \(save)")
         }
         if let plot {
             let losses = SVGPlot.Panel(title: "Losses", xLabel: "generator step", series: [
@@ -155,7 +155,7 @@ extension WGANGP {
                 .init(name: "generator −D(G(z))", points: Self.curve(history, \.generatorLoss), color: "#ff7f0e"),
             ])
             try SVGPlot(panels: [losses] + Self.trainingPanels(history)).write(to: plot)
-            print("Wrote \(plot)")
+            console.print("Wrote \(plot)")
         }
     }
 
@@ -173,7 +173,7 @@ extension WGANGP {
     /// Prints the Fréchet distance and the class histogram of `samples`, read from `path`.
     func report(_ samples: Tensor<Float>, from path: String, with scorer: SampleScorer) throws {
         let scored = try scorer.score(generated: samples)
-        print(String(format: "%@: Fréchet distance to the test images (%d samples): %.3f", path, samples.shape[0], scored.frechetDistance))
-        print("Classes of the samples, by the scoring classifier:\n" + scorer.histogram(scored.classCounts))
+        console.print(String(format: "%@: Fréchet distance to the test images (%d samples): %.3f", path, samples.shape[0], scored.frechetDistance))
+        console.print("Classes of the samples, by the scoring classifier:\n" + scorer.histogram(scored.classCounts))
     }
 }

@@ -113,6 +113,7 @@ struct TrainingRun<Scalar: TensorScalar> {
         _ options: TrainingOptions, useAutodiff: Bool, train: LabeledImages<Scalar>, test: LabeledImages<Scalar>,
         label: String, communicator: Communicator? = nil
     ) throws {
+        let console = Console.current
         network = options.model.network(seed: options.seed, useAutodiff: useAutodiff, as: Scalar.self)
         optimizer = options.optimizer.make(network.parameters, names: network.namedParameters.map(\.name), learningRate: Scalar(options.lr))
         let trainer = ClassifierTrainer(network: network, optimizer: optimizer)
@@ -137,7 +138,7 @@ struct TrainingRun<Scalar: TensorScalar> {
                 let seconds = p.averagingSeconds - averagedBefore
                 return " (\(String(format: "%.1f", seconds)) s, \(String(format: "%.0f", 100 * seconds / epochSeconds.last!))%, averaging gradients)"
             } ?? ""
-            print("\(label)epoch \(epoch): train loss \(String(format: "%.4f", epochLosses.last!)), "
+            console.print("\(label)epoch \(epoch): train loss \(String(format: "%.4f", epochLosses.last!)), "
                 + "test accuracy \(String(format: "%.2f", 100 * testAccuracies.last!))%, \(format(seconds: epochSeconds.last!))\(averaging)")
         }
     }

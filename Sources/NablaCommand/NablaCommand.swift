@@ -11,13 +11,18 @@ struct NablaCommand: ParsableCommand {
 
     static func main() { main(nil) }
 
-    /// Parses `arguments` (the process's, when `nil`) and runs the command. A bad `NABLA_SIMD` is
-    /// one line of error before any command runs, not a stop inside a kernel.
-    static func main(_ arguments: [String]?) {
+    /// Parses `arguments` (the process's, when `nil`) and runs the command on the standard console.
+    static func main(_ arguments: [String]?) { main(arguments, console: .standard()) }
+
+    /// Parses `arguments` (the process's, when `nil`) and runs the command, writing to `console`
+    /// (standard output, redrawing the progress bar only on a terminal). A bad `NABLA_SIMD` is one
+    /// line of error before any command runs, not a stop inside a kernel. Errors go to standard
+    /// error, as one line.
+    static func main(_ arguments: [String]?, console: Console) {
         do {
             _ = try SIMDLevel.checkEnvironment()
             var command = try parseAsRoot(arguments)
-            try command.run()
+            try Console.$current.withValue(console) { try command.run() }
         } catch {
             exit(withError: error)
         }

@@ -1,36 +1,43 @@
 import Foundation
 
 /// A progress line for one epoch: batches done, the running loss, examples per second and the
-/// time left. On a terminal it redraws one line in place; elsewhere (a log, CI) it prints a plain
-/// line every `plainEvery` batches and at the end.
+/// time left. On a terminal it redraws one line in place; elsewhere (a pipe, a log, CI) it writes
+/// a complete line after the first batch, then every `plainEvery` batches and at the end, each
+/// flushed as it is written.
 struct ProgressBar {
     let title: String
     let total: Int
-    let isTerminal = isatty(STDOUT_FILENO) != 0
+    let console: Console
     var plainEvery = 50
     private let start = Date()
     private var lastDraw = Date.distantPast
 
-    init(title: String, total: Int) {
+    init(title: String, total: Int, console: Console = .current) {
         self.title = title
         self.total = total
+        self.console = console
     }
 
     /// Shows `done` of `total` batches, after `examples` examples, with the running loss.
     mutating func update(done: Int, examples: Int, loss: Double) {
         let elapsed = Date().timeIntervalSince(start)
         let finished = done == total
-        if isTerminal {
+        switch console.mode {
+        case .terminal:
             guard finished || Date().timeIntervalSince(lastDraw) > 0.1 else { return }
             lastDraw = Date()
             let width = 30
             let filled = total == 0 ? width : width * done / total
             let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            print("\r\u{1B}[2K\(title) \(bar) \(line(done, examples, loss, elapsed))", terminator: finished ? "\n" : "")
-            fflush(nil)
-        } else if finished || done % plainEvery == 0 {
-            print("\(title) \(line(done, examples, loss, elapsed))")
-            fflush(nil)  // a pipe or a file sees each line when it is printed
+            console.redraw("\(title) \(bar) \(line(done, examples, loss, elapsed))", finished: finished)
+        case .lines:
+            if done == 1 && !finished {
+                // The first batch too, so a log shows at once that training has started; its rate
+                // (warming up) would say ten times the time left.
+                console.print("\(title) 1/\(total) loss \(String(format: "%.4f", loss)), first batch in \(format(seconds: elapsed))")
+            } else if finished || done % plainEvery == 0 {
+                console.print("\(title) \(line(done, examples, loss, elapsed))")
+            }
         }
     }
 

@@ -16,18 +16,18 @@ struct Report: ParsableCommand {
 
     func run() throws {
         if let threads { BLAS.setThreadCount(threads) }
-        print("Nabla kernel report")
-        print("  BLAS:    \(BLAS.configuration)")
-        print("  core:    \(BLAS.coreName), \(BLAS.threadCount) thread(s)")
-        print("  CPU:     \(SIMDLevel.cpuFeatures)")
+        console.print("Nabla kernel report")
+        console.print("  BLAS:    \(BLAS.configuration)")
+        console.print("  core:    \(BLAS.coreName), \(BLAS.threadCount) thread(s)")
+        console.print("  CPU:     \(SIMDLevel.cpuFeatures)")
         let setting = (try? SIMDLevel.checkEnvironment()).flatMap { $0 }
-        print(
+        console.print(
             "  SIMD:    supported \(SIMDLevel.supported), running \(SIMDLevel.current)"
                 + (setting.map { " (NABLA_SIMD=\($0))" } ?? ""))
         for family in KernelFamily.allCases {
-            print("           \(family.rawValue): \(family.level)")
+            console.print("           \(family.rawValue): \(family.level)")
         }
-        print()
+        console.print()
         reportGEMM()
         reportConvolution()
         try reportSolve()
@@ -59,11 +59,11 @@ struct Report: ParsableCommand {
             }
         }
         let flops = 2 * Double(n * n * n)
-        print("GEMM Float \(n)×\(n)×\(n)")
+        console.print("GEMM Float \(n)×\(n)×\(n)")
         printTiming(blas: blas, naive: naive, flops: flops)
         let agreement = blasResult.closeness(to: naiveResult, rtol: 1e-4, atol: 1e-4)
-        print("  BLAS vs naive: max abs difference \(format(Double(agreement.maxAbsoluteError), digits: 2, exponent: true))")
-        print()
+        console.print("  BLAS vs naive: max abs difference \(format(Double(agreement.maxAbsoluteError), digits: 2, exponent: true))")
+        console.print()
     }
 
     func reportConvolution() {
@@ -96,14 +96,14 @@ struct Report: ParsableCommand {
         }
         let flops = 2.0 * Double(32 * 64 * 32 * 9 * 14 * 14)
         let algorithm = ConvolutionAlgorithm.select(.forward, geometry: geometry, outputChannels: 64)
-        print("Conv2D forward Float, batch 32, 32→64 channels, 14×14, 3×3, pad 1 (\(algorithm.rawValue))")
+        console.print("Conv2D forward Float, batch 32, 32→64 channels, 14×14, 3×3, pad 1 (\(algorithm.rawValue))")
         for (level, seconds) in zip(levels, times) {
-            print("  \(level.description.padding(toLength: 8, withPad: " ", startingAt: 0))  \(format(seconds * 1000, digits: 2)) ms  \(format(flops / seconds / 1e9, digits: 2)) GFLOP/s (direct convolution's FLOPs)")
+            console.print("  \(level.description.padding(toLength: 8, withPad: " ", startingAt: 0))  \(format(seconds * 1000, digits: 2)) ms  \(format(flops / seconds / 1e9, digits: 2)) GFLOP/s (direct convolution's FLOPs)")
         }
         printTiming(blas: current, naive: naive, flops: flops, fastName: "conv2d", naiveName: "direct")
         let agreement = fast.closeness(to: direct, rtol: 1e-4, atol: 1e-4)
-        print("  conv2d vs direct: max abs difference \(format(Double(agreement.maxAbsoluteError), digits: 2, exponent: true))")
-        print()
+        console.print("  conv2d vs direct: max abs difference \(format(Double(agreement.maxAbsoluteError), digits: 2, exponent: true))")
+        console.print()
     }
 
     func reportSolve() throws {
@@ -117,8 +117,8 @@ struct Report: ParsableCommand {
         let scale = a.withUnsafeBufferPointer { $0.map(abs).max() ?? 1 }
             * x.withUnsafeBufferPointer { $0.map(abs).max() ?? 1 }
         let relative = residual / scale
-        print("LAPACK solve Double \(n)×\(n)")
-        print("  max |A·x − b| = \(format(residual, digits: 2, exponent: true)), relative \(format(relative, digits: 2, exponent: true)): \(relative < 1e-12 ? "ok" : "TOO LARGE")")
+        console.print("LAPACK solve Double \(n)×\(n)")
+        console.print("  max |A·x − b| = \(format(residual, digits: 2, exponent: true)), relative \(format(relative, digits: 2, exponent: true)): \(relative < 1e-12 ? "ok" : "TOO LARGE")")
     }
 
     func printTiming(
@@ -128,11 +128,11 @@ struct Report: ParsableCommand {
         let width = max(fastName.count, naiveName.count)
         func line(_ name: String, _ seconds: Double) {
             let padded = name.padding(toLength: width, withPad: " ", startingAt: 0)
-            print("  \(padded)  \(format(seconds * 1000, digits: 2)) ms  \(format(flops / seconds / 1e9, digits: 2)) GFLOP/s")
+            console.print("  \(padded)  \(format(seconds * 1000, digits: 2)) ms  \(format(flops / seconds / 1e9, digits: 2)) GFLOP/s")
         }
         line(fastName, blas)
         line(naiveName, naive)
-        print("  speed-up \(format(naive / blas, digits: 1))×")
+        console.print("  speed-up \(format(naive / blas, digits: 1))×")
     }
 }
 

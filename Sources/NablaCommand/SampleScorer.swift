@@ -18,9 +18,10 @@ struct SampleScorer {
     /// epochs, seed 0) and saved there if the file does not exist; `test` holds the real images
     /// in [0, 1].
     init(classifierAt path: String, train: LabeledImages<Float>, test: LabeledImages<Float>) throws {
+        let console = Console.current
         if FileManager.default.fileExists(atPath: path) {
             classifier = try Weights.load(from: path, model: .cnn).0
-            print("Scoring classifier: \(path)")
+            console.print("Scoring classifier: \(path)")
         } else {
             classifier = ModelKind.cnn.network(seed: 0, useAutodiff: false)
             let trainer = ClassifierTrainer(network: classifier, optimizer: Adam(classifier.parameters, learningRate: 1e-3))
@@ -32,10 +33,10 @@ struct SampleScorer {
                 }
             }
             try Weights.save(classifier, model: .cnn, to: path)
-            print("Trained the scoring classifier (cnn, 2 epochs) and saved it to \(path)")
+            console.print("Trained the scoring classifier (cnn, 2 epochs) and saved it to \(path)")
         }
         let accuracy = ClassifierTrainer.evaluate(classifier, on: test).accuracy
-        print("Scoring classifier's test accuracy: \(String(format: "%.2f", 100 * accuracy))%")
+        console.print("Scoring classifier's test accuracy: \(String(format: "%.2f", 100 * accuracy))%")
         classNames = test.classNames
         reference = try GaussianStatistics(features: Self.features(of: test.images, classifier: classifier))
     }

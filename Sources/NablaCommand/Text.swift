@@ -143,17 +143,17 @@ struct Text: ParsableCommand {
         let learningRate = lr ?? (model == .lstm ? 2e-3 : 1e-3)
         let trainer = CharacterTrainer(characterModel, learningRate: learningRate, maxGradientNorm: clip, seed: seed)
         let parameterCount = characterModel.body.parameters.reduce(0) { $0 + $1.value.scalarCount }
-        print("\(model) on \(corpus.files.count) fortune files: \(training.count) training characters "
+        console.print("\(model) on \(corpus.files.count) fortune files: \(training.count) training characters "
             + "(\(corpus.trainingFortunes) fortunes\(limit.map { ", the first \($0)" } ?? "")), \(validation.count) validation "
             + "(\(corpus.validationFortunes) fortunes), \(vocabulary.count) symbols")
-        print("\(characterModel.body.description.replacingOccurrences(of: "\n", with: " ")), \(parameterCount) parameters")
-        print("\(autodiff ? "autodiff" : "manual") backward, Adam lr \(learningRate), clip \(clip), batch \(batchSize), "
+        console.print("\(characterModel.body.description.replacingOccurrences(of: "\n", with: " ")), \(parameterCount) parameters")
+        console.print("\(autodiff ? "autodiff" : "manual") backward, Adam lr \(learningRate), clip \(clip), batch \(batchSize), "
             + "\(model == .lstm ? "sequence \(sequenceLength)" : "context \(context)"), seed \(seed), \(BLAS.threadCount) BLAS thread(s)")
 
         var stepLosses: [Float] = [], epochLosses: [Double] = [], validationBits: [Double] = []
         if epochs == 0 {
             let bits = trainer.evaluate(validation, batchSize: batchSize, length: length)
-            print("validation \(String(format: "%.4f", bits.value)) bits per character over \(bits.count) characters")
+            console.print("validation \(String(format: "%.4f", bits.value)) bits per character over \(bits.count) characters")
         }
         for epoch in 0..<epochs {
             var bar: ProgressBar?
@@ -167,14 +167,14 @@ struct Text: ParsableCommand {
             stepLosses += result.stepLosses
             epochLosses.append(result.meanLoss)
             validationBits.append(bits.value)
-            print("epoch \(epoch + 1): train loss \(String(format: "%.4f", result.meanLoss)) nats/char "
+            console.print("epoch \(epoch + 1): train loss \(String(format: "%.4f", result.meanLoss)) nats/char "
                 + "(\(String(format: "%.4f", result.meanLoss / log(2))) bits), validation \(String(format: "%.4f", bits.value)) "
                 + "bits per character, \(format(seconds: trainingSeconds)) training (\(result.stepLosses.count) steps), "
                 + "\(format(seconds: Date().timeIntervalSince(start) - trainingSeconds)) validation")
         }
         if let save {
             try TextWeights.save(characterModel, vocabulary: vocabulary, to: save)
-            print("Saved the weights to \(save)")
+            console.print("Saved the weights to \(save)")
         }
         if let plot, epochs > 0 {
             try SVGPlot(panels: [
@@ -185,14 +185,14 @@ struct Text: ParsableCommand {
                     .init(name: "validation", points: validationBits.enumerated().map { (Double($0 + 1), $1) }, color: "#d62728"),
                 ]),
             ]).write(to: plot)
-            print("Wrote \(plot)")
+            console.print("Wrote \(plot)")
         }
         if sampleLength > 0 {
             var generator = SeededGenerator(seed: seed &+ 2)
             let drawn = characterModel.sample(
                 prime: vocabulary.encode(prime.unicodeScalars), length: sampleLength, temperature: temperature, using: &generator)
-            print("\nSample (temperature \(temperature), seed \(seed)):\n")
-            print(vocabulary.decode(drawn))
+            console.print("\nSample (temperature \(temperature), seed \(seed)):\n")
+            console.print(vocabulary.decode(drawn))
         }
     }
 }

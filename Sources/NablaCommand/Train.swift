@@ -36,14 +36,14 @@ struct Train: ParsableCommand {
         guard let losses else { return }
         let lines = ["step,loss"] + run.stepLosses.enumerated().map { "\($0 + 1),\($1)" }
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: losses), options: .atomic)
-        print("Wrote \(losses)")
+        console.print("Wrote \(losses)")
     }
 
     func run() throws {
         options.applyThreads()
         if distributed { return try runDistributed() }
         let (train, test) = try options.loadData()
-        print("Training \(options.model) on \(train.count) images (\(autodiff ? "autodiff" : "manual") backward, "
+        console.print("Training \(options.model) on \(train.count) images (\(autodiff ? "autodiff" : "manual") backward, "
             + "\(options.optimizer) lr \(options.lr), batch \(options.batchSize), seed \(options.seed), \(BLAS.threadCount) BLAS threads)")
         let run = try TrainingRun(options, useAutodiff: autodiff, train: train, test: test, label: "")
         try writeLosses(run)
@@ -52,7 +52,7 @@ struct Train: ParsableCommand {
             var state = SafeTensors(metadata: ["step": "\(run.optimizer.stepCount)", "learning_rate": "\(run.optimizer.learningRate)"])
             for (name, tensor) in run.optimizer.saveState().tensors { state.set(name, tensor) }
             try state.write(to: Weights.optimizerPath(for: save))
-            print("Saved the weights to \(save) and the optimizer state to \(Weights.optimizerPath(for: save))")
+            console.print("Saved the weights to \(save) and the optimizer state to \(Weights.optimizerPath(for: save))")
         }
         if let plot {
             try SVGPlot(panels: [
@@ -61,7 +61,7 @@ struct Train: ParsableCommand {
                 .init(title: "Test accuracy", xLabel: "epoch", series: [
                     .init(name: "accuracy", points: run.testAccuracies.enumerated().map { (Double($0 + 1), $1) }, color: "#d62728")]),
             ]).write(to: plot)
-            print("Wrote \(plot)")
+            console.print("Wrote \(plot)")
         }
     }
 }
@@ -75,7 +75,7 @@ extension Train {
         let (train, test) = try options.loadData()
         let lead = world.rank == 0
         if lead {
-            print("Training \(options.model) on \(train.count) images across \(world.size) ranks (\(autodiff ? "autodiff" : "manual") backward, "
+            console.print("Training \(options.model) on \(train.count) images across \(world.size) ranks (\(autodiff ? "autodiff" : "manual") backward, "
                 + "\(options.optimizer) lr \(options.lr), batch \(options.batchSize) over all ranks, seed \(options.seed), "
                 + "\(BLAS.threadCount) BLAS thread\(BLAS.threadCount == 1 ? "" : "s") per rank)")
         }
@@ -84,7 +84,7 @@ extension Train {
         try writeLosses(run)
         if let save {
             try Weights.save(run.network, model: options.model, to: save)
-            print("Saved the weights to \(save)")
+            console.print("Saved the weights to \(save)")
         }
         if let plot {
             try SVGPlot(panels: [
@@ -93,7 +93,7 @@ extension Train {
                 .init(title: "Test accuracy", xLabel: "epoch", series: [
                     .init(name: "accuracy", points: run.testAccuracies.enumerated().map { (Double($0 + 1), $1) }, color: "#d62728")]),
             ]).write(to: plot)
-            print("Wrote \(plot)")
+            console.print("Wrote \(plot)")
         }
     }
 }
@@ -139,10 +139,10 @@ struct Evaluate: ParsableCommand {
         let (network, kind) = try Weights.load(from: weights, model: model)
         let test = try FashionMNIST.load(.test, from: data, as: Float.self)
         let evaluation = ClassifierTrainer.evaluate(network, on: test)
-        print("\(kind) from \(weights): test accuracy \(String(format: "%.2f", 100 * evaluation.accuracy))%, "
+        console.print("\(kind) from \(weights): test accuracy \(String(format: "%.2f", 100 * evaluation.accuracy))%, "
             + "loss \(String(format: "%.4f", evaluation.loss)) on \(test.count) images")
-        print()
-        print(confusionTable(evaluation.confusion, names: test.classNames))
+        console.print()
+        console.print(confusionTable(evaluation.confusion, names: test.classNames))
     }
 
     /// Rows are the true classes, columns the predictions.

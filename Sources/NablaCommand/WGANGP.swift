@@ -129,12 +129,12 @@ struct WGANGP: ParsableCommand {
     func runGaussians(iterations: Int) throws {
         let settings = settings
         let trainer = WGANTrainer<Float>(settings)
-        print("WGAN-GP on 8 Gaussians (radius \(EightGaussians.radius), σ \(EightGaussians.sigma)): "
+        console.print("WGAN-GP on 8 Gaussians (radius \(EightGaussians.radius), σ \(EightGaussians.sigma)): "
             + "\(iterations) generator steps × \(criticSteps) critic steps, batch \(settings.batchSize), λ \(lambda), "
             + "Adam lr \(lr) (\(schedule.rawValue)) β₁ \(settings.beta1) β₂ \(settings.beta2), hidden \(hidden), seed \(seed), "
             + "critic backward \(autodiff ? "autodiff" : "manual"), \(BLAS.threadCount) BLAS thread(s)")
-        print("generator \(trainer.generator.layers.map(\.description).joined(separator: " → "))")
-        print("critic    \(trainer.critic.layers.map(\.description).joined(separator: " → "))")
+        console.print("generator \(trainer.generator.layers.map(\.description).joined(separator: " → "))")
+        console.print("critic    \(trainer.critic.layers.map(\.description).joined(separator: " → "))")
         let start = Date()
         let every = max(1, iterations / 20)
         var history: [WGANTrainer<Float>.CriticStep] = []
@@ -148,11 +148,10 @@ struct WGANGP: ParsableCommand {
                 func mean(_ value: (WGANTrainer<Float>.CriticStep) -> Double) -> Double {
                     recent.map(value).reduce(0, +) / Double(recent.count)
                 }
-                print(String(
+                console.print(String(
                     format: "%6d/%d  critic loss %8.4f  penalty %7.4f  ‖∇D(x̂)‖ %6.3f  W estimate %7.4f  ",
                     iteration, iterations, mean(\.criticLoss), mean(\.penalty), mean(\.gradientNorm),
                     mean(\.wasserstein)) + format(seconds: Date().timeIntervalSince(start)))
-                fflush(nil)
             }
         }
         let seconds = Date().timeIntervalSince(start)
@@ -160,9 +159,9 @@ struct WGANGP: ParsableCommand {
         let samples = trainer.generate(count: 1000, using: &sampleGenerator)
         let coverage = ModeCoverage(samples.scalars.map(Double.init))
         let lastNorms = history.suffix(max(1, min(100, iterations / 10))).map(\.gradientNorm)
-        print()
-        print(coverage.report)
-        print(String(
+        console.print()
+        console.print(coverage.report)
+        console.print(String(
             format: "final mean ‖∇D(x̂)‖ on interpolates: %.3f (mean over the last %d generator steps), time ",
             lastNorms.reduce(0, +) / Double(lastNorms.count), lastNorms.count) + format(seconds: seconds))
         if let plot {
@@ -178,7 +177,7 @@ struct WGANGP: ParsableCommand {
                     .init(name: "generated", points: points(samples), color: "#ff7f0e", isScatter: true),
                 ], isSquare: true),
             ] + Self.trainingPanels(history)).write(to: plot)
-            print("Wrote \(plot)")
+            console.print("Wrote \(plot)")
         }
     }
 }
