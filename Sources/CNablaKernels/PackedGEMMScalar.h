@@ -1,5 +1,5 @@
-// C ← alpha·op(A)·op(B) + beta·C for one scalar type at one level, for PackedGEMM.c through
-// EachLevel.h. The algorithm is Goto's (as BLIS writes it), turned for row-major C:
+// C ← alpha·op(A)·op(B) + beta·C for one scalar type at one level (macros as EachLevel.h sets
+// them), for PackedGEMM.c. The algorithm is Goto's (as BLIS writes it), turned for row-major C:
 //
 //     for each block of NC columns of C                       (jc)
 //       for each block of KC steps of the sum                 (pc)
@@ -22,8 +22,8 @@
 #define PGEMM_LOCAL1(name, suffix, level) PGEMM_LOCAL2(name, suffix, level)
 #define LOCAL(name) PGEMM_LOCAL1(name, SUFFIX, LEVEL)
 #define LANES (VECTOR_BYTES / SCALAR_BYTES)
-// MR rows × NV vectors of accumulators: 6 × 4 of the 32 ZMM registers, 6 × 2 of the 16 YMM ones,
-// leaving registers for NV vectors of B and a broadcast value of A.
+// MR rows × NV vectors of accumulators: 6 × 4 of the 32 ZMM registers (6 × 2 of the 16 YMM ones
+// at AVX2), leaving registers for NV vectors of B and a broadcast value of A.
 #define MR 6
 #define NV (VECTOR_BYTES == 64 ? 4 : 2)
 #define NR (NV * LANES)

@@ -1,4 +1,4 @@
-// Nabla's own packed matrix product, per level (PackedGEMM.c).
+// Nabla's own packed matrix product at the AVX-512 level (PackedGEMM.c).
 #ifndef CNABLA_PACKED_GEMM_H
 #define CNABLA_PACKED_GEMM_H
 
@@ -18,9 +18,7 @@ extern "C" {
     int nabla_packed_gemm_##SUFFIX##_##LEVEL(int transposeA, int transposeB, int64_t m, \
         int64_t n, int64_t k, S alpha, const S *a, int64_t lda, const S *b, int64_t ldb, S beta, \
         S *c, int64_t ldc);
-NABLA_PACKED_GEMM(float, f32, avx2)
 NABLA_PACKED_GEMM(float, f32, avx512)
-NABLA_PACKED_GEMM(double, f64, avx2)
 NABLA_PACKED_GEMM(double, f64, avx512)
 
 #ifdef __cplusplus

@@ -11,6 +11,10 @@ public enum BLAS {
     /// Shapes: `op(a)` is `[m, k]`, `op(b)` is `[k, n]`, `c` is `[m, n]`. Stored, `a` is `[m, k]`
     /// or, with `transposeA`, `[k, m]`, with rows `lda` scalars apart; likewise `b` and `c`.
     /// With `beta == 0`, `c` is overwritten and its old contents (even NaN) are ignored.
+    ///
+    /// At the AVX-512 level (see ``KernelFamily/matrixProducts``), products of at least 2¹⁴
+    /// multiply-adds with `n ≥ 16` and `alpha ≠ 0` run on Nabla's own packed GEMM, on up to
+    /// `threadCount` threads; the others, and every product at lower levels, on OpenBLAS.
     public static func gemm<Scalar: TensorScalar>(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int,
@@ -33,6 +37,17 @@ public enum BLAS {
                     c[index] = beta == 0 ? 0 : beta * c[index]
                 }
             }
+            return
+        }
+        // The level that runs, recorded as levelForRun() does: OpenBLAS counts as portable.
+        let level = KernelFamily.matrixProducts.level
+        let own = PackedGEMM.runs(level: level, m: m, n: n, k: k, alpha: alpha)
+        KernelLevelLog.current?.record(.matrixProducts, own ? level : .portable)
+        if own {
+            PackedGEMM.multiply(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb, beta: beta,
+                c: c.baseAddress!, ldc: ldc)
             return
         }
         Scalar.cblasGemm(
