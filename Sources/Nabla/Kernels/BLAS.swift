@@ -24,6 +24,27 @@ public enum BLAS {
         beta: Scalar = 0,
         c: UnsafeMutableBufferPointer<Scalar>, ldc: Int
     ) {
+        gemm(
+            matrixProductsLevel: KernelFamily.matrixProducts.level, transposeA: transposeA,
+            transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+            beta: beta, c: c, ldc: ldc)
+    }
+
+    /// ``gemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` with the products'
+    /// level given: for products run on worker threads, which do not see the task's level (a
+    /// level bound by ``SIMDLevel/withLevel(_:_:)``). The caller reads
+    /// `KernelFamily.matrixProducts.level` on its own thread and passes it to its workers.
+    @usableFromInline
+    static func gemm<Scalar: TensorScalar>(
+        matrixProductsLevel level: SIMDLevel,
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Scalar = 1,
+        a: UnsafeBufferPointer<Scalar>, lda: Int,
+        b: UnsafeBufferPointer<Scalar>, ldb: Int,
+        beta: Scalar = 0,
+        c: UnsafeMutableBufferPointer<Scalar>, ldc: Int
+    ) {
         let op = "gemm"
         Misuse.checkGemm(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda,
@@ -39,8 +60,8 @@ public enum BLAS {
             }
             return
         }
-        // The level that runs, recorded as levelForRun() does: OpenBLAS counts as portable.
-        let level = KernelFamily.matrixProducts.level
+        // The level that runs, recorded as levelForRun() does (only on a task's thread): OpenBLAS
+        // counts as portable.
         let own = PackedGEMM.runs(level: level, m: m, n: n, k: k, alpha: alpha)
         KernelLevelLog.current?.record(.matrixProducts, own ? level : .portable)
         if own {
