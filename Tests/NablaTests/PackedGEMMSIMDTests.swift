@@ -267,12 +267,13 @@ struct PackedGEMMSIMDTests {
 
     @Test("BLAS.gemm gives the same bits on 1 and 2 threads", arguments: levels)
     func threads(level: SIMDLevel) {
-        let problem = Problem<Float>(Case(96, 160, 160, pad: 2), .a, beta: 1, seed: 4)
+        // 2²⁴ multiply-adds: two parts of ``PackedGEMM/multiplyAddsPerPart``.
+        let problem = Problem<Float>(Case(128, 256, 512, pad: 2), .a, beta: 1, seed: 4)
         let (one, two, parts) = SIMDLevel.withLevel(level) {
             (
                 BLASThreadsForTests.with(1) { problem.blas() },
                 BLASThreadsForTests.with(2) { problem.blas() },
-                BLASThreadsForTests.with(2) { PackedGEMM.parts(m: 96, n: 160, k: 160) }
+                BLASThreadsForTests.with(2) { PackedGEMM.parts(m: 128, n: 256, k: 512) }
             )
         }
         #expect(parts == min(2, WinogradKernels.Plan.onlineCores))

@@ -31,10 +31,11 @@ enum PackedGEMM {
     /// The narrowest C for which this kernel beats OpenBLAS: narrower products leave most of
     /// the 16 lanes of a vector unused, while OpenBLAS switches to other kernels.
     static let narrowestOutput = 16
-    /// The multiply-adds each thread takes at least: a part of 2²⁰ multiply-adds runs about 5 µs,
-    /// well above the cost of waking a worker. Above ``BLAS/singleThreadedGemmLimit``, so
-    /// products that Nabla's own parallel loops run in each worker stay on that worker.
-    static let multiplyAddsPerPart = 1 << 20
+    /// The multiply-adds each thread takes at least: 2²³, about 40 µs on one core. Waking a
+    /// Dispatch worker took 50–100 µs on the machine this was measured on, so smaller parts ran
+    /// no faster on 2 threads than on 1. Far above ``BLAS/singleThreadedGemmLimit``, so products
+    /// that Nabla's own parallel loops run in each worker stay on that worker.
+    static let multiplyAddsPerPart = 1 << 23
 
     /// Whether `BLAS.gemm` runs a product of these sizes here at `level`: at AVX-512, for
     /// products large and wide enough, and never with `alpha == 0` (OpenBLAS then only scales
