@@ -11,6 +11,8 @@ import Dispatch
 /// - op(B) is packed in blocks of KC × NC (384 × 512 Float, 256 × 384 Double: they fit the 1 MB
 ///   L2 of a Zen 5 core) as panels NR = 64 Float or 32 Double columns wide, transposed 16 × 16
 ///   or 8 × 8 in registers when `transposeB`;
+///   (for at most 96 rows of C and an untransposed B, B's panels are read in place instead:
+///   so few rows would not repay packing it);
 /// - op(A) is packed 6 rows × KC at a time (L1), then multiplied by every B panel of the block;
 /// - a micro-kernel keeps C's 6 × NR tile in 24 ZMM accumulators and runs one FMA per value;
 ///   narrower last panels use fewer vectors, and a panel ending inside a vector goes through a
