@@ -308,8 +308,10 @@ struct SIMDLevelTests {
         let (_, runs) = KernelLevelLog.recording {
             SIMDLevel.withLevel(level) { WinogradKernels.conv2d(input, filter: filter, geometry: t.geometry) }
         }
-        #expect(runs.map(\.family) == [.winogradTransforms])  // once, on the caller's thread
-        #expect(runs.map(\.level) == [min(level, KernelFamily.winogradTransforms.highestLevel)])
+        // Once, on the caller's thread (the products at `portable` are OpenBLAS's own entries).
+        let transforms = runs.filter { $0.family == .winogradTransforms }
+        #expect(transforms.count == 1)
+        #expect(transforms.map(\.level) == [min(level, KernelFamily.winogradTransforms.highestLevel)])
     }
 
     @Test("Every run gives the same bits, at 1 and 2 threads", arguments: [1, 2])

@@ -142,7 +142,13 @@ struct VectorMathSIMDTests {
                 return [output] + layer.parameters.map { $0.gradient! }
             }
             let portable = SIMDLevel.withLevel(.portable, run), simd = SIMDLevel.withLevel(level, run)
-            for (p, s) in zip(portable, simd) { #expect(sameBits(p, s), "\(gru ? "GRU" : "LSTM"), \(level)") }
+            // Where matrix products run on Nabla's packed GEMM instead of OpenBLAS (AVX-512), the
+            // weight gradients' sums round in another order: those levels agree within rounding.
+            let sameProducts = SIMDLevel.withLevel(level) { KernelFamily.matrixProducts.level } == .portable
+            for (p, s) in zip(portable, simd) {
+                let ok = sameProducts ? sameBits(p, s) : SIMDLevelTests().closeWithSameNonFinite(s, p)
+                #expect(ok, "\(gru ? "GRU" : "LSTM"), \(level)")
+            }
         }
         var generator = SeededGenerator(seed: 12)
         var x = Tensor<Float>.randomNormal(shape: [7, 37], using: &generator) * 6

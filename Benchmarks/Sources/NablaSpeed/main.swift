@@ -4,6 +4,8 @@
 //   OPENBLAS_NUM_THREADS=1 nabla-speed --threads 1 --seconds 3 dense-784-256-fwdbwd cnn-step
 //   nabla-speed --list
 //   nabla-speed --peak     the FMA peak and Winograd's rate at each SIMD level this CPU runs
+//   nabla-speed --gemm     BLAS.gemm at portable (OpenBLAS) and avx512 (Nabla's packed GEMM) on
+//                          the products the workloads run, alternating, in GFLOP/s
 //
 // Each workload: built (untimed), warmed up (at least 3 iterations and --warmup seconds), then
 // timed one iteration at a time until --seconds have passed and --min-samples were taken (or
@@ -24,6 +26,7 @@ struct Options {
     var data = FashionMNIST.defaultDirectory
     var workloads: [ComparisonWorkload] = []
     var peak = false
+    var gemm = false
 }
 
 func fail(_ message: String) -> Never {
@@ -58,12 +61,13 @@ func parse() -> Options {
         case "--max-samples": options.maxSamples = number(argument)
         case "--data": options.data = value(argument)
         case "--peak": options.peak = true
+        case "--gemm": options.gemm = true
         case "--list":
             for workload in ComparisonWorkload.allCases { print("\(workload.rawValue)\t\(workload.definition)") }
             print("groups: " + groups.keys.sorted().joined(separator: ", ") + " (all = everything but epochs)")
             exit(0)
         case "-h", "--help":
-            print("usage: nabla-speed [--threads N] [--seconds S] [--warmup S] [--min-samples N] [--max-samples N] [--data DIR] [--list] [--peak] WORKLOAD|GROUP...")
+            print("usage: nabla-speed [--threads N] [--seconds S] [--warmup S] [--min-samples N] [--max-samples N] [--data DIR] [--list] [--peak] [--gemm] WORKLOAD|GROUP...")
             exit(0)
         default:
             if let group = groups[argument] {
@@ -131,6 +135,93 @@ func reportPeaks() {
 
 if options.peak {
     reportPeaks()
+    exit(0)
+}
+
+/// A product `BLAS.gemm` runs in a workload: `op(a)` `[m, k]` times `op(b)` `[k, n]`.
+struct GemmShape {
+    let name: String, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, beta: Float
+    init(
+        _ name: String, _ m: Int, _ n: Int, _ k: Int, transposeA: Bool = false, transposeB: Bool = false,
+        beta: Float = 0
+    ) {
+        (self.name, self.m, self.n, self.k) = (name, m, n, k)
+        (self.transposeA, self.transposeB, self.beta) = (transposeA, transposeB, beta)
+    }
+}
+
+/// The Float products of the workloads (found by tracing `BLAS.gemm` in lstm-2x128-fwdbwd,
+/// dense-*, convtranspose-128-64-* and cnn-step), and two of the Transformer character model's.
+let gemmShapes: [GemmShape] = [
+    GemmShape("lstm h·W_hhᵀ", 20, 512, 128, transposeB: true, beta: 1),
+    GemmShape("lstm dGates·W_hh", 20, 128, 512, beta: 1),
+    GemmShape("lstm x·W_ihᵀ", 700, 512, 128, transposeB: true, beta: 1),
+    GemmShape("lstm dW_ih", 512, 128, 700, transposeA: true, beta: 1),
+    GemmShape("lstm dX", 700, 128, 512),
+    GemmShape("dense 784→256 fwd", 64, 256, 784, transposeB: true, beta: 1),
+    GemmShape("dense 1024 fwd", 64, 1024, 1024, transposeB: true, beta: 1),
+    GemmShape("dense 1024 dW", 1024, 1024, 64, transposeA: true, beta: 1),
+    GemmShape("dense 1024 dX", 64, 1024, 1024),
+    GemmShape("dense 3136→128 fwd", 64, 128, 3136, transposeB: true, beta: 1),
+    GemmShape("convT 128→64 columns", 1024, 3136, 128, transposeA: true),
+    GemmShape("convT 128→64 dW", 128, 1024, 3136, transposeB: true),
+    GemmShape("convT 128→64 dX", 128, 490, 1024),
+    GemmShape("charlm [3200,128]·[128,512]", 3200, 512, 128),
+    GemmShape("charlm [3200,512]·[512,128]", 3200, 128, 512),
+]
+
+/// Times `BLAS.gemm` on every shape at `portable` (OpenBLAS) and at `avx512` (Nabla's packed
+/// GEMM), in alternating rounds of about 0.1 s each, and prints the best rate of each.
+func reportGemm() {
+    guard SIMDLevel.supported >= .avx512 else { fail("--gemm needs AVX-512 (this CPU: \(SIMDLevel.supported))") }
+    for shape in gemmShapes {
+        var generator = SeededGenerator(seed: 1)
+        let aCount = shape.m * shape.k, bCount = shape.k * shape.n
+        let a = (0..<aCount).map { _ in Float.random(in: -1..<1, using: &generator) }
+        let b = (0..<bCount).map { _ in Float.random(in: -1..<1, using: &generator) }
+        var c = [Float](repeating: 0, count: shape.m * shape.n)
+        let flops = 2.0 * Double(shape.m * shape.n * shape.k)
+        let iterations = max(1, Int(1e10 / flops))
+        func time(_ level: SIMDLevel) -> Double {
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { c in
+                        SIMDLevel.withLevel(level) {
+                            let start = now()
+                            for _ in 0..<iterations {
+                                BLAS.gemm(
+                                    transposeA: shape.transposeA, transposeB: shape.transposeB,
+                                    m: shape.m, n: shape.n, k: shape.k,
+                                    a: a, lda: shape.transposeA ? shape.m : shape.k,
+                                    b: b, ldb: shape.transposeB ? shape.k : shape.n, beta: shape.beta,
+                                    c: c, ldc: shape.n)
+                            }
+                            return (now() - start) / Double(iterations)
+                        }
+                    }
+                }
+            }
+        }
+        var best: [SIMDLevel: Double] = [:]
+        let start = now()
+        var rounds = 0
+        while rounds < 5 || now() - start < options.seconds {
+            for level in [SIMDLevel.portable, .avx512] {
+                best[level] = min(best[level] ?? .infinity, time(level))
+            }
+            rounds += 1
+        }
+        let openBLAS = flops / best[.portable]! / 1e9, own = flops / best[.avx512]! / 1e9
+        printJSON([
+            "kind": "gemm", "library": "nabla", "shape": shape.name, "m": shape.m, "n": shape.n, "k": shape.k,
+            "transpose_a": shape.transposeA, "transpose_b": shape.transposeB, "beta": shape.beta, "threads": BLAS.threadCount,
+            "openblas_gflops": openBLAS, "nabla_avx512_gflops": own, "ratio": own / openBLAS, "rounds": rounds,
+        ])
+    }
+}
+
+if options.gemm {
+    reportGemm()
     exit(0)
 }
 

@@ -101,5 +101,6 @@ NABLA_GEMM(double, f64, avx512)
 #include "FewChannel.h"
 #include "Elementwise.h"
 #include "Depthwise.h"
+#include "PackedGEMM.h"
 
 #endif

@@ -11,7 +11,32 @@ public enum BLAS {
     /// Shapes: `op(a)` is `[m, k]`, `op(b)` is `[k, n]`, `c` is `[m, n]`. Stored, `a` is `[m, k]`
     /// or, with `transposeA`, `[k, m]`, with rows `lda` scalars apart; likewise `b` and `c`.
     /// With `beta == 0`, `c` is overwritten and its old contents (even NaN) are ignored.
+    ///
+    /// At the AVX-512 level (see ``KernelFamily/matrixProducts``), products of at least 2¹⁴
+    /// multiply-adds with `n ≥ 16` and `alpha ≠ 0` run on Nabla's own packed GEMM, on up to
+    /// `threadCount` threads; the others, and every product at lower levels, on OpenBLAS.
     public static func gemm<Scalar: TensorScalar>(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Scalar = 1,
+        a: UnsafeBufferPointer<Scalar>, lda: Int,
+        b: UnsafeBufferPointer<Scalar>, ldb: Int,
+        beta: Scalar = 0,
+        c: UnsafeMutableBufferPointer<Scalar>, ldc: Int
+    ) {
+        gemm(
+            matrixProductsLevel: KernelFamily.matrixProducts.level, transposeA: transposeA,
+            transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+            beta: beta, c: c, ldc: ldc)
+    }
+
+    /// ``gemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` with the products'
+    /// level given: for products run on worker threads, which do not see the task's level (a
+    /// level bound by ``SIMDLevel/withLevel(_:_:)``). The caller reads
+    /// `KernelFamily.matrixProducts.level` on its own thread and passes it to its workers.
+    @usableFromInline
+    static func gemm<Scalar: TensorScalar>(
+        matrixProductsLevel level: SIMDLevel,
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int,
         alpha: Scalar = 1,
@@ -33,6 +58,17 @@ public enum BLAS {
                     c[index] = beta == 0 ? 0 : beta * c[index]
                 }
             }
+            return
+        }
+        // The level that runs, recorded as levelForRun() does (only on a task's thread): OpenBLAS
+        // counts as portable.
+        let own = PackedGEMM.runs(level: level, m: m, n: n, k: k, alpha: alpha)
+        KernelLevelLog.current?.record(.matrixProducts, own ? level : .portable)
+        if own {
+            PackedGEMM.multiply(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb, beta: beta,
+                c: c.baseAddress!, ldc: ldc)
             return
         }
         Scalar.cblasGemm(

@@ -657,6 +657,7 @@ public enum FewChannelConvolutionKernels {
         let (rows, plane) = (image.columnRows, image.outputHeight * image.outputWidth)
         let (inputImage, outputImage) = (image.inputCount, outputChannels * plane)
         let parts = imageParts(batch: geometry.batch, multiplyAdds: outputChannels * plane * rows)
+        let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
         forEachImageRange(batch: geometry.batch, parts: parts) { _, images in
             let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * plane)
             defer { columns.deallocate() }
@@ -673,7 +674,7 @@ public enum FewChannelConvolutionKernels {
                     }
                 }
                 BLAS.gemm(
-                    m: outputChannels, n: plane, k: rows, a: filter, lda: rows,
+                    matrixProductsLevel: level, m: outputChannels, n: plane, k: rows, a: filter, lda: rows,
                     b: UnsafeBufferPointer(columns), ldb: plane, beta: bias == nil ? 0 : 1,
                     c: target, ldc: plane)
             }
@@ -693,6 +694,7 @@ public enum FewChannelConvolutionKernels {
         let image = singleImage(geometry)
         let (rows, plane) = (image.columnRows, image.outputHeight * image.outputWidth)
         let (inputImage, outputImage) = (image.inputCount, outputChannels * plane)
+        let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
         func accumulate(_ images: Range<Int>, into filterGradient: UnsafeMutablePointer<S>, bias: UnsafeMutablePointer<S>?) {
             let columns = UnsafeMutableBufferPointer<S>.allocate(capacity: rows * plane)
             defer { columns.deallocate() }
@@ -704,7 +706,8 @@ public enum FewChannelConvolutionKernels {
                 let gradient = UnsafeBufferPointer(
                     rebasing: outputGradient[(n * outputImage)..<((n + 1) * outputImage)])
                 BLAS.gemm(
-                    transposeB: true, m: outputChannels, n: rows, k: plane, a: gradient, lda: plane,
+                    matrixProductsLevel: level, transposeB: true, m: outputChannels, n: rows, k: plane,
+                    a: gradient, lda: plane,
                     b: UnsafeBufferPointer(columns), ldb: plane, beta: n == images.lowerBound ? 0 : 1,
                     c: UnsafeMutableBufferPointer(start: filterGradient, count: outputChannels * rows), ldc: rows)
                 if let bias {

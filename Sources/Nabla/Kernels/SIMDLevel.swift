@@ -143,19 +143,31 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     case maxPooling = "max pooling"
     /// Adam's update without weight decay or AMSGrad (OptimizerKernels.swift).
     case optimizerUpdate = "optimizer updates"
+    /// The matrix products of ``BLAS/gemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``:
+    /// Nabla's packed GEMM at AVX-512 for products large enough (PackedGEMM.swift), OpenBLAS
+    /// at `portable` and at `avx2`, where Nabla's code did not beat OpenBLAS's Haswell kernels.
+    case matrixProducts = "matrix products"
 
-    /// The highest level this family has code for.
-    public var highestLevel: SIMDLevel {
+    /// The levels this family has code for, in increasing order; `portable` is always one.
+    public var levels: [SIMDLevel] {
         switch self {
         case .winogradTransforms, .fewChannelConvolution, .depthwiseConvolution, .vectorMath,
             .maxPooling, .optimizerUpdate:
-            .avx512
+            SIMDLevel.allCases
+        case .matrixProducts:
+            [.portable, .avx512]
         }
     }
 
-    /// The level this family's kernels run at now: ``SIMDLevel/current``, capped at
-    /// ``highestLevel``.
-    public var level: SIMDLevel { min(SIMDLevel.current, highestLevel) }
+    /// The highest level this family has code for.
+    public var highestLevel: SIMDLevel { levels.last! }
+
+    /// The level this family's kernels run at now: the highest of ``levels`` at most
+    /// ``SIMDLevel/current``.
+    public var level: SIMDLevel {
+        let current = SIMDLevel.current
+        return levels.last { $0 <= current } ?? .portable
+    }
 
     /// ``level``, recorded in the task's ``KernelLevelLog``: a kernel calls this once when it
     /// starts, on the caller's thread (task-local values do not reach its worker threads).

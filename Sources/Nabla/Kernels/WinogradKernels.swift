@@ -312,9 +312,10 @@ public enum WinogradKernels {
                 accumulate: false)
         }
         for position in 0..<positions where level == .portable {
-            // M_ξ [tiles, O] = V_ξ [tiles, C] · U_ξ [C, O]
+            // M_ξ [tiles, O] = V_ξ [tiles, C] · U_ξ [C, O], on OpenBLAS: a portable level here
+            // is the task's, which this worker thread does not see.
             BLAS.gemm(
-                m: tiles, n: o, k: c,
+                matrixProductsLevel: .portable, m: tiles, n: o, k: c,
                 a: UnsafeBufferPointer(
                     start: transformedInput + position * cv,
                     count: (tiles * positions - position) * cv),
@@ -973,9 +974,9 @@ extension WinogradKernels {
                     ldc: positions * o, accumulate: true)
             }
             for position in 0..<positions where level == .portable {
-                // dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O]
+                // dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O], on OpenBLAS as above
                 BLAS.gemm(
-                    transposeA: true, m: c, n: o, k: tiles,
+                    matrixProductsLevel: .portable, transposeA: true, m: c, n: o, k: tiles,
                     a: UnsafeBufferPointer(
                         start: transformedInput + position * cv,
                         count: (tiles * positions - position) * cv),
