@@ -276,7 +276,7 @@ struct PackedGEMMSIMDTests {
                 BLASThreadsForTests.with(2) { PackedGEMM.parts(m: 128, n: 256, k: 512) }
             )
         }
-        #expect(parts == min(2, WinogradKernels.Plan.onlineCores))
+        #expect(parts == min(2, BLAS.onlineCores))
         #expect(Self.same(one, two))
         #expect(problem.failures(two).isEmpty)
     }

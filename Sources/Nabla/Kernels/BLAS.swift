@@ -1,5 +1,8 @@
 import CBLAS
 import Synchronization
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The validated BLAS kernels: the only code in Nabla that calls BLAS.
 ///
@@ -152,6 +155,10 @@ extension BLAS {
 
     /// The number of threads OpenBLAS uses.
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
+
+    /// The cores online. Nabla's own parallel kernels take at most this many parts, whatever
+    /// ``threadCount`` says: OpenBLAS accepts more threads than cores.
+    public static let onlineCores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     /// Sets the number of threads OpenBLAS uses, for the whole process.
     public static func setThreadCount(_ count: Int) {

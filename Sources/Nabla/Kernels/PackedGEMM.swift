@@ -51,7 +51,7 @@ enum PackedGEMM {
     /// columns.
     static func parts(m: Int, n: Int, k: Int) -> Int {
         let blocks = m >= n ? (m + 5) / 6 : (n + 63) / 64
-        return max(1, min(BLAS.threadCount, WinogradKernels.Plan.onlineCores, m * n * k / multiplyAddsPerPart, blocks))
+        return max(1, min(BLAS.threadCount, BLAS.onlineCores, m * n * k / multiplyAddsPerPart, blocks))
     }
 
     /// `c ← alpha · op(a) · op(b) + beta · c` at the AVX-512 level, with the shapes and leading

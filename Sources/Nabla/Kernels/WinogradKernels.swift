@@ -97,8 +97,6 @@ public enum WinogradKernels {
         @usableFromInline static let fewestTiles = 64
         /// The most workspace more parts may add up to, in bytes: 256 MiB.
         @usableFromInline static let workspaceBytes = 1 << 28
-        /// The cores online: more parts than cores only multiply the workspace.
-        @usableFromInline static let onlineCores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
         /// Plans the convolution of `geometry` with `outputChannels` output channels.
         ///
@@ -146,7 +144,7 @@ public enum WinogradKernels {
             let simd = KernelFamily.winogradTransforms.level > .portable
             guard simd || products <= BLAS.singleThreadedGemmLimit else { return }
             let affordable = Plan.workspaceBytes / (partCount * MemoryLayout<S>.stride)
-            workers = max(1, min(BLAS.threadCount, Plan.onlineCores, chunks, affordable))
+            workers = max(1, min(BLAS.threadCount, BLAS.onlineCores, chunks, affordable))
         }
 
         /// Tiles per image.
