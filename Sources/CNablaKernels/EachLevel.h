@@ -10,20 +10,7 @@
 NABLA_BEGIN_AVX2
 #define LEVEL avx2
 #define VECTOR_BYTES 32
-#define S float
-#define SCALAR_BYTES 4
-#define SUFFIX f32
-#include NABLA_TEMPLATE
-#undef S
-#undef SCALAR_BYTES
-#undef SUFFIX
-#define S double
-#define SCALAR_BYTES 8
-#define SUFFIX f64
-#include NABLA_TEMPLATE
-#undef S
-#undef SCALAR_BYTES
-#undef SUFFIX
+#include "EachScalar.h"
 #undef VECTOR_BYTES
 #undef LEVEL
 NABLA_END_LEVEL
@@ -32,20 +19,7 @@ NABLA_END_LEVEL
 NABLA_BEGIN_AVX512
 #define LEVEL avx512
 #define VECTOR_BYTES 64
-#define S float
-#define SCALAR_BYTES 4
-#define SUFFIX f32
-#include NABLA_TEMPLATE
-#undef S
-#undef SCALAR_BYTES
-#undef SUFFIX
-#define S double
-#define SCALAR_BYTES 8
-#define SUFFIX f64
-#include NABLA_TEMPLATE
-#undef S
-#undef SCALAR_BYTES
-#undef SUFFIX
+#include "EachScalar.h"
 #undef VECTOR_BYTES
 #undef LEVEL
 NABLA_END_LEVEL
