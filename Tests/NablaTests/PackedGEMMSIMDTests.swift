@@ -57,6 +57,8 @@ struct PackedGEMMSIMDTests {
         .init(9, 17, 257, pad: 1),  // one step past Double's KC
         .init(3, 33, 769),  // two Float KC blocks and one step
         .init(65, 31, 33, pad: 4, alpha: -0.75),
+        // More rows than read B in place (96): an untransposed B is packed, whole panels too.
+        .init(101, 130, 40, pad: 2, alpha: 1.5),
     ]
 
     static let betas: [Double] = [0, 1, -0.5]
