@@ -1,4 +1,3 @@
-import Dispatch
 
 /// The im2col lowering of 2-D convolution over NCHW tensors, and its adjoint col2im.
 ///
@@ -28,7 +27,7 @@ public enum ConvolutionKernels {
         // Part p takes channels C·p/P ..< C·(p+1)/P: P non-empty ranges that cover C exactly.
         let channelCount = geometry.channels
         let buffers = UncheckedSendable((input, columns))
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        WorkerPool.run(parts: parts) { part in
             let channels = (channelCount * part / parts)..<(channelCount * (part + 1) / parts)
             im2col(geometry, input: buffers.value.0, columns: buffers.value.1, channels: channels)
         }

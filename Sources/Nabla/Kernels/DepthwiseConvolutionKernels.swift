@@ -1,5 +1,4 @@
 import CNablaKernels
-import Dispatch
 
 // Depthwise convolution (groups = input channels): each output channel reads one input channel
 // through its own kh × kw kernel, so there is no matrix product to hand to BLAS. Direct loops,
@@ -28,7 +27,7 @@ enum DepthwiseConvolutionKernels {
     static func forEachRange(count: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void) {
         let parts = Swift.max(1, Swift.min(BLAS.threadCount, count, multiplyAdds >> 20))
         guard parts > 1 else { return body(0..<count) }
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        WorkerPool.run(parts: parts) { part in
             body((count * part / parts)..<(count * (part + 1) / parts))
         }
     }

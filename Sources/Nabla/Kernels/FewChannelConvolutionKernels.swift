@@ -1,5 +1,4 @@
 import CNablaKernels
-import Dispatch
 
 // Convolutions with few input channels, such as a network's first layer (1 or 3 channels).
 //
@@ -340,7 +339,7 @@ public enum FewChannelConvolutionKernels {
         batch: Int, parts: Int, _ body: @Sendable (Int, Range<Int>) -> Void
     ) {
         guard parts > 1 else { return body(0, 0..<batch) }
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        WorkerPool.run(parts: parts) { part in
             body(part, (batch * part / parts)..<(batch * (part + 1) / parts))
         }
     }
@@ -636,11 +635,8 @@ public enum FewChannelConvolutionKernels {
     @inlinable
     static func forEachImageRange(batch: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
         guard parts > 1 else { return body(0, 0..<batch) }
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                shared.value(part, (batch * part / parts)..<(batch * (part + 1) / parts))
-            }
+        WorkerPool.run(parts: parts) { part in
+            body(part, (batch * part / parts)..<(batch * (part + 1) / parts))
         }
     }
 

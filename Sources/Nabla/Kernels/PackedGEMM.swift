@@ -1,5 +1,4 @@
 import CNablaKernels
-import Dispatch
 
 /// Nabla's own packed matrix product, which ``BLAS/gemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``
 /// runs instead of OpenBLAS at the AVX-512 level.
@@ -90,11 +89,7 @@ enum PackedGEMM {
             }
             precondition(status == 0, "gemm: out of memory for the packing buffers")
         }
-        if parts == 1 {
-            run(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: parts, execute: run)
-        }
+        WorkerPool.run(parts: parts, run)
     }
 
     /// The C kernel for `S` on the calling thread.

@@ -1,5 +1,4 @@
 import CNablaKernels
-import Dispatch
 
 // tanh, the logistic sigmoid, exp, erfc and exact GELU over buffers, eight `Float` lanes at a time.
 //
@@ -144,13 +143,10 @@ extension ElementwiseKernels {
             body(0..<count)
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                let range = Swift.min(count, blocks * part / parts * alignment)
-                    ..< Swift.min(count, blocks * (part + 1) / parts * alignment)
-                if !range.isEmpty { shared.value(range) }
-            }
+        WorkerPool.run(parts: parts) { part in
+            let range = Swift.min(count, blocks * part / parts * alignment)
+                ..< Swift.min(count, blocks * (part + 1) / parts * alignment)
+            if !range.isEmpty { body(range) }
         }
     }
 }

@@ -1,5 +1,4 @@
 import CNablaKernels
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -275,11 +274,8 @@ public enum WinogradKernels {
             for chunk in 0..<chunks { run(chunk: chunk, part: 0) }
             return
         }
-        withoutActuallyEscaping(run) { run in
-            let shared = UncheckedSendable(run)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                for chunk in stride(from: part, to: chunks, by: parts) { shared.value(chunk, part) }
-            }
+        WorkerPool.run(parts: parts) { part in
+            for chunk in stride(from: part, to: chunks, by: parts) { run(chunk: chunk, part: part) }
         }
     }
 
