@@ -102,5 +102,6 @@ NABLA_GEMM(double, f64, avx512)
 #include "Elementwise.h"
 #include "Depthwise.h"
 #include "PackedGEMM.h"
+#include "WorkerPool.h"
 
 #endif
