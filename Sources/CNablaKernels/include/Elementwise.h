@@ -47,6 +47,21 @@ NABLA_SOFTMAX_ROWS(avx512)
 NABLA_MAX_POOL_2X2(avx2)
 NABLA_MAX_POOL_2X2(avx512)
 
+// MARK: - Recurrent cells (RecurrentKernels.swift)
+
+/// An LSTM cell's backward step over `batch` rows of `h` units: from the gates' activations
+/// `gates` (`[batch, 4h]`, i f g o), `saved` = tanh(c'), the previous cell state, ∂L/∂h' in
+/// `dHidden` and ∂L/∂c' in `dCell` (all `[batch, h]`), writes ∂L/∂(gate pre-activations) into
+/// `dGates` (`[batch, 4h]`), ∂L/∂c into `dCell`, and zeros `dHidden`. The same bits as
+/// LSTMCellKernels' portable loop.
+#define NABLA_LSTM_BACKWARD_STEP(S, SUFFIX, LEVEL) \
+    void nabla_lstm_backward_step_##SUFFIX##_##LEVEL(const S *gates, const S *saved, \
+        const S *previousCell, S *dHidden, S *dCell, S *dGates, int64_t batch, int64_t h);
+NABLA_LSTM_BACKWARD_STEP(float, f32, avx2)
+NABLA_LSTM_BACKWARD_STEP(float, f32, avx512)
+NABLA_LSTM_BACKWARD_STEP(double, f64, avx2)
+NABLA_LSTM_BACKWARD_STEP(double, f64, avx512)
+
 // MARK: - Adam (OptimizerKernels.swift)
 
 /// Adam's update without weight decay or AMSGrad over `count` parameters, in place:

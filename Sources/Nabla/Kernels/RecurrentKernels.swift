@@ -1,3 +1,5 @@
+import CNablaKernels
+
 // The time loop of a recurrent layer over buffers, one skeleton for every cell: each step one GEMM
 // for the hidden state's product with W_hh, then the cell's pointwise step; and backpropagation
 // through time. A cell (LSTMCellKernels, GRUCellKernels) gives only its pointwise step.
@@ -40,6 +42,8 @@ struct RecurrentBackwardStep<Scalar> {
     /// `[B, G·h]` each: get the gradients of `x·W_ihᵀ + b_ih` and of `h·W_hhᵀ + b_hh`; the same
     /// buffer when the cell's two agree.
     let dFromInput: UnsafeMutablePointer<Scalar>, dFromHidden: UnsafeMutablePointer<Scalar>
+    /// The level of the cell's C kernel, if it has one (`KernelFamily.vectorMath`'s).
+    let level: SIMDLevel
 }
 
 /// The pointwise part of a recurrent cell: all that one cell's time loop differs in from another's.
@@ -80,30 +84,34 @@ enum RecurrentKernels {
         let (previousBlock, nextBlock) = reversed ? (1, 0) : (0, 1)
         let (first, last, step) = reversed ? (steps - 1, 0, -1) : (0, steps - 1, 1)
         let level = Scalar.self == Float.self ? KernelFamily.vectorMath.levelForRun() : .portable
-        for t in stride(from: first, through: last, by: step) {
-            let stepGates = UnsafeMutableBufferPointer(rebasing: gates[(t * batch * width)...].prefix(batch * width))
-            // h · W_hhᵀ, every gate in one GEMM: into the gates when b_hh is folded, else onto b_hh.
-            let product = Cell.foldsHiddenBias ? stepGates : fromHidden!
-            if !Cell.foldsHiddenBias {
-                for b in 0..<batch {
-                    _ = UnsafeMutableBufferPointer(rebasing: product[(b * width)...].prefix(width))
-                        .update(fromContentsOf: biasHH)
+        // W_hhᵀ once, so that no step's product packs (transposes) W_hh again.
+        withWorkspace(Scalar.self, count: width * h) { weightT in
+            BLAS.transpose(rows: width, columns: h, source: w, destination: weightT)
+            for t in stride(from: first, through: last, by: step) {
+                let stepGates = UnsafeMutableBufferPointer(rebasing: gates[(t * batch * width)...].prefix(batch * width))
+                // h · W_hhᵀ, every gate in one GEMM: into the gates when b_hh is folded, else onto b_hh.
+                let product = Cell.foldsHiddenBias ? stepGates : fromHidden!
+                if !Cell.foldsHiddenBias {
+                    for b in 0..<batch {
+                        _ = UnsafeMutableBufferPointer(rebasing: product[(b * width)...].prefix(width))
+                            .update(fromContentsOf: biasHH)
+                    }
                 }
+                BLAS.gemm(
+                    m: batch, n: width, k: h,
+                    a: UnsafeBufferPointer(rebasing: hidden[((t + previousBlock) * stateRows)...].prefix(stateRows)), lda: h,
+                    b: UnsafeBufferPointer(weightT), ldb: width, beta: 1, c: product, ldc: width)
+                Cell.forwardStep(
+                    RecurrentForwardStep(
+                        gates: stepGates.baseAddress!,
+                        fromHidden: Cell.foldsHiddenBias ? nil : UnsafePointer(product.baseAddress!),
+                        previousHidden: hidden.baseAddress! + (t + previousBlock) * stateRows,
+                        nextHidden: hidden.baseAddress! + (t + nextBlock) * stateRows,
+                        previousCell: cell.map { UnsafePointer($0.baseAddress! + (t + previousBlock) * stateRows) },
+                        nextCell: cell.map { $0.baseAddress! + (t + nextBlock) * stateRows },
+                        saved: saved.baseAddress! + t * stateRows, level: level),
+                    batch: batch, hiddenSize: h)
             }
-            BLAS.gemm(
-                transposeB: true, m: batch, n: width, k: h,
-                a: UnsafeBufferPointer(rebasing: hidden[((t + previousBlock) * stateRows)...].prefix(stateRows)), lda: h,
-                b: w, ldb: h, beta: 1, c: product, ldc: width)
-            Cell.forwardStep(
-                RecurrentForwardStep(
-                    gates: stepGates.baseAddress!,
-                    fromHidden: Cell.foldsHiddenBias ? nil : UnsafePointer(product.baseAddress!),
-                    previousHidden: hidden.baseAddress! + (t + previousBlock) * stateRows,
-                    nextHidden: hidden.baseAddress! + (t + nextBlock) * stateRows,
-                    previousCell: cell.map { UnsafePointer($0.baseAddress! + (t + previousBlock) * stateRows) },
-                    nextCell: cell.map { $0.baseAddress! + (t + nextBlock) * stateRows },
-                    saved: saved.baseAddress! + t * stateRows, level: level),
-                batch: batch, hiddenSize: h)
         }
     }
 
@@ -128,6 +136,7 @@ enum RecurrentKernels {
         let width = Cell.gateCount * h, stateRows = batch * h
         let previousBlock = reversed ? 1 : 0, firstStep = reversed ? steps - 1 : 0
         let (first, last, step) = reversed ? (0, steps - 1, 1) : (steps - 1, 0, -1)
+        let level = KernelFamily.vectorMath.levelForRun()
         for t in stride(from: first, through: last, by: step) {
             if let g = sequenceGradient {
                 for k in 0..<stateRows { dHidden[k] += g[t * stateRows + k] }
@@ -139,7 +148,7 @@ enum RecurrentKernels {
                     previousHidden: hidden.baseAddress! + (t + previousBlock) * stateRows,
                     previousCell: cell.map { $0.baseAddress! + (t + previousBlock) * stateRows },
                     dHidden: dHidden.baseAddress!, dCell: dCell?.baseAddress,
-                    dFromInput: dFromInput + t * batch * width, dFromHidden: stepGradient),
+                    dFromInput: dFromInput + t * batch * width, dFromHidden: stepGradient, level: level),
                 batch: batch, hiddenSize: h)
             guard t != firstStep || needsInitialState else { continue }
             // ∂L/∂h of the previous step += dFromHidden · W_hh, every gate at once.
@@ -179,6 +188,19 @@ enum LSTMCellKernels: RecurrentCellKernels {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func backwardStep<Scalar: TensorScalar>(_ step: RecurrentBackwardStep<Scalar>, batch: Int, hiddenSize h: Int) {
         let previousCell = step.previousCell!, dCell = step.dCell!
+        if step.level > .portable {  // the same loop in C, with the same bits
+            let (batch, h) = (Int64(batch), Int64(h))
+            if Scalar.self == Float.self {
+                (step.level == .avx2 ? nabla_lstm_backward_step_f32_avx2 : nabla_lstm_backward_step_f32_avx512)(
+                    cast(step.gates, Float.self), cast(step.saved, Float.self), cast(previousCell, Float.self),
+                    cast(step.dHidden, Float.self), cast(dCell, Float.self), cast(step.dFromInput, Float.self), batch, h)
+            } else {
+                (step.level == .avx2 ? nabla_lstm_backward_step_f64_avx2 : nabla_lstm_backward_step_f64_avx512)(
+                    cast(step.gates, Double.self), cast(step.saved, Double.self), cast(previousCell, Double.self),
+                    cast(step.dHidden, Double.self), cast(dCell, Double.self), cast(step.dFromInput, Double.self), batch, h)
+            }
+            return
+        }
         for b in 0..<batch {
             let row = step.gates + b * 4 * h, dRow = step.dFromInput + b * 4 * h
             for j in 0..<h {

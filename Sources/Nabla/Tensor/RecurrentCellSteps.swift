@@ -52,7 +52,7 @@ func lstmCellBackward<Scalar: TensorScalar>(
                 gates: trace.gates.unsafeScalars.baseAddress!, saved: trace.cellTanh.unsafeScalars.baseAddress!,
                 previousHidden: cell.unsafeScalars.baseAddress!, previousCell: cell.unsafeScalars.baseAddress!,
                 dHidden: dHidden.unsafeMutableScalars().baseAddress!, dCell: dCell.unsafeMutableScalars().baseAddress!,
-                dFromInput: dGateScalars, dFromHidden: dGateScalars),
+                dFromInput: dGateScalars, dFromHidden: dGateScalars, level: KernelFamily.vectorMath.levelForRun()),
             batch: batch, hiddenSize: h)
         withExtendedLifetime((trace, cell)) {}
     }
@@ -107,7 +107,7 @@ func gruCellBackward<Scalar: TensorScalar>(
                 previousHidden: hidden.unsafeScalars.baseAddress!, previousCell: nil,
                 dHidden: dHidden.unsafeMutableScalars().baseAddress!, dCell: nil,
                 dFromInput: dFromInput.unsafeMutableScalars().baseAddress!,
-                dFromHidden: dFromHidden.unsafeMutableScalars().baseAddress!),
+                dFromHidden: dFromHidden.unsafeMutableScalars().baseAddress!, level: .portable),
             batch: batch, hiddenSize: h)
         withExtendedLifetime((trace, hidden)) {}
     }
