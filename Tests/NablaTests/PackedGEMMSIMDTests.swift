@@ -269,7 +269,7 @@ struct PackedGEMMSIMDTests {
 
     @Test("BLAS.gemm gives the same bits on 1 and 2 threads", arguments: levels)
     func threads(level: SIMDLevel) {
-        // 2²⁴ multiply-adds: two parts of ``PackedGEMM/multiplyAddsPerPart``.
+        // 2²⁴ multiply-adds: at least two parts of ``PackedGEMM/multiplyAddsPerPart``.
         let problem = Problem<Float>(Case(128, 256, 512, pad: 2), .a, beta: 1, seed: 4)
         let (one, two, parts) = SIMDLevel.withLevel(level) {
             (

@@ -32,11 +32,11 @@ enum PackedGEMM {
     /// The narrowest C for which this kernel beats OpenBLAS: narrower products leave most of
     /// the 16 lanes of a vector unused, while OpenBLAS switches to other kernels.
     static let narrowestOutput = 16
-    /// The multiply-adds each thread takes at least: 2²³, about 40 µs on one core. Waking a
-    /// Dispatch worker took 50–100 µs on the machine this was measured on, so smaller parts ran
-    /// no faster on 2 threads than on 1. Far above ``BLAS/singleThreadedGemmLimit``, so products
-    /// that Nabla's own parallel loops run in each worker stay on that worker.
-    static let multiplyAddsPerPart = 1 << 23
+    /// The multiply-adds each thread takes at least: 2¹⁹, about 3 µs on one core. ``WorkerPool``
+    /// starts a part in about 0.25 µs, so an LSTM step's 1.3 M multiply-adds run on 2 threads
+    /// (with Dispatch, whose workers took 50–100 µs to wake, this was 2²³). A product inside a
+    /// part of another parallel loop runs its parts one after another on that thread.
+    static let multiplyAddsPerPart = 1 << 19
 
     /// Whether `BLAS.gemm` runs a product of these sizes here at `level`: at AVX-512, for
     /// products large and wide enough, and never with `alpha == 0` (OpenBLAS then only scales
