@@ -6,8 +6,8 @@
 // `finished` counts them all. A worker that wakes late finds no part left (or a newer
 // generation) and claims nothing, so it never reads a finished loop's body or context.
 //
-// Idle workers spin on `generation` for a while, then sleep on it with a futex; the caller wakes
-// them only when one has announced, in `sleepers`, that it sleeps.
+// Idle workers spin on `generation` for a while (yielding now and then), then sleep on it with a
+// futex; the caller wakes them only when one has announced, in `sleepers`, that it sleeps.
 #define _GNU_SOURCE
 #include "WorkerPool.h"
 
@@ -81,7 +81,12 @@ static uint32_t wait_for_loop(nabla_worker_pool *pool, uint32_t seen) {
     uint32_t generation = atomic_load_explicit(&pool->generation, memory_order_acquire);
     const int64_t deadline = now_nanoseconds() + pool->spin_nanoseconds;
     for (uint32_t spins = 1; generation == seen; spins++) {
-        if ((spins & 63) == 0 && now_nanoseconds() > deadline) break;
+        if ((spins & 63) == 0) {
+            if (now_nanoseconds() > deadline) break;
+            // Let another thread that wants this core run: OpenBLAS's threads, which wait for
+            // their own work by yielding, would otherwise wait for the end of this spin.
+            sched_yield();
+        }
         relax();
         generation = atomic_load_explicit(&pool->generation, memory_order_acquire);
     }
