@@ -632,3 +632,47 @@ private struct AnyRecurrent {
         #expect(standardError(result).contains("input [0, 2, 3]: the sequence has no time steps"))
     }
 }
+
+// MARK: - The time loop split by rows
+
+/// The manual time loop splits each step's rows over the threads (product and pointwise step):
+/// on 2 threads it must give the 1-thread bits, for uneven splits, both cells and both directions.
+@Suite struct RecurrentRowSplitTests {
+    /// Output, input gradient and parameter gradients of one forward and backward.
+    static func run(gru: Bool, threads: Int) -> [[Float]] {
+        var g = SeededGenerator(seed: 21)
+        // 17 rows: an uneven split; sizes whose step product has over 2²⁰ multiply-adds.
+        let (hidden, batch) = (gru ? 160 : 128, 17)
+        let layer: Layer<Float> = gru
+            ? GRU<Float>(inputSize: 24, hiddenSize: hidden, bidirectional: true, using: &g)
+            : LSTM<Float>(inputSize: 24, hiddenSize: hidden, numLayers: 2, bidirectional: true, using: &g)
+        let input = Tensor<Float>.randomUniform(shape: [5, batch, 24], in: -1..<1, using: &g)
+        let upstream = Tensor<Float>.randomUniform(shape: [5, batch, 2 * hidden], in: -1..<1, using: &g)
+        return BLASThreadsForTests.with(threads) {
+            layer.zeroGradients()
+            let output = layer.forward(input)
+            let inputGradient = layer.backward(upstream)!
+            return [output.scalars, inputGradient.scalars] + layer.parameters.map { $0.gradient!.scalars }
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func twoThreadsGiveTheOneThreadBits(gru: Bool) {
+        let width = gru ? 3 * 160 : 4 * 128, hidden = gru ? 160 : 128
+        let parts = BLASThreadsForTests.with(2) { RecurrentKernels.rowParts(batch: 17, multiplyAdds: 17 * width * hidden) }
+        #expect(parts == min(2, BLAS.onlineCores))
+        let (one, two) = (Self.run(gru: gru, threads: 1), Self.run(gru: gru, threads: 2))
+        #expect(one.count == two.count)
+        for (a, b) in zip(one, two) {
+            #expect(a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern })
+        }
+    }
+
+    @Test func rowRangesCoverTheBatch() {
+        for parts in 1...5 {
+            let ranges = (0..<parts).map { RecurrentKernels.rowRange($0, of: parts, batch: 17) }
+            #expect(ranges.map(\.count).reduce(0, +) == 17)
+            #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.first + $0.count == $1.first })
+        }
+    }
+}

@@ -84,33 +84,40 @@ enum RecurrentKernels {
         let (previousBlock, nextBlock) = reversed ? (1, 0) : (0, 1)
         let (first, last, step) = reversed ? (steps - 1, 0, -1) : (0, steps - 1, 1)
         let level = Scalar.self == Float.self ? KernelFamily.vectorMath.levelForRun() : .portable
+        let productLevel = KernelFamily.matrixProducts.level  // the workers do not see a task's level
+        let parts = rowParts(batch: batch, multiplyAdds: batch * width * h)
         // W_hhᵀ once, so that no step's product packs (transposes) W_hh again.
         withWorkspace(Scalar.self, count: width * h) { weightT in
             BLAS.transpose(rows: width, columns: h, source: w, destination: weightT)
             for t in stride(from: first, through: last, by: step) {
-                let stepGates = UnsafeMutableBufferPointer(rebasing: gates[(t * batch * width)...].prefix(batch * width))
-                // h · W_hhᵀ, every gate in one GEMM: into the gates when b_hh is folded, else onto b_hh.
-                let product = Cell.foldsHiddenBias ? stepGates : fromHidden!
-                if !Cell.foldsHiddenBias {
-                    for b in 0..<batch {
-                        _ = UnsafeMutableBufferPointer(rebasing: product[(b * width)...].prefix(width))
-                            .update(fromContentsOf: biasHH)
+                // Each part: its rows of h · W_hhᵀ (every gate in one GEMM: into the gates when
+                // b_hh is folded, else onto b_hh), then its rows' pointwise step.
+                WorkerPool.run(parts: parts) { part in
+                    let (r0, rows) = rowRange(part, of: parts, batch: batch)
+                    guard rows > 0 else { return }
+                    let stepGates = gates.baseAddress! + (t * batch + r0) * width
+                    let product = Cell.foldsHiddenBias ? stepGates : fromHidden!.baseAddress! + r0 * width
+                    if !Cell.foldsHiddenBias {
+                        for b in 0..<rows {
+                            _ = UnsafeMutableBufferPointer(start: product + b * width, count: width)
+                                .update(fromContentsOf: biasHH)
+                        }
                     }
+                    let previous = (t + previousBlock) * stateRows + r0 * h, next = (t + nextBlock) * stateRows + r0 * h
+                    BLAS.gemm(
+                        matrixProductsLevel: productLevel, m: rows, n: width, k: h,
+                        a: UnsafeBufferPointer(start: hidden.baseAddress! + previous, count: rows * h), lda: h,
+                        b: UnsafeBufferPointer(weightT), ldb: width, beta: 1,
+                        c: UnsafeMutableBufferPointer(start: product, count: rows * width), ldc: width)
+                    Cell.forwardStep(
+                        RecurrentForwardStep(
+                            gates: stepGates, fromHidden: Cell.foldsHiddenBias ? nil : UnsafePointer(product),
+                            previousHidden: hidden.baseAddress! + previous, nextHidden: hidden.baseAddress! + next,
+                            previousCell: cell.map { UnsafePointer($0.baseAddress! + previous) },
+                            nextCell: cell.map { $0.baseAddress! + next },
+                            saved: saved.baseAddress! + t * stateRows + r0 * h, level: level),
+                        batch: rows, hiddenSize: h)
                 }
-                BLAS.gemm(
-                    m: batch, n: width, k: h,
-                    a: UnsafeBufferPointer(rebasing: hidden[((t + previousBlock) * stateRows)...].prefix(stateRows)), lda: h,
-                    b: UnsafeBufferPointer(weightT), ldb: width, beta: 1, c: product, ldc: width)
-                Cell.forwardStep(
-                    RecurrentForwardStep(
-                        gates: stepGates.baseAddress!,
-                        fromHidden: Cell.foldsHiddenBias ? nil : UnsafePointer(product.baseAddress!),
-                        previousHidden: hidden.baseAddress! + (t + previousBlock) * stateRows,
-                        nextHidden: hidden.baseAddress! + (t + nextBlock) * stateRows,
-                        previousCell: cell.map { UnsafePointer($0.baseAddress! + (t + previousBlock) * stateRows) },
-                        nextCell: cell.map { $0.baseAddress! + (t + nextBlock) * stateRows },
-                        saved: saved.baseAddress! + t * stateRows, level: level),
-                    batch: batch, hiddenSize: h)
             }
         }
     }
@@ -137,26 +144,48 @@ enum RecurrentKernels {
         let previousBlock = reversed ? 1 : 0, firstStep = reversed ? steps - 1 : 0
         let (first, last, step) = reversed ? (0, steps - 1, 1) : (steps - 1, 0, -1)
         let level = KernelFamily.vectorMath.levelForRun()
+        let productLevel = KernelFamily.matrixProducts.level  // the workers do not see a task's level
+        let parts = rowParts(batch: batch, multiplyAdds: batch * width * h)
         for t in stride(from: first, through: last, by: step) {
-            if let g = sequenceGradient {
-                for k in 0..<stateRows { dHidden[k] += g[t * stateRows + k] }
+            // Each part: its rows' ∂L/∂h, pointwise backward, and ∂L/∂h of the previous step
+            // += dFromHidden · W_hh (every gate at once).
+            WorkerPool.run(parts: parts) { part in
+                let (r0, rows) = rowRange(part, of: parts, batch: batch)
+                guard rows > 0 else { return }
+                let state = r0 * h, dHiddenRows = dHidden.baseAddress! + state
+                if let g = sequenceGradient {
+                    for k in 0..<(rows * h) { dHiddenRows[k] += g[t * stateRows + state + k] }
+                }
+                let stepGradient = dFromHidden + (t * batch + r0) * width
+                Cell.backwardStep(
+                    RecurrentBackwardStep(
+                        gates: gates.baseAddress! + (t * batch + r0) * width,
+                        saved: saved.baseAddress! + t * stateRows + state,
+                        previousHidden: hidden.baseAddress! + (t + previousBlock) * stateRows + state,
+                        previousCell: cell.map { $0.baseAddress! + (t + previousBlock) * stateRows + state },
+                        dHidden: dHiddenRows, dCell: dCell.map { $0.baseAddress! + state },
+                        dFromInput: dFromInput + (t * batch + r0) * width, dFromHidden: stepGradient, level: level),
+                    batch: rows, hiddenSize: h)
+                guard t != firstStep || needsInitialState else { return }
+                BLAS.gemm(
+                    matrixProductsLevel: productLevel, m: rows, n: h, k: width,
+                    a: UnsafeBufferPointer(start: stepGradient, count: rows * width), lda: width,
+                    b: w, ldb: h, beta: 1, c: UnsafeMutableBufferPointer(start: dHiddenRows, count: rows * h), ldc: h)
             }
-            let stepGradient = dFromHidden + t * batch * width
-            Cell.backwardStep(
-                RecurrentBackwardStep(
-                    gates: gates.baseAddress! + t * batch * width, saved: saved.baseAddress! + t * stateRows,
-                    previousHidden: hidden.baseAddress! + (t + previousBlock) * stateRows,
-                    previousCell: cell.map { $0.baseAddress! + (t + previousBlock) * stateRows },
-                    dHidden: dHidden.baseAddress!, dCell: dCell?.baseAddress,
-                    dFromInput: dFromInput + t * batch * width, dFromHidden: stepGradient, level: level),
-                batch: batch, hiddenSize: h)
-            guard t != firstStep || needsInitialState else { continue }
-            // ∂L/∂h of the previous step += dFromHidden · W_hh, every gate at once.
-            BLAS.gemm(
-                m: batch, n: h, k: width,
-                a: UnsafeBufferPointer(start: stepGradient, count: batch * width), lda: width,
-                b: w, ldb: h, beta: 1, c: dHidden, ldc: h)
         }
+    }
+
+    /// The parts a step's rows split into: as ``PackedGEMM/parts(m:n:k:)`` would split the step's
+    /// product, but by rows, so that each part runs its rows' pointwise step too. Rows are
+    /// independent and each row's product sums in one order, so the split changes no bit.
+    static func rowParts(batch: Int, multiplyAdds: Int) -> Int {
+        max(1, min(BLAS.threadCount, BLAS.onlineCores, batch, multiplyAdds / PackedGEMM.multiplyAddsPerPart))
+    }
+
+    /// The first row and the row count of `part` of `parts`.
+    static func rowRange(_ part: Int, of parts: Int, batch: Int) -> (first: Int, count: Int) {
+        let first = batch * part / parts
+        return (first, batch * (part + 1) / parts - first)
     }
 }
 
