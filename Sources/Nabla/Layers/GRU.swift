@@ -64,6 +64,7 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     /// The cell: `r`, `z` from the sums of `fromInput` and `fromHidden`, then
     /// `n = tanh(x_n + r ⊙ (W_hn h + b_hn))`, `h' = (1 − z) ⊙ n + z ⊙ h`, as one op
     /// (``TensorOperations/gruCell(fromInput:fromHidden:hidden:file:line:)``).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     override func cellStep(
         fromInput: Variable<Scalar>, fromHidden: Variable<Scalar>, states: [Variable<Scalar>]
     ) -> [Variable<Scalar>] {
@@ -79,6 +80,7 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///   - input: the sequence, `[time, batch, inputSize]` (`[batch, time, inputSize]` batch-first).
     ///   - initialState: `h₀`, of the layer's state shape.
     /// - Returns: the output, and the final state `h_T`, of the layer's state shape.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func forward(
         _ input: Tensor<Scalar>, initialState: Tensor<Scalar>?
     ) -> (output: Tensor<Scalar>, finalState: Tensor<Scalar>) {
@@ -96,6 +98,7 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///     (say, as a decoder's initial state); `nil` means zeros. With `returnsSequence: false`
     ///     the output is `h_T` too, and the two gradients add up.
     @discardableResult
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func backward(
         _ outputGradient: Tensor<Scalar>, finalStateGradient: Tensor<Scalar>?
     ) -> (input: Tensor<Scalar>?, initialState: Tensor<Scalar>) {
@@ -109,6 +112,7 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///   - input: the sequence, as in ``forward(_:initialState:)``.
     ///   - initialState: `h₀`, of the layer's state shape; zeros if `nil`.
     /// - Returns: the output and the final state `h_T`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func callAsFunction(
         _ input: Variable<Scalar>, initialState: Variable<Scalar>?
     ) -> (output: Variable<Scalar>, finalState: Variable<Scalar>) {

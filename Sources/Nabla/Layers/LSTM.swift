@@ -89,6 +89,7 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
 
     /// The cell: `i, f, g, o` from `fromInput + fromHidden` (which hold both biases), then
     /// `c' = f ⊙ c + i ⊙ g`, `h' = o ⊙ tanh(c')`, as one op (``TensorOperations/lstmCell(fromInput:fromHidden:cell:file:line:)``).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     override func cellStep(
         fromInput: Variable<Scalar>, fromHidden: Variable<Scalar>, states: [Variable<Scalar>]
     ) -> [Variable<Scalar>] {
@@ -105,6 +106,7 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///   - input: the sequence, `[time, batch, inputSize]` (`[batch, time, inputSize]` batch-first).
     ///   - initialState: `(h₀, c₀)`, each of the layer's state shape.
     /// - Returns: the output, and the final state `(h_T, c_T)`, each of the layer's state shape.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func forward(
         _ input: Tensor<Scalar>, initialState: LSTMState<Tensor<Scalar>>?
     ) -> (output: Tensor<Scalar>, finalState: LSTMState<Tensor<Scalar>>) {
@@ -122,6 +124,7 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///     downstream (say, as a decoder's initial state); `nil` means zeros. With
     ///     `returnsSequence: false` the output is `h_T` too, and the two gradients add up.
     @discardableResult
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func backward(
         _ outputGradient: Tensor<Scalar>, finalStateGradient: LSTMState<Tensor<Scalar>>?
     ) -> (input: Tensor<Scalar>?, initialState: LSTMState<Tensor<Scalar>>) {
@@ -135,6 +138,7 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     ///   - input: the sequence, as in ``forward(_:initialState:)``.
     ///   - initialState: `(h₀, c₀)`, each of the layer's state shape; zeros if `nil`.
     /// - Returns: the output and the final state `(h_T, c_T)`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func callAsFunction(
         _ input: Variable<Scalar>, initialState: LSTMState<Variable<Scalar>>?
     ) -> (output: Variable<Scalar>, finalState: LSTMState<Variable<Scalar>>) {

@@ -161,6 +161,7 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
     /// The cell's graph-mode step: the next states from the previous `states` and the step's
     /// `fromInput = x·W_ihᵀ + b_ih` and `fromHidden = h·W_hhᵀ + b_hh` (`[batch, G·hiddenSize]`
     /// each; `b_hh` is in `fromInput` instead when the cell folds it). A subclass overrides it.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func cellStep(
         fromInput: Variable<Scalar>, fromHidden: Variable<Scalar>, states: [Variable<Scalar>]
     ) -> [Variable<Scalar>] {
@@ -171,6 +172,7 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// Runs the layer from `initialStates` (zeros if `nil`) on the path ``Layer/useAutodiff``
     /// picks, ready for ``backward(_:finalStateGradients:)``; returns the output and the final states.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func forward(
         _ input: Tensor<Scalar>, initialStates: [Tensor<Scalar>]?
     ) -> (output: Tensor<Scalar>, finalStates: [Tensor<Scalar>]) {
@@ -185,6 +187,7 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
     /// Backpropagates through the last forward, with ∂L/∂(final states) (zeros if `nil`):
     /// adds the parameter gradients, and returns the input gradient (`nil` when
     /// ``Layer/computesInputGradient`` is off) and ∂L/∂(initial states), on the path that forward took.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func backward(
         _ outputGradient: Tensor<Scalar>, finalStateGradients: [Tensor<Scalar>]?
     ) -> (input: Tensor<Scalar>?, initialStates: [Tensor<Scalar>]) {
@@ -231,6 +234,7 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// The graph-mode forward from `initialStates` (zeros if `nil`); returns the output and the
     /// final states.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func callAsFunction(
         _ input: Variable<Scalar>, initialStates: [Variable<Scalar>]?
     ) -> (output: Variable<Scalar>, finalStates: [Variable<Scalar>]) {
@@ -352,6 +356,7 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     /// Backpropagation through time over the cached traces, from the last layer down.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private func backwardThroughTime(
         _ outputGradient: Tensor<Scalar>, finalStateGradients: [Tensor<Scalar>]?, needsInitialState: Bool
     ) -> (input: Tensor<Scalar>?, initialStates: [Tensor<Scalar>]) {

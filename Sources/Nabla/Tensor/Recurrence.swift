@@ -41,6 +41,10 @@ struct RecurrentTrace<Scalar: TensorScalar> {
 ///   - weightHH: `[G·h, h]`.
 ///   - biasHH: `[G·h]`, added to each step's `h·W_hhᵀ` unless the cell folds it.
 ///   - reversed: whether the direction runs from the last step to the first.
+@_specialize(where Cell == LSTMCellKernels, Scalar == Float)
+@_specialize(where Cell == LSTMCellKernels, Scalar == Double)
+@_specialize(where Cell == GRUCellKernels, Scalar == Float)
+@_specialize(where Cell == GRUCellKernels, Scalar == Double)
 func recurrentForward<Cell: RecurrentCellKernels, Scalar>(
     _ cellKind: Cell.Type, projection: consuming Tensor<Scalar>, initialStates: [Tensor<Scalar>]?,
     weightHH: Tensor<Scalar>, biasHH: Tensor<Scalar>, steps: Int, batch: Int, reversed: Bool = false
@@ -76,6 +80,10 @@ func recurrentForward<Cell: RecurrentCellKernels, Scalar>(
 ///     as ∂L/∂ of the initial state (the hidden one only when `needsInitialState`).
 /// - Returns: the gradients of each step's `x·W_ihᵀ + b_ih` and `h·W_hhᵀ + b_hh`, each
 ///   `[T·B, G·h]` (one tensor twice when the cell's agree).
+@_specialize(where Cell == LSTMCellKernels, Scalar == Float)
+@_specialize(where Cell == LSTMCellKernels, Scalar == Double)
+@_specialize(where Cell == GRUCellKernels, Scalar == Float)
+@_specialize(where Cell == GRUCellKernels, Scalar == Double)
 func recurrentBackward<Cell: RecurrentCellKernels, Scalar>(
     _ cellKind: Cell.Type, trace: RecurrentTrace<Scalar>, weightHH: Tensor<Scalar>,
     sequenceGradient: Tensor<Scalar>?, stateGradients: inout [Tensor<Scalar>], needsInitialState: Bool

@@ -95,6 +95,7 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
 
     /// Creates a tensor of `shape` with every scalar set to `value`.
     @inlinable
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public init(repeating value: Scalar, shape: [Int]) {
         self.init(unsafeUninitializedShape: shape) { $0.initialize(repeating: value) }
     }

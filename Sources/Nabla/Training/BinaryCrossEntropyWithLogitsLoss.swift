@@ -15,6 +15,7 @@ public struct BinaryCrossEntropyWithLogitsLoss<Scalar: TensorScalar>: Loss {
     /// - Parameters:
     ///   - logits: Any non-empty shape.
     ///   - target: The shape of `logits`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func valueAndGradient(_ logits: Tensor<Scalar>, target: Tensor<Scalar>)
         -> (value: Scalar, gradient: Tensor<Scalar>)
     {
@@ -27,6 +28,7 @@ public struct BinaryCrossEntropyWithLogitsLoss<Scalar: TensorScalar>: Loss {
     }
 
     /// `mean(binaryCrossEntropy(logits:targets:))`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func callAsFunction(_ logits: Variable<Scalar>, target: Tensor<Scalar>) -> Variable<Scalar> {
         Misuse.checkLossShapes("BinaryCrossEntropyWithLogitsLoss", prediction: logits.shape, target: target.shape)
         return TensorOperations.mean(TensorOperations.binaryCrossEntropy(logits: logits, targets: target))

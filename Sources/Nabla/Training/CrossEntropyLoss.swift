@@ -31,6 +31,7 @@ public struct CrossEntropyLoss<Scalar: TensorScalar>: Loss {
     /// - Parameters:
     ///   - logits: `[N, C]` unnormalized scores, `N ≥ 1`.
     ///   - target: `N` class indices, each in `0..<C`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func valueAndGradient(_ logits: Tensor<Scalar>, target: [Int])
         -> (value: Scalar, gradient: Tensor<Scalar>)
     {
@@ -52,6 +53,7 @@ public struct CrossEntropyLoss<Scalar: TensorScalar>: Loss {
 
     /// The mean cross-entropy as `TensorOperations.crossEntropy(logits:labels:)` against the
     /// smoothed target distribution; differentiable to any order with respect to `logits`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func callAsFunction(_ logits: Variable<Scalar>, target: [Int]) -> Variable<Scalar> {
         check(logits.shape, target)
         let classes = logits.shape[1]

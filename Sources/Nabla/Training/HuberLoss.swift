@@ -18,6 +18,7 @@ public struct HuberLoss<Scalar: TensorScalar>: Loss {
     /// - Parameters:
     ///   - prediction: Any non-empty shape.
     ///   - target: The shape of `prediction`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func valueAndGradient(_ prediction: Tensor<Scalar>, target: Tensor<Scalar>)
         -> (value: Scalar, gradient: Tensor<Scalar>)
     {
@@ -37,6 +38,7 @@ public struct HuberLoss<Scalar: TensorScalar>: Loss {
 
     /// `mean(select(|d| < δ, ½ d², δ · (|d| − ½ δ)))`, whose `select` gives each branch exactly
     /// zero gradient where the other is taken; differentiable to any order.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func callAsFunction(_ prediction: Variable<Scalar>, target: Tensor<Scalar>) -> Variable<Scalar> {
         Misuse.checkLossShapes("HuberLoss", prediction: prediction.shape, target: target.shape)
         typealias Ops = TensorOperations<Scalar>

@@ -20,6 +20,7 @@ public struct KLDivLoss<Scalar: TensorScalar>: Loss {
     /// - Parameters:
     ///   - logProbabilities: `[N, …]`, `N ≥ 1`.
     ///   - target: probabilities (or, with `logTarget`, log-probabilities) of the same shape.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func valueAndGradient(_ logProbabilities: Tensor<Scalar>, target: Tensor<Scalar>)
         -> (value: Scalar, gradient: Tensor<Scalar>)
     {
@@ -31,6 +32,7 @@ public struct KLDivLoss<Scalar: TensorScalar>: Loss {
 
     /// The loss on the tape: `(Σ t log t − Σ t ⊙ x) / divisor`, with `t ⊙ x` 0 where `t` is 0;
     /// differentiable to any order with respect to `x`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func callAsFunction(_ logProbabilities: Variable<Scalar>, target: Tensor<Scalar>) -> Variable<Scalar> {
         typealias Ops = TensorOperations<Scalar>
         let (probabilities, entropyTerms, divisor) = prepare(logProbabilities.shape, target)

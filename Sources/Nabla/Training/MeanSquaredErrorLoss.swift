@@ -15,6 +15,7 @@ public struct MeanSquaredErrorLoss<Scalar: TensorScalar>: Loss {
     /// - Parameters:
     ///   - prediction: Any non-empty shape.
     ///   - target: The shape of `prediction`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func valueAndGradient(_ prediction: Tensor<Scalar>, target: Tensor<Scalar>)
         -> (value: Scalar, gradient: Tensor<Scalar>)
     {
@@ -28,6 +29,7 @@ public struct MeanSquaredErrorLoss<Scalar: TensorScalar>: Loss {
     }
 
     /// `mean(square(prediction − target))`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func callAsFunction(_ prediction: Variable<Scalar>, target: Tensor<Scalar>) -> Variable<Scalar> {
         Misuse.checkLossShapes("MeanSquaredErrorLoss", prediction: prediction.shape, target: target.shape)
         typealias Ops = TensorOperations<Scalar>

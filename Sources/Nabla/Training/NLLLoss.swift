@@ -39,6 +39,7 @@ public struct NLLLoss<Scalar: TensorScalar>: Loss {
     /// - Parameters:
     ///   - logProbabilities: `[N, C]`, `N ≥ 1`.
     ///   - target: `N` class indices, each in `0..<C` or ``ignoreIndex``.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func valueAndGradient(_ logProbabilities: Tensor<Scalar>, target: [Int])
         -> (value: Scalar, gradient: Tensor<Scalar>)
     {
@@ -49,6 +50,7 @@ public struct NLLLoss<Scalar: TensorScalar>: Loss {
 
     /// The loss on the tape: `Σ c ⊙ x` with the constant coefficients `c` (`−w[yₙ]` over the
     /// divisor at each target entry, 0 elsewhere), differentiable to any order.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func callAsFunction(_ logProbabilities: Variable<Scalar>, target: [Int]) -> Variable<Scalar> {
         let coefficients = self.coefficients(logProbabilities.shape, target)
         return TensorOperations.sum(
