@@ -19,6 +19,7 @@ public struct BitsPerCharacter: Sendable, Equatable {
     ///   - logits: `[N, V]`, or `[…, V]` with `N` rows before the last axis: one row of
     ///     unnormalized scores per predicted character.
     ///   - targets: `N` indices in `0..<V`, the characters that came.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public mutating func add<Scalar: TensorScalar>(logits: Tensor<Scalar>, targets: [Int]) {
         let classes = logits.shape.last ?? 0
         Misuse.check(
