@@ -267,10 +267,12 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
                 var states = initial?[layer * directions + direction]
                     ?? Array(repeating: zeros, count: cell.kernels.stateCount)
                 var outputs = [Variable<Scalar>?](repeating: nil, count: steps)
+                let weightHHT = w.weightHH.value.transposed()  // once, not packed again at every step
                 for t in w.reversed ? Array((0..<steps).reversed()) : Array(0..<steps) {
                     let fromHidden = cell.kernels.foldsHiddenBias
-                        ? Ops.matmul(states[0], w.weightHH.variable, transposeRHS: true)
-                        : Ops.linear(states[0], weight: w.weightHH.variable, bias: w.biasHH.variable)
+                        ? Ops.matmul(states[0], w.weightHH.variable, transposeRHS: true, rhsTransposed: weightHHT)
+                        : Ops.linear(
+                            states[0], weight: w.weightHH.variable, bias: w.biasHH.variable, weightTransposed: weightHHT)
                     states = cellStep(fromInput: projection[t], fromHidden: fromHidden, states: states)
                     outputs[t] = states[0]
                 }
