@@ -103,6 +103,19 @@ public func conv2dBackwardInput<S: TensorScalar>(
     _ outputGradient: Tensor<S>, filter: Tensor<S>, inputShape: [Int],
     configuration: Convolution2DConfiguration = .init(), groups: Int = 1
 ) -> Tensor<S> {
+    conv2dBackwardInputAddingBias(
+        outputGradient, filter: filter, bias: nil, inputShape: inputShape, configuration: configuration,
+        groups: groups)
+}
+
+/// ``conv2dBackwardInput(_:filter:inputShape:configuration:groups:)`` plus `bias` (`[C]`) per
+/// input channel: a transposed convolution's forward. The im2col path adds the bias as it
+/// writes each element; the others add it afterwards.
+@inlinable
+func conv2dBackwardInputAddingBias<S: TensorScalar>(
+    _ outputGradient: Tensor<S>, filter: Tensor<S>, bias: Tensor<S>?, inputShape: [Int],
+    configuration: Convolution2DConfiguration, groups: Int = 1
+) -> Tensor<S> {
     let op = "conv2dBackwardInput"
     func shapes() -> String {
         "output gradient \(outputGradient.shape), filter \(filter.shape) and input shape "
@@ -113,32 +126,37 @@ public func conv2dBackwardInput<S: TensorScalar>(
     let outputChannels = filter.shape[0]
     Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
+    if let bias {
+        Misuse.check(
+            bias.shape == [geometry.channels], op,
+            "\(shapes()) and bias \(bias.shape): bias must be [\(geometry.channels)]")
+    }
     guard geometry.batch > 0 else { return Tensor(shape: inputShape, scalars: []) }
+    var input: Tensor<S>
     switch ConvolutionAlgorithm.select(.inputGradient, geometry: geometry, outputChannels: outputChannels, groups: groups) {
     case .depthwise, .perGroup:
-        return groupedConv2dBackwardInput(outputGradient, filter: filter, geometry: geometry, groups: groups)
+        input = groupedConv2dBackwardInput(outputGradient, filter: filter, geometry: geometry, groups: groups)
     case .fewChannels:
-        return FewChannelConvolutionKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
+        input = FewChannelConvolutionKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
     case .winograd:
-        return WinogradKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
+        input = WinogradKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
     case .im2col:
-        break
-    }
-
-    let (rows, count) = (geometry.columnRows, geometry.columnCount)
-    return withWorkspace(S.self, count: rows * count) { columns in
-        ConvolutionShapes.withChannelMajor(outputGradient, geometry) { gradient in
-            filter.withUnsafeBufferPointer { filter in
-                // filterᵀ [C·kh·kw, O] · gradient [O, N·oh·ow]; the filter is read transposed.
-                BLAS.gemm(
-                    transposeA: true, m: rows, n: count, k: outputChannels,
-                    a: filter, lda: rows, b: gradient, ldb: count, c: columns, ldc: count)
+        return Tensor(unsafeUninitializedShape: inputShape) { input in
+            outputGradient.withUnsafeBufferPointer { outputGradient in
+                filter.withUnsafeBufferPointer { filter in
+                    func run(_ bias: UnsafeBufferPointer<S>?) {
+                        ConvolutionShapes.im2colInputGradient(
+                            geometry, outputChannels: outputChannels, outputGradient: outputGradient,
+                            filter: filter, bias: bias, input: input)
+                    }
+                    guard let bias else { return run(nil) }
+                    bias.withUnsafeBufferPointer { run($0) }
+                }
             }
         }
-        return Tensor(unsafeUninitializedShape: inputShape) { input in
-            ConvolutionKernels.col2im(geometry, columns: UnsafeBufferPointer(columns), input: input)
-        }
     }
+    if let bias { input += bias.reshaped(to: [1, geometry.channels, 1, 1]) }
+    return input
 }
 
 /// The gradient of ``conv2d(_:filter:configuration:groups:)`` with respect to its filter.
@@ -320,6 +338,108 @@ public func col2im<S: TensorScalar>(
 /// Buffer plumbing shared by the tensor-level convolutions.
 @usableFromInline
 enum ConvolutionShapes {
+    /// The input gradient by im2col: per chunk of images, the transposed columns
+    /// `gradientᵀ [n·oh·ow, O] · filter [O, C·kh·kw]`, then their col2im into the chunk's input
+    /// gradient, so that the columns are still in cache when col2im reads them. The images are
+    /// split among threads, each with its own scratch.
+    ///
+    /// Shapes: `outputGradient` is `[N, O, oh, ow]`, `filter` `[O, C, kh, kw]`, `bias` (added
+    /// per input channel, for a transposed convolution) `[C]` and `input` `[N, C, H, W]`, as in
+    /// `geometry`. Each element of the product is one sum over `O` in order, whatever the chunk,
+    /// so the result has the same bits for every chunking and thread count.
+    @inlinable
+    static func im2colInputGradient<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, outputChannels: Int,
+        outputGradient: UnsafeBufferPointer<S>, filter: UnsafeBufferPointer<S>,
+        bias: UnsafeBufferPointer<S>? = nil, input: UnsafeMutableBufferPointer<S>
+    ) {
+        let g = geometry
+        let (positions, rows) = (g.outputHeight * g.outputWidth, g.columnRows)
+        let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
+        func parts(_ images: Int) -> Int {
+            chunkParts(
+                chunks: (g.batch + images - 1) / images, level: level, m: images * positions, n: rows,
+                k: outputChannels, scalar: S.self)
+        }
+        // Fewer images per product if that lets the images be split among threads.
+        var imagesPerChunk = min(g.batch, imagesPerProduct(positions: positions, rows: rows, scalar: S.self))
+        while imagesPerChunk > 1 && parts(imagesPerChunk) == 1 && parts(1) > 1 { imagesPerChunk -= 1 }
+        let parts = parts(imagesPerChunk)
+        let columnCount = imagesPerChunk * positions * rows
+        let paddedCount = ConvolutionKernels.paddedImageCount(g)
+        let partCount = columnCount + paddedCount + imagesPerChunk * outputChannels * positions
+        let (inputImage, gradientImage) = (g.channels * g.height * g.width, outputChannels * positions)
+        withWorkspace(S.self, count: parts * partCount) { workspace in
+            WorkerPool.run(parts: parts) { part in
+                let scratch = workspace.baseAddress! + part * partCount
+                let padded = UnsafeMutableBufferPointer(start: scratch + columnCount, count: paddedCount)
+                let end = g.batch * (part + 1) / parts
+                for first in stride(from: g.batch * part / parts, to: end, by: imagesPerChunk) {
+                    let count = min(imagesPerChunk, end - first)
+                    // The chunk's gradient [n, O, oh·ow] as [n·oh·ow, O], each image transposed:
+                    // the GEMM packs rows of an untransposed A faster than a transposed one.
+                    let gradient = UnsafeMutableBufferPointer(
+                        start: scratch + columnCount + paddedCount, count: count * gradientImage)
+                    for image in 0..<count {
+                        let offset = (first + image) * gradientImage
+                        BLAS.transpose(
+                            rows: outputChannels, columns: positions,
+                            source: UnsafeBufferPointer(rebasing: outputGradient[offset..<(offset + gradientImage)]),
+                            destination: UnsafeMutableBufferPointer(
+                                rebasing: gradient[(image * gradientImage)..<((image + 1) * gradientImage)]))
+                    }
+                    let columns = UnsafeMutableBufferPointer(start: scratch, count: count * positions * rows)
+                    // gradientᵀ [n·oh·ow, O] · filter [O, C·kh·kw]
+                    BLAS.gemm(
+                        matrixProductsLevel: level, m: count * positions, n: rows, k: outputChannels,
+                        a: UnsafeBufferPointer(gradient), lda: outputChannels, b: filter, ldb: rows,
+                        c: columns, ldc: rows)
+                    ConvolutionKernels.col2im(
+                        images(count, of: g), transposedColumns: UnsafeBufferPointer(columns),
+                        input: UnsafeMutableBufferPointer(
+                            rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
+                        padded: padded, bias: bias)
+                }
+            }
+        }
+    }
+
+    /// The images whose windows one GEMM of the transposed columns takes: the fewest that fill
+    /// whole blocks of 6 rows (the GEMM's tile), 48 rows at least, while the columns stay
+    /// within 2 MB (in L2 with the filter, mostly).
+    @inlinable
+    static func imagesPerProduct<S: TensorScalar>(positions: Int, rows: Int, scalar: S.Type) -> Int {
+        var images = (48 + positions - 1) / positions
+        while images * positions % 6 != 0 { images += 1 }
+        return max(1, min(images, (1 << 21) / MemoryLayout<S>.stride / (positions * rows)))
+    }
+
+    /// `geometry` with a batch of `count` images.
+    @inlinable
+    static func images(_ count: Int, of geometry: Convolution2DGeometry) -> Convolution2DGeometry {
+        let g = geometry
+        return Convolution2DGeometry(
+            batch: count, channels: g.channels, height: g.height, width: g.width,
+            kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth, configuration: g.configuration)
+    }
+
+    /// The threads a loop over `chunks`, each running an `[m, k] · [k, n]` GEMM, takes: up to
+    /// `BLAS.threadCount`, when there is enough work and each GEMM runs on its worker alone
+    /// (Nabla's packed GEMM in one part, or OpenBLAS below its threading size). Otherwise 1, and
+    /// the GEMMs thread themselves.
+    @usableFromInline
+    static func chunkParts<S: TensorScalar>(
+        chunks: Int, level: SIMDLevel, m: Int, n: Int, k: Int, scalar: S.Type
+    ) -> Int {
+        let multiplyAdds = m * n * k
+        let alone = PackedGEMM.runs(level: level, m: m, n: n, k: k, alpha: S(1))
+            ? PackedGEMM.parts(m: m, n: n, k: k) == 1
+            : multiplyAdds <= BLAS.singleThreadedGemmLimit
+        // Below about a million multiply-adds in all, waking a thread costs more than it saves.
+        guard alone, chunks * multiplyAdds >= 1 << 20 else { return 1 }
+        return max(1, min(BLAS.threadCount, BLAS.onlineCores, chunks))
+    }
+
     /// Calls `body` with an `[N, O, oh, ow]` gradient permuted to `[O, N·oh·ow]`; no copy when
     /// `N == 1`.
     @inlinable

@@ -1,0 +1,308 @@
+// im2col and col2im with the column matrix transposed, `[N·oh·ow, C·kh·kw]`: one row per window.
+// A window's kw taps in one kernel row are adjacent on both sides (in the row and, at dilation 1,
+// in the image), so they move as one short vector instead of one strided scalar at a time. The
+// image goes through zero-padded planes that hold every window, so the loops test no bounds.
+
+extension ConvolutionKernels {
+    /// The planes that hold every window of `geometry`, padding included: `(oh − 1)·sh +
+    /// dh·(kh − 1) + 1` rows and likewise columns, starting at row and column `−padding` of the
+    /// image. Rows and columns of the image past them are read by no window.
+    @inlinable
+    static func paddedPlaneSize(_ geometry: Convolution2DGeometry) -> (height: Int, width: Int) {
+        let g = geometry
+        let c = g.configuration
+        return (
+            (g.outputHeight - 1) * c.strideHeight + c.dilationHeight * (g.kernelHeight - 1) + 1,
+            (g.outputWidth - 1) * c.strideWidth + c.dilationWidth * (g.kernelWidth - 1) + 1
+        )
+    }
+
+    /// The scalars of one image's padded planes, the scratch of the transposed-column kernels.
+    @inlinable
+    static func paddedImageCount(_ geometry: Convolution2DGeometry) -> Int {
+        let size = paddedPlaneSize(geometry)
+        return geometry.channels * size.height * size.width
+    }
+
+    /// Writes the transpose of the im2col matrix of `input` into `transposedColumns`.
+    ///
+    /// `input` is `[N, C, H, W]`; `transposedColumns` is `[N·oh·ow, C·kh·kw]`, row-major: row
+    /// `(n·oh + oy)·ow + ox` is the window of image `n` at `(oy, ox)` and entry `(c·kh + i)·kw + j`
+    /// its tap `(i, j)` of channel `c` (0 in the padding). `padded` is scratch of at least
+    /// ``paddedImageCount(_:)`` scalars.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    static func im2col<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, input: UnsafeBufferPointer<S>,
+        transposedColumns: UnsafeMutableBufferPointer<S>, padded: UnsafeMutableBufferPointer<S>
+    ) {
+        checkBuffers("im2col", geometry, input: input.count, columns: transposedColumns.count)
+        checkPadded("im2col", geometry, padded.count)
+        guard transposedColumns.count > 0 else { return }
+        let g = geometry
+        let c = g.configuration
+        let size = paddedPlaneSize(g)
+        let (plane, rowStep) = (size.height * size.width, c.dilationHeight * size.width)
+        let (window, positions) = (g.kernelHeight * g.kernelWidth, g.outputHeight * g.outputWidth)
+        let block = channelsPerBlock(g, scalar: S.self)
+        let imageCount = g.channels * g.height * g.width
+        for image in 0..<g.batch {
+            let padded = padded.baseAddress!
+            pad(g, image: input.baseAddress! + image * imageCount, into: padded)
+            let rows = transposedColumns.baseAddress! + image * positions * g.columnRows
+            for first in stride(from: 0, to: g.channels, by: block) {
+                let channels = min(block, g.channels - first)
+                for oy in 0..<g.outputHeight {
+                    for ox in 0..<g.outputWidth {
+                        copyWindows(
+                            g, channels: channels, plane: plane, rowStep: rowStep,
+                            from: padded + first * plane + oy * c.strideHeight * size.width
+                                + ox * c.strideWidth,
+                            to: rows + (oy * g.outputWidth + ox) * g.columnRows + first * window)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Overwrites `input` with col2im of `transposedColumns`, laid out as in
+    /// ``im2col(_:input:transposedColumns:padded:)``: every entry is added to the input element
+    /// it was copied from; entries in the padding are dropped. `padded` is scratch of at least
+    /// ``paddedImageCount(_:)`` scalars. With `bias` (`[C]`), `bias[c]` is added to every element
+    /// of channel `c`.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    static func col2im<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, transposedColumns: UnsafeBufferPointer<S>,
+        input: UnsafeMutableBufferPointer<S>, padded: UnsafeMutableBufferPointer<S>,
+        bias: UnsafeBufferPointer<S>? = nil
+    ) {
+        Misuse.check(
+            bias.map { $0.count == geometry.channels } ?? true, "col2im",
+            "bias has \(bias?.count ?? 0) scalars, but the input \(geometry.inputShape) has "
+                + "\(geometry.channels) channels")
+        checkBuffers("col2im", geometry, input: input.count, columns: transposedColumns.count)
+        checkPadded("col2im", geometry, padded.count)
+        guard input.count > 0 else { return }
+        let g = geometry
+        let c = g.configuration
+        let size = paddedPlaneSize(g)
+        let (plane, rowStep) = (size.height * size.width, c.dilationHeight * size.width)
+        let (window, positions) = (g.kernelHeight * g.kernelWidth, g.outputHeight * g.outputWidth)
+        let block = channelsPerBlock(g, scalar: S.self)
+        let imageCount = g.channels * g.height * g.width
+        for image in 0..<g.batch {
+            let padded = padded.baseAddress!
+            padded.update(repeating: 0, count: g.channels * plane)
+            let rows = transposedColumns.baseAddress! + image * positions * g.columnRows
+            for first in stride(from: 0, to: g.channels, by: block) {
+                let channels = min(block, g.channels - first)
+                for oy in 0..<g.outputHeight {
+                    for ox in 0..<g.outputWidth {
+                        addWindows(
+                            g, channels: channels, plane: plane, rowStep: rowStep,
+                            from: rows + (oy * g.outputWidth + ox) * g.columnRows + first * window,
+                            to: padded + first * plane + oy * c.strideHeight * size.width
+                                + ox * c.strideWidth)
+                    }
+                }
+            }
+            crop(g, padded: padded, into: input.baseAddress! + image * imageCount, bias: bias)
+        }
+    }
+
+    /// The channels whose padded planes fill about 16 KB, so that a pass over all windows of
+    /// a block of them runs in L1.
+    @inlinable
+    static func channelsPerBlock<S: TensorScalar>(_ geometry: Convolution2DGeometry, scalar: S.Type) -> Int {
+        let size = paddedPlaneSize(geometry)
+        return max(1, (1 << 14) / (size.height * size.width * MemoryLayout<S>.stride))
+    }
+
+    /// Copies the windows of `channels` planes at `from` (`plane` scalars apart, kernel rows
+    /// `rowStep` apart) into one row of transposed columns, `channels·kh·kw` scalars at `to`.
+    @inlinable @inline(__always)
+    static func copyWindows<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, channels: Int, plane: Int, rowStep: Int,
+        from: UnsafePointer<S>, to: UnsafeMutablePointer<S>
+    ) {
+        let (kh, kw, dw) = (geometry.kernelHeight, geometry.kernelWidth, geometry.configuration.dilationWidth)
+        var to = to
+        // The common 4-wide kernel row as one vector; any other through copyTaps.
+        if kw == 4 && dw == 1 {
+            for channel in 0..<channels {
+                var from = from + channel * plane
+                for _ in 0..<kh {
+                    copy4(from: from, to: to)
+                    from += rowStep
+                    to += 4
+                }
+            }
+            return
+        }
+        for channel in 0..<channels {
+            var from = from + channel * plane
+            for _ in 0..<kh {
+                copyTaps(kw, dilation: dw, from: from, to: to)
+                from += rowStep
+                to += kw
+            }
+        }
+    }
+
+    /// Adds one row of transposed columns, `channels·kh·kw` scalars at `from`, into the windows
+    /// of `channels` planes at `to` (`plane` scalars apart, kernel rows `rowStep` apart).
+    @inlinable @inline(__always)
+    static func addWindows<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, channels: Int, plane: Int, rowStep: Int,
+        from: UnsafePointer<S>, to: UnsafeMutablePointer<S>
+    ) {
+        let (kh, kw, dw) = (geometry.kernelHeight, geometry.kernelWidth, geometry.configuration.dilationWidth)
+        var from = from
+        if kw == 4 && dw == 1 {
+            for channel in 0..<channels {
+                var to = to + channel * plane
+                for _ in 0..<kh {
+                    add4(from: from, to: to)
+                    to += rowStep
+                    from += 4
+                }
+            }
+            return
+        }
+        for channel in 0..<channels {
+            var to = to + channel * plane
+            for _ in 0..<kh {
+                addTaps(kw, dilation: dw, from: from, to: to)
+                to += rowStep
+                from += kw
+            }
+        }
+    }
+
+    /// Copies one image's `[C, H, W]` planes into the padded planes, zeros around them.
+    @inlinable
+    static func pad<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, image: UnsafePointer<S>, into padded: UnsafeMutablePointer<S>
+    ) {
+        let g = geometry
+        let c = g.configuration
+        let size = paddedPlaneSize(g)
+        // Padded column px holds image column px − paddingWidth: these columns are in the image.
+        let left = min(c.paddingWidth, size.width)
+        let copied = max(0, min(g.width, size.width - c.paddingWidth))
+        var to = padded
+        for channel in 0..<g.channels {
+            let plane = image + channel * g.height * g.width
+            for py in 0..<size.height {
+                let y = py - c.paddingHeight
+                if y < 0 || y >= g.height {
+                    to.update(repeating: 0, count: size.width)
+                } else {
+                    to.update(repeating: 0, count: left)
+                    (to + left).update(from: plane + y * g.width, count: copied)
+                    (to + left + copied).update(repeating: 0, count: size.width - left - copied)
+                }
+                to += size.width
+            }
+        }
+    }
+
+    /// Copies the image's `[C, H, W]` planes out of the padded planes, adding `bias[c]` to
+    /// channel `c` if given; image elements past them (read by no window) are 0 (or the bias).
+    @inlinable
+    static func crop<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, padded: UnsafePointer<S>, into image: UnsafeMutablePointer<S>,
+        bias: UnsafeBufferPointer<S>?
+    ) {
+        let g = geometry
+        let c = g.configuration
+        let size = paddedPlaneSize(g)
+        let copied = max(0, min(g.width, size.width - c.paddingWidth))
+        var to = image
+        for channel in 0..<g.channels {
+            let plane = padded + channel * size.height * size.width
+            let offset = bias?[channel] ?? 0
+            for y in 0..<g.height {
+                let py = y + c.paddingHeight
+                let count = py < size.height ? copied : 0
+                let from = plane + py * size.width + c.paddingWidth
+                if bias == nil {
+                    to.update(from: from, count: count)
+                } else {
+                    for x in 0..<count { to[x] = from[x] + offset }
+                }
+                (to + count).update(repeating: offset, count: g.width - count)
+                to += g.width
+            }
+        }
+    }
+
+    /// `to[0..<4] = from[0..<4]`.
+    @inlinable @inline(__always)
+    static func copy4<S: TensorScalar>(from: UnsafePointer<S>, to: UnsafeMutablePointer<S>) {
+        UnsafeMutableRawPointer(to).storeBytes(
+            of: UnsafeRawPointer(from).loadUnaligned(as: SIMD4<S>.self), as: SIMD4<S>.self)
+    }
+
+    /// `to[0..<4] += from[0..<4]`.
+    @inlinable @inline(__always)
+    static func add4<S: TensorScalar>(from: UnsafePointer<S>, to: UnsafeMutablePointer<S>) {
+        let sum = UnsafeRawPointer(to).loadUnaligned(as: SIMD4<S>.self)
+            + UnsafeRawPointer(from).loadUnaligned(as: SIMD4<S>.self)
+        UnsafeMutableRawPointer(to).storeBytes(of: sum, as: SIMD4<S>.self)
+    }
+
+    /// `to[j] = from[j·dilation]` for `j` in `0..<count`, four at a time when adjacent.
+    @inlinable @inline(__always)
+    static func copyTaps<S: TensorScalar>(
+        _ count: Int, dilation: Int, from: UnsafePointer<S>, to: UnsafeMutablePointer<S>
+    ) {
+        guard dilation == 1 else {
+            for j in 0..<count { to[j] = from[j * dilation] }
+            return
+        }
+        var j = 0
+        while j + 4 <= count {
+            copy4(from: from + j, to: to + j)
+            j += 4
+        }
+        while j < count {
+            to[j] = from[j]
+            j += 1
+        }
+    }
+
+    /// `to[j·dilation] += from[j]` for `j` in `0..<count`, four at a time when adjacent.
+    @inlinable @inline(__always)
+    static func addTaps<S: TensorScalar>(
+        _ count: Int, dilation: Int, from: UnsafePointer<S>, to: UnsafeMutablePointer<S>
+    ) {
+        guard dilation == 1 else {
+            for j in 0..<count { to[j * dilation] += from[j] }
+            return
+        }
+        var j = 0
+        while j + 4 <= count {
+            add4(from: from + j, to: to + j)
+            j += 4
+        }
+        while j < count {
+            to[j] += from[j]
+            j += 1
+        }
+    }
+
+    /// Checks the padded scratch of the transposed-column kernels against `geometry`.
+    @usableFromInline
+    static func checkPadded(_ op: String, _ geometry: Convolution2DGeometry, _ count: Int) {
+        let needed = paddedImageCount(geometry)
+        Misuse.check(
+            count >= needed, op,
+            "input \(geometry.inputShape) with kernel [\(geometry.kernelHeight), "
+                + "\(geometry.kernelWidth)] and \(geometry.configuration) needs \(needed) scalars "
+                + "of padded scratch, but it has \(count)")
+    }
+}
