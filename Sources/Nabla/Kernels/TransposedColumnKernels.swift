@@ -24,42 +24,58 @@ extension ConvolutionKernels {
         return geometry.channels * size.height * size.width
     }
 
-    /// Writes the transpose of the im2col matrix of `input` into `transposedColumns`.
+    /// Writes the transpose of the im2col matrix of `input` (of its `channels`, all by default)
+    /// into `transposedColumns`.
     ///
-    /// `input` is `[N, C, H, W]`; `transposedColumns` is `[N·oh·ow, C·kh·kw]`, row-major: row
-    /// `(n·oh + oy)·ow + ox` is the window of image `n` at `(oy, ox)` and entry `(c·kh + i)·kw + j`
-    /// its tap `(i, j)` of channel `c` (0 in the padding). `padded` is scratch of at least
-    /// ``paddedImageCount(_:)`` scalars.
+    /// `input` is `[N, C, H, W]`; `transposedColumns` is `[N·oh·ow, c·kh·kw]` for the `c` channels,
+    /// row-major: row `(n·oh + oy)·ow + ox` is the window of image `n` at `(oy, ox)` and entry
+    /// `(c·kh + i)·kw + j` its tap `(i, j)` of the `c`-th channel (0 in the padding). `padded` is
+    /// scratch of at least ``paddedImageCount(_:)`` scalars.
     @inlinable
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     static func im2col<S: TensorScalar>(
         _ geometry: Convolution2DGeometry, input: UnsafeBufferPointer<S>,
-        transposedColumns: UnsafeMutableBufferPointer<S>, padded: UnsafeMutableBufferPointer<S>
+        transposedColumns: UnsafeMutableBufferPointer<S>, padded: UnsafeMutableBufferPointer<S>,
+        channels: Range<Int>? = nil
     ) {
-        checkBuffers("im2col", geometry, input: input.count, columns: transposedColumns.count)
-        checkPadded("im2col", geometry, padded.count)
-        guard transposedColumns.count > 0 else { return }
         let g = geometry
+        let channels = channels ?? 0..<g.channels
+        let (window, positions) = (g.kernelHeight * g.kernelWidth, g.outputHeight * g.outputWidth)
+        let width = channels.count * window
+        Misuse.check(
+            channels.lowerBound >= 0 && channels.upperBound <= g.channels, "im2col",
+            "channels \(channels) are not among the \(g.channels) of input \(g.inputShape)")
+        Misuse.check(
+            input.count == g.inputCount && transposedColumns.count == g.batch * positions * width,
+            "im2col",
+            "input \(g.inputShape) with kernel [\(g.kernelHeight), \(g.kernelWidth)] and "
+                + "\(g.configuration) needs \(g.inputCount) scalars and [\(g.batch * positions), "
+                + "\(width)] transposed columns for channels \(channels), but has \(input.count) "
+                + "and \(transposedColumns.count)")
+        checkPadded("im2col", g, padded.count)
+        guard transposedColumns.count > 0 else { return }
         let c = g.configuration
         let size = paddedPlaneSize(g)
         let (plane, rowStep) = (size.height * size.width, c.dilationHeight * size.width)
-        let (window, positions) = (g.kernelHeight * g.kernelWidth, g.outputHeight * g.outputWidth)
         let block = channelsPerBlock(g, scalar: S.self)
-        let imageCount = g.channels * g.height * g.width
+        let imagePlanes = g.height * g.width
         for image in 0..<g.batch {
             let padded = padded.baseAddress!
-            pad(g, image: input.baseAddress! + image * imageCount, into: padded)
-            let rows = transposedColumns.baseAddress! + image * positions * g.columnRows
-            for first in stride(from: 0, to: g.channels, by: block) {
-                let channels = min(block, g.channels - first)
+            pad(
+                g, channels: channels.count,
+                image: input.baseAddress! + (image * g.channels + channels.lowerBound) * imagePlanes,
+                into: padded)
+            let rows = transposedColumns.baseAddress! + image * positions * width
+            for first in stride(from: 0, to: channels.count, by: block) {
+                let count = min(block, channels.count - first)
                 for oy in 0..<g.outputHeight {
                     for ox in 0..<g.outputWidth {
                         copyWindows(
-                            g, channels: channels, plane: plane, rowStep: rowStep,
+                            g, channels: count, plane: plane, rowStep: rowStep,
                             from: padded + first * plane + oy * c.strideHeight * size.width
                                 + ox * c.strideWidth,
-                            to: rows + (oy * g.outputWidth + ox) * g.columnRows + first * window)
+                            to: rows + (oy * g.outputWidth + ox) * width + first * window)
                     }
                 }
             }
@@ -182,30 +198,29 @@ extension ConvolutionKernels {
         }
     }
 
-    /// Copies one image's `[C, H, W]` planes into the padded planes, zeros around them.
+    /// Copies `channels` planes of an image (`[channels, H, W]` at `image`) into the padded
+    /// planes, zeros around them.
     @inlinable
     static func pad<S: TensorScalar>(
-        _ geometry: Convolution2DGeometry, image: UnsafePointer<S>, into padded: UnsafeMutablePointer<S>
+        _ geometry: Convolution2DGeometry, channels: Int, image: UnsafePointer<S>,
+        into padded: UnsafeMutablePointer<S>
     ) {
         let g = geometry
         let c = g.configuration
         let size = paddedPlaneSize(g)
-        // Padded column px holds image column px − paddingWidth: these columns are in the image.
-        let left = min(c.paddingWidth, size.width)
-        let copied = max(0, min(g.width, size.width - c.paddingWidth))
-        var to = padded
-        for channel in 0..<g.channels {
-            let plane = image + channel * g.height * g.width
-            for py in 0..<size.height {
-                let y = py - c.paddingHeight
-                if y < 0 || y >= g.height {
-                    to.update(repeating: 0, count: size.width)
-                } else {
-                    to.update(repeating: 0, count: left)
-                    (to + left).update(from: plane + y * g.width, count: copied)
-                    (to + left + copied).update(repeating: 0, count: size.width - left - copied)
-                }
-                to += size.width
+        // Padded (py, px) holds image (py − paddingHeight, px − paddingWidth): these rows and
+        // columns are in the image.
+        let rows = max(0, min(g.height, size.height - c.paddingHeight))
+        let columns = max(0, min(g.width, size.width - c.paddingWidth))
+        if rows < size.height || columns < size.width {
+            padded.update(repeating: 0, count: channels * size.height * size.width)
+        }
+        // Row by row in vectors: a call to memmove per row of a small image costs more.
+        for channel in 0..<channels {
+            let from = image + channel * g.height * g.width
+            let to = padded + (channel * size.height + c.paddingHeight) * size.width + c.paddingWidth
+            for y in 0..<rows {
+                copyTaps(columns, dilation: 1, from: from + y * g.width, to: to + y * size.width)
             }
         }
     }
@@ -220,22 +235,27 @@ extension ConvolutionKernels {
         let g = geometry
         let c = g.configuration
         let size = paddedPlaneSize(g)
-        let copied = max(0, min(g.width, size.width - c.paddingWidth))
-        var to = image
+        let rows = max(0, min(g.height, size.height - c.paddingHeight))
+        let columns = max(0, min(g.width, size.width - c.paddingWidth))
+        if rows < g.height || columns < g.width {
+            image.update(repeating: 0, count: g.channels * g.height * g.width)
+        }
         for channel in 0..<g.channels {
-            let plane = padded + channel * size.height * size.width
-            let offset = bias?[channel] ?? 0
-            for y in 0..<g.height {
-                let py = y + c.paddingHeight
-                let count = py < size.height ? copied : 0
-                let from = plane + py * size.width + c.paddingWidth
-                if bias == nil {
-                    to.update(from: from, count: count)
-                } else {
-                    for x in 0..<count { to[x] = from[x] + offset }
+            let from = padded + (channel * size.height + c.paddingHeight) * size.width + c.paddingWidth
+            let to = image + channel * g.height * g.width
+            guard let bias else {
+                for y in 0..<rows {
+                    copyTaps(columns, dilation: 1, from: from + y * size.width, to: to + y * g.width)
                 }
-                (to + count).update(repeating: offset, count: g.width - count)
-                to += g.width
+                continue
+            }
+            let offset = bias[channel]
+            for y in 0..<rows {
+                for x in 0..<columns { to[y * g.width + x] = from[y * size.width + x] + offset }
+            }
+            // Elements read by no window hold the bias alone.
+            for y in 0..<g.height {
+                for x in (y < rows ? columns : 0)..<g.width { to[y * g.width + x] = offset }
             }
         }
     }

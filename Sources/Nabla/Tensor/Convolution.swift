@@ -47,35 +47,32 @@ public func conv2d<S: TensorScalar>(
     let inputImage = geometry.channels * geometry.height * geometry.width
     let outputImage = outputChannels * plane
     let productCount = imagesPerChunk > 1 ? imagesPerChunk * outputChannels * plane : 0
-    return withWorkspace(S.self, count: imagesPerChunk * rows * plane) { columns in
+    let paddedCount = ConvolutionKernels.paddedImageCount(geometry)
+    return withWorkspace(S.self, count: imagesPerChunk * rows * plane + paddedCount) { scratch in
         withWorkspace(S.self, count: productCount) { product in
             Tensor(unsafeUninitializedShape: outputShape) { output in
                 input.withUnsafeBufferPointer { input in
                     filter.withUnsafeBufferPointer { filter in
+                        let padded = UnsafeMutableBufferPointer(rebasing: scratch[(imagesPerChunk * rows * plane)...])
                         for first in stride(from: 0, to: geometry.batch, by: imagesPerChunk) {
                             let count = min(imagesPerChunk, geometry.batch - first)
-                            let chunk = Convolution2DGeometry(
-                                batch: count, channels: geometry.channels, height: geometry.height,
-                                width: geometry.width, kernelHeight: geometry.kernelHeight,
-                                kernelWidth: geometry.kernelWidth, configuration: configuration)
-                            let chunkColumns = UnsafeMutableBufferPointer(
-                                rebasing: columns[..<(count * rows * plane)])
+                            let columns = UnsafeMutableBufferPointer(rebasing: scratch[..<(count * plane * rows)])
                             ConvolutionKernels.im2col(
-                                chunk,
+                                ConvolutionShapes.images(count, of: geometry),
                                 input: UnsafeBufferPointer(
                                     rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
-                                columns: chunkColumns)
+                                transposedColumns: columns, padded: padded)
                             let destination = UnsafeMutableBufferPointer(
                                 rebasing: output[(first * outputImage)..<((first + count) * outputImage)])
-                            // filter [O, C·kh·kw] · columns [C·kh·kw, n·oh·ow] = [O, n·oh·ow]; one image
+                            // filter [O, C·kh·kw] · columnsᵀ [C·kh·kw, n·oh·ow] = [O, n·oh·ow]; one image
                             // is already [1, O, oh·ow], more are interchanged into [n, O, oh·ow].
                             let target = count == 1
                                 ? destination
                                 : UnsafeMutableBufferPointer(rebasing: product[..<(count * outputImage)])
                             BLAS.gemm(
-                                m: outputChannels, n: count * plane, k: rows,
-                                a: filter, lda: rows, b: UnsafeBufferPointer(chunkColumns),
-                                ldb: count * plane, c: target, ldc: count * plane)
+                                transposeB: true, m: outputChannels, n: count * plane, k: rows,
+                                a: filter, lda: rows, b: UnsafeBufferPointer(columns), ldb: rows,
+                                c: target, ldc: count * plane)
                             if count > 1 {
                                 ConvolutionKernels.interchangeLeadingAxes(
                                     outer: outputChannels, inner: count, block: plane,
@@ -193,16 +190,12 @@ public func conv2dBackwardFilter<S: TensorScalar>(
         break
     }
 
-    let (rows, count) = (geometry.columnRows, geometry.columnCount)
-    return withWorkspace(S.self, count: rows * count) { columns in
-        input.withUnsafeBufferPointer { ConvolutionKernels.im2col(geometry, input: $0, columns: columns) }
-        return Tensor(unsafeUninitializedShape: filterShape) { filter in
+    return Tensor(unsafeUninitializedShape: filterShape) { filter in
+        input.withUnsafeBufferPointer { input in
             ConvolutionShapes.withChannelMajor(outputGradient, geometry) { gradient in
-                // gradient [O, N·oh·ow] · columnsᵀ [N·oh·ow, C·kh·kw]; columns are read transposed.
-                BLAS.gemm(
-                    transposeB: true, m: outputChannels, n: rows, k: count,
-                    a: gradient, lda: count, b: UnsafeBufferPointer(columns), ldb: count,
-                    c: filter, ldc: rows)
+                ConvolutionShapes.im2colFilterGradient(
+                    geometry, outputChannels: outputChannels, channelMajorGradient: gradient, input: input,
+                    filter: filter)
             }
         }
     }
@@ -357,9 +350,9 @@ enum ConvolutionShapes {
         let (positions, rows) = (g.outputHeight * g.outputWidth, g.columnRows)
         let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
         func parts(_ images: Int) -> Int {
-            chunkParts(
-                chunks: (g.batch + images - 1) / images, level: level, m: images * positions, n: rows,
-                k: outputChannels, scalar: S.self)
+            workerParts(
+                items: (g.batch + images - 1) / images, multiplyAdds: g.batch * positions * rows * outputChannels,
+                level: level, m: images * positions, n: rows, k: outputChannels, scalar: S.self)
         }
         // Fewer images per product if that lets the images be split among threads.
         var imagesPerChunk = min(g.batch, imagesPerProduct(positions: positions, rows: rows, scalar: S.self))
@@ -404,6 +397,60 @@ enum ConvolutionShapes {
         }
     }
 
+    /// The filter gradient by im2col: over chunks of images in order, filter `[O, C·kh·kw]` +=
+    /// gradient `[O, n·oh·ow]` · transposed columns `[n·oh·ow, C·kh·kw]`, with the chunk's columns
+    /// in cache. Threads split the channels (the filter's columns), each lowering its own.
+    ///
+    /// Shapes: `channelMajorGradient` is `[O, N·oh·ow]`, `input` `[N, C, H, W]` and `filter`
+    /// `[O, C, kh, kw]`, as in `geometry`. The chunks do not depend on the threads, so the result
+    /// has the same bits for every thread count.
+    @inlinable
+    static func im2colFilterGradient<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, outputChannels: Int,
+        channelMajorGradient gradient: UnsafeBufferPointer<S>, input: UnsafeBufferPointer<S>,
+        filter: UnsafeMutableBufferPointer<S>
+    ) {
+        let g = geometry
+        let (positions, window, rows) = (g.outputHeight * g.outputWidth, g.kernelHeight * g.kernelWidth, g.columnRows)
+        // At most 256 windows per chunk: within one 384-deep block of the GEMM, and the columns
+        // of a chunk split over two threads stay within one part of the GEMM.
+        let imagesPerChunk = min(g.batch, max(1, 256 / positions))
+        let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
+        let threads = max(1, min(BLAS.threadCount, BLAS.onlineCores, g.channels))
+        let parts = workerParts(
+            items: threads, multiplyAdds: g.batch * positions * rows * outputChannels, level: level,
+            m: outputChannels, n: (g.channels + threads - 1) / threads * window,
+            k: imagesPerChunk * positions, scalar: S.self)
+        let partColumns = imagesPerChunk * positions * ((g.channels + parts - 1) / parts * window)
+        let paddedCount = ConvolutionKernels.paddedImageCount(g)
+        let partCount = partColumns + paddedCount
+        let inputImage = g.channels * g.height * g.width
+        withWorkspace(S.self, count: parts * partCount) { workspace in
+            WorkerPool.run(parts: parts) { part in
+                let channels = (g.channels * part / parts)..<(g.channels * (part + 1) / parts)
+                let width = channels.count * window
+                let scratch = workspace.baseAddress! + part * partCount
+                let padded = UnsafeMutableBufferPointer(start: scratch + partColumns, count: paddedCount)
+                for first in stride(from: 0, to: g.batch, by: imagesPerChunk) {
+                    let count = min(imagesPerChunk, g.batch - first)
+                    let columns = UnsafeMutableBufferPointer(start: scratch, count: count * positions * width)
+                    ConvolutionKernels.im2col(
+                        images(count, of: g),
+                        input: UnsafeBufferPointer(rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
+                        transposedColumns: columns, padded: padded, channels: channels)
+                    // gradient [O, n·oh·ow] · columns [n·oh·ow, c·kh·kw], into the part's columns
+                    // of the filter; the first chunk overwrites them.
+                    BLAS.gemm(
+                        matrixProductsLevel: level, m: outputChannels, n: width, k: count * positions,
+                        a: UnsafeBufferPointer(rebasing: gradient[(first * positions)...]), lda: g.batch * positions,
+                        b: UnsafeBufferPointer(columns), ldb: width, beta: first == 0 ? 0 : 1,
+                        c: UnsafeMutableBufferPointer(rebasing: filter[(channels.lowerBound * window)...]),
+                        ldc: rows)
+                }
+            }
+        }
+    }
+
     /// The images whose windows one GEMM of the transposed columns takes: the fewest that fill
     /// whole blocks of 6 rows (the GEMM's tile), 48 rows at least, while the columns stay
     /// within 2 MB (in L2 with the filter, mostly).
@@ -423,21 +470,20 @@ enum ConvolutionShapes {
             kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth, configuration: g.configuration)
     }
 
-    /// The threads a loop over `chunks`, each running an `[m, k] · [k, n]` GEMM, takes: up to
-    /// `BLAS.threadCount`, when there is enough work and each GEMM runs on its worker alone
-    /// (Nabla's packed GEMM in one part, or OpenBLAS below its threading size). Otherwise 1, and
-    /// the GEMMs thread themselves.
+    /// The threads a loop over `items` takes, whose GEMMs are each at most `[m, k] · [k, n]` and
+    /// `multiplyAdds` in all: up to `BLAS.threadCount`, when there is enough work and each GEMM
+    /// runs on its worker alone (Nabla's packed GEMM in one part, or OpenBLAS below its
+    /// threading size). Otherwise 1, and the GEMMs thread themselves.
     @usableFromInline
-    static func chunkParts<S: TensorScalar>(
-        chunks: Int, level: SIMDLevel, m: Int, n: Int, k: Int, scalar: S.Type
+    static func workerParts<S: TensorScalar>(
+        items: Int, multiplyAdds: Int, level: SIMDLevel, m: Int, n: Int, k: Int, scalar: S.Type
     ) -> Int {
-        let multiplyAdds = m * n * k
         let alone = PackedGEMM.runs(level: level, m: m, n: n, k: k, alpha: S(1))
             ? PackedGEMM.parts(m: m, n: n, k: k) == 1
-            : multiplyAdds <= BLAS.singleThreadedGemmLimit
+            : m * n * k <= BLAS.singleThreadedGemmLimit
         // Below about a million multiply-adds in all, waking a thread costs more than it saves.
-        guard alone, chunks * multiplyAdds >= 1 << 20 else { return 1 }
-        return max(1, min(BLAS.threadCount, BLAS.onlineCores, chunks))
+        guard alone, multiplyAdds >= 1 << 20 else { return 1 }
+        return max(1, min(BLAS.threadCount, BLAS.onlineCores, items))
     }
 
     /// Calls `body` with an `[N, O, oh, ow]` gradient permuted to `[O, N·oh·ow]`; no copy when
