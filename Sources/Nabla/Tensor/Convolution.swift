@@ -39,48 +39,11 @@ public func conv2d<S: TensorScalar>(
         break
     }
 
-    // A few images at a time, so their im2col matrix (about 2 MB at most) stays in cache for
-    // the GEMM instead of streaming the whole batch's through memory.
-    let plane = geometry.outputHeight * geometry.outputWidth
-    let rows = geometry.columnRows
-    let imagesPerChunk = max(1, min(geometry.batch, (1 << 19) / max(rows * plane, 1)))
-    let inputImage = geometry.channels * geometry.height * geometry.width
-    let outputImage = outputChannels * plane
-    let productCount = imagesPerChunk > 1 ? imagesPerChunk * outputChannels * plane : 0
-    let paddedCount = ConvolutionKernels.paddedImageCount(geometry)
-    return withWorkspace(S.self, count: imagesPerChunk * rows * plane + paddedCount) { scratch in
-        withWorkspace(S.self, count: productCount) { product in
-            Tensor(unsafeUninitializedShape: outputShape) { output in
-                input.withUnsafeBufferPointer { input in
-                    filter.withUnsafeBufferPointer { filter in
-                        let padded = UnsafeMutableBufferPointer(rebasing: scratch[(imagesPerChunk * rows * plane)...])
-                        for first in stride(from: 0, to: geometry.batch, by: imagesPerChunk) {
-                            let count = min(imagesPerChunk, geometry.batch - first)
-                            let columns = UnsafeMutableBufferPointer(rebasing: scratch[..<(count * plane * rows)])
-                            ConvolutionKernels.im2col(
-                                ConvolutionShapes.images(count, of: geometry),
-                                input: UnsafeBufferPointer(
-                                    rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
-                                transposedColumns: columns, padded: padded)
-                            let destination = UnsafeMutableBufferPointer(
-                                rebasing: output[(first * outputImage)..<((first + count) * outputImage)])
-                            // filter [O, C·kh·kw] · columnsᵀ [C·kh·kw, n·oh·ow] = [O, n·oh·ow]; one image
-                            // is already [1, O, oh·ow], more are interchanged into [n, O, oh·ow].
-                            let target = count == 1
-                                ? destination
-                                : UnsafeMutableBufferPointer(rebasing: product[..<(count * outputImage)])
-                            BLAS.gemm(
-                                transposeB: true, m: outputChannels, n: count * plane, k: rows,
-                                a: filter, lda: rows, b: UnsafeBufferPointer(columns), ldb: rows,
-                                c: target, ldc: count * plane)
-                            if count > 1 {
-                                ConvolutionKernels.interchangeLeadingAxes(
-                                    outer: outputChannels, inner: count, block: plane,
-                                    source: UnsafeBufferPointer(target), destination: destination)
-                            }
-                        }
-                    }
-                }
+    return Tensor(unsafeUninitializedShape: outputShape) { output in
+        input.withUnsafeBufferPointer { input in
+            filter.withUnsafeBufferPointer { filter in
+                ConvolutionShapes.im2colForward(
+                    geometry, outputChannels: outputChannels, input: input, filter: filter, output: output)
             }
         }
     }
@@ -331,6 +294,70 @@ public func col2im<S: TensorScalar>(
 /// Buffer plumbing shared by the tensor-level convolutions.
 @usableFromInline
 enum ConvolutionShapes {
+    /// The convolution by im2col: per chunk of images, the transposed columns
+    /// `[n·oh·ow, C·kh·kw]` times `filterᵀ [C·kh·kw, O]`, each image's `[oh·ow, O]` block then
+    /// transposed into its output `[O, oh, ow]`. The columns are still in cache for the GEMM,
+    /// which packs only the small filter; the images are split among threads, each with its own
+    /// scratch.
+    ///
+    /// Shapes: `input` is `[N, C, H, W]`, `filter` `[O, C, kh, kw]` and `output`
+    /// `[N, O, oh, ow]`, as in `geometry`. Each element is one sum over `C·kh·kw` in order,
+    /// whatever the chunk, so the result has the same bits for every thread count.
+    @inlinable
+    static func im2colForward<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, outputChannels: Int, input: UnsafeBufferPointer<S>,
+        filter: UnsafeBufferPointer<S>, output: UnsafeMutableBufferPointer<S>
+    ) {
+        let g = geometry
+        let (positions, rows) = (g.outputHeight * g.outputWidth, g.columnRows)
+        let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
+        func parts(_ images: Int) -> Int {
+            workerParts(
+                items: (g.batch + images - 1) / images, multiplyAdds: g.batch * positions * rows * outputChannels,
+                level: level, m: images * positions, n: outputChannels, k: rows, scalar: S.self)
+        }
+        // Fewer images per product if that lets the images be split among threads.
+        var imagesPerChunk = min(g.batch, imagesPerProduct(positions: positions, rows: rows, scalar: S.self))
+        while imagesPerChunk > 1 && parts(imagesPerChunk) == 1 && parts(1) > 1 { imagesPerChunk -= 1 }
+        let parts = parts(imagesPerChunk)
+        let columnCount = imagesPerChunk * positions * rows
+        let paddedCount = ConvolutionKernels.paddedImageCount(g)
+        let partCount = columnCount + paddedCount + imagesPerChunk * positions * outputChannels
+        let (inputImage, outputImage) = (g.channels * g.height * g.width, outputChannels * positions)
+        withWorkspace(S.self, count: rows * outputChannels + parts * partCount) { workspace in
+            // filterᵀ [C·kh·kw, O], which the GEMM reads untransposed.
+            let transposedFilter = UnsafeMutableBufferPointer(rebasing: workspace[..<(rows * outputChannels)])
+            BLAS.transpose(rows: outputChannels, columns: rows, source: filter, destination: transposedFilter)
+            WorkerPool.run(parts: parts) { part in
+                let scratch = workspace.baseAddress! + rows * outputChannels + part * partCount
+                let padded = UnsafeMutableBufferPointer(start: scratch + columnCount, count: paddedCount)
+                let end = g.batch * (part + 1) / parts
+                for first in stride(from: g.batch * part / parts, to: end, by: imagesPerChunk) {
+                    let count = min(imagesPerChunk, end - first)
+                    let columns = UnsafeMutableBufferPointer(start: scratch, count: count * positions * rows)
+                    ConvolutionKernels.im2col(
+                        images(count, of: g),
+                        input: UnsafeBufferPointer(rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
+                        transposedColumns: columns, padded: padded)
+                    // columns [n·oh·ow, C·kh·kw] · filterᵀ [C·kh·kw, O] = [n·oh·ow, O]
+                    let product = UnsafeMutableBufferPointer(
+                        start: scratch + columnCount + paddedCount, count: count * outputImage)
+                    BLAS.gemm(
+                        matrixProductsLevel: level, m: count * positions, n: outputChannels, k: rows,
+                        a: UnsafeBufferPointer(columns), lda: rows, b: UnsafeBufferPointer(transposedFilter),
+                        ldb: outputChannels, c: product, ldc: outputChannels)
+                    for image in 0..<count {
+                        let offset = (first + image) * outputImage
+                        BLAS.transpose(
+                            rows: positions, columns: outputChannels,
+                            source: UnsafeBufferPointer(rebasing: product[(image * outputImage)..<((image + 1) * outputImage)]),
+                            destination: UnsafeMutableBufferPointer(rebasing: output[offset..<(offset + outputImage)]))
+                    }
+                }
+            }
+        }
+    }
+
     /// The input gradient by im2col: per chunk of images, the transposed columns
     /// `gradientᵀ [n·oh·ow, O] · filter [O, C·kh·kw]`, then their col2im into the chunk's input
     /// gradient, so that the columns are still in cache when col2im reads them. The images are
@@ -439,13 +466,19 @@ enum ConvolutionShapes {
                         input: UnsafeBufferPointer(rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
                         transposedColumns: columns, padded: padded, channels: channels)
                     // gradient [O, n·oh·ow] · columns [n·oh·ow, c·kh·kw], into the part's columns
-                    // of the filter; the first chunk overwrites them.
-                    BLAS.gemm(
-                        matrixProductsLevel: level, m: outputChannels, n: width, k: count * positions,
-                        a: UnsafeBufferPointer(rebasing: gradient[(first * positions)...]), lda: g.batch * positions,
-                        b: UnsafeBufferPointer(columns), ldb: width, beta: first == 0 ? 0 : 1,
-                        c: UnsafeMutableBufferPointer(rebasing: filter[(channels.lowerBound * window)...]),
-                        ldc: rows)
+                    // of the filter; the first chunk overwrites them. At most 96 rows of the
+                    // filter per product, so that the GEMM reads the columns in place instead of
+                    // packing them.
+                    for row in stride(from: 0, to: outputChannels, by: 96) {
+                        BLAS.gemm(
+                            matrixProductsLevel: level, m: min(96, outputChannels - row), n: width,
+                            k: count * positions,
+                            a: UnsafeBufferPointer(rebasing: gradient[((row * g.batch + first) * positions)...]),
+                            lda: g.batch * positions, b: UnsafeBufferPointer(columns), ldb: width,
+                            beta: first == 0 ? 0 : 1,
+                            c: UnsafeMutableBufferPointer(rebasing: filter[(row * rows + channels.lowerBound * window)...]),
+                            ldc: rows)
+                    }
                 }
             }
         }
