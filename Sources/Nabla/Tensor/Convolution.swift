@@ -466,21 +466,32 @@ enum ConvolutionShapes {
                         input: UnsafeBufferPointer(rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
                         transposedColumns: columns, padded: padded, channels: channels)
                     // gradient [O, n·oh·ow] · columns [n·oh·ow, c·kh·kw], into the part's columns
-                    // of the filter; the first chunk overwrites them. At most 96 rows of the
-                    // filter per product, so that the GEMM reads the columns in place instead of
-                    // packing them.
-                    for row in stride(from: 0, to: outputChannels, by: 96) {
-                        BLAS.gemm(
-                            matrixProductsLevel: level, m: min(96, outputChannels - row), n: width,
-                            k: count * positions,
-                            a: UnsafeBufferPointer(rebasing: gradient[((row * g.batch + first) * positions)...]),
-                            lda: g.batch * positions, b: UnsafeBufferPointer(columns), ldb: width,
-                            beta: first == 0 ? 0 : 1,
-                            c: UnsafeMutableBufferPointer(rebasing: filter[(row * rows + channels.lowerBound * window)...]),
-                            ldc: rows)
-                    }
+                    // of the filter; the first chunk overwrites them.
+                    gemmReadingBInPlace(
+                        level: level, m: outputChannels, n: width, k: count * positions,
+                        a: UnsafeBufferPointer(rebasing: gradient[(first * positions)...]),
+                        lda: g.batch * positions, b: UnsafeBufferPointer(columns), ldb: width,
+                        beta: first == 0 ? 0 : 1,
+                        c: UnsafeMutableBufferPointer(rebasing: filter[(channels.lowerBound * window)...]),
+                        ldc: rows)
                 }
             }
+        }
+    }
+
+    /// `c ← a [m, k] · b [k, n] + beta · c` (all untransposed) as products of at most 96 rows
+    /// of `c`, which PackedGEMM runs reading `b` in place instead of packing it. Each element is
+    /// one sum over `k` in order either way: the same bits as one product.
+    @inlinable
+    static func gemmReadingBInPlace<S: TensorScalar>(
+        level: SIMDLevel, m: Int, n: Int, k: Int, a: UnsafeBufferPointer<S>, lda: Int,
+        b: UnsafeBufferPointer<S>, ldb: Int, beta: S = 0, c: UnsafeMutableBufferPointer<S>, ldc: Int
+    ) {
+        for row in stride(from: 0, to: m, by: 96) {
+            BLAS.gemm(
+                matrixProductsLevel: level, m: min(96, m - row), n: n, k: k,
+                a: UnsafeBufferPointer(rebasing: a[(row * lda)...]), lda: lda, b: b, ldb: ldb, beta: beta,
+                c: UnsafeMutableBufferPointer(rebasing: c[(row * ldc)...]), ldc: ldc)
         }
     }
 
