@@ -342,8 +342,8 @@ enum ConvolutionShapes {
                     // columns [n·oh·ow, C·kh·kw] · filterᵀ [C·kh·kw, O] = [n·oh·ow, O]
                     let product = UnsafeMutableBufferPointer(
                         start: scratch + columnCount + paddedCount, count: count * outputImage)
-                    BLAS.gemm(
-                        matrixProductsLevel: level, m: count * positions, n: outputChannels, k: rows,
+                    gemmReadingBInPlace(
+                        level: level, m: count * positions, n: outputChannels, k: rows,
                         a: UnsafeBufferPointer(columns), lda: rows, b: UnsafeBufferPointer(transposedFilter),
                         ldb: outputChannels, c: product, ldc: outputChannels)
                     for image in 0..<count {
@@ -410,8 +410,8 @@ enum ConvolutionShapes {
                     }
                     let columns = UnsafeMutableBufferPointer(start: scratch, count: count * positions * rows)
                     // gradientᵀ [n·oh·ow, O] · filter [O, C·kh·kw]
-                    BLAS.gemm(
-                        matrixProductsLevel: level, m: count * positions, n: rows, k: outputChannels,
+                    gemmReadingBInPlace(
+                        level: level, m: count * positions, n: rows, k: outputChannels,
                         a: UnsafeBufferPointer(gradient), lda: outputChannels, b: filter, ldb: rows,
                         c: columns, ldc: rows)
                     ConvolutionKernels.col2im(
