@@ -35,6 +35,12 @@ import Testing
         Case(
             "4-wide rows, dilated", (1, 2, 8, 9), kernel: (2, 4),
             .init(strideHeight: 1, strideWidth: 3, paddingHeight: 0, paddingWidth: 1, dilationHeight: 2, dilationWidth: 2)),
+        Case(
+            "4×4 windows, dilated rows", (2, 2, 10, 8), kernel: (4, 4),
+            .init(strideHeight: 1, strideWidth: 2, paddingHeight: 1, paddingWidth: 1, dilationHeight: 2, dilationWidth: 1)),
+        Case(
+            "4×4 windows, dilated columns", (1, 3, 9, 11), kernel: (4, 4),
+            .init(strideHeight: 2, strideWidth: 1, paddingHeight: 2, paddingWidth: 1, dilationHeight: 1, dilationWidth: 2)),
         Case("padding larger than the kernel", (2, 1, 3, 2), kernel: (1, 1), .init(stride: 2, padding: 3)),
         Case("stride leaving the last rows and columns out", (1, 5, 5, 6), kernel: (2, 2), .init(stride: 3)),
         Case("channels past one block", (2, 20, 14, 14), kernel: (4, 4), .init(stride: 2, padding: 1)),

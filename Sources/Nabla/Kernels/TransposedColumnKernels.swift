@@ -146,7 +146,18 @@ extension ConvolutionKernels {
     ) {
         let (kh, kw, dw) = (geometry.kernelHeight, geometry.kernelWidth, geometry.configuration.dilationWidth)
         var to = to
-        // The common 4-wide kernel row as one vector; any other through copyTaps.
+        // A whole 4×4 window as one 16-scalar store; other 4-wide kernel rows as one vector
+        // each; any other through copyTaps.
+        if kh == 4 && kw == 4 && dw == 1 {
+            for channel in 0..<channels {
+                let from = from + channel * plane
+                let window = SIMD16(
+                    lowHalf: SIMD8(lowHalf: load4(from), highHalf: load4(from + rowStep)),
+                    highHalf: SIMD8(lowHalf: load4(from + 2 * rowStep), highHalf: load4(from + 3 * rowStep)))
+                UnsafeMutableRawPointer(to + 16 * channel).storeBytes(of: window, as: SIMD16<S>.self)
+            }
+            return
+        }
         if kw == 4 && dw == 1 {
             for channel in 0..<channels {
                 var from = from + channel * plane
@@ -177,6 +188,19 @@ extension ConvolutionKernels {
     ) {
         let (kh, kw, dw) = (geometry.kernelHeight, geometry.kernelWidth, geometry.configuration.dilationWidth)
         var from = from
+        // A whole 4×4 window as one 16-scalar load; other 4-wide kernel rows as one vector
+        // each; any other through addTaps.
+        if kh == 4 && kw == 4 && dw == 1 {
+            for channel in 0..<channels {
+                let window = UnsafeRawPointer(from + 16 * channel).loadUnaligned(as: SIMD16<S>.self)
+                let to = to + channel * plane
+                add(window.lowHalf.lowHalf, to: to)
+                add(window.lowHalf.highHalf, to: to + rowStep)
+                add(window.highHalf.lowHalf, to: to + 2 * rowStep)
+                add(window.highHalf.highHalf, to: to + 3 * rowStep)
+            }
+            return
+        }
         if kw == 4 && dw == 1 {
             for channel in 0..<channels {
                 var to = to + channel * plane
@@ -258,6 +282,18 @@ extension ConvolutionKernels {
                 for x in (y < rows ? columns : 0)..<g.width { to[y * g.width + x] = offset }
             }
         }
+    }
+
+    /// The four scalars at `p`.
+    @inlinable @inline(__always)
+    static func load4<S: TensorScalar>(_ p: UnsafePointer<S>) -> SIMD4<S> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<S>.self)
+    }
+
+    /// `to[0..<4] += value`.
+    @inlinable @inline(__always)
+    static func add<S: TensorScalar>(_ value: SIMD4<S>, to: UnsafeMutablePointer<S>) {
+        UnsafeMutableRawPointer(to).storeBytes(of: load4(to) + value, as: SIMD4<S>.self)
     }
 
     /// `to[0..<4] = from[0..<4]`.
