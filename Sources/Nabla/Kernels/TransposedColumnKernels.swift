@@ -311,7 +311,8 @@ extension ConvolutionKernels {
         UnsafeMutableRawPointer(to).storeBytes(of: sum, as: SIMD4<S>.self)
     }
 
-    /// `to[j] = from[j·dilation]` for `j` in `0..<count`, four at a time when adjacent.
+    /// `to[j] = from[j·dilation]` for `j` in `0..<count`; when adjacent, four at a time and a
+    /// last four (or two) overlapping the ones before, instead of a scalar loop.
     @inlinable @inline(__always)
     static func copyTaps<S: TensorScalar>(
         _ count: Int, dilation: Int, from: UnsafePointer<S>, to: UnsafeMutablePointer<S>
@@ -320,15 +321,28 @@ extension ConvolutionKernels {
             for j in 0..<count { to[j] = from[j * dilation] }
             return
         }
+        guard count >= 4 else {
+            guard count >= 2 else {
+                if count == 1 { to[0] = from[0] }
+                return
+            }
+            copy2(from: from, to: to)
+            copy2(from: from + count - 2, to: to + count - 2)
+            return
+        }
         var j = 0
         while j + 4 <= count {
             copy4(from: from + j, to: to + j)
             j += 4
         }
-        while j < count {
-            to[j] = from[j]
-            j += 1
-        }
+        if j < count { copy4(from: from + count - 4, to: to + count - 4) }
+    }
+
+    /// `to[0..<2] = from[0..<2]`.
+    @inlinable @inline(__always)
+    static func copy2<S: TensorScalar>(from: UnsafePointer<S>, to: UnsafeMutablePointer<S>) {
+        UnsafeMutableRawPointer(to).storeBytes(
+            of: UnsafeRawPointer(from).loadUnaligned(as: SIMD2<S>.self), as: SIMD2<S>.self)
     }
 
     /// `to[j·dilation] += from[j]` for `j` in `0..<count`, four at a time when adjacent.
