@@ -126,10 +126,9 @@ public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
     public override func manualForward(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
         let outputShape = checkedOutputShape(input.shape)
         cachedInput = input
-        var output = conv2dBackwardInput(
-            input, filter: weight.value, inputShape: outputShape, configuration: configuration, groups: groups)
-        if let bias { output += bias.value.reshaped(to: [1, outputChannels, 1, 1]) }
-        return output
+        return conv2dBackwardInputAddingBias(
+            input, filter: weight.value, bias: bias?.value, inputShape: outputShape, configuration: configuration,
+            groups: groups)
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)

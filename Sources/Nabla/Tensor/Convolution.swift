@@ -39,51 +39,11 @@ public func conv2d<S: TensorScalar>(
         break
     }
 
-    // A few images at a time, so their im2col matrix (about 2 MB at most) stays in cache for
-    // the GEMM instead of streaming the whole batch's through memory.
-    let plane = geometry.outputHeight * geometry.outputWidth
-    let rows = geometry.columnRows
-    let imagesPerChunk = max(1, min(geometry.batch, (1 << 19) / max(rows * plane, 1)))
-    let inputImage = geometry.channels * geometry.height * geometry.width
-    let outputImage = outputChannels * plane
-    let productCount = imagesPerChunk > 1 ? imagesPerChunk * outputChannels * plane : 0
-    return withWorkspace(S.self, count: imagesPerChunk * rows * plane) { columns in
-        withWorkspace(S.self, count: productCount) { product in
-            Tensor(unsafeUninitializedShape: outputShape) { output in
-                input.withUnsafeBufferPointer { input in
-                    filter.withUnsafeBufferPointer { filter in
-                        for first in stride(from: 0, to: geometry.batch, by: imagesPerChunk) {
-                            let count = min(imagesPerChunk, geometry.batch - first)
-                            let chunk = Convolution2DGeometry(
-                                batch: count, channels: geometry.channels, height: geometry.height,
-                                width: geometry.width, kernelHeight: geometry.kernelHeight,
-                                kernelWidth: geometry.kernelWidth, configuration: configuration)
-                            let chunkColumns = UnsafeMutableBufferPointer(
-                                rebasing: columns[..<(count * rows * plane)])
-                            ConvolutionKernels.im2col(
-                                chunk,
-                                input: UnsafeBufferPointer(
-                                    rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
-                                columns: chunkColumns)
-                            let destination = UnsafeMutableBufferPointer(
-                                rebasing: output[(first * outputImage)..<((first + count) * outputImage)])
-                            // filter [O, C·kh·kw] · columns [C·kh·kw, n·oh·ow] = [O, n·oh·ow]; one image
-                            // is already [1, O, oh·ow], more are interchanged into [n, O, oh·ow].
-                            let target = count == 1
-                                ? destination
-                                : UnsafeMutableBufferPointer(rebasing: product[..<(count * outputImage)])
-                            BLAS.gemm(
-                                m: outputChannels, n: count * plane, k: rows,
-                                a: filter, lda: rows, b: UnsafeBufferPointer(chunkColumns),
-                                ldb: count * plane, c: target, ldc: count * plane)
-                            if count > 1 {
-                                ConvolutionKernels.interchangeLeadingAxes(
-                                    outer: outputChannels, inner: count, block: plane,
-                                    source: UnsafeBufferPointer(target), destination: destination)
-                            }
-                        }
-                    }
-                }
+    return Tensor(unsafeUninitializedShape: outputShape) { output in
+        input.withUnsafeBufferPointer { input in
+            filter.withUnsafeBufferPointer { filter in
+                ConvolutionShapes.im2colForward(
+                    geometry, outputChannels: outputChannels, input: input, filter: filter, output: output)
             }
         }
     }
@@ -103,6 +63,19 @@ public func conv2dBackwardInput<S: TensorScalar>(
     _ outputGradient: Tensor<S>, filter: Tensor<S>, inputShape: [Int],
     configuration: Convolution2DConfiguration = .init(), groups: Int = 1
 ) -> Tensor<S> {
+    conv2dBackwardInputAddingBias(
+        outputGradient, filter: filter, bias: nil, inputShape: inputShape, configuration: configuration,
+        groups: groups)
+}
+
+/// ``conv2dBackwardInput(_:filter:inputShape:configuration:groups:)`` plus `bias` (`[C]`) per
+/// input channel: a transposed convolution's forward. The im2col path adds the bias as it
+/// writes each element; the others add it afterwards.
+@inlinable
+func conv2dBackwardInputAddingBias<S: TensorScalar>(
+    _ outputGradient: Tensor<S>, filter: Tensor<S>, bias: Tensor<S>?, inputShape: [Int],
+    configuration: Convolution2DConfiguration, groups: Int = 1
+) -> Tensor<S> {
     let op = "conv2dBackwardInput"
     func shapes() -> String {
         "output gradient \(outputGradient.shape), filter \(filter.shape) and input shape "
@@ -113,32 +86,37 @@ public func conv2dBackwardInput<S: TensorScalar>(
     let outputChannels = filter.shape[0]
     Misuse.checkOutputGradient(
         op, shapes(), outputGradient.shape, geometry: geometry, outputChannels: outputChannels)
+    if let bias {
+        Misuse.check(
+            bias.shape == [geometry.channels], op,
+            "\(shapes()) and bias \(bias.shape): bias must be [\(geometry.channels)]")
+    }
     guard geometry.batch > 0 else { return Tensor(shape: inputShape, scalars: []) }
+    var input: Tensor<S>
     switch ConvolutionAlgorithm.select(.inputGradient, geometry: geometry, outputChannels: outputChannels, groups: groups) {
     case .depthwise, .perGroup:
-        return groupedConv2dBackwardInput(outputGradient, filter: filter, geometry: geometry, groups: groups)
+        input = groupedConv2dBackwardInput(outputGradient, filter: filter, geometry: geometry, groups: groups)
     case .fewChannels:
-        return FewChannelConvolutionKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
+        input = FewChannelConvolutionKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
     case .winograd:
-        return WinogradKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
+        input = WinogradKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
     case .im2col:
-        break
-    }
-
-    let (rows, count) = (geometry.columnRows, geometry.columnCount)
-    return withWorkspace(S.self, count: rows * count) { columns in
-        ConvolutionShapes.withChannelMajor(outputGradient, geometry) { gradient in
-            filter.withUnsafeBufferPointer { filter in
-                // filterᵀ [C·kh·kw, O] · gradient [O, N·oh·ow]; the filter is read transposed.
-                BLAS.gemm(
-                    transposeA: true, m: rows, n: count, k: outputChannels,
-                    a: filter, lda: rows, b: gradient, ldb: count, c: columns, ldc: count)
+        return Tensor(unsafeUninitializedShape: inputShape) { input in
+            outputGradient.withUnsafeBufferPointer { outputGradient in
+                filter.withUnsafeBufferPointer { filter in
+                    func run(_ bias: UnsafeBufferPointer<S>?) {
+                        ConvolutionShapes.im2colInputGradient(
+                            geometry, outputChannels: outputChannels, outputGradient: outputGradient,
+                            filter: filter, bias: bias, input: input)
+                    }
+                    guard let bias else { return run(nil) }
+                    bias.withUnsafeBufferPointer { run($0) }
+                }
             }
         }
-        return Tensor(unsafeUninitializedShape: inputShape) { input in
-            ConvolutionKernels.col2im(geometry, columns: UnsafeBufferPointer(columns), input: input)
-        }
     }
+    if let bias { input += bias.reshaped(to: [1, geometry.channels, 1, 1]) }
+    return input
 }
 
 /// The gradient of ``conv2d(_:filter:configuration:groups:)`` with respect to its filter.
@@ -175,16 +153,12 @@ public func conv2dBackwardFilter<S: TensorScalar>(
         break
     }
 
-    let (rows, count) = (geometry.columnRows, geometry.columnCount)
-    return withWorkspace(S.self, count: rows * count) { columns in
-        input.withUnsafeBufferPointer { ConvolutionKernels.im2col(geometry, input: $0, columns: columns) }
-        return Tensor(unsafeUninitializedShape: filterShape) { filter in
+    return Tensor(unsafeUninitializedShape: filterShape) { filter in
+        input.withUnsafeBufferPointer { input in
             ConvolutionShapes.withChannelMajor(outputGradient, geometry) { gradient in
-                // gradient [O, N·oh·ow] · columnsᵀ [N·oh·ow, C·kh·kw]; columns are read transposed.
-                BLAS.gemm(
-                    transposeB: true, m: outputChannels, n: rows, k: count,
-                    a: gradient, lda: count, b: UnsafeBufferPointer(columns), ldb: count,
-                    c: filter, ldc: rows)
+                ConvolutionShapes.im2colFilterGradient(
+                    geometry, outputChannels: outputChannels, channelMajorGradient: gradient, input: input,
+                    filter: filter)
             }
         }
     }
@@ -320,6 +294,242 @@ public func col2im<S: TensorScalar>(
 /// Buffer plumbing shared by the tensor-level convolutions.
 @usableFromInline
 enum ConvolutionShapes {
+    /// The convolution by im2col: per chunk of images, the transposed columns
+    /// `[n·oh·ow, C·kh·kw]` times `filterᵀ [C·kh·kw, O]`, each image's `[oh·ow, O]` block then
+    /// transposed into its output `[O, oh, ow]`. The columns are still in cache for the GEMM,
+    /// which packs only the small filter; the images are split among threads, each with its own
+    /// scratch.
+    ///
+    /// Shapes: `input` is `[N, C, H, W]`, `filter` `[O, C, kh, kw]` and `output`
+    /// `[N, O, oh, ow]`, as in `geometry`. Each element is one sum over `C·kh·kw` in order,
+    /// whatever the chunk, so the result has the same bits for every thread count.
+    @inlinable
+    static func im2colForward<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, outputChannels: Int, input: UnsafeBufferPointer<S>,
+        filter: UnsafeBufferPointer<S>, output: UnsafeMutableBufferPointer<S>
+    ) {
+        let g = geometry
+        let (positions, rows) = (g.outputHeight * g.outputWidth, g.columnRows)
+        let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
+        func parts(_ images: Int) -> Int {
+            workerParts(
+                items: (g.batch + images - 1) / images, multiplyAdds: g.batch * positions * rows * outputChannels,
+                level: level, m: images * positions, n: outputChannels, k: rows, scalar: S.self)
+        }
+        // Fewer images per product if that lets the images be split among threads.
+        var imagesPerChunk = min(g.batch, imagesPerProduct(positions: positions, rows: rows, scalar: S.self))
+        while imagesPerChunk > 1 && parts(imagesPerChunk) == 1 && parts(1) > 1 { imagesPerChunk -= 1 }
+        let parts = parts(imagesPerChunk)
+        let columnCount = imagesPerChunk * positions * rows
+        let paddedCount = ConvolutionKernels.paddedImageCount(g)
+        let partCount = columnCount + paddedCount + imagesPerChunk * positions * outputChannels
+        let (inputImage, outputImage) = (g.channels * g.height * g.width, outputChannels * positions)
+        withWorkspace(S.self, count: rows * outputChannels + parts * partCount) { workspace in
+            // filterᵀ [C·kh·kw, O], which the GEMM reads untransposed.
+            let transposedFilter = UnsafeMutableBufferPointer(rebasing: workspace[..<(rows * outputChannels)])
+            BLAS.transpose(rows: outputChannels, columns: rows, source: filter, destination: transposedFilter)
+            WorkerPool.run(parts: parts) { part in
+                let scratch = workspace.baseAddress! + rows * outputChannels + part * partCount
+                let padded = UnsafeMutableBufferPointer(start: scratch + columnCount, count: paddedCount)
+                let end = g.batch * (part + 1) / parts
+                for first in stride(from: g.batch * part / parts, to: end, by: imagesPerChunk) {
+                    let count = min(imagesPerChunk, end - first)
+                    let columns = UnsafeMutableBufferPointer(start: scratch, count: count * positions * rows)
+                    ConvolutionKernels.im2col(
+                        images(count, of: g),
+                        input: UnsafeBufferPointer(rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
+                        transposedColumns: columns, padded: padded)
+                    // columns [n·oh·ow, C·kh·kw] · filterᵀ [C·kh·kw, O] = [n·oh·ow, O]
+                    let product = UnsafeMutableBufferPointer(
+                        start: scratch + columnCount + paddedCount, count: count * outputImage)
+                    gemmReadingBInPlace(
+                        level: level, m: count * positions, n: outputChannels, k: rows,
+                        a: UnsafeBufferPointer(columns), lda: rows, b: UnsafeBufferPointer(transposedFilter),
+                        ldb: outputChannels, c: product, ldc: outputChannels)
+                    for image in 0..<count {
+                        let offset = (first + image) * outputImage
+                        BLAS.transpose(
+                            rows: positions, columns: outputChannels,
+                            source: UnsafeBufferPointer(rebasing: product[(image * outputImage)..<((image + 1) * outputImage)]),
+                            destination: UnsafeMutableBufferPointer(rebasing: output[offset..<(offset + outputImage)]))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The input gradient by im2col: per chunk of images, the transposed columns
+    /// `gradientᵀ [n·oh·ow, O] · filter [O, C·kh·kw]`, then their col2im into the chunk's input
+    /// gradient, so that the columns are still in cache when col2im reads them. The images are
+    /// split among threads, each with its own scratch.
+    ///
+    /// Shapes: `outputGradient` is `[N, O, oh, ow]`, `filter` `[O, C, kh, kw]`, `bias` (added
+    /// per input channel, for a transposed convolution) `[C]` and `input` `[N, C, H, W]`, as in
+    /// `geometry`. Each element of the product is one sum over `O` in order, whatever the chunk,
+    /// so the result has the same bits for every chunking and thread count.
+    @inlinable
+    static func im2colInputGradient<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, outputChannels: Int,
+        outputGradient: UnsafeBufferPointer<S>, filter: UnsafeBufferPointer<S>,
+        bias: UnsafeBufferPointer<S>? = nil, input: UnsafeMutableBufferPointer<S>
+    ) {
+        let g = geometry
+        let (positions, rows) = (g.outputHeight * g.outputWidth, g.columnRows)
+        let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
+        func parts(_ images: Int) -> Int {
+            workerParts(
+                items: (g.batch + images - 1) / images, multiplyAdds: g.batch * positions * rows * outputChannels,
+                level: level, m: images * positions, n: rows, k: outputChannels, scalar: S.self)
+        }
+        // Fewer images per product if that lets the images be split among threads.
+        var imagesPerChunk = min(g.batch, imagesPerProduct(positions: positions, rows: rows, scalar: S.self))
+        while imagesPerChunk > 1 && parts(imagesPerChunk) == 1 && parts(1) > 1 { imagesPerChunk -= 1 }
+        let parts = parts(imagesPerChunk)
+        let columnCount = imagesPerChunk * positions * rows
+        let paddedCount = ConvolutionKernels.paddedImageCount(g)
+        let partCount = columnCount + paddedCount + imagesPerChunk * outputChannels * positions
+        let (inputImage, gradientImage) = (g.channels * g.height * g.width, outputChannels * positions)
+        withWorkspace(S.self, count: parts * partCount) { workspace in
+            WorkerPool.run(parts: parts) { part in
+                let scratch = workspace.baseAddress! + part * partCount
+                let padded = UnsafeMutableBufferPointer(start: scratch + columnCount, count: paddedCount)
+                let end = g.batch * (part + 1) / parts
+                for first in stride(from: g.batch * part / parts, to: end, by: imagesPerChunk) {
+                    let count = min(imagesPerChunk, end - first)
+                    // The chunk's gradient [n, O, oh·ow] as [n·oh·ow, O], each image transposed:
+                    // the GEMM packs rows of an untransposed A faster than a transposed one.
+                    let gradient = UnsafeMutableBufferPointer(
+                        start: scratch + columnCount + paddedCount, count: count * gradientImage)
+                    for image in 0..<count {
+                        let offset = (first + image) * gradientImage
+                        BLAS.transpose(
+                            rows: outputChannels, columns: positions,
+                            source: UnsafeBufferPointer(rebasing: outputGradient[offset..<(offset + gradientImage)]),
+                            destination: UnsafeMutableBufferPointer(
+                                rebasing: gradient[(image * gradientImage)..<((image + 1) * gradientImage)]))
+                    }
+                    let columns = UnsafeMutableBufferPointer(start: scratch, count: count * positions * rows)
+                    // gradientᵀ [n·oh·ow, O] · filter [O, C·kh·kw]
+                    gemmReadingBInPlace(
+                        level: level, m: count * positions, n: rows, k: outputChannels,
+                        a: UnsafeBufferPointer(gradient), lda: outputChannels, b: filter, ldb: rows,
+                        c: columns, ldc: rows)
+                    ConvolutionKernels.col2im(
+                        images(count, of: g), transposedColumns: UnsafeBufferPointer(columns),
+                        input: UnsafeMutableBufferPointer(
+                            rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
+                        padded: padded, bias: bias)
+                }
+            }
+        }
+    }
+
+    /// The filter gradient by im2col: over chunks of images in order, filter `[O, C·kh·kw]` +=
+    /// gradient `[O, n·oh·ow]` · transposed columns `[n·oh·ow, C·kh·kw]`, with the chunk's columns
+    /// in cache. Threads split the channels (the filter's columns), each lowering its own.
+    ///
+    /// Shapes: `channelMajorGradient` is `[O, N·oh·ow]`, `input` `[N, C, H, W]` and `filter`
+    /// `[O, C, kh, kw]`, as in `geometry`. The chunks do not depend on the threads, so the result
+    /// has the same bits for every thread count.
+    @inlinable
+    static func im2colFilterGradient<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, outputChannels: Int,
+        channelMajorGradient gradient: UnsafeBufferPointer<S>, input: UnsafeBufferPointer<S>,
+        filter: UnsafeMutableBufferPointer<S>
+    ) {
+        let g = geometry
+        let (positions, window, rows) = (g.outputHeight * g.outputWidth, g.kernelHeight * g.kernelWidth, g.columnRows)
+        // At most 256 windows per chunk: within one 384-deep block of the GEMM, and the columns
+        // of a chunk split over two threads stay within one part of the GEMM.
+        let imagesPerChunk = min(g.batch, max(1, 256 / positions))
+        let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
+        let threads = max(1, min(BLAS.threadCount, BLAS.onlineCores, g.channels))
+        let parts = workerParts(
+            items: threads, multiplyAdds: g.batch * positions * rows * outputChannels, level: level,
+            m: outputChannels, n: (g.channels + threads - 1) / threads * window,
+            k: imagesPerChunk * positions, scalar: S.self)
+        let partColumns = imagesPerChunk * positions * ((g.channels + parts - 1) / parts * window)
+        let paddedCount = ConvolutionKernels.paddedImageCount(g)
+        let partCount = partColumns + paddedCount
+        let inputImage = g.channels * g.height * g.width
+        withWorkspace(S.self, count: parts * partCount) { workspace in
+            WorkerPool.run(parts: parts) { part in
+                let channels = (g.channels * part / parts)..<(g.channels * (part + 1) / parts)
+                let width = channels.count * window
+                let scratch = workspace.baseAddress! + part * partCount
+                let padded = UnsafeMutableBufferPointer(start: scratch + partColumns, count: paddedCount)
+                for first in stride(from: 0, to: g.batch, by: imagesPerChunk) {
+                    let count = min(imagesPerChunk, g.batch - first)
+                    let columns = UnsafeMutableBufferPointer(start: scratch, count: count * positions * width)
+                    ConvolutionKernels.im2col(
+                        images(count, of: g),
+                        input: UnsafeBufferPointer(rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
+                        transposedColumns: columns, padded: padded, channels: channels)
+                    // gradient [O, n·oh·ow] · columns [n·oh·ow, c·kh·kw], into the part's columns
+                    // of the filter; the first chunk overwrites them.
+                    gemmReadingBInPlace(
+                        level: level, m: outputChannels, n: width, k: count * positions,
+                        a: UnsafeBufferPointer(rebasing: gradient[(first * positions)...]),
+                        lda: g.batch * positions, b: UnsafeBufferPointer(columns), ldb: width,
+                        beta: first == 0 ? 0 : 1,
+                        c: UnsafeMutableBufferPointer(rebasing: filter[(channels.lowerBound * window)...]),
+                        ldc: rows)
+                }
+            }
+        }
+    }
+
+    /// `c ← a [m, k] · b [k, n] + beta · c` (all untransposed) as products of at most 96 rows
+    /// of `c`, which PackedGEMM runs reading `b` in place instead of packing it. Each element is
+    /// one sum over `k` in order either way: the same bits as one product.
+    @inlinable
+    static func gemmReadingBInPlace<S: TensorScalar>(
+        level: SIMDLevel, m: Int, n: Int, k: Int, a: UnsafeBufferPointer<S>, lda: Int,
+        b: UnsafeBufferPointer<S>, ldb: Int, beta: S = 0, c: UnsafeMutableBufferPointer<S>, ldc: Int
+    ) {
+        for row in stride(from: 0, to: m, by: 96) {
+            BLAS.gemm(
+                matrixProductsLevel: level, m: min(96, m - row), n: n, k: k,
+                a: UnsafeBufferPointer(rebasing: a[(row * lda)...]), lda: lda, b: b, ldb: ldb, beta: beta,
+                c: UnsafeMutableBufferPointer(rebasing: c[(row * ldc)...]), ldc: ldc)
+        }
+    }
+
+    /// The images whose windows one GEMM of the transposed columns takes: the fewest that fill
+    /// whole blocks of 6 rows (the GEMM's tile), 48 rows at least, while the columns stay
+    /// within 2 MB (in L2 with the filter, mostly).
+    @inlinable
+    static func imagesPerProduct<S: TensorScalar>(positions: Int, rows: Int, scalar: S.Type) -> Int {
+        var images = (48 + positions - 1) / positions
+        while images * positions % 6 != 0 { images += 1 }
+        return max(1, min(images, (1 << 21) / MemoryLayout<S>.stride / (positions * rows)))
+    }
+
+    /// `geometry` with a batch of `count` images.
+    @inlinable
+    static func images(_ count: Int, of geometry: Convolution2DGeometry) -> Convolution2DGeometry {
+        let g = geometry
+        return Convolution2DGeometry(
+            batch: count, channels: g.channels, height: g.height, width: g.width,
+            kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth, configuration: g.configuration)
+    }
+
+    /// The threads a loop over `items` takes, whose GEMMs are each at most `[m, k] · [k, n]` and
+    /// `multiplyAdds` in all: up to `BLAS.threadCount`, when there is enough work and each GEMM
+    /// runs on its worker alone (Nabla's packed GEMM in one part, or OpenBLAS below its
+    /// threading size). Otherwise 1, and the GEMMs thread themselves.
+    @usableFromInline
+    static func workerParts<S: TensorScalar>(
+        items: Int, multiplyAdds: Int, level: SIMDLevel, m: Int, n: Int, k: Int, scalar: S.Type
+    ) -> Int {
+        let alone = PackedGEMM.runs(level: level, m: m, n: n, k: k, alpha: S(1))
+            ? PackedGEMM.parts(m: m, n: n, k: k) == 1
+            : m * n * k <= BLAS.singleThreadedGemmLimit
+        // Below about a million multiply-adds in all, waking a thread costs more than it saves.
+        guard alone, multiplyAdds >= 1 << 20 else { return 1 }
+        return max(1, min(BLAS.threadCount, BLAS.onlineCores, items))
+    }
+
     /// Calls `body` with an `[N, O, oh, ow]` gradient permuted to `[O, N·oh·ow]`; no copy when
     /// `N == 1`.
     @inlinable
