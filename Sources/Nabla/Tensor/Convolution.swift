@@ -516,15 +516,15 @@ enum ConvolutionShapes {
 
     /// The threads a loop over `items` takes, whose GEMMs are each at most `[m, k] · [k, n]` and
     /// `multiplyAdds` in all: up to `BLAS.threadCount`, when there is enough work and each GEMM
-    /// runs on its worker alone (Nabla's packed GEMM in one part, or OpenBLAS below its
-    /// threading size). Otherwise 1, and the GEMMs thread themselves.
+    /// runs on its worker alone (Nabla's packed GEMM, whose parts run one after another inside a
+    /// ``WorkerPool`` part, or OpenBLAS below its threading size). Otherwise 1, and the GEMMs
+    /// thread themselves.
     @usableFromInline
     static func workerParts<S: TensorScalar>(
         items: Int, multiplyAdds: Int, level: SIMDLevel, m: Int, n: Int, k: Int, scalar: S.Type
     ) -> Int {
         let alone = PackedGEMM.runs(level: level, m: m, n: n, k: k, alpha: S(1))
-            ? PackedGEMM.parts(m: m, n: n, k: k) == 1
-            : m * n * k <= BLAS.singleThreadedGemmLimit
+            || m * n * k <= BLAS.singleThreadedGemmLimit
         // Below about a million multiply-adds in all, waking a thread costs more than it saves.
         guard alone, multiplyAdds >= 1 << 20 else { return 1 }
         return max(1, min(BLAS.threadCount, BLAS.onlineCores, items))
