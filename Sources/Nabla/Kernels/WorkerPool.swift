@@ -3,11 +3,11 @@ import Dispatch
 
 /// Nabla's parallel loops: every kernel that splits its work over threads runs its parts here.
 ///
-/// One worker per online core but one waits for loops and joins the calling thread in running
-/// them (`WorkerPool.c`). After a loop the workers spin for ``spinMicroseconds`` before they
-/// sleep: a loop that follows soon starts in about a microsecond, where a sleeping thread took
-/// 50–100 µs to wake on the machines Nabla was measured on, longer than many of the products an
-/// LSTM step or a small dense layer splits.
+/// The pool has a worker thread for every online core but one; the thread that starts a loop runs
+/// parts too (`WorkerPool.c`). After a loop the workers spin for ``spinMicroseconds`` (yielding
+/// now and then) before they sleep: a loop that follows soon starts in about 0.25 µs, where a
+/// sleeping Dispatch worker took 50–100 µs to wake on the machines Nabla was measured on, longer
+/// than many of the products an LSTM step or a small dense layer splits.
 ///
 /// A loop started inside a part runs serially on that thread, and a loop started while another
 /// thread's loop holds the pool runs on Dispatch's threads instead.
