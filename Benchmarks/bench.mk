@@ -5,8 +5,8 @@
 # Knobs: BENCH_THREADS (default "1 2"), BENCH_FILTER (a regex the whole benchmark name must
 # match, e.g. BENCH_FILTER='gemm Float.*'), SWIFT.
 # Each run's full log and JMH export are kept in Benchmarks/.bench-results/ (ignored by git).
-# Then scripts/check-specialization.sh checks that the benchmark binary holds the Float and Double
-# specializations of the hot generic functions.
+# After the report, scripts/check-specialization.sh checks that the benchmark binary holds the
+# Float and Double specializations of the hot generic functions.
 # The build plan is removed before each build: SwiftPM does not notice source files added to the
 # Nabla package it depends on by path, and would link a stale plan.
 
@@ -42,9 +42,10 @@ bench:
 	  echo "bench:   done in $$(( $$(date +%s) - start )) s"; \
 	  report_args="$$report_args --run OPENBLAS_NUM_THREADS=$$threads $$out/Current_run.jmh.json"; \
 	done; \
-	sh ../scripts/check-specialization.sh .build/release/NablaBenchmarks; \
 	echo; \
-	.build/release/BenchReport $$report_args
+	.build/release/BenchReport $$report_args; \
+	echo; \
+	sh ../scripts/check-specialization.sh .build/release/NablaBenchmarks
 
 # `make compare-torch`: issue 11's workloads on Nabla (`nabla-speed`, release) and on PyTorch
 # (`torch/workloads.py`, in a venv under .build), alternating, 3 rounds at 1 and 2 threads,
