@@ -85,7 +85,7 @@ enum RecurrentKernels {
         let (first, last, step) = reversed ? (steps - 1, 0, -1) : (0, steps - 1, 1)
         let level = Scalar.self == Float.self ? KernelFamily.vectorMath.levelForRun() : .portable
         let productLevel = KernelFamily.matrixProducts.level  // the workers do not see a task's level
-        let parts = rowParts(batch: batch, multiplyAdds: batch * width * h)
+        let parts = rowParts(batch: batch, width: width, hiddenSize: h, level: productLevel)
         // W_hhᵀ once, so that no step's product packs (transposes) W_hh again.
         withWorkspace(Scalar.self, count: width * h) { weightT in
             BLAS.transpose(rows: width, columns: h, source: w, destination: weightT)
@@ -145,7 +145,7 @@ enum RecurrentKernels {
         let (first, last, step) = reversed ? (0, steps - 1, 1) : (steps - 1, 0, -1)
         let level = KernelFamily.vectorMath.levelForRun()
         let productLevel = KernelFamily.matrixProducts.level  // the workers do not see a task's level
-        let parts = rowParts(batch: batch, multiplyAdds: batch * width * h)
+        let parts = rowParts(batch: batch, width: width, hiddenSize: h, level: productLevel)
         for t in stride(from: first, through: last, by: step) {
             // Each part: its rows' ∂L/∂h, pointwise backward, and ∂L/∂h of the previous step
             // += dFromHidden · W_hh (every gate at once).
@@ -176,10 +176,18 @@ enum RecurrentKernels {
     }
 
     /// The parts a step's rows split into: as ``PackedGEMM/parts(m:n:k:)`` would split the step's
-    /// product, but by rows, so that each part runs its rows' pointwise step too. Rows are
-    /// independent and each row's product sums in one order, so the split changes no bit.
-    static func rowParts(batch: Int, multiplyAdds: Int) -> Int {
-        max(1, min(BLAS.threadCount, BLAS.onlineCores, batch, multiplyAdds / PackedGEMM.multiplyAddsPerPart))
+    /// `[batch, h] · [h, width]` product, but by rows, so that each part runs its rows' pointwise
+    /// step too. Rows are independent and each row's product sums in one order, so the split
+    /// changes no bit. Only where each part's products run on its own thread (Nabla's packed GEMM,
+    /// or OpenBLAS below its threading size): otherwise one part, and OpenBLAS threads them.
+    static func rowParts(batch: Int, width: Int, hiddenSize h: Int, level: SIMDLevel) -> Int {
+        let parts = max(1, min(BLAS.threadCount, BLAS.onlineCores, batch, batch * width * h / PackedGEMM.multiplyAddsPerPart))
+        guard parts > 1 else { return 1 }
+        let rows = (batch + parts - 1) / parts
+        func alone(n: Int, k: Int) -> Bool {
+            PackedGEMM.runs(level: level, m: rows, n: n, k: k, alpha: Float(1)) || rows * n * k <= BLAS.singleThreadedGemmLimit
+        }
+        return alone(n: width, k: h) && alone(n: h, k: width) ? parts : 1
     }
 
     /// The first row and the row count of `part` of `parts`.
