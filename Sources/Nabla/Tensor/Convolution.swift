@@ -311,15 +311,8 @@ enum ConvolutionShapes {
         let g = geometry
         let (positions, rows) = (g.outputHeight * g.outputWidth, g.columnRows)
         let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
-        func parts(_ images: Int) -> Int {
-            workerParts(
-                items: (g.batch + images - 1) / images, multiplyAdds: g.batch * positions * rows * outputChannels,
-                level: level, m: images * positions, n: outputChannels, k: rows, scalar: S.self)
-        }
-        // Fewer images per product if that lets the images be split among threads.
-        var imagesPerChunk = min(g.batch, imagesPerProduct(positions: positions, rows: rows, scalar: S.self))
-        while imagesPerChunk > 1 && parts(imagesPerChunk) == 1 && parts(1) > 1 { imagesPerChunk -= 1 }
-        let parts = parts(imagesPerChunk)
+        let (imagesPerChunk, parts) = chunking(
+            g, positions: positions, rows: rows, n: outputChannels, k: rows, level: level, scalar: S.self)
         let columnCount = imagesPerChunk * positions * rows
         let paddedCount = ConvolutionKernels.paddedImageCount(g)
         let partCount = columnCount + paddedCount + imagesPerChunk * positions * outputChannels
@@ -376,15 +369,8 @@ enum ConvolutionShapes {
         let g = geometry
         let (positions, rows) = (g.outputHeight * g.outputWidth, g.columnRows)
         let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
-        func parts(_ images: Int) -> Int {
-            workerParts(
-                items: (g.batch + images - 1) / images, multiplyAdds: g.batch * positions * rows * outputChannels,
-                level: level, m: images * positions, n: rows, k: outputChannels, scalar: S.self)
-        }
-        // Fewer images per product if that lets the images be split among threads.
-        var imagesPerChunk = min(g.batch, imagesPerProduct(positions: positions, rows: rows, scalar: S.self))
-        while imagesPerChunk > 1 && parts(imagesPerChunk) == 1 && parts(1) > 1 { imagesPerChunk -= 1 }
-        let parts = parts(imagesPerChunk)
+        let (imagesPerChunk, parts) = chunking(
+            g, positions: positions, rows: rows, n: rows, k: outputChannels, level: level, scalar: S.self)
         let columnCount = imagesPerChunk * positions * rows
         let paddedCount = ConvolutionKernels.paddedImageCount(g)
         let partCount = columnCount + paddedCount + imagesPerChunk * outputChannels * positions
@@ -503,6 +489,23 @@ enum ConvolutionShapes {
         var images = (48 + positions - 1) / positions
         while images * positions % 6 != 0 { images += 1 }
         return max(1, min(images, (1 << 21) / MemoryLayout<S>.stride / (positions * rows)))
+    }
+
+    /// The images per chunk and the threads of a loop over a batch's chunks whose products are
+    /// `[images·positions, k] · [k, n]`: as many images as ``imagesPerProduct(positions:rows:scalar:)``
+    /// allows, fewer if that lets the chunks be split among threads.
+    @inlinable
+    static func chunking<S: TensorScalar>(
+        _ g: Convolution2DGeometry, positions: Int, rows: Int, n: Int, k: Int, level: SIMDLevel, scalar: S.Type
+    ) -> (imagesPerChunk: Int, parts: Int) {
+        func parts(_ images: Int) -> Int {
+            workerParts(
+                items: (g.batch + images - 1) / images, multiplyAdds: g.batch * positions * n * k,
+                level: level, m: images * positions, n: n, k: k, scalar: S.self)
+        }
+        var images = min(g.batch, imagesPerProduct(positions: positions, rows: rows, scalar: S.self))
+        while images > 1 && parts(images) == 1 && parts(1) > 1 { images -= 1 }
+        return (images, parts(images))
     }
 
     /// `geometry` with a batch of `count` images.
