@@ -690,3 +690,20 @@ private struct AnyRecurrent {
         }
     }
 }
+
+/// The level log names only the kernel families that ran: a GRU's backward has no vector
+/// kernel, an LSTM's has one (its cell's backward step).
+@Suite struct RecurrentLevelLogTests {
+    @Test(arguments: [false, true])
+    func backwardLogsVectorMathOnlyForTheLSTM(gru: Bool) {
+        var g = SeededGenerator(seed: 3)
+        let layer: Layer<Float> = gru
+            ? GRU<Float>(inputSize: 4, hiddenSize: 8, using: &g) : LSTM<Float>(inputSize: 4, hiddenSize: 8, using: &g)
+        let input = Tensor<Float>.randomUniform(shape: [3, 2, 4], in: -1..<1, using: &g)
+        let upstream = Tensor<Float>.randomUniform(shape: [3, 2, 8], in: -1..<1, using: &g)
+        _ = layer.forward(input)
+        let (_, runs) = KernelLevelLog.recording { layer.backward(upstream) }
+        let vectorMath = runs.contains { $0.family == .vectorMath }
+        #expect(vectorMath == !gru, "\(runs)")
+    }
+}

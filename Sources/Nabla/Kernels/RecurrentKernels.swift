@@ -57,6 +57,8 @@ protocol RecurrentCellKernels {
     static var foldsHiddenBias: Bool { get }
     /// Whether the gradients of `x·W_ihᵀ + b_ih` and of `h·W_hhᵀ + b_hh` differ (GRU's n gate).
     static var hiddenGradientDiffers: Bool { get }
+    /// Whether `backwardStep` runs a C kernel at the level ``RecurrentBackwardStep/level`` names.
+    static var hasVectorBackward: Bool { get }
 
     static func forwardStep<Scalar: TensorScalar>(_ step: RecurrentForwardStep<Scalar>, batch: Int, hiddenSize: Int)
     static func backwardStep<Scalar: TensorScalar>(_ step: RecurrentBackwardStep<Scalar>, batch: Int, hiddenSize: Int)
@@ -143,7 +145,7 @@ enum RecurrentKernels {
         let width = Cell.gateCount * h, stateRows = batch * h
         let previousBlock = reversed ? 1 : 0, firstStep = reversed ? steps - 1 : 0
         let (first, last, step) = reversed ? (0, steps - 1, 1) : (steps - 1, 0, -1)
-        let level = KernelFamily.vectorMath.levelForRun()
+        let level = Cell.hasVectorBackward ? KernelFamily.vectorMath.levelForRun() : .portable
         let productLevel = KernelFamily.matrixProducts.level  // the workers do not see a task's level
         let parts = rowParts(batch: batch, width: width, hiddenSize: h, level: productLevel)
         for t in stride(from: first, through: last, by: step) {
@@ -204,6 +206,7 @@ enum LSTMCellKernels: RecurrentCellKernels {
     static var stateCount: Int { 2 }
     static var foldsHiddenBias: Bool { true }
     static var hiddenGradientDiffers: Bool { false }
+    static var hasVectorBackward: Bool { true }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func forwardStep<Scalar: TensorScalar>(_ step: RecurrentForwardStep<Scalar>, batch: Int, hiddenSize h: Int) {
@@ -264,6 +267,7 @@ enum GRUCellKernels: RecurrentCellKernels {
     static var stateCount: Int { 1 }
     static var foldsHiddenBias: Bool { false }
     static var hiddenGradientDiffers: Bool { true }
+    static var hasVectorBackward: Bool { false }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func forwardStep<Scalar: TensorScalar>(_ step: RecurrentForwardStep<Scalar>, batch: Int, hiddenSize h: Int) {
