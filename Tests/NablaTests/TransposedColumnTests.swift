@@ -46,10 +46,11 @@ import Testing
         Case("channels past one block", (2, 20, 14, 14), kernel: (4, 4), .init(stride: 2, padding: 1)),
     ]
 
-    /// `columns[(n·oh + oy)·ow + ox][(c·kh + i)·kw + j]`: input `(n, c, oy·sh + i·dh − ph, ox·sw + j·dw − pw)`, or 0.
-    static func referenceColumns<S: TensorScalar>(_ g: Convolution2DGeometry, _ input: [S]) -> [S] {
+    /// Calls `body(column, pixel)` for every window tap that falls inside the image: `column`
+    /// indexes the transposed columns `[(n·oh + oy)·ow + ox][(c·kh + i)·kw + j]`, `pixel` the input
+    /// `(n, c, oy·sh + i·dh − ph, ox·sw + j·dw − pw)`.
+    static func forEachTap(_ g: Convolution2DGeometry, _ body: (Int, Int) -> Void) {
         let c = g.configuration
-        var columns = [S](repeating: 0, count: g.columnRows * g.columnCount)
         var index = 0
         for n in 0..<g.batch {
             for oy in 0..<g.outputHeight {
@@ -60,7 +61,7 @@ import Testing
                                 let y = oy * c.strideHeight + i * c.dilationHeight - c.paddingHeight
                                 let x = ox * c.strideWidth + j * c.dilationWidth - c.paddingWidth
                                 if (0..<g.height).contains(y) && (0..<g.width).contains(x) {
-                                    columns[index] = input[((n * g.channels + channel) * g.height + y) * g.width + x]
+                                    body(index, ((n * g.channels + channel) * g.height + y) * g.width + x)
                                 }
                                 index += 1
                             }
@@ -69,32 +70,19 @@ import Testing
                 }
             }
         }
+    }
+
+    /// The transposed columns of `input`: each tap's pixel, or 0 in the padding.
+    static func referenceColumns<S: TensorScalar>(_ g: Convolution2DGeometry, _ input: [S]) -> [S] {
+        var columns = [S](repeating: 0, count: g.columnRows * g.columnCount)
+        forEachTap(g) { column, pixel in columns[column] = input[pixel] }
         return columns
     }
 
     /// The adjoint of referenceColumns, plus `bias[c]` on channel `c`.
     static func referenceImage<S: TensorScalar>(_ g: Convolution2DGeometry, _ columns: [S], bias: [S]?) -> [S] {
-        let c = g.configuration
         var input = [S](repeating: 0, count: g.inputCount)
-        var index = 0
-        for n in 0..<g.batch {
-            for oy in 0..<g.outputHeight {
-                for ox in 0..<g.outputWidth {
-                    for channel in 0..<g.channels {
-                        for i in 0..<g.kernelHeight {
-                            for j in 0..<g.kernelWidth {
-                                let y = oy * c.strideHeight + i * c.dilationHeight - c.paddingHeight
-                                let x = ox * c.strideWidth + j * c.dilationWidth - c.paddingWidth
-                                if (0..<g.height).contains(y) && (0..<g.width).contains(x) {
-                                    input[((n * g.channels + channel) * g.height + y) * g.width + x] += columns[index]
-                                }
-                                index += 1
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        forEachTap(g) { column, pixel in input[pixel] += columns[column] }
         if let bias {
             for index in input.indices { input[index] += bias[index / (g.height * g.width) % g.channels] }
         }
