@@ -316,6 +316,8 @@ public enum ComparisonWorkload: String, CaseIterable, Sendable {
     case convTranspose128to64Forward = "convtranspose-128-64-fwd"
     case convTranspose128to64ForwardBackward = "convtranspose-128-64-fwdbwd"
     case lstm2LayersForwardBackward = "lstm-2x128-fwdbwd"
+    /// Nabla only: the same LSTM on the autodiff path, compared with Nabla's manual one.
+    case lstmAutodiffForwardBackward = "lstm-2x128-autodiff-fwdbwd"
     case depthwise32ForwardBackward = "conv-depthwise-32-fwdbwd"
     case mlpStep = "mlp-step"
     case cnnStep = "cnn-step"
@@ -358,6 +360,8 @@ public enum ComparisonWorkload: String, CaseIterable, Sendable {
             return "Conv2D depthwise 3×3 pad 1, 32 channels, 28×28, batch 32, zero grads + forward + backward (input gradient, random upstream)"
         case .lstm2LayersForwardBackward:
             return "LSTM 2 layers 128→128, 35 steps, batch 20, zero grads + forward + backward (input gradient, random upstream)"
+        case .lstmAutodiffForwardBackward:
+            return "LSTM 2 layers 128→128, 35 steps, batch 20, zero grads + forward + backward on the autodiff path (input gradient, random upstream)"
         case .mlpStep: return "MLP 784-256-128-10 ReLU, one training step, batch 128; \(data)"
         case .cnnStep: return "CNN conv32-pool-conv64-pool-dense128-dense10, one training step, batch 64; \(data)"
         case .cnnAutodiffStep:
@@ -370,9 +374,12 @@ public enum ComparisonWorkload: String, CaseIterable, Sendable {
     /// The name of its benchmark in the suite.
     public var benchmarkName: String { "compare \(rawValue)" }
 
-    /// The workloads the suite times: all but the epochs (tens of seconds each), and the CNN's
-    /// autodiff step, timed as `Kernel.autodiff` inside `cnnStep`'s iterations.
-    public static let suite = allCases.filter { $0.kind != .epoch && $0 != .cnnAutodiffStep }
+    /// The workloads the suite times: all but the epochs (tens of seconds each), the CNN's
+    /// autodiff step, timed as `Kernel.autodiff` inside `cnnStep`'s iterations, and the autodiff
+    /// LSTM, which the layer benchmarks time beside its manual path.
+    public static let suite = allCases.filter {
+        $0.kind != .epoch && $0 != .cnnAutodiffStep && $0 != .lstmAutodiffForwardBackward
+    }
 
     /// The kernels its suite benchmark times: the workload (`nabla`), and for `cnnStep` also the
     /// autodiff step, so that autodiff ÷ manual is a paired ratio.

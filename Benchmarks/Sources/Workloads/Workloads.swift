@@ -121,9 +121,10 @@ extension ComparisonWorkload {
                 inputChannels: 32, outputChannels: 32, kernelSize: 3, padding: 1, groups: 32,
                 initialization: .pyTorchDefault, using: &g)
             return layerWorkload(layer, inputShape: [32, 32, 28, 28], generator: &g)
-        case .lstm2LayersForwardBackward:
+        case .lstm2LayersForwardBackward, .lstmAutodiffForwardBackward:
             var g = SeededGenerator(seed: 1)
             let layer = LSTM<Float>(inputSize: 128, hiddenSize: 128, numLayers: 2, using: &g)
+            layer.useAutodiff = self == .lstmAutodiffForwardBackward
             return layerWorkload(layer, inputShape: [35, 20, 128], generator: &g)
         case .mlpStep, .cnnStep, .cnnAutodiffStep:
             let trainer = self.trainer()
