@@ -43,6 +43,18 @@ func unfusedGRUCell<S: TensorScalar>(_ x: [Variable<S>]) -> Variable<S> {
     return (1 - z) * n + z * x[2]
 }
 
+/// The unfused LSTM step with its product: `[fromInput, [h, c], W_hh]`.
+func unfusedLSTMStep<S: TensorScalar>(_ x: [Variable<S>]) -> Variable<S> {
+    typealias Ops = TensorOperations<S>
+    let state = Ops.unstack(x[1], alongAxis: 0)
+    return unfusedLSTMCell([x[0], Ops.matmul(state[0], x[2], transposeRHS: true), state[1]])
+}
+
+/// The unfused GRU step with its product: `[fromInput, h, W_hh, b_hh]`.
+func unfusedGRUStep<S: TensorScalar>(_ x: [Variable<S>]) -> Variable<S> {
+    unfusedGRUCell([x[0], TensorOperations.matmul(x[1], x[2], transposeRHS: true) + x[3], x[1]])
+}
+
 /// A padded convolution, then its bias added as a separate broadcast op.
 func unfusedConvolution<S: TensorScalar>(_ x: [Variable<S>]) -> Variable<S> {
     typealias Ops = TensorOperations<S>
@@ -62,6 +74,24 @@ extension FusedCase {
             fused: { DOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) }, unfused: unfusedGRUCell,
             fusedFloat: { FOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) }, unfusedFloat: unfusedGRUCell,
             emptyShapes: [[0, 6], [0, 6], [0, 2]]),
+        FusedCase(
+            name: "lstmStep", inputShapes: [[3, 8], [2, 3, 2], [8, 2]],
+            fused: { DOps.lstmStep(fromInput: $0[0], state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
+            unfused: unfusedLSTMStep,
+            fusedFloat: { FOps.lstmStep(fromInput: $0[0], state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
+            unfusedFloat: unfusedLSTMStep,
+            emptyShapes: [[0, 8], [2, 0, 2], [8, 2]]),
+        FusedCase(
+            name: "gruStep", inputShapes: [[3, 6], [3, 2], [6, 2], [6]],
+            fused: {
+                DOps.gruStep(fromInput: $0[0], hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed())
+            },
+            unfused: unfusedGRUStep,
+            fusedFloat: {
+                FOps.gruStep(fromInput: $0[0], hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed())
+            },
+            unfusedFloat: unfusedGRUStep,
+            emptyShapes: [[0, 6], [0, 2], [6, 2], [6]]),
         // One input channel takes the few-channel kernels, which add the bias in their own pass.
         FusedCase(
             name: "conv2d(bias, one channel)", inputShapes: [[2, 1, 6, 5], [4, 1, 3, 3], [4]],

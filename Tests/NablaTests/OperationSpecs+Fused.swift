@@ -15,6 +15,14 @@ extension OperationSpec {
               double: { DOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) },
               float: { FOps.gruCell(fromInput: $0[0], fromHidden: $0[1], hidden: $0[2]) },
               reference: { naiveGRUCell($0[0], $0[1], $0[2]) }),
+        .init(name: "lstmStep", inputShapes: [[3, 8], [2, 3, 2], [8, 2]], domain: .any,
+              double: { DOps.lstmStep(fromInput: $0[0], state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
+              float: { FOps.lstmStep(fromInput: $0[0], state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
+              reference: { naiveLSTMStep($0[0], $0[1], $0[2]) }),
+        .init(name: "gruStep", inputShapes: [[3, 6], [3, 2], [6, 2], [6]], domain: .any,
+              double: { DOps.gruStep(fromInput: $0[0], hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed()) },
+              float: { FOps.gruStep(fromInput: $0[0], hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed()) },
+              reference: { naiveGRUCell($0[0], naiveMatrixProduct($0[1], $0[2].transposed()) + $0[3], $0[1]) }),
         conv2dRow("conv2d(bias, one channel)", input: [2, 1, 5, 4], filter: [3, 1, 3, 3], bias: true, .init(stride: 1, padding: 1)),
         .init(name: "batchNorm(training, [N, C, L])", inputShapes: [[3, 2, 4], [2], [2]], domain: .any,
               double: { DOps.batchNorm($0[0], scale: $0[1], offset: $0[2], axes: [0, 2], epsilon: 1e-3) },
@@ -45,6 +53,14 @@ func naiveLSTMCell(_ a: Tensor<Double>, _ b: Tensor<Double>, _ c: Tensor<Double>
         }
     }
     return Tensor(shape: [2, batch, h], scalars: out)
+}
+
+/// `[2, B, h]`: h' then c' of an LSTM step from `fromInput`, the state `[h, c]` and `W_hh`.
+func naiveLSTMStep(_ fromInput: Tensor<Double>, _ state: Tensor<Double>, _ weightHH: Tensor<Double>) -> Tensor<Double> {
+    let (batch, h) = (state.shape[1], state.shape[2])
+    let hidden = state.slice(alongAxis: 0, 0..<1).reshaped(to: [batch, h])
+    let cell = state.slice(alongAxis: 0, 1..<2).reshaped(to: [batch, h])
+    return naiveLSTMCell(fromInput, naiveMatrixProduct(hidden, weightHH.transposed()), cell)
 }
 
 /// `[B, h]`: h', element by element.

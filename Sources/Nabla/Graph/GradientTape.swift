@@ -38,6 +38,18 @@ struct MatrixProductFactors<Scalar: TensorScalar> {
     private var joinedRHS: Tensor<Scalar> { rhs.count == 1 ? rhs[0] : Tensor(concatenating: rhs, alongAxis: transposeRHS ? 1 : 0) }
 }
 
+/// One input's gradient from a ``TensorBackward``: a tensor, or the factors of a matrix product
+/// that the walk multiplies once with every other product adding to the same variable.
+enum TensorGradient<Scalar: TensorScalar> {
+    case tensor(Tensor<Scalar>)
+    case product(MatrixProductFactors<Scalar>)
+}
+
+/// A fused op's first-order backward at the tensor level, for a walk no tape records: from the
+/// upstream gradient and which inputs need one, one gradient per input (`nil` where not needed).
+/// The op's ``BackwardRule`` stays the differentiable form, which every other walk runs.
+typealias TensorBackward<Scalar: TensorScalar> = (_ upstream: Tensor<Scalar>, _ needsGradient: [Bool]) -> [TensorGradient<Scalar>?]
+
 /// Where a slice op's output sits in its one input: `range` along `axis`.
 struct SliceRegion: Sendable {
     let axis: Int
@@ -60,6 +72,9 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     /// `upstream` as the factors of a matrix product, which the walk multiplies once for every
     /// product that adds to the same variable (a recurrent weight's, over all its steps).
     let productFactors: ProductGradientFactors<Scalar>?
+    /// For the backward walk when no tape records it: every input's gradient at once, from a
+    /// fused op's kernels (a recurrent step's), instead of `rule`.
+    let tensorBackward: TensorBackward<Scalar>?
     /// The name scope the op was recorded in, for the graph export.
     let scope: String?
     /// Where the op was created (only in anomaly mode).
@@ -68,9 +83,10 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     init(
         name: String, inputs: [Variable<Scalar>], output: Variable<Scalar>,
         rule: @escaping BackwardRule<Scalar>, site: String?, slice: SliceRegion? = nil,
-        productFactors: ProductGradientFactors<Scalar>? = nil
+        productFactors: ProductGradientFactors<Scalar>? = nil, tensorBackward: TensorBackward<Scalar>? = nil
     ) {
         self.productFactors = productFactors
+        self.tensorBackward = tensorBackward
         self.name = name
         self.inputs = inputs
         self.outputID = output.id
@@ -285,6 +301,31 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
             factors.add(to: &sum)  // one GEMM with β = 1
             sums[id] = sum
         }
+        // With `addsInPlace`: adds `gradient` to the variable's running sum.
+        func add(_ gradient: Variable<Scalar>, to id: UInt64) {
+            if var sum = sums.removeValue(forKey: id) {
+                sum += gradient.value
+                sums[id] = sum
+            } else if let existing = gradients.removeValue(forKey: id) {
+                sums[id] = existing.value + gradient.value
+            } else {
+                gradients[id] = gradient
+            }
+        }
+        // With `addsInPlace`: joins `factors` to the products still to multiply for the variable.
+        func addProduct(_ factors: MatrixProductFactors<Scalar>, to id: UInt64) {
+            if var pending = products[id], pending.transposeLHS == factors.transposeLHS,
+                pending.transposeRHS == factors.transposeRHS
+            {
+                products[id] = nil  // so that the appends below do not copy
+                pending.lhs += factors.lhs
+                pending.rhs += factors.rhs
+                products[id] = pending
+            } else {
+                addProducts(of: id)
+                products[id] = factors
+            }
+        }
         func settle(_ id: UInt64) {
             addProducts(of: id)
             if let sum = sums.removeValue(forKey: id) { gradients[id] = TensorOperations.constant(sum) }
@@ -309,20 +350,22 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 // Inputs whose gradient joins the products still to multiply, unrun by the rule.
                 var accumulated = [Bool](repeating: false, count: needs.count)
                 // With anomaly detection on, every rule runs, so its result is checked.
-                if addsInPlace, !GraphContext.detectsAnomalies, let productFactors = node.productFactors {
+                let runsKernels = addsInPlace && !GraphContext.detectsAnomalies
+                if runsKernels, let tensorBackward = node.tensorBackward {
+                    let inputGradients = tensorBackward(upstream.value, needs)
+                    Self.checkTensorBackwardResult(node, inputGradients, needs)
+                    for (i, input) in node.inputs.enumerated() where needs[i] {
+                        switch inputGradients[i]! {
+                        case .tensor(let gradient): add(TensorOperations.constant(gradient), to: input.id)
+                        case .product(let factors): addProduct(factors, to: input.id)
+                        }
+                    }
+                    continue
+                }
+                if runsKernels, let productFactors = node.productFactors {
                     for (i, input) in node.inputs.enumerated() where needs[i] {
                         guard let factors = productFactors(upstream.value, i) else { continue }
-                        if var pending = products[input.id], pending.transposeLHS == factors.transposeLHS,
-                            pending.transposeRHS == factors.transposeRHS
-                        {
-                            products[input.id] = nil  // so that the appends below do not copy
-                            pending.lhs += factors.lhs
-                            pending.rhs += factors.rhs
-                            products[input.id] = pending
-                        } else {
-                            addProducts(of: input.id)
-                            products[input.id] = factors
-                        }
+                        addProduct(factors, to: input.id)
                         (accumulated[i], needs[i]) = (true, false)
                     }
                 }
@@ -331,16 +374,10 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 Self.checkRuleResult(node, inputGradients, needs)
                 for (i, input) in node.inputs.enumerated() {
                     guard !accumulated[i], let gradient = inputGradients[i], relevant.contains(input.id) else { continue }
-                    if addsInPlace, var sum = sums.removeValue(forKey: input.id) {
-                        sum += gradient.value
-                        sums[input.id] = sum
+                    if addsInPlace {
+                        add(gradient, to: input.id)
                     } else if let existing = gradients[input.id] {
-                        if addsInPlace {
-                            gradients[input.id] = nil
-                            sums[input.id] = existing.value + gradient.value
-                        } else {
-                            gradients[input.id] = TensorOperations.add(existing, gradient)
-                        }
+                        gradients[input.id] = TensorOperations.add(existing, gradient)
                     } else {
                         gradients[input.id] = gradient
                     }
@@ -416,6 +453,30 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 op,
                 "source \(index) \(source.shape) is not tracked by this tape; watch it before "
                     + "recording (tape.watch(_:)) or create it with requiresGradient: true")
+        }
+    }
+
+    /// Checks a ``TensorBackward``'s result: one gradient per needed input, a tensor of the
+    /// input's shape or the factors of a product of that shape.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    private static func checkTensorBackwardResult(
+        _ node: TapeNode<Scalar>, _ gradients: [TensorGradient<Scalar>?], _ needs: [Bool]
+    ) {
+        func op() -> String { "\(node.name) backward" }
+        Misuse.check(
+            gradients.count == node.inputs.count, op(),
+            "the backward returned \(gradients.count) gradients for \(node.inputs.count) inputs")
+        for index in gradients.indices where needs[index] {
+            let input = node.inputs[index]
+            let shape: [Int]
+            switch gradients[index] {
+            case nil: Misuse.fail(op(), "the backward gave no gradient for needed input \(index)")
+            case .tensor(let gradient)?: shape = gradient.shape
+            case .product(let factors)?:
+                let (lhs, rhs) = (factors.lhs[0].shape, factors.rhs[0].shape)
+                shape = [factors.transposeLHS ? lhs[1] : lhs[0], factors.transposeRHS ? rhs[0] : rhs[1]]
+            }
+            Misuse.check(shape == input.shape, op(), "gradient \(shape) for input \(index) of shape \(input.shape)")
         }
     }
 

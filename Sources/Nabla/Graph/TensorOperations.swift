@@ -34,7 +34,7 @@ public enum TensorOperations<Scalar: TensorScalar> {
     static func record(
         _ name: String, _ inputs: [Variable<Scalar>], _ value: Tensor<Scalar>,
         file: StaticString, line: UInt, slice: SliceRegion? = nil,
-        productFactors: ProductGradientFactors<Scalar>? = nil,
+        productFactors: ProductGradientFactors<Scalar>? = nil, tensorBackward: TensorBackward<Scalar>? = nil,
         rule: @escaping BackwardRule<Scalar>
     ) -> Variable<Scalar> {
         let output = Variable(value)
@@ -42,7 +42,8 @@ public enum TensorOperations<Scalar: TensorScalar> {
         guard !tapes.isEmpty, !GraphContext.isRecordingSuspended else { return output }
         let site = GraphContext.detectsAnomalies ? "\(file):\(line)" : nil
         let node = TapeNode(
-            name: name, inputs: inputs, output: output, rule: rule, site: site, slice: slice, productFactors: productFactors)
+            name: name, inputs: inputs, output: output, rule: rule, site: site, slice: slice,
+            productFactors: productFactors, tensorBackward: tensorBackward)
         for tape in tapes { _ = tape.recordIfTracking(node) }
         return output
     }

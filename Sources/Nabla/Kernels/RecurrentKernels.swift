@@ -87,40 +87,63 @@ enum RecurrentKernels {
         let (first, last, step) = reversed ? (steps - 1, 0, -1) : (0, steps - 1, 1)
         let level = Scalar.self == Float.self ? KernelFamily.vectorMath.levelForRun() : .portable
         let productLevel = KernelFamily.matrixProducts.level  // the workers do not see a task's level
-        let parts = rowParts(batch: batch, width: width, hiddenSize: h, level: productLevel)
         // W_hhᵀ once, so that no step's product packs (transposes) W_hh again.
         withWorkspace(Scalar.self, count: width * h) { weightT in
             BLAS.transpose(rows: width, columns: h, source: w, destination: weightT)
             for t in stride(from: first, through: last, by: step) {
-                // Each part: its rows of h · W_hhᵀ (every gate in one GEMM: into the gates when
-                // b_hh is folded, else onto b_hh), then its rows' pointwise step.
-                WorkerPool.run(parts: parts) { part in
-                    let (r0, rows) = rowRange(part, of: parts, batch: batch)
-                    guard rows > 0 else { return }
-                    let stepGates = gates.baseAddress! + (t * batch + r0) * width
-                    let product = Cell.foldsHiddenBias ? stepGates : fromHidden!.baseAddress! + r0 * width
-                    if !Cell.foldsHiddenBias {
-                        for b in 0..<rows {
-                            _ = UnsafeMutableBufferPointer(start: product + b * width, count: width)
-                                .update(fromContentsOf: biasHH)
-                        }
-                    }
-                    let previous = (t + previousBlock) * stateRows + r0 * h, next = (t + nextBlock) * stateRows + r0 * h
-                    BLAS.gemm(
-                        matrixProductsLevel: productLevel, m: rows, n: width, k: h,
-                        a: UnsafeBufferPointer(start: hidden.baseAddress! + previous, count: rows * h), lda: h,
-                        b: UnsafeBufferPointer(weightT), ldb: width, beta: 1,
-                        c: UnsafeMutableBufferPointer(start: product, count: rows * width), ldc: width)
-                    Cell.forwardStep(
-                        RecurrentForwardStep(
-                            gates: stepGates, fromHidden: Cell.foldsHiddenBias ? nil : UnsafePointer(product),
-                            previousHidden: hidden.baseAddress! + previous, nextHidden: hidden.baseAddress! + next,
-                            previousCell: cell.map { UnsafePointer($0.baseAddress! + previous) },
-                            nextCell: cell.map { $0.baseAddress! + next },
-                            saved: saved.baseAddress! + t * stateRows + r0 * h, level: level),
-                        batch: rows, hiddenSize: h)
+                let previous = (t + previousBlock) * stateRows, next = (t + nextBlock) * stateRows
+                forwardStep(
+                    Cell.self, gates: gates.baseAddress! + t * batch * width, fromHidden: fromHidden?.baseAddress,
+                    previousHidden: hidden.baseAddress! + previous, nextHidden: hidden.baseAddress! + next,
+                    previousCell: cell.map { $0.baseAddress! + previous }, nextCell: cell.map { $0.baseAddress! + next },
+                    saved: saved.baseAddress! + t * stateRows, weightHHTransposed: UnsafeBufferPointer(weightT),
+                    biasHH: biasHH, batch: batch, hiddenSize: h, level: level, productLevel: productLevel)
+            }
+        }
+    }
+
+    /// One step of ``forward`` over `batch` rows (`[B, ·]` buffers): `gates` holds the step's
+    /// input projection and gets the activations; `nextHidden` and `nextCell` get the state after
+    /// the step; `fromHidden` (`[B, G·h]`, for a cell that does not fold `b_hh`) is scratch.
+    /// The rows split over the worker pool where ``rowParts(batch:width:hiddenSize:level:)`` says.
+    /// The graph-mode step ops run it too.
+    @_specialize(where Cell == LSTMCellKernels, Scalar == Float)
+    @_specialize(where Cell == LSTMCellKernels, Scalar == Double)
+    @_specialize(where Cell == GRUCellKernels, Scalar == Float)
+    @_specialize(where Cell == GRUCellKernels, Scalar == Double)
+    static func forwardStep<Cell: RecurrentCellKernels, Scalar: TensorScalar>(
+        _ cellKind: Cell.Type, gates: UnsafeMutablePointer<Scalar>, fromHidden: UnsafeMutablePointer<Scalar>?,
+        previousHidden: UnsafePointer<Scalar>, nextHidden: UnsafeMutablePointer<Scalar>,
+        previousCell: UnsafePointer<Scalar>?, nextCell: UnsafeMutablePointer<Scalar>?, saved: UnsafeMutablePointer<Scalar>,
+        weightHHTransposed weightT: UnsafeBufferPointer<Scalar>, biasHH: UnsafeBufferPointer<Scalar>,
+        batch: Int, hiddenSize h: Int, level: SIMDLevel, productLevel: SIMDLevel
+    ) {
+        let width = Cell.gateCount * h
+        let parts = rowParts(batch: batch, width: width, hiddenSize: h, level: productLevel)
+        // Each part: its rows of h · W_hhᵀ (every gate in one GEMM: into the gates when b_hh is
+        // folded, else onto b_hh), then its rows' pointwise step.
+        WorkerPool.run(parts: parts) { part in
+            let (r0, rows) = rowRange(part, of: parts, batch: batch)
+            guard rows > 0 else { return }
+            let stepGates = gates + r0 * width
+            let product = Cell.foldsHiddenBias ? stepGates : fromHidden! + r0 * width
+            if !Cell.foldsHiddenBias {
+                for b in 0..<rows {
+                    _ = UnsafeMutableBufferPointer(start: product + b * width, count: width).update(fromContentsOf: biasHH)
                 }
             }
+            BLAS.gemm(
+                matrixProductsLevel: productLevel, m: rows, n: width, k: h,
+                a: UnsafeBufferPointer(start: previousHidden + r0 * h, count: rows * h), lda: h,
+                b: weightT, ldb: width, beta: 1, c: UnsafeMutableBufferPointer(start: product, count: rows * width),
+                ldc: width)
+            Cell.forwardStep(
+                RecurrentForwardStep(
+                    gates: stepGates, fromHidden: Cell.foldsHiddenBias ? nil : UnsafePointer(product),
+                    previousHidden: previousHidden + r0 * h, nextHidden: nextHidden + r0 * h,
+                    previousCell: previousCell.map { $0 + r0 * h }, nextCell: nextCell.map { $0 + r0 * h },
+                    saved: saved + r0 * h, level: level),
+                batch: rows, hiddenSize: h)
         }
     }
 
@@ -147,33 +170,58 @@ enum RecurrentKernels {
         let (first, last, step) = reversed ? (0, steps - 1, 1) : (steps - 1, 0, -1)
         let level = Cell.hasVectorBackward ? KernelFamily.vectorMath.levelForRun() : .portable
         let productLevel = KernelFamily.matrixProducts.level  // the workers do not see a task's level
-        let parts = rowParts(batch: batch, width: width, hiddenSize: h, level: productLevel)
         for t in stride(from: first, through: last, by: step) {
-            // Each part: its rows' ∂L/∂h, pointwise backward, and ∂L/∂h of the previous step
-            // += dFromHidden · W_hh (every gate at once).
-            WorkerPool.run(parts: parts) { part in
-                let (r0, rows) = rowRange(part, of: parts, batch: batch)
-                guard rows > 0 else { return }
-                let state = r0 * h, dHiddenRows = dHidden.baseAddress! + state
-                if let g = sequenceGradient {
-                    for k in 0..<(rows * h) { dHiddenRows[k] += g[t * stateRows + state + k] }
-                }
-                let stepGradient = dFromHidden + (t * batch + r0) * width
-                Cell.backwardStep(
-                    RecurrentBackwardStep(
-                        gates: gates.baseAddress! + (t * batch + r0) * width,
-                        saved: saved.baseAddress! + t * stateRows + state,
-                        previousHidden: hidden.baseAddress! + (t + previousBlock) * stateRows + state,
-                        previousCell: cell.map { $0.baseAddress! + (t + previousBlock) * stateRows + state },
-                        dHidden: dHiddenRows, dCell: dCell.map { $0.baseAddress! + state },
-                        dFromInput: dFromInput + (t * batch + r0) * width, dFromHidden: stepGradient, level: level),
-                    batch: rows, hiddenSize: h)
-                guard t != firstStep || needsInitialState else { return }
-                BLAS.gemm(
-                    matrixProductsLevel: productLevel, m: rows, n: h, k: width,
-                    a: UnsafeBufferPointer(start: stepGradient, count: rows * width), lda: width,
-                    b: w, ldb: h, beta: 1, c: UnsafeMutableBufferPointer(start: dHiddenRows, count: rows * h), ldc: h)
+            let previous = (t + previousBlock) * stateRows
+            backwardStep(
+                Cell.self, gates: gates.baseAddress! + t * batch * width, saved: saved.baseAddress! + t * stateRows,
+                previousHidden: hidden.baseAddress! + previous, previousCell: cell.map { $0.baseAddress! + previous },
+                weightHH: w, sequenceGradient: sequenceGradient.map { $0.baseAddress! + t * stateRows },
+                dHidden: dHidden.baseAddress!, dCell: dCell?.baseAddress, dFromInput: dFromInput + t * batch * width,
+                dFromHidden: dFromHidden + t * batch * width, needsPreviousHidden: t != firstStep || needsInitialState,
+                batch: batch, hiddenSize: h, level: level, productLevel: productLevel)
+        }
+    }
+
+    /// One step of ``backward`` over `batch` rows (`[B, ·]` buffers): `dHidden` and `dCell` hold
+    /// ∂L/∂(h', c') (plus `sequenceGradient`, if given, for `h'`) and end as ∂L/∂(h, c) (the
+    /// hidden one only when `needsPreviousHidden`); `dFromInput` and `dFromHidden` (`[B, G·h]`,
+    /// one buffer when the cell's agree) get the gradients of the step's `x·W_ihᵀ + b_ih` and
+    /// `h·W_hhᵀ + b_hh`. The rows split as in ``forwardStep``. The graph-mode step ops run it too.
+    @_specialize(where Cell == LSTMCellKernels, Scalar == Float)
+    @_specialize(where Cell == LSTMCellKernels, Scalar == Double)
+    @_specialize(where Cell == GRUCellKernels, Scalar == Float)
+    @_specialize(where Cell == GRUCellKernels, Scalar == Double)
+    static func backwardStep<Cell: RecurrentCellKernels, Scalar: TensorScalar>(
+        _ cellKind: Cell.Type, gates: UnsafePointer<Scalar>, saved: UnsafePointer<Scalar>,
+        previousHidden: UnsafePointer<Scalar>, previousCell: UnsafePointer<Scalar>?,
+        weightHH w: UnsafeBufferPointer<Scalar>, sequenceGradient: UnsafePointer<Scalar>?,
+        dHidden: UnsafeMutablePointer<Scalar>, dCell: UnsafeMutablePointer<Scalar>?,
+        dFromInput: UnsafeMutablePointer<Scalar>, dFromHidden: UnsafeMutablePointer<Scalar>,
+        needsPreviousHidden: Bool, batch: Int, hiddenSize h: Int, level: SIMDLevel, productLevel: SIMDLevel
+    ) {
+        let width = Cell.gateCount * h
+        let parts = rowParts(batch: batch, width: width, hiddenSize: h, level: productLevel)
+        // Each part: its rows' ∂L/∂h, pointwise backward, and ∂L/∂h of the previous step
+        // += dFromHidden · W_hh (every gate at once).
+        WorkerPool.run(parts: parts) { part in
+            let (r0, rows) = rowRange(part, of: parts, batch: batch)
+            guard rows > 0 else { return }
+            let state = r0 * h, dHiddenRows = dHidden + state
+            if let g = sequenceGradient {
+                for k in 0..<(rows * h) { dHiddenRows[k] += g[state + k] }
             }
+            let stepGradient = dFromHidden + r0 * width
+            Cell.backwardStep(
+                RecurrentBackwardStep(
+                    gates: gates + r0 * width, saved: saved + state, previousHidden: previousHidden + state,
+                    previousCell: previousCell.map { $0 + state }, dHidden: dHiddenRows, dCell: dCell.map { $0 + state },
+                    dFromInput: dFromInput + r0 * width, dFromHidden: stepGradient, level: level),
+                batch: rows, hiddenSize: h)
+            guard needsPreviousHidden else { return }
+            BLAS.gemm(
+                matrixProductsLevel: productLevel, m: rows, n: h, k: width,
+                a: UnsafeBufferPointer(start: stepGradient, count: rows * width), lda: width,
+                b: w, ldb: h, beta: 1, c: UnsafeMutableBufferPointer(start: dHiddenRows, count: rows * h), ldc: h)
         }
     }
 

@@ -61,14 +61,19 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
             returnsSequence: returnsSequence, using: &generator)
     }
 
-    /// The cell: `r`, `z` from the sums of `fromInput` and `fromHidden`, then
-    /// `n = tanh(x_n + r ⊙ (W_hn h + b_hn))`, `h' = (1 − z) ⊙ n + z ⊙ h`, as one op
-    /// (``TensorOperations/gruCell(fromInput:fromHidden:hidden:file:line:)``).
+    /// The step: `fromHidden = h·W_hhᵀ + b_hh`, `r`, `z` from the sums of `fromInput` and
+    /// `fromHidden`, then `n = tanh(x_n + r ⊙ (W_hn h + b_hn))`, `h' = (1 − z) ⊙ n + z ⊙ h`, as
+    /// one op (``TensorOperations/gruStep(fromInput:hidden:weightHH:biasHH:weightHHTransposed:file:line:)``);
+    /// the output is `h'`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     override func cellStep(
-        fromInput: Variable<Scalar>, fromHidden: Variable<Scalar>, states: [Variable<Scalar>]
-    ) -> [Variable<Scalar>] {
-        [TensorOperations.gruCell(fromInput: fromInput, fromHidden: fromHidden, hidden: states[0])]
+        fromInput: Variable<Scalar>, state: Variable<Scalar>, weights w: RecurrentWeights<Scalar>,
+        weightHHTransposed: Tensor<Scalar>
+    ) -> (state: Variable<Scalar>, output: Variable<Scalar>) {
+        let next = TensorOperations.gruStep(
+            fromInput: fromInput, hidden: state, weightHH: w.weightHH.variable, biasHH: w.biasHH.variable,
+            weightHHTransposed: weightHHTransposed)
+        return (next, next)
     }
 
     // MARK: State

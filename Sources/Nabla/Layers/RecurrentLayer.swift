@@ -158,15 +158,25 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
         return "\(name)(\(inputSize) → \(hiddenSize)\(stack), batchFirst: \(batchFirst), returnsSequence: \(returnsSequence))"
     }
 
-    /// The cell's graph-mode step: the next states from the previous `states` and the step's
-    /// `fromInput = x·W_ihᵀ + b_ih` and `fromHidden = h·W_hhᵀ + b_hh` (`[batch, G·hiddenSize]`
-    /// each; `b_hh` is in `fromInput` instead when the cell folds it). A subclass overrides it.
+    /// The cell's graph-mode step: from the step's `fromInput = x·W_ihᵀ + b_ih` (`[batch,
+    /// G·hiddenSize]`, with `b_hh` when the cell folds it) and the state it carries (see
+    /// ``carriedState(_:)``), the next carried state and the step's output, `batch·hiddenSize`
+    /// values. `weightHHTransposed` is `w.weightHH.value` transposed. A subclass overrides it.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func cellStep(
-        fromInput: Variable<Scalar>, fromHidden: Variable<Scalar>, states: [Variable<Scalar>]
-    ) -> [Variable<Scalar>] {
+        fromInput: Variable<Scalar>, state: Variable<Scalar>, weights w: RecurrentWeights<Scalar>,
+        weightHHTransposed: Tensor<Scalar>
+    ) -> (state: Variable<Scalar>, output: Variable<Scalar>) {
         Misuse.fail(description, "a recurrent layer must give its cell's step")
     }
+
+    /// The states (`[h]`, or `[h, c]`, each `[batch, hiddenSize]`) as the one variable
+    /// ``cellStep(fromInput:state:weights:weightHHTransposed:)`` carries; a subclass with more
+    /// than one state overrides it.
+    func carriedState(_ states: [Variable<Scalar>]) -> Variable<Scalar> { states[0] }
+
+    /// The inverse of ``carriedState(_:)``.
+    func states(carried state: Variable<Scalar>) -> [Variable<Scalar>] { [state] }
 
     // MARK: State
 
@@ -259,26 +269,19 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
                 // X · W_ihᵀ + b_ih (+ b_hh, if the cell folds it) for every step at once: [T, B, G·h].
                 let inputBias = cell.kernels.foldsHiddenBias ? w.biasIH.variable + w.biasHH.variable : w.biasIH.variable
                 let rows = Ops.reshape(layerInput, to: [steps * batch, layerInput.shape[2]])
-                let projection = Ops.unstack(
-                    Ops.reshape(
-                        Ops.linear(rows, weight: w.weightIH.variable, bias: inputBias),
-                        to: [steps, batch, w.weightIH.value.shape[0]]),
-                    alongAxis: 0)
-                var states = initial?[layer * directions + direction]
-                    ?? Array(repeating: zeros, count: cell.kernels.stateCount)
+                let projection = Ops.linear(rows, weight: w.weightIH.variable, bias: inputBias)  // [T·B, G·h]
+                var state = carriedState(
+                    initial?[layer * directions + direction] ?? Array(repeating: zeros, count: cell.kernels.stateCount))
                 var outputs = [Variable<Scalar>?](repeating: nil, count: steps)
                 let weightHHT = w.weightHH.value.transposed()  // once, not packed again at every step
                 for t in w.reversed ? Array((0..<steps).reversed()) : Array(0..<steps) {
-                    let fromHidden = cell.kernels.foldsHiddenBias
-                        ? Ops.matmul(states[0], w.weightHH.variable, transposeRHS: true, rhsTransposed: weightHHT)
-                        : Ops.linear(
-                            states[0], weight: w.weightHH.variable, bias: w.biasHH.variable, weightTransposed: weightHHT)
-                    states = cellStep(fromInput: projection[t], fromHidden: fromHidden, states: states)
-                    outputs[t] = states[0]
+                    let fromInput = Ops.slice(projection, alongAxis: 0, t * batch..<((t + 1) * batch))
+                    (state, outputs[t]) = cellStep(fromInput: fromInput, state: state, weights: w, weightHHTransposed: weightHHT)
                 }
-                sequences.append(Ops.stack(outputs.map { $0! }, alongAxis: 0))
-                finalStates.append(states)
-                lastSteps.append(outputs[steps - 1]!)
+                let stepOutputs = outputs.map { $0! }
+                sequences.append(Ops.reshape(Ops.concatenate(stepOutputs, alongAxis: 0), to: [steps, batch, hiddenSize]))
+                finalStates.append(states(carried: state))
+                lastSteps.append(Ops.reshape(stepOutputs[steps - 1], to: [batch, hiddenSize]))
             }
             // The directions side by side feed the next layer.
             layerInput = sequences.count == 1 ? sequences[0] : Ops.concatenate(sequences, alongAxis: 2)

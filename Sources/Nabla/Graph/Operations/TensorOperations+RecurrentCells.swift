@@ -115,3 +115,152 @@ extension TensorOperations {
         return [concatenate([dr, dz, dn], alongAxis: 1), concatenate([dr, dz, dn * r], alongAxis: 1), g * z]
     }
 }
+
+// A recurrent layer's whole step as one op: the product with W_hh and the cell, on the time
+// loop's own step kernels (RecurrentKernels.forwardStep and backwardStep), rows split over the
+// worker pool as there. A walk no tape records runs the kernels' backward; the rule, for every
+// other walk, is the same derivative in differentiable ops.
+extension TensorOperations {
+    /// One LSTM step with its recurrent product: with `state` = `[h, c]`,
+    /// `a = fromInput + h·W_hhᵀ`, then ``lstmCell(fromInput:fromHidden:cell:file:line:)``'s `h'`, `c'`.
+    ///
+    /// - Parameters:
+    ///   - fromInput: `[B, 4h]`, `x·W_ihᵀ + b_ih + b_hh`.
+    ///   - state: `[2, B, h]`: `h` then `c`.
+    ///   - weightHH: `[4h, h]`.
+    ///   - weightHHTransposed: `weightHH.value` transposed, `[h, 4h]`, shared by a sequence's steps.
+    /// - Returns: `[2, B, h]`: `h'` then `c'`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    static func lstmStep(
+        fromInput: Variable<Scalar>, state: Variable<Scalar>, weightHH: Variable<Scalar>,
+        weightHHTransposed: Tensor<Scalar>, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let op = "lstmStep"
+        let (batch, h) = state.shape.count == 3 ? (state.shape[1], state.shape[2]) : (0, 0)
+        Misuse.check(
+            state.shape == [2, batch, h] && fromInput.shape == [batch, 4 * h] && weightHH.shape == [4 * h, h]
+                && weightHHTransposed.shape == [h, 4 * h], op,
+            "fromInput \(fromInput.shape), state \(state.shape), weightHH \(weightHH.shape) and its transpose "
+                + "\(weightHHTransposed.shape): expected [B, 4h], [2, B, h], [4h, h] and [h, 4h]")
+        var gates = fromInput.value  // becomes the activations
+        var next = Tensor<Scalar>.zeros(shape: [2, batch, h])
+        var saved = Tensor<Scalar>.zeros(shape: [batch, h])  // tanh(c')
+        let previous = state.value
+        if batch * h > 0 {
+            let from = previous.unsafeScalars.baseAddress!, to = next.unsafeMutableScalars().baseAddress!
+            RecurrentKernels.forwardStep(
+                LSTMCellKernels.self, gates: gates.unsafeMutableScalars().baseAddress!, fromHidden: nil,
+                previousHidden: from, nextHidden: to, previousCell: from + batch * h, nextCell: to + batch * h,
+                saved: saved.unsafeMutableScalars().baseAddress!, weightHHTransposed: weightHHTransposed.unsafeScalars,
+                biasHH: UnsafeBufferPointer(start: nil, count: 0), batch: batch, hiddenSize: h,
+                level: vectorMathLevel(Scalar.self), productLevel: KernelFamily.matrixProducts.level)
+            withExtendedLifetime((previous, weightHHTransposed)) {}
+        }
+        let (activations, cellTanh) = (gates, saved)
+        let kernelBackward: TensorBackward<Scalar> = { g, needs in
+            var dState = g  // ∂L/∂(h', c'), then ∂L/∂(h, c)
+            var dGates = Tensor<Scalar>.zeros(shape: [batch, 4 * h])
+            let weight = weightHH.value
+            if batch * h > 0 {
+                let from = previous.unsafeScalars.baseAddress!, d = dState.unsafeMutableScalars().baseAddress!
+                let dGateScalars = dGates.unsafeMutableScalars().baseAddress!
+                RecurrentKernels.backwardStep(
+                    LSTMCellKernels.self, gates: activations.unsafeScalars.baseAddress!,
+                    saved: cellTanh.unsafeScalars.baseAddress!,
+                    previousHidden: from, previousCell: from + batch * h, weightHH: weight.unsafeScalars,
+                    sequenceGradient: nil, dHidden: d, dCell: d + batch * h, dFromInput: dGateScalars,
+                    dFromHidden: dGateScalars, needsPreviousHidden: needs[1], batch: batch, hiddenSize: h,
+                    level: KernelFamily.vectorMath.levelForRun(), productLevel: KernelFamily.matrixProducts.level)
+                withExtendedLifetime((previous, activations, cellTanh, weight)) {}
+            }
+            let hidden = needs[2] ? previous.slice(alongAxis: 0, 0..<1).reshaped(to: [batch, h]) : previous
+            return [
+                needs[0] ? .tensor(dGates) : nil, needs[1] ? .tensor(dState) : nil,
+                needs[2] ? .product(MatrixProductFactors(dGates, hidden, transposeLHS: true, transposeRHS: false)) : nil,
+            ]
+        }
+        return record(
+            op, [fromInput, state, weightHH], next, file: file, line: line, tensorBackward: kernelBackward
+        ) { g, needs in
+            let hc = unstack(state, alongAxis: 0)
+            let a = fromInput + matmul(hc[0], weightHH, transposeRHS: true)
+            let (dGates, dCell) = lstmCellGradients(a, hc[1], g)
+            return [
+                needs[0] ? dGates : nil, needs[1] ? stack([matmul(dGates, weightHH), dCell], alongAxis: 0) : nil,
+                needs[2] ? matmul(dGates, hc[0], transposeLHS: true) : nil,
+            ]
+        }
+    }
+
+    /// One GRU step with its recurrent product: `fromHidden = hidden·W_hhᵀ + b_hh`, then
+    /// ``gruCell(fromInput:fromHidden:hidden:file:line:)``'s `h'`.
+    ///
+    /// - Parameters:
+    ///   - fromInput: `[B, 3h]`, `x·W_ihᵀ + b_ih`.
+    ///   - hidden: `[B, h]`.
+    ///   - weightHH: `[3h, h]`.
+    ///   - biasHH: `[3h]`.
+    ///   - weightHHTransposed: `weightHH.value` transposed, `[h, 3h]`, shared by a sequence's steps.
+    /// - Returns: `[B, h]`, `h'`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    static func gruStep(
+        fromInput: Variable<Scalar>, hidden: Variable<Scalar>, weightHH: Variable<Scalar>, biasHH: Variable<Scalar>,
+        weightHHTransposed: Tensor<Scalar>, file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let op = "gruStep"
+        let (batch, h) = hidden.shape.count == 2 ? (hidden.shape[0], hidden.shape[1]) : (0, 0)
+        Misuse.check(
+            hidden.shape == [batch, h] && fromInput.shape == [batch, 3 * h] && weightHH.shape == [3 * h, h]
+                && biasHH.shape == [3 * h] && weightHHTransposed.shape == [h, 3 * h], op,
+            "fromInput \(fromInput.shape), hidden \(hidden.shape), weightHH \(weightHH.shape), biasHH \(biasHH.shape) "
+                + "and the weight's transpose \(weightHHTransposed.shape): expected [B, 3h], [B, h], [3h, h], [3h] and [h, 3h]")
+        var gates = fromInput.value  // becomes the activations
+        var next = Tensor<Scalar>.zeros(shape: [batch, h])
+        var saved = Tensor<Scalar>.zeros(shape: [batch, h])  // W_hn h + b_hn
+        let previous = hidden.value
+        if batch * h > 0 {
+            var scratch = Tensor<Scalar>.zeros(shape: [batch, 3 * h])
+            RecurrentKernels.forwardStep(
+                GRUCellKernels.self, gates: gates.unsafeMutableScalars().baseAddress!,
+                fromHidden: scratch.unsafeMutableScalars().baseAddress!, previousHidden: previous.unsafeScalars.baseAddress!,
+                nextHidden: next.unsafeMutableScalars().baseAddress!, previousCell: nil, nextCell: nil,
+                saved: saved.unsafeMutableScalars().baseAddress!, weightHHTransposed: weightHHTransposed.unsafeScalars,
+                biasHH: biasHH.value.unsafeScalars, batch: batch, hiddenSize: h, level: vectorMathLevel(Scalar.self),
+                productLevel: KernelFamily.matrixProducts.level)
+            withExtendedLifetime((previous, weightHHTransposed, biasHH, scratch)) {}
+        }
+        let (activations, candidate) = (gates, saved)
+        let kernelBackward: TensorBackward<Scalar> = { g, needs in
+            var dHidden = g  // ∂L/∂h', then ∂L/∂h
+            var dFromInput = Tensor<Scalar>.zeros(shape: [batch, 3 * h])
+            var dFromHidden = Tensor<Scalar>.zeros(shape: [batch, 3 * h])
+            let weight = weightHH.value
+            if batch * h > 0 {
+                RecurrentKernels.backwardStep(
+                    GRUCellKernels.self, gates: activations.unsafeScalars.baseAddress!,
+                    saved: candidate.unsafeScalars.baseAddress!,
+                    previousHidden: previous.unsafeScalars.baseAddress!, previousCell: nil, weightHH: weight.unsafeScalars,
+                    sequenceGradient: nil, dHidden: dHidden.unsafeMutableScalars().baseAddress!, dCell: nil,
+                    dFromInput: dFromInput.unsafeMutableScalars().baseAddress!,
+                    dFromHidden: dFromHidden.unsafeMutableScalars().baseAddress!, needsPreviousHidden: needs[1],
+                    batch: batch, hiddenSize: h, level: .portable, productLevel: KernelFamily.matrixProducts.level)
+                withExtendedLifetime((previous, activations, candidate, weight)) {}
+            }
+            return [
+                needs[0] ? .tensor(dFromInput) : nil, needs[1] ? .tensor(dHidden) : nil,
+                needs[2] ? .product(MatrixProductFactors(dFromHidden, previous, transposeLHS: true, transposeRHS: false)) : nil,
+                needs[3] ? .tensor(dFromHidden.sum(alongAxes: [0])) : nil,
+            ]
+        }
+        return record(
+            op, [fromInput, hidden, weightHH, biasHH], next, file: file, line: line, tensorBackward: kernelBackward
+        ) { g, needs in
+            let fromHidden = linear(hidden, weight: weightHH, bias: biasHH)
+            let d = gruCellGradients(fromInput, fromHidden, hidden, g)  // ∂L/∂fromInput, ∂L/∂fromHidden, bypass
+            return [
+                needs[0] ? d[0] : nil, needs[1] ? d[2] + matmul(d[1], weightHH) : nil,
+                needs[2] ? matmul(d[1], hidden, transposeLHS: true) : nil, needs[3] ? sum(d[1], alongAxes: [0]) : nil,
+            ]
+        }
+    }
+}
