@@ -43,7 +43,8 @@ RecurrentLayer.backward
 LSTM.backward
 TensorOperations.matmul
 TensorOperations.linear
-TensorOperations.lstmCell
+TensorOperations.lstmStep
+TensorOperations.gruStep
 GradientTape.gradient
 LIST
 [ "$missing" = 0 ] && echo "check-specialization: every listed function has Float and Double specializations in $binary"

@@ -322,37 +322,3 @@ func unfusedNormalization<S: TensorScalar>(
         #expect(report.passed, "\(report)")
     }
 }
-
-/// The recurrent layers' steps multiply by one transposed copy of `W_hh`
-/// (`matmul(_:_:transposeRHS:rhsTransposed:)`, `linear(_:weight:bias:weightTransposed:)`):
-/// the same bits as the plain ops, forward and every gradient, first order and recorded.
-@Suite struct SharedTransposeTests {
-    @Test(arguments: [false, true])
-    func sameBitsAsThePlainOp(linear: Bool) {
-        var generator = SeededGenerator(seed: 9)
-        let x = FOps.variable(Tensor<Float>.randomUniform(shape: [5, 7], in: -1..<1, using: &generator))
-        let w = FOps.variable(Tensor<Float>.randomUniform(shape: [70, 7], in: -1..<1, using: &generator))
-        let b = FOps.variable(Tensor<Float>.randomUniform(shape: [70], in: -1..<1, using: &generator))
-        let upstream = Tensor<Float>.randomUniform(shape: [5, 70], in: -1..<1, using: &generator)
-        let transposed = w.value.transposed()
-        let plain: ([Variable<Float>]) -> Variable<Float> = { v in
-            linear ? FOps.linear(v[0], weight: v[1], bias: v[2]) : FOps.matmul(v[0], v[1], transposeRHS: true) + v[2]
-        }
-        let shared: ([Variable<Float>]) -> Variable<Float> = { v in
-            linear
-                ? FOps.linear(v[0], weight: v[1], bias: v[2], weightTransposed: transposed)
-                : FOps.matmul(v[0], v[1], transposeRHS: true, rhsTransposed: transposed) + v[2]
-        }
-        let variables = [x, w, b]
-        #expect(withoutRecording { shared(variables) }.value.scalars == withoutRecording { plain(variables) }.value.scalars)
-        let expected = GradientCheck.gradients(of: plain, at: variables, upstream: upstream)
-        let fast = GradientCheck.gradients(of: shared, at: variables, upstream: upstream)
-        let outer = GradientTape<Float>()
-        outer.watch(variables)
-        let recorded = outer.record { GradientCheck.gradients(of: shared, at: variables, upstream: upstream) }
-        for index in variables.indices {
-            #expect(fast[index].value.scalars == expected[index].value.scalars, "input \(index)")
-            #expect(recorded[index].value.scalars == expected[index].value.scalars, "input \(index), recorded")
-        }
-    }
-}

@@ -280,16 +280,26 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
         var gradients: [UInt64: Variable<Scalar>] = [target.id: TensorOperations.constant(seed)]
         // The gradients of slices, by the variable sliced, until that variable's gradient is needed.
         var slices: [UInt64: (shape: [Int], pieces: [SliceGradient])] = [:]
-        func gatherSlices(of id: UInt64) {
-            guard let (shape, pieces) = slices.removeValue(forKey: id) else { return }
-            let whole = Self.assembled(pieces, shape: shape)
-            gradients[id] = gradients[id].map { TensorOperations.add($0, whole) } ?? whole
-        }
         let sourceIDs = Set(sources.map(\.id))
         // With no tape recording this walk, a variable's gradients add up in place: `sums` holds
         // the running sums the walk owns, and `products` the matrix products still to multiply,
         // until the variable's gradient is read.
         let addsInPlace = backwardTapes.isEmpty
+        // Called once every use of the variable has run (after `settle`).
+        func gatherSlices(of id: UInt64) {
+            guard let (shape, pieces) = slices.removeValue(forKey: id) else { return }
+            guard addsInPlace else {
+                let whole = Self.assembled(pieces, shape: shape)
+                gradients[id] = gradients[id].map { TensorOperations.add($0, whole) } ?? whole
+                return
+            }
+            // Each slice's gradient adds into its region of the variable's, in place.
+            var whole = gradients.removeValue(forKey: id)?.value ?? .zeros(shape: shape)
+            for piece in pieces {
+                whole.addToSlice(piece.gradient.value, alongAxis: piece.region.axis, piece.region.range)
+            }
+            gradients[id] = TensorOperations.constant(whole)
+        }
         var sums: [UInt64: Tensor<Scalar>] = [:]
         var products: [UInt64: MatrixProductFactors<Scalar>] = [:]
         func addProducts(of id: UInt64) {

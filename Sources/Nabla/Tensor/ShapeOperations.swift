@@ -157,6 +157,29 @@ extension Tensor {
         }
     }
 
+    /// Adds `part` to the slice `range` along `axis` in place: the adjoint of
+    /// ``slice(alongAxis:_:)``, without padding `part` to the whole shape.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    mutating func addToSlice(_ part: Tensor, alongAxis axis: Int, _ range: Range<Int>) {
+        var expected = shape
+        if shape.indices.contains(axis) { expected[axis] = range.count }
+        Misuse.check(
+            shape.indices.contains(axis) && range.lowerBound >= 0 && range.upperBound <= shape[axis]
+                && part.shape == expected, "addToSlice",
+            "part \(part.shape) for range \(range) along axis \(axis) of shape \(shape)")
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        let row = range.count * inner, targetRow = shape[axis] * inner
+        guard row > 0 else { return }
+        part.withUnsafeBufferPointer { x in
+            withUnsafeMutableBufferPointer { y in
+                for o in 0..<outer {
+                    let target = y.baseAddress! + o * targetRow + range.lowerBound * inner, source = x.baseAddress! + o * row
+                    for k in 0..<row { target[k] += source[k] }
+                }
+            }
+        }
+    }
+
     /// The part of the tensor from `lowerBounds` up to, not including, `upperBounds`, per axis.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func slice(lowerBounds: [Int], upperBounds: [Int]) -> Tensor {

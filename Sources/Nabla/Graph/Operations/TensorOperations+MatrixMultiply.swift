@@ -15,27 +15,7 @@ extension TensorOperations {
         transposeLHS: Bool = false, transposeRHS: Bool = false,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        matmul(lhs, rhs, transposeLHS: transposeLHS, transposeRHS: transposeRHS, rhsTransposed: nil, file: file, line: line)
-    }
-
-    /// ``matmul(_:_:transposeLHS:transposeRHS:file:line:)`` of two matrices, with `rhsTransposed`,
-    /// if given, holding `rhs.value` transposed: the forward multiplies by it (the same bits,
-    /// without transposing `rhs` again), the gradients are `matmul`'s. A recurrent layer's steps
-    /// share one transposed `W_hh` this way.
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func matmul(
-        _ lhs: Variable<Scalar>, _ rhs: Variable<Scalar>, transposeLHS: Bool = false, transposeRHS: Bool = false,
-        rhsTransposed: Tensor<Scalar>?, file: StaticString = #fileID, line: UInt = #line
-    ) -> Variable<Scalar> {
-        let value: Tensor<Scalar>
-        if let rhsTransposed {
-            Misuse.check(
-                rhs.shape.count == 2 && rhsTransposed.shape == [rhs.shape[1], rhs.shape[0]], "matmul",
-                "rhs \(rhs.shape) and its transpose \(rhsTransposed.shape)")
-            value = Nabla.matmul(lhs.value, rhsTransposed, transposeLHS: transposeLHS, transposeRHS: !transposeRHS)
-        } else {
-            value = Nabla.matmul(lhs.value, rhs.value, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
-        }
+        let value = Nabla.matmul(lhs.value, rhs.value, transposeLHS: transposeLHS, transposeRHS: transposeRHS)
         // Two matrices: the gradients as factors, so that the products a weight gets at every
         // step of a sequence add up as one GEMM when nothing records the backward.
         let productFactors: ProductGradientFactors<Scalar>? = lhs.shape.count != 2 || rhs.shape.count != 2 ? nil
@@ -97,32 +77,11 @@ extension TensorOperations {
         _ x: Variable<Scalar>, weight: Variable<Scalar>, bias: Variable<Scalar>,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        linear(x, weight: weight, bias: bias, weightTransposed: nil, file: file, line: line)
-    }
-
-    /// ``linear(_:weight:bias:file:line:)`` with `weightTransposed`, if given, holding
-    /// `weight.value` transposed (`[inputs, outputs]`): the forward multiplies by it (the same
-    /// bits), the gradients are `linear`'s. A recurrent layer's steps share one this way.
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    static func linear(
-        _ x: Variable<Scalar>, weight: Variable<Scalar>, bias: Variable<Scalar>, weightTransposed: Tensor<Scalar>?,
-        file: StaticString = #fileID, line: UInt = #line
-    ) -> Variable<Scalar> {
         Misuse.check(
             x.shape.count == 2 && weight.shape.count == 2 && weight.shape[1] == x.shape[1] && bias.shape == [weight.shape[0]],
             "linear", "x \(x.shape), weight \(weight.shape) and bias \(bias.shape): expected [rows, inputs], "
                 + "[outputs, inputs] and [outputs]")
-        var value: Tensor<Scalar>
-        if let weightTransposed {
-            Misuse.check(
-                weightTransposed.shape == [weight.shape[1], weight.shape[0]], "linear",
-                "weight \(weight.shape) and its transpose \(weightTransposed.shape)")
-            // The bias in every row, then the product added to it: Nabla.linear's order.
-            value = bias.value.reshaped(to: [1, weight.shape[0]]).broadcasted(to: [x.shape[0], weight.shape[0]])
-            value.addMatrixProduct(x.value, weightTransposed)
-        } else {
-            value = Nabla.linear(x.value, weight: weight.value, bias: bias.value)
-        }
+        let value = Nabla.linear(x.value, weight: weight.value, bias: bias.value)
         // The products a weight gets at every step of a sequence add up as one GEMM.
         let productFactors: ProductGradientFactors<Scalar> = { g, index in
             switch index {
