@@ -32,6 +32,7 @@ CrossEntropyLoss.valueAndGradient
 CrossEntropyLoss.callAsFunction
 MeanSquaredErrorLoss.valueAndGradient
 BitsPerCharacter.add
+FashionMNIST.load
 Dense.manualForward
 Dense.manualBackward
 Conv2D.manualForward

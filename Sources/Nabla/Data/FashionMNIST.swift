@@ -87,6 +87,7 @@ public enum FashionMNIST {
     ///   - limit: Load only the first `limit` images (for quick runs).
     ///   - scalar: The scalar type of the images.
     /// - Throws: ``DatasetError`` for a missing, corrupt, truncated or inconsistent file.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func load<Scalar: TensorScalar>(
         _ split: Split, from directory: String = defaultDirectory, limit: Int? = nil,
         as scalar: Scalar.Type = Float.self
