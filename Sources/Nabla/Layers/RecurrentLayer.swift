@@ -266,7 +266,8 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
             var sequences: [Variable<Scalar>] = []
             for direction in 0..<directions {
                 let w = weights[layer * directions + direction]
-                // X · W_ihᵀ + b_ih (+ b_hh, if the cell folds it) for every step at once: [T, B, G·h].
+                // X · W_ihᵀ + b_ih (+ b_hh, if the cell folds it) for every step at once; step t
+                // reads rows t·B ..< (t + 1)·B.
                 let inputBias = cell.kernels.foldsHiddenBias ? w.biasIH.variable + w.biasHH.variable : w.biasIH.variable
                 let rows = Ops.reshape(layerInput, to: [steps * batch, layerInput.shape[2]])
                 let projection = Ops.linear(rows, weight: w.weightIH.variable, bias: inputBias)  // [T·B, G·h]
