@@ -620,8 +620,9 @@ enum ConvolutionShapes {
                     spanSums?.update(repeating: 0)
                     for image in start..<end {
                         for o in 0..<outputChannels {
-                            (channelMajor.baseAddress! + (o * g.batch + image) * positions).update(
-                                from: gradient.baseAddress! + (image * outputChannels + o) * positions, count: positions)
+                            ConvolutionKernels.copyTaps(
+                                positions, dilation: 1, from: gradient.baseAddress! + (image * outputChannels + o) * positions,
+                                to: channelMajor.baseAddress! + (o * g.batch + image) * positions)
                         }
                     }
                     for first in stride(from: start, to: end, by: imagesPerChunk) {
@@ -652,13 +653,17 @@ enum ConvolutionShapes {
                     }
                 }
             }
-            // The spans past the first, added in order.
-            for span in 1..<spans {
-                let spanScratch = base + shared + parts * partCount + (span - 1) * spanCount
-                for index in 0..<filterCount { filterGradient[index] += spanScratch[index] }
-                if let channelSums {
-                    for index in 0..<channelCount { channelSums[index] += spanScratch[filterCount + index] }
+            // The spans past the first, added in order; the threads split the filter.
+            WorkerPool.run(parts: parts) { part in
+                let range = (filterCount * part / parts)..<(filterCount * (part + 1) / parts)
+                for span in 1..<spans {
+                    let spanScratch = base + shared + parts * partCount + (span - 1) * spanCount
+                    for index in range { filterGradient[index] += spanScratch[index] }
                 }
+            }
+            for span in 1..<spans {
+                let spanSums = base + shared + parts * partCount + (span - 1) * spanCount + filterCount
+                if let channelSums { for index in 0..<channelCount { channelSums[index] += spanSums[index] } }
             }
         }
     }
