@@ -85,22 +85,33 @@ import Testing
         }
     }
 
-    /// Large enough that the lowering and both products split over 2 threads: every gradient
-    /// has the same bits on 1 and 2.
+    /// Large enough that the batch is cut into two spans and the products split over 2 threads:
+    /// every gradient has the same bits on 1 and 2, and matches the naive loops in Double.
     @Test(arguments: [false, true])
     func sameBitsOnOneAndTwoThreads(autodiff: Bool) {
         let setting = Self.settings[0]
         let x: Tensor<Float> = randomTensor([8, 16, 8, 8], seed: 14)
+        let g: Tensor<Float> = randomTensor([8, 16, 16, 16], seed: 15)
+        let weight = Self.layer(setting, channels: (16, 16), as: Float.self).weight.value
         func gradients(threads: Int) -> [[Float]] {
             BLASThreadsForTests.with(threads) {
                 let layer = Self.layer(setting, channels: (16, 16), as: Float.self)
                 layer.useAutodiff = autodiff
-                let y = layer.forward(x)
-                let inputGradient = layer.backward(randomTensor(y.shape, seed: 15))!
+                _ = layer.forward(x)
+                let inputGradient = layer.backward(g)!
                 return [inputGradient.scalars, layer.weight.gradient!.scalars, layer.bias!.gradient!.scalars]
             }
         }
         let (one, two) = (gradients(threads: 1), gradients(threads: 2))
+        let geometry = Self.adjointGeometry(setting, output: g.shape)
+        let (xs, gs) = (x.scalars.map(Double.init), g.scalars.map(Double.init))
+        let expectedInput = naiveConvolution(
+            geometry, input: gs, filter: weight.scalars.map(Double.init), bias: [Double](repeating: 0, count: 16),
+            outputChannels: 16)
+        let expectedWeight = naiveFilterGradient(geometry, outputGradient: xs, input: gs, outputChannels: 16)
+        expectClose(one[0], expectedInput.map(Float.init), tolerance: 1e-5, "input gradient")
+        expectClose(one[1], expectedWeight.map(Float.init), tolerance: 1e-5, "weight gradient")
+        expectClose(one[2], Self.naiveChannelSums(converted(g, to: Double.self)).map(Float.init), tolerance: 1e-5, "bias gradient")
         // Compared apart from #expect, which would print every scalar on failure.
         let same = zip(one, two).map { $0 == $1 }
         #expect(same == [true, true, true], "input, weight and bias gradients")
