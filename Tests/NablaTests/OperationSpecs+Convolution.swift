@@ -179,6 +179,15 @@ extension OperationSpec {
                   double: { DOps.conv2dBackwardInput($0[0], filter: $0[1], inputShape: [1, 2, 7, 6], configuration: strided) },
                   float: { FOps.conv2dBackwardInput($0[0], filter: $0[1], inputShape: [1, 2, 7, 6], configuration: strided) },
                   reference: { naiveConvolutionBackwardInput($0[0], $0[1], inputShape: [1, 2, 7, 6], strided) }),
+            // With a bias, at im2col sizes (5 channels): the transposed convolution's op, whose
+            // backward lowers its gradient once for all three gradients.
+            .init(name: "conv2dBackwardInput(4×4, stride 2, padding 1, bias)", inputShapes: [[2, 6, 3, 3], [6, 5, 4, 4], [5]], domain: .any,
+                  double: { DOps.conv2dBackwardInput($0[0], filter: $0[1], bias: $0[2], inputShape: [2, 5, 6, 6], configuration: .init(stride: 2, padding: 1)) },
+                  float: { FOps.conv2dBackwardInput($0[0], filter: $0[1], bias: $0[2], inputShape: [2, 5, 6, 6], configuration: .init(stride: 2, padding: 1)) },
+                  reference: {
+                      naiveConvolutionBackwardInput($0[0], $0[1], inputShape: [2, 5, 6, 6], .init(stride: 2, padding: 1))
+                          + $0[2].reshaped(to: [1, 5, 1, 1])
+                  }),
             .init(name: "conv2dBackwardFilter(3×3, padding 1)", inputShapes: [[2, 4, 5, 6], [2, 3, 5, 6]], domain: .any,
                   double: { DOps.conv2dBackwardFilter($0[0], input: $0[1], filterShape: [4, 3, 3, 3], configuration: .init(padding: 1)) },
                   float: { FOps.conv2dBackwardFilter($0[0], input: $0[1], filterShape: [4, 3, 3, 3], configuration: .init(padding: 1)) },

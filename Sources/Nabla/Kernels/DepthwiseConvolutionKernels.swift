@@ -75,21 +75,23 @@ enum DepthwiseConvolutionKernels {
         }
     }
 
-    /// `output` (`[N, O, oh, ow]`) = the depthwise convolution of `input` (`[N, C, H, W]`).
+    /// `output` (`[N, O, oh, ow]`) = the depthwise convolution of `input` (`[N, C, H, W]`), plus
+    /// `bias[o]` (`bias` is `[O]`) on every output of channel `o` if given, added to each plane
+    /// right after it is computed, by the thread that computed it.
     @_specialize(where S == Float) @_specialize(where S == Double)
     static func forward<S: TensorScalar>(
         _ g: Convolution2DGeometry, outputChannels: Int, input: UnsafeBufferPointer<S>,
-        filter: UnsafeBufferPointer<S>, output: UnsafeMutableBufferPointer<S>
+        filter: UnsafeBufferPointer<S>, bias: UnsafeBufferPointer<S>? = nil, output: UnsafeMutableBufferPointer<S>
     ) {
         let (ow, plane) = (g.outputWidth, g.outputHeight * g.outputWidth)
         let multiplier = outputChannels / g.channels, taps = g.kernelHeight * g.kernelWidth
         let level = simdLevel(g)
         if level > .portable {
-            return forwardSIMD(g, level: level, multiplier: multiplier, input: input, filter: filter, output: output)
+            return forwardSIMD(g, level: level, multiplier: multiplier, input: input, filter: filter, bias: bias, output: output)
         }
-        let buffers = UncheckedSendable((input, filter, output))
+        let buffers = UncheckedSendable((input, filter, output, bias))
         forEachRange(count: g.batch * outputChannels, multiplyAdds: g.batch * outputChannels * plane * taps) { planes in
-            let (input, filter, output) = buffers.value
+            let (input, filter, output, bias) = buffers.value
             for index in planes {
                 let (n, o) = index.quotientAndRemainder(dividingBy: outputChannels)
                 let source = input.baseAddress! + (n * g.channels + o / multiplier) * g.height * g.width
@@ -100,8 +102,29 @@ enum DepthwiseConvolutionKernels {
                         target + oy * ow, source + iy * g.width, weight: filter[o * taps + tap], offset: offset,
                         stride: g.configuration.strideWidth, columns: outputs, scatter: false)
                 }
+                if let bias { addBias(bias[o], to: target, count: plane) }
             }
         }
+    }
+
+    /// `target[0..<count] += value`.
+    @inlinable @inline(__always)
+    static func addBias<S: TensorScalar>(_ value: S, to target: UnsafeMutablePointer<S>, count: Int) {
+        for k in 0..<count { target[k] += value }
+    }
+
+    /// The sum of output channel `o`'s planes of `outputGradient` (`[N, O, oh, ow]`): each plane
+    /// summed by ``ReductionKernels/sum(_:)``, the planes added image by image.
+    @inlinable
+    static func channelSum<S: TensorScalar>(
+        _ outputGradient: UnsafeBufferPointer<S>, channel o: Int, batch: Int, outputChannels: Int, plane: Int
+    ) -> S {
+        var sum: S = 0
+        for n in 0..<batch {
+            let offset = (n * outputChannels + o) * plane
+            sum += ReductionKernels.sum(UnsafeBufferPointer(rebasing: outputGradient[offset..<(offset + plane)]))
+        }
+        return sum
     }
 
     /// `inputGradient` (`[N, C, H, W]`) from `outputGradient` (`[N, O, oh, ow]`): the adjoint of
@@ -141,10 +164,15 @@ enum DepthwiseConvolutionKernels {
     /// `filterGradient` (`[O, 1, kh, kw]`): each tap's products of the output gradient with the
     /// input it read, summed over the batch and the positions. Each tap gathers its products in a
     /// row of partial sums, one per output column (elementwise, so it vectorizes), summed at the end.
+    ///
+    /// With `biasGradient` (`[O]`), it also writes each channel's output gradient summed over the
+    /// batch and the positions (``channelSum(_:channel:batch:outputChannels:plane:)``), in the
+    /// thread that reads that channel.
     @_specialize(where S == Float) @_specialize(where S == Double)
     static func filterGradient<S: TensorScalar>(
         _ g: Convolution2DGeometry, outputChannels: Int, outputGradient: UnsafeBufferPointer<S>,
-        input: UnsafeBufferPointer<S>, filterGradient: UnsafeMutableBufferPointer<S>
+        input: UnsafeBufferPointer<S>, filterGradient: UnsafeMutableBufferPointer<S>,
+        biasGradient: UnsafeMutableBufferPointer<S>? = nil
     ) {
         let (ow, plane) = (g.outputWidth, g.outputHeight * g.outputWidth)
         let multiplier = outputChannels / g.channels, taps = g.kernelHeight * g.kernelWidth
@@ -153,11 +181,15 @@ enum DepthwiseConvolutionKernels {
         if level > .portable {
             return filterGradientSIMD(
                 g, level: level, outputChannels: outputChannels, outputGradient: outputGradient, input: input,
-                filterGradient: filterGradient)
+                filterGradient: filterGradient, biasGradient: biasGradient)
         }
-        let buffers = UncheckedSendable((outputGradient, input, filterGradient))
+        let buffers = UncheckedSendable((outputGradient, input, filterGradient, biasGradient))
         forEachRange(count: outputChannels, multiplyAdds: g.batch * outputChannels * plane * taps) { channels in
-            let (outputGradient, input, filterGradient) = buffers.value
+            let (outputGradient, input, filterGradient, biasGradient) = buffers.value
+            for o in channels {
+                biasGradient?[o] = channelSum(
+                    outputGradient, channel: o, batch: g.batch, outputChannels: outputChannels, plane: plane)
+            }
             withUnsafeTemporaryAllocation(of: S.self, capacity: taps * ow) { partial in
                 let partial = partial.baseAddress!
                 for o in channels {
@@ -201,14 +233,14 @@ enum DepthwiseConvolutionKernels {
     /// stride 1 and dilation 1: one padded copy per input plane serves its `multiplier` outputs.
     static func forwardSIMD<S: TensorScalar>(
         _ g: Convolution2DGeometry, level: SIMDLevel, multiplier: Int, input: UnsafeBufferPointer<S>,
-        filter: UnsafeBufferPointer<S>, output: UnsafeMutableBufferPointer<S>
+        filter: UnsafeBufferPointer<S>, bias: UnsafeBufferPointer<S>?, output: UnsafeMutableBufferPointer<S>
     ) {
         let (height, width, kh, kw) = (g.height, g.width, g.kernelHeight, g.kernelWidth)
         let (padding, plane) = ((g.configuration.paddingHeight, g.configuration.paddingWidth), g.outputHeight * g.outputWidth)
         let scratchCount = Int(nabla_depthwise_scratch_count(Int64(g.outputHeight), Int64(g.outputWidth), Int64(kh), Int64(kw)))
-        let buffers = UncheckedSendable((input, filter, output))
+        let buffers = UncheckedSendable((input, filter, output, bias))
         forEachRange(count: g.batch * g.channels, multiplyAdds: g.batch * g.channels * multiplier * plane * kh * kw) { planes in
-            let (input, filter, output) = buffers.value
+            let (input, filter, output, bias) = buffers.value
             withUnsafeTemporaryAllocation(of: S.self, capacity: scratchCount) { scratch in
                 scratch.initialize(repeating: 0)  // the padding, kept by every plane
                 for index in planes {
@@ -228,6 +260,11 @@ enum DepthwiseConvolutionKernels {
                         run(
                             cast(source, Double.self), arguments.0, arguments.1, cast(kernels, Double.self), arguments.2, arguments.3, arguments.4,
                             arguments.5, arguments.6, cast(scratch.baseAddress!, Double.self), cast(target, Double.self))
+                    }
+                    guard let bias else { continue }
+                    // The planes of output channels index % C · multiplier ..< + multiplier, still in cache.
+                    for k in 0..<multiplier {
+                        addBias(bias[index % g.channels * multiplier + k], to: target + k * plane, count: plane)
                     }
                 }
             }
@@ -278,15 +315,20 @@ enum DepthwiseConvolutionKernels {
     /// memory order, with vector partial sums per tap and channel, summed at the end.
     static func filterGradientSIMD<S: TensorScalar>(
         _ g: Convolution2DGeometry, level: SIMDLevel, outputChannels: Int, outputGradient: UnsafeBufferPointer<S>,
-        input: UnsafeBufferPointer<S>, filterGradient: UnsafeMutableBufferPointer<S>
+        input: UnsafeBufferPointer<S>, filterGradient: UnsafeMutableBufferPointer<S>,
+        biasGradient: UnsafeMutableBufferPointer<S>?
     ) {
         let (plane, kh, kw) = (g.outputHeight * g.outputWidth, g.kernelHeight, g.kernelWidth)
         let multiplier = outputChannels / g.channels
         let padding = (g.configuration.paddingHeight, g.configuration.paddingWidth)
         let scratchCount = Int(nabla_depthwise_scratch_count(Int64(g.outputHeight), Int64(g.outputWidth), Int64(kh), Int64(kw)))
-        let buffers = UncheckedSendable((outputGradient, input, filterGradient))
+        let buffers = UncheckedSendable((outputGradient, input, filterGradient, biasGradient))
         forEachRange(count: outputChannels, multiplyAdds: g.batch * outputChannels * plane * kh * kw) { range in
-            let (outputGradient, input, filterGradient) = buffers.value
+            let (outputGradient, input, filterGradient, biasGradient) = buffers.value
+            for o in range {
+                biasGradient?[o] = channelSum(
+                    outputGradient, channel: o, batch: g.batch, outputChannels: outputChannels, plane: plane)
+            }
             // The padded plane, then 16 lanes of partial sums per tap and channel.
             let partialCount = range.count * kh * kw * 16
             withUnsafeTemporaryAllocation(of: S.self, capacity: scratchCount + partialCount) { scratch in

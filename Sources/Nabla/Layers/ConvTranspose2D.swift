@@ -3,9 +3,10 @@
 /// that it upsamples where a strided convolution downsamples.
 ///
 /// Its forward is the input gradient of a convolution and its backward the convolution and its
-/// filter gradient, so both paths run ``conv2dBackwardInput(_:filter:inputShape:configuration:groups:)``,
-/// ``conv2d(_:filter:configuration:groups:)`` and ``conv2dBackwardFilter(_:input:filterShape:configuration:groups:)``
-/// and the algorithms ``ConvolutionAlgorithm`` picks for them.
+/// filter gradient, so both paths run ``conv2dBackwardInput(_:filter:inputShape:configuration:groups:)``
+/// and, in one pass that lowers the output gradient once, ``conv2d(_:filter:configuration:groups:)``
+/// and ``conv2dBackwardFilter(_:input:filterShape:configuration:groups:)``, with the algorithms
+/// ``ConvolutionAlgorithm`` picks for them.
 ///
 /// Shapes: the input is `[N, inputChannels, H, W]` and the output
 /// `[N, outputChannels, oh, ow]` with, as in PyTorch,
@@ -116,10 +117,9 @@ public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func callAsFunction(_ input: Variable<Scalar>) -> Variable<Scalar> {
         let outputShape = checkedOutputShape(input.shape)
-        let output = TensorOperations.conv2dBackwardInput(
-            input, filter: weight.variable, inputShape: outputShape, configuration: configuration, groups: groups)
-        guard let bias else { return output }
-        return output + TensorOperations.reshape(bias.variable, to: [1, outputChannels, 1, 1])
+        return TensorOperations.conv2dBackwardInput(
+            input, filter: weight.variable, bias: bias?.variable, inputShape: outputShape, configuration: configuration,
+            groups: groups)
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -134,13 +134,14 @@ public final class ConvTranspose2D<Scalar: TensorScalar>: Layer<Scalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func manualBackward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar>? {
         guard let input = cachedInput else { Misuse.fail("\(self)", "backward called before forward") }
-        // The convolution this layer is the adjoint of runs from the output gradient to the input.
-        weight.accumulate(
-            conv2dBackwardFilter(
-                input, input: outputGradient, filterShape: weight.value.shape, configuration: configuration, groups: groups))
-        bias?.accumulate(outputGradient.sum(alongAxes: [0, 2, 3]))
-        guard computesInputGradient else { return nil }
-        return conv2d(outputGradient, filter: weight.value, configuration: configuration, groups: groups)
+        // The convolution this layer is the adjoint of runs from the output gradient to the input;
+        // its filter gradient, the input gradient and the bias gradient read the output gradient once.
+        let gradients = conv2dAndBackwardFilter(
+            outputGradient, filter: weight.value, outputGradient: input, configuration: configuration, groups: groups,
+            computesOutput: computesInputGradient, computesChannelSums: bias != nil)
+        weight.accumulate(gradients.filterGradient)
+        if let bias, let gradient = gradients.channelSums { bias.accumulate(gradient) }
+        return gradients.output
     }
 
     /// Runs the layer so that its output is `outputSize` (height, width), as PyTorch's

@@ -164,8 +164,69 @@ public func conv2dBackwardFilter<S: TensorScalar>(
     }
 }
 
-/// ``conv2d(_:filter:configuration:groups:)`` plus `bias` (`[O]`) per output channel; the few-channel
-/// and Winograd paths add the bias inside the convolution instead of in a second pass.
+/// The backward of a transposed convolution: ``conv2d(_:filter:configuration:groups:)`` of
+/// `input` (if `computesOutput`) and ``conv2dBackwardFilter(_:input:filterShape:configuration:groups:)``
+/// of `outputGradient` with the same `input`, two products of the same im2col of `input`. The
+/// im2col path lowers `input` once for both, chunk by chunk, and sums `input` over axes 0, 2
+/// and 3 (the transposed convolution's bias gradient) in the same pass if `computesChannelSums`.
+///
+/// - Parameters:
+///   - input: `[N, C, H, W]`.
+///   - filter: `[O, C / groups, kh, kw]`.
+///   - outputGradient: `[N, O, oh, ow]`, the gradient with respect to `conv2d(input, filter)`.
+///   - configuration: stride, zero padding and dilation.
+///   - groups: the channel groups, as in ``conv2d(_:filter:configuration:groups:)``.
+/// - Returns: `output` `[N, O, oh, ow]` (`nil` unless `computesOutput`), `filterGradient`
+///   `[O, C / groups, kh, kw]` and `channelSums` `[C]` (`nil` unless `computesChannelSums`).
+@inlinable
+func conv2dAndBackwardFilter<S: TensorScalar>(
+    _ input: Tensor<S>, filter: Tensor<S>, outputGradient: Tensor<S>,
+    configuration: Convolution2DConfiguration, groups: Int = 1, computesOutput: Bool, computesChannelSums: Bool
+) -> (output: Tensor<S>?, filterGradient: Tensor<S>, channelSums: Tensor<S>?) {
+    let (geometry, outputChannels) = Misuse.filterGradientGeometry(
+        outputGradient: outputGradient.shape, input: input.shape, filterShape: filter.shape,
+        configuration: configuration, groups: groups)
+    let g = geometry
+    func select(_ pass: ConvolutionAlgorithm.Pass) -> ConvolutionAlgorithm {
+        ConvolutionAlgorithm.select(pass, geometry: g, outputChannels: outputChannels, groups: groups)
+    }
+    guard g.batch > 0, select(.filterGradient) == .im2col, !computesOutput || select(.forward) == .im2col else {
+        return (
+            computesOutput ? conv2d(input, filter: filter, configuration: configuration, groups: groups) : nil,
+            conv2dBackwardFilter(
+                outputGradient, input: input, filterShape: filter.shape, configuration: configuration, groups: groups),
+            computesChannelSums ? input.sum(alongAxes: [0, 2, 3]) : nil)
+    }
+    var output: Tensor<S>?
+    var channelSums = [S](repeating: 0, count: computesChannelSums ? g.channels : 0)
+    let filterGradient = Tensor<S>(unsafeUninitializedShape: filter.shape) { filterGradient in
+        input.withUnsafeBufferPointer { input in
+            channelSums.withUnsafeMutableBufferPointer { sums in
+                let sums = computesChannelSums ? sums : nil
+                guard computesOutput else {
+                    return ConvolutionShapes.withChannelMajor(outputGradient, g) { gradient in
+                        ConvolutionShapes.im2colFilterGradient(
+                            g, outputChannels: outputChannels, channelMajorGradient: gradient, input: input,
+                            filter: filterGradient, channelSums: sums)
+                    }
+                }
+                output = Tensor(unsafeUninitializedShape: outputGradient.shape) { output in
+                    filter.withUnsafeBufferPointer { filter in
+                        outputGradient.withUnsafeBufferPointer { gradient in
+                            ConvolutionShapes.im2colForwardAndFilterGradient(
+                                g, outputChannels: outputChannels, input: input, filter: filter, gradient: gradient,
+                                output: output, filterGradient: filterGradient, channelSums: sums)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (output, filterGradient, computesChannelSums ? Tensor(shape: [g.channels], scalars: channelSums) : nil)
+}
+
+/// ``conv2d(_:filter:configuration:groups:)`` plus `bias` (`[O]`) per output channel; the few-channel,
+/// Winograd and depthwise paths add the bias inside the convolution instead of in a second pass.
 @inlinable
 func conv2dAddingBias<S: TensorScalar>(
     _ input: Tensor<S>, filter: Tensor<S>, bias: Tensor<S>?,
@@ -180,8 +241,8 @@ func conv2dAddingBias<S: TensorScalar>(
             bias.shape == [outputChannels], "conv2d",
             "filter \(filter.shape) and bias \(bias.shape): bias must be [\(outputChannels)]")
     }
-    // The few-channel and Winograd paths add the bias as they write each output; the others
-    // add it after the convolution.
+    // The few-channel, Winograd and depthwise paths add the bias as they write each output; the
+    // others add it after the convolution.
     let algorithm = ConvolutionAlgorithm.select(
         .forwardAddingBias, geometry: geometry, outputChannels: outputChannels, groups: groups)
     if algorithm == .fewChannels {
@@ -190,14 +251,17 @@ func conv2dAddingBias<S: TensorScalar>(
     if algorithm == .winograd, geometry.batch > 0 {
         return WinogradKernels.conv2d(input, filter: filter, bias: bias, geometry: geometry)
     }
+    if algorithm == .depthwise, geometry.batch > 0 {
+        return groupedConv2d(input, filter: filter, bias: bias, geometry: geometry, groups: groups)
+    }
     var output = conv2d(input, filter: filter, configuration: configuration, groups: groups)
     if let bias { output += bias.reshaped(to: [1, outputChannels, 1, 1]) }
     return output
 }
 
 /// ``conv2dBackwardFilter(_:input:filterShape:configuration:groups:)`` and, if `computesBiasGradient`,
-/// the bias gradient `[O]` (the output gradient summed over axes 0, 2 and 3); the few-channel
-/// and Winograd paths sum it in the same pass.
+/// the bias gradient `[O]` (the output gradient summed over axes 0, 2 and 3); the few-channel,
+/// Winograd and depthwise paths sum it in the same pass.
 @inlinable
 func conv2dBackwardFilterAndBias<S: TensorScalar>(
     _ outputGradient: Tensor<S>, input: Tensor<S>, filterShape: [Int],
@@ -206,7 +270,7 @@ func conv2dBackwardFilterAndBias<S: TensorScalar>(
     let (geometry, outputChannels) = Misuse.filterGradientGeometry(
         outputGradient: outputGradient.shape, input: input.shape, filterShape: filterShape,
         configuration: configuration, groups: groups)
-    // The few-channel and Winograd paths sum the bias gradient as they read the output gradient.
+    // The few-channel, Winograd and depthwise paths sum the bias gradient as they read the output gradient.
     let algorithm = ConvolutionAlgorithm.select(
         .filterAndBiasGradient, geometry: geometry, outputChannels: outputChannels, groups: groups)
     if algorithm == .fewChannels {
@@ -217,6 +281,11 @@ func conv2dBackwardFilterAndBias<S: TensorScalar>(
     if algorithm == .winograd {
         return WinogradKernels.conv2dBackwardFilterAndBias(
             outputGradient, input: input, outputChannels: outputChannels, geometry: geometry,
+            computesBiasGradient: computesBiasGradient)
+    }
+    if algorithm == .depthwise, geometry.batch > 0 {
+        return groupedConv2dBackwardFilterAndBias(
+            outputGradient, input: input, filterShape: filterShape, geometry: geometry, groups: groups,
             computesBiasGradient: computesBiasGradient)
     }
     let filter = conv2dBackwardFilter(
@@ -417,11 +486,14 @@ enum ConvolutionShapes {
     /// Shapes: `channelMajorGradient` is `[O, N·oh·ow]`, `input` `[N, C, H, W]` and `filter`
     /// `[O, C, kh, kw]`, as in `geometry`. The chunks do not depend on the threads, so the result
     /// has the same bits for every thread count.
+    ///
+    /// With `channelSums` (`[C]`), it also writes the sum of each input channel over the batch
+    /// and the positions (``addChannelSums(_:input:channels:into:)``, whatever the threads).
     @inlinable
     static func im2colFilterGradient<S: TensorScalar>(
         _ geometry: Convolution2DGeometry, outputChannels: Int,
         channelMajorGradient gradient: UnsafeBufferPointer<S>, input: UnsafeBufferPointer<S>,
-        filter: UnsafeMutableBufferPointer<S>
+        filter: UnsafeMutableBufferPointer<S>, channelSums: UnsafeMutableBufferPointer<S>? = nil
     ) {
         let g = geometry
         let (positions, window, rows) = (g.outputHeight * g.outputWidth, g.kernelHeight * g.kernelWidth, g.columnRows)
@@ -438,6 +510,7 @@ enum ConvolutionShapes {
         let paddedCount = ConvolutionKernels.paddedImageCount(g)
         let partCount = partColumns + paddedCount
         let inputImage = g.channels * g.height * g.width
+        channelSums?.update(repeating: 0)
         withWorkspace(S.self, count: parts * partCount) { workspace in
             WorkerPool.run(parts: parts) { part in
                 let channels = (g.channels * part / parts)..<(g.channels * (part + 1) / parts)
@@ -447,10 +520,13 @@ enum ConvolutionShapes {
                 for first in stride(from: 0, to: g.batch, by: imagesPerChunk) {
                     let count = min(imagesPerChunk, g.batch - first)
                     let columns = UnsafeMutableBufferPointer(start: scratch, count: count * positions * width)
+                    let chunkInput = UnsafeBufferPointer(rebasing: input[(first * inputImage)..<((first + count) * inputImage)])
                     ConvolutionKernels.im2col(
-                        images(count, of: g),
-                        input: UnsafeBufferPointer(rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
-                        transposedColumns: columns, padded: padded, channels: channels)
+                        images(count, of: g), input: chunkInput, transposedColumns: columns, padded: padded,
+                        channels: channels)
+                    if let channelSums {
+                        addChannelSums(images(count, of: g), input: chunkInput, channels: channels, into: channelSums)
+                    }
                     // gradient [O, n·oh·ow] · columns [n·oh·ow, c·kh·kw], into the part's columns
                     // of the filter; the first chunk overwrites them.
                     gemmReadingBInPlace(
@@ -461,6 +537,133 @@ enum ConvolutionShapes {
                         c: UnsafeMutableBufferPointer(rebasing: filter[(channels.lowerBound * window)...]),
                         ldc: rows)
                 }
+            }
+        }
+    }
+
+    /// `sums[c] += Σ input[n, c, y, x]` for the `channels`, image by image in order, each plane
+    /// summed by ``ReductionKernels/sum(_:)``. Shapes: `input` is `[N, C, H, W]` and `sums` `[C]`.
+    @inlinable
+    static func addChannelSums<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, input: UnsafeBufferPointer<S>, channels: Range<Int>,
+        into sums: UnsafeMutableBufferPointer<S>
+    ) {
+        let plane = geometry.height * geometry.width
+        for channel in channels {
+            for image in 0..<geometry.batch {
+                let offset = (image * geometry.channels + channel) * plane
+                sums[channel] += ReductionKernels.sum(UnsafeBufferPointer(rebasing: input[offset..<(offset + plane)]))
+            }
+        }
+    }
+
+    /// The convolution of `input` and the filter gradient from `gradient` with that input
+    /// (a transposed convolution's backward), lowering `input` once: per chunk of images, the
+    /// transposed columns `[n·oh·ow, C·kh·kw]`, still in cache, feed both `filterGradient [O,
+    /// C·kh·kw] += gradient [O, n·oh·ow] · columns` and `columns · filterᵀ [C·kh·kw, O]`, whose
+    /// `[oh·ow, O]` blocks are transposed into `output [N, O, oh, ow]`.
+    ///
+    /// The batch is cut into a number of spans that depends on the geometry only (two when it
+    /// has at least two chunks), each span's filter gradient summed over its chunks in order and
+    /// the spans' added in order; threads take whole spans. So the result has the same bits for
+    /// every thread count. With `channelSums` (`[C]`), it also writes `input` summed over axes
+    /// 0, 2 and 3, per span and then added alike.
+    ///
+    /// Shapes: `input` is `[N, C, H, W]`, `filter` and `filterGradient` `[O, C, kh, kw]`,
+    /// `gradient` `[N, O, oh, ow]` and `output` `[N, O, oh, ow]`, as in `geometry`.
+    @inlinable
+    static func im2colForwardAndFilterGradient<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, outputChannels: Int, input: UnsafeBufferPointer<S>,
+        filter: UnsafeBufferPointer<S>, gradient: UnsafeBufferPointer<S>, output: UnsafeMutableBufferPointer<S>,
+        filterGradient: UnsafeMutableBufferPointer<S>, channelSums: UnsafeMutableBufferPointer<S>?
+    ) {
+        let g = geometry
+        let (positions, rows) = (g.outputHeight * g.outputWidth, g.columnRows)
+        let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
+        let imagesPerChunk = min(g.batch, imagesPerProduct(positions: positions, rows: rows, scalar: S.self))
+        let spans = g.batch >= 2 * imagesPerChunk ? 2 : 1
+        let parts = min(spans, workerParts(
+            items: spans, multiplyAdds: 2 * g.batch * positions * rows * outputChannels, level: level,
+            m: imagesPerChunk * positions, n: outputChannels, k: rows, scalar: S.self))
+        let (filterCount, channelCount) = (outputChannels * rows, channelSums == nil ? 0 : g.channels)
+        let columnCount = imagesPerChunk * positions * rows
+        let paddedCount = ConvolutionKernels.paddedImageCount(g)
+        let productCount = imagesPerChunk * positions * outputChannels
+        let gradientCount = g.batch * positions * outputChannels
+        // Per part: columns, padded planes, product; per span past the first: its filter
+        // gradient and channel sums.
+        let partCount = columnCount + paddedCount + productCount
+        let spanCount = filterCount + channelCount
+        let shared = rows * outputChannels + gradientCount
+        let (inputImage, outputImage) = (g.channels * g.height * g.width, outputChannels * positions)
+        channelSums?.update(repeating: 0)
+        withWorkspace(S.self, count: shared + parts * partCount + (spans - 1) * spanCount) { workspace in
+            let base = workspace.baseAddress!
+            // filterᵀ [C·kh·kw, O], which the GEMM reads untransposed.
+            let transposedFilter = UnsafeMutableBufferPointer(start: base, count: rows * outputChannels)
+            BLAS.transpose(rows: outputChannels, columns: rows, source: filter, destination: transposedFilter)
+            // The gradient as [O, N·oh·ow]; each span permutes its own images.
+            let channelMajor = UnsafeMutableBufferPointer(start: base + rows * outputChannels, count: gradientCount)
+            WorkerPool.run(parts: parts) { part in
+                let scratch = base + shared + part * partCount
+                let padded = UnsafeMutableBufferPointer(start: scratch + columnCount, count: paddedCount)
+                let product = UnsafeMutableBufferPointer(start: scratch + columnCount + paddedCount, count: productCount)
+                for span in (spans * part / parts)..<(spans * (part + 1) / parts) {
+                    let (start, end) = (g.batch * span / spans, g.batch * (span + 1) / spans)
+                    let spanScratch = base + shared + parts * partCount + (span - 1) * spanCount
+                    let spanFilter = span == 0
+                        ? filterGradient : UnsafeMutableBufferPointer(start: spanScratch, count: filterCount)
+                    let spanSums = span == 0
+                        ? channelSums : channelSums.map { _ in
+                            UnsafeMutableBufferPointer(start: spanScratch + filterCount, count: channelCount)
+                        }
+                    spanSums?.update(repeating: 0)
+                    for image in start..<end {
+                        for o in 0..<outputChannels {
+                            ConvolutionKernels.copyTaps(
+                                positions, dilation: 1, from: gradient.baseAddress! + (image * outputChannels + o) * positions,
+                                to: channelMajor.baseAddress! + (o * g.batch + image) * positions)
+                        }
+                    }
+                    for first in stride(from: start, to: end, by: imagesPerChunk) {
+                        let count = min(imagesPerChunk, end - first)
+                        let chunk = images(count, of: g)
+                        let chunkInput = UnsafeBufferPointer(rebasing: input[(first * inputImage)..<((first + count) * inputImage)])
+                        let columns = UnsafeMutableBufferPointer(start: scratch, count: count * positions * rows)
+                        ConvolutionKernels.im2col(chunk, input: chunkInput, transposedColumns: columns, padded: padded)
+                        if let spanSums { addChannelSums(chunk, input: chunkInput, channels: 0..<g.channels, into: spanSums) }
+                        // gradient [O, n·oh·ow] · columns [n·oh·ow, C·kh·kw]; a span's first chunk overwrites.
+                        gemmReadingBInPlace(
+                            level: level, m: outputChannels, n: rows, k: count * positions,
+                            a: UnsafeBufferPointer(rebasing: channelMajor[(first * positions)...]),
+                            lda: g.batch * positions, b: UnsafeBufferPointer(columns), ldb: rows,
+                            beta: first == start ? 0 : 1, c: spanFilter, ldc: rows)
+                        // columns [n·oh·ow, C·kh·kw] · filterᵀ [C·kh·kw, O] = [n·oh·ow, O]
+                        gemmReadingBInPlace(
+                            level: level, m: count * positions, n: outputChannels, k: rows,
+                            a: UnsafeBufferPointer(columns), lda: rows, b: UnsafeBufferPointer(transposedFilter),
+                            ldb: outputChannels, c: product, ldc: outputChannels)
+                        for image in 0..<count {
+                            let offset = (first + image) * outputImage
+                            BLAS.transpose(
+                                rows: positions, columns: outputChannels,
+                                source: UnsafeBufferPointer(rebasing: product[(image * outputImage)..<((image + 1) * outputImage)]),
+                                destination: UnsafeMutableBufferPointer(rebasing: output[offset..<(offset + outputImage)]))
+                        }
+                    }
+                }
+            }
+            // The spans past the first, added in order; the threads split the filter.
+            WorkerPool.run(parts: parts) { part in
+                let range = (filterCount * part / parts)..<(filterCount * (part + 1) / parts)
+                for span in 1..<spans {
+                    let spanScratch = base + shared + parts * partCount + (span - 1) * spanCount
+                    for index in range { filterGradient[index] += spanScratch[index] }
+                }
+            }
+            for span in 1..<spans {
+                let spanSums = base + shared + parts * partCount + (span - 1) * spanCount + filterCount
+                if let channelSums { for index in 0..<channelCount { channelSums[index] += spanSums[index] } }
             }
         }
     }

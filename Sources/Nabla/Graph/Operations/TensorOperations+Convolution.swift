@@ -124,11 +124,13 @@ extension TensorOperations {
     }
 
     /// The gradient of ``conv2d(_:filter:bias:configuration:groups:file:line:)`` with respect to
-    /// its input, as a differentiable op (a transposed convolution).
+    /// its input, as a differentiable op (a transposed convolution), plus `bias` per channel of
+    /// the result if given.
     ///
     /// - Parameters:
     ///   - outputGradient: `[N, O, oh, ow]`.
     ///   - filter: `[O, C / groups, kh, kw]`.
+    ///   - bias: `[C]`, or `nil`.
     ///   - inputShape: `[N, C, H, W]`, the convolution's input shape.
     ///   - configuration: as in the convolution.
     ///   - groups: as in the convolution.
@@ -137,22 +139,35 @@ extension TensorOperations {
     ///   - line: The line that goes with `file`; the caller's by default.
     /// - Returns: `[N, C, H, W]`, as ``Nabla/conv2dBackwardInput(_:filter:inputShape:configuration:groups:)``.
     ///   It is linear in each argument: `⟨conv2dBackwardInput(G, W), H⟩ = ⟨G, conv2d(H, W)⟩`, which
-    ///   gives its backward.
+    ///   gives its backward. Unless a tape records the backward, the gradients with respect to
+    ///   `outputGradient`, `filter` and `bias` come from one pass that lowers `H` once (as on
+    ///   ``ConvTranspose2D``'s manual path).
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func conv2dBackwardInput(
-        _ outputGradient: Variable<Scalar>, filter: Variable<Scalar>, inputShape: [Int],
-        configuration: Convolution2DConfiguration = .init(), groups: Int = 1,
+        _ outputGradient: Variable<Scalar>, filter: Variable<Scalar>, bias: Variable<Scalar>? = nil,
+        inputShape: [Int], configuration: Convolution2DConfiguration = .init(), groups: Int = 1,
         file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let value = Nabla.conv2dBackwardInput(
-            outputGradient.value, filter: filter.value, inputShape: inputShape,
+        let value = conv2dBackwardInputAddingBias(
+            outputGradient.value, filter: filter.value, bias: bias?.value, inputShape: inputShape,
             configuration: configuration, groups: groups)
-        return record("conv2dBackwardInput", [outputGradient, filter], value, file: file, line: line) { h, needs in
-            [needs[0] ? conv2d(h, filter: filter, configuration: configuration, groups: groups) : nil,
-             needs[1]
-                ? conv2dBackwardFilter(
-                    outputGradient, input: h, filterShape: filter.shape, configuration: configuration, groups: groups)
-                : nil]
+        let inputs = [outputGradient, filter] + (bias.map { [$0] } ?? [])
+        return record("conv2dBackwardInput", inputs, value, file: file, line: line) { h, needs in
+            let needsBias = needs.count > 2 && needs[2]
+            guard !GraphContext.isRecordingBackward, needs[1] else {
+                let gradients = [
+                    needs[0] ? conv2d(h, filter: filter, configuration: configuration, groups: groups) : nil,
+                    needs[1]
+                        ? conv2dBackwardFilter(
+                            outputGradient, input: h, filterShape: filter.shape, configuration: configuration, groups: groups)
+                        : nil]
+                return gradients + (bias == nil ? [] : [needsBias ? sum(h, alongAxes: [0, 2, 3]) : nil])
+            }
+            let gradients = conv2dAndBackwardFilter(
+                h.value, filter: filter.value, outputGradient: outputGradient.value, configuration: configuration,
+                groups: groups, computesOutput: needs[0], computesChannelSums: needsBias)
+            return [gradients.output.map(constant), constant(gradients.filterGradient)]
+                + (bias == nil ? [] : [gradients.channelSums.map(constant)])
         }
     }
 
