@@ -563,10 +563,10 @@ enum ConvolutionShapes {
     /// C·kh·kw] += gradient [O, n·oh·ow] · columns` and `columns · filterᵀ [C·kh·kw, O]`, whose
     /// `[oh·ow, O]` blocks are transposed into `output [N, O, oh, ow]`.
     ///
-    /// The batch is cut into a number of spans that depends on the geometry only (two when it
-    /// has at least two chunks), each span's filter gradient summed over its chunks in order and
-    /// the spans' added in order; threads take whole spans. So the result has the same bits for
-    /// every thread count. With `channelSums` (`[C]`), it also writes `input` summed over axes
+    /// The batch is cut into a number of spans that depends on the geometry and the machine's
+    /// core count only (one per core, at least two, when it has at least two chunks), each
+    /// span's filter gradient summed over its chunks in order and the spans' added in order;
+    /// threads take whole spans. So the result has the same bits for every thread count. With `channelSums` (`[C]`), it also writes `input` summed over axes
     /// 0, 2 and 3, per span and then added alike.
     ///
     /// Shapes: `input` is `[N, C, H, W]`, `filter` and `filterGradient` `[O, C, kh, kw]`,
@@ -581,7 +581,8 @@ enum ConvolutionShapes {
         let (positions, rows) = (g.outputHeight * g.outputWidth, g.columnRows)
         let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
         let imagesPerChunk = min(g.batch, imagesPerProduct(positions: positions, rows: rows, scalar: S.self))
-        let spans = g.batch >= 2 * imagesPerChunk ? 2 : 1
+        // As many spans as the machine has cores (at least two), each of whole chunks.
+        let spans = g.batch >= 2 * imagesPerChunk ? min(g.batch / imagesPerChunk, max(2, BLAS.onlineCores)) : 1
         let parts = min(spans, workerParts(
             items: spans, multiplyAdds: 2 * g.batch * positions * rows * outputChannels, level: level,
             m: imagesPerChunk * positions, n: outputChannels, k: rows, scalar: S.self))
