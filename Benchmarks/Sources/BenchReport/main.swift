@@ -233,7 +233,7 @@ func reportComparison(_ run: RunResults) {
     print()
     printTable(rows)
     print("(issue 11's workloads, defined in Sources/Workloads and torch/workloads.py; `make compare-torch`"
-        + " times them against PyTorch. cnn-step autodiff/manual: paired, target ≤ 1.15)")
+        + " times them against PyTorch. cnn-step autodiff/manual: paired, target ≤ 1.10)")
 }
 
 /// Layers: forward, manual and autodiff forward+backward, autodiff ÷ manual and manual ÷ GEMMs.

@@ -70,6 +70,12 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
         self.init(shape: shape, storage: storage)
     }
 
+    /// A tensor whose scalars are not initialized, for a kernel that writes every element.
+    @inlinable
+    init(uninitializedShape shape: [Int]) {
+        self.init(unsafeUninitializedShape: shape) { _ in }
+    }
+
     /// Creates a tensor from `scalars` in row-major order.
     ///
     /// - Precondition: `scalars.count` equals the product of `shape`.

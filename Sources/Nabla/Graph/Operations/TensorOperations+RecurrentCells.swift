@@ -118,7 +118,7 @@ extension TensorOperations {
 
 // A recurrent layer's whole step as one op: the product with W_hh and the cell, on the time
 // loop's own step kernels (RecurrentKernels.forwardStep and backwardStep), rows split over the
-// worker pool as there. A walk no tape records runs the kernels' backward; the rule, for every
+// worker pool as there. The kernels write every element of the tensors made uninitialized here. A walk no tape records runs the kernels' backward; the rule, for every
 // other walk, is the same derivative in differentiable ops.
 extension TensorOperations {
     /// One LSTM step with its recurrent product: with `state` = `[h, c]`,
@@ -143,8 +143,8 @@ extension TensorOperations {
             "fromInput \(fromInput.shape), state \(state.shape), weightHH \(weightHH.shape) and its transpose "
                 + "\(weightHHTransposed.shape): expected [B, 4h], [2, B, h], [4h, h] and [h, 4h]")
         var gates = fromInput.value  // becomes the activations
-        var next = Tensor<Scalar>.zeros(shape: [2, batch, h])
-        var saved = Tensor<Scalar>.zeros(shape: [batch, h])  // tanh(c')
+        var next = Tensor<Scalar>(uninitializedShape: [2, batch, h])
+        var saved = Tensor<Scalar>(uninitializedShape: [batch, h])  // tanh(c')
         let previous = state.value
         if batch * h > 0 {
             let from = previous.unsafeScalars.baseAddress!, to = next.unsafeMutableScalars().baseAddress!
@@ -159,7 +159,7 @@ extension TensorOperations {
         let (activations, cellTanh) = (gates, saved)
         let kernelBackward: TensorBackward<Scalar> = { g, needs in
             var dState = g  // ∂L/∂(h', c'), then ∂L/∂(h, c)
-            var dGates = Tensor<Scalar>.zeros(shape: [batch, 4 * h])
+            var dGates = Tensor<Scalar>(uninitializedShape: [batch, 4 * h])
             let weight = weightHH.value
             if batch * h > 0 {
                 let from = previous.unsafeScalars.baseAddress!, d = dState.unsafeMutableScalars().baseAddress!
@@ -215,11 +215,11 @@ extension TensorOperations {
             "fromInput \(fromInput.shape), hidden \(hidden.shape), weightHH \(weightHH.shape), biasHH \(biasHH.shape) "
                 + "and the weight's transpose \(weightHHTransposed.shape): expected [B, 3h], [B, h], [3h, h], [3h] and [h, 3h]")
         var gates = fromInput.value  // becomes the activations
-        var next = Tensor<Scalar>.zeros(shape: [batch, h])
-        var saved = Tensor<Scalar>.zeros(shape: [batch, h])  // W_hn h + b_hn
+        var next = Tensor<Scalar>(uninitializedShape: [batch, h])
+        var saved = Tensor<Scalar>(uninitializedShape: [batch, h])  // W_hn h + b_hn
         let previous = hidden.value
         if batch * h > 0 {
-            var scratch = Tensor<Scalar>.zeros(shape: [batch, 3 * h])
+            var scratch = Tensor<Scalar>(uninitializedShape: [batch, 3 * h])
             RecurrentKernels.forwardStep(
                 GRUCellKernels.self, gates: gates.unsafeMutableScalars().baseAddress!,
                 fromHidden: scratch.unsafeMutableScalars().baseAddress!, previousHidden: previous.unsafeScalars.baseAddress!,
@@ -232,8 +232,8 @@ extension TensorOperations {
         let (activations, candidate) = (gates, saved)
         let kernelBackward: TensorBackward<Scalar> = { g, needs in
             var dHidden = g  // ∂L/∂h', then ∂L/∂h
-            var dFromInput = Tensor<Scalar>.zeros(shape: [batch, 3 * h])
-            var dFromHidden = Tensor<Scalar>.zeros(shape: [batch, 3 * h])
+            var dFromInput = Tensor<Scalar>(uninitializedShape: [batch, 3 * h])
+            var dFromHidden = Tensor<Scalar>(uninitializedShape: [batch, 3 * h])
             let weight = weightHH.value
             if batch * h > 0 {
                 RecurrentKernels.backwardStep(
