@@ -401,20 +401,12 @@ enum ConvolutionShapes {
                         images(count, of: g),
                         input: UnsafeBufferPointer(rebasing: input[(first * inputImage)..<((first + count) * inputImage)]),
                         transposedColumns: columns, padded: padded)
-                    // columns [n·oh·ow, C·kh·kw] · filterᵀ [C·kh·kw, O] = [n·oh·ow, O]
-                    let product = UnsafeMutableBufferPointer(
-                        start: scratch + columnCount + paddedCount, count: count * outputImage)
-                    gemmReadingBInPlace(
-                        level: level, m: count * positions, n: outputChannels, k: rows,
-                        a: UnsafeBufferPointer(columns), lda: rows, b: UnsafeBufferPointer(transposedFilter),
-                        ldb: outputChannels, c: product, ldc: outputChannels)
-                    for image in 0..<count {
-                        let offset = (first + image) * outputImage
-                        BLAS.transpose(
-                            rows: positions, columns: outputChannels,
-                            source: UnsafeBufferPointer(rebasing: product[(image * outputImage)..<((image + 1) * outputImage)]),
-                            destination: UnsafeMutableBufferPointer(rebasing: output[offset..<(offset + outputImage)]))
-                    }
+                    multiplyColumns(
+                        columns, byTransposedFilter: transposedFilter, images: first..<(first + count),
+                        positions: positions, outputChannels: outputChannels, level: level,
+                        product: UnsafeMutableBufferPointer(
+                            start: scratch + columnCount + paddedCount, count: count * outputImage),
+                        output: output)
                 }
             }
         }
@@ -596,7 +588,7 @@ enum ConvolutionShapes {
         let partCount = columnCount + paddedCount + productCount
         let spanCount = filterCount + channelCount
         let shared = rows * outputChannels + gradientCount
-        let (inputImage, outputImage) = (g.channels * g.height * g.width, outputChannels * positions)
+        let inputImage = g.channels * g.height * g.width
         channelSums?.update(repeating: 0)
         withWorkspace(S.self, count: shared + parts * partCount + (spans - 1) * spanCount) { workspace in
             let base = workspace.baseAddress!
@@ -639,18 +631,10 @@ enum ConvolutionShapes {
                             a: UnsafeBufferPointer(rebasing: channelMajor[(first * positions)...]),
                             lda: g.batch * positions, b: UnsafeBufferPointer(columns), ldb: rows,
                             beta: first == start ? 0 : 1, c: spanFilter, ldc: rows)
-                        // columns [n·oh·ow, C·kh·kw] · filterᵀ [C·kh·kw, O] = [n·oh·ow, O]
-                        gemmReadingBInPlace(
-                            level: level, m: count * positions, n: outputChannels, k: rows,
-                            a: UnsafeBufferPointer(columns), lda: rows, b: UnsafeBufferPointer(transposedFilter),
-                            ldb: outputChannels, c: product, ldc: outputChannels)
-                        for image in 0..<count {
-                            let offset = (first + image) * outputImage
-                            BLAS.transpose(
-                                rows: positions, columns: outputChannels,
-                                source: UnsafeBufferPointer(rebasing: product[(image * outputImage)..<((image + 1) * outputImage)]),
-                                destination: UnsafeMutableBufferPointer(rebasing: output[offset..<(offset + outputImage)]))
-                        }
+                        multiplyColumns(
+                            columns, byTransposedFilter: transposedFilter, images: first..<(first + count),
+                            positions: positions, outputChannels: outputChannels, level: level, product: product,
+                            output: output)
                     }
                 }
             }
@@ -666,6 +650,29 @@ enum ConvolutionShapes {
                 let spanSums = base + shared + parts * partCount + (span - 1) * spanCount + filterCount
                 if let channelSums { for index in 0..<channelCount { channelSums[index] += spanSums[index] } }
             }
+        }
+    }
+
+    /// `columns [n·oh·ow, C·kh·kw] · filterᵀ [C·kh·kw, O]` into `product` (`[n·oh·ow, O]`), then
+    /// each image's `[oh·ow, O]` block transposed into its place in `output` (`[N, O, oh, ow]`):
+    /// the convolution of a chunk of `images` from its transposed columns.
+    @inlinable
+    static func multiplyColumns<S: TensorScalar>(
+        _ columns: UnsafeMutableBufferPointer<S>, byTransposedFilter transposedFilter: UnsafeMutableBufferPointer<S>,
+        images: Range<Int>, positions: Int, outputChannels: Int, level: SIMDLevel,
+        product: UnsafeMutableBufferPointer<S>, output: UnsafeMutableBufferPointer<S>
+    ) {
+        let (rows, outputImage) = (transposedFilter.count / outputChannels, outputChannels * positions)
+        gemmReadingBInPlace(
+            level: level, m: images.count * positions, n: outputChannels, k: rows,
+            a: UnsafeBufferPointer(columns), lda: rows, b: UnsafeBufferPointer(transposedFilter),
+            ldb: outputChannels, c: product, ldc: outputChannels)
+        for (index, image) in images.enumerated() {
+            let (from, to) = (index * outputImage, image * outputImage)
+            BLAS.transpose(
+                rows: positions, columns: outputChannels,
+                source: UnsafeBufferPointer(rebasing: product[from..<(from + outputImage)]),
+                destination: UnsafeMutableBufferPointer(rebasing: output[to..<(to + outputImage)]))
         }
     }
 
