@@ -85,8 +85,7 @@ enum RecurrentKernels {
         let width = Cell.gateCount * h, stateRows = batch * h
         let (previousBlock, nextBlock) = reversed ? (1, 0) : (0, 1)
         let (first, last, step) = reversed ? (steps - 1, 0, -1) : (0, steps - 1, 1)
-        let level = Scalar.self == Float.self ? KernelFamily.vectorMath.levelForRun() : .portable
-        let productLevel = KernelFamily.matrixProducts.level  // the workers do not see a task's level
+        let (level, productLevel) = forwardLevels(Cell.self, Scalar.self)
         // W_hhᵀ once, so that no step's product packs (transposes) W_hh again.
         withWorkspace(Scalar.self, count: width * h) { weightT in
             BLAS.transpose(rows: width, columns: h, source: w, destination: weightT)
@@ -168,8 +167,7 @@ enum RecurrentKernels {
         let width = Cell.gateCount * h, stateRows = batch * h
         let previousBlock = reversed ? 1 : 0, firstStep = reversed ? steps - 1 : 0
         let (first, last, step) = reversed ? (0, steps - 1, 1) : (steps - 1, 0, -1)
-        let level = Cell.hasVectorBackward ? KernelFamily.vectorMath.levelForRun() : .portable
-        let productLevel = KernelFamily.matrixProducts.level  // the workers do not see a task's level
+        let (level, productLevel) = backwardLevels(Cell.self)
         for t in stride(from: first, through: last, by: step) {
             let previous = (t + previousBlock) * stateRows
             backwardStep(
@@ -223,6 +221,20 @@ enum RecurrentKernels {
                 a: UnsafeBufferPointer(start: stepGradient, count: rows * width), lda: width,
                 b: w, ldb: h, beta: 1, c: UnsafeMutableBufferPointer(start: dHiddenRows, count: rows * h), ldc: h)
         }
+    }
+
+    /// The levels of a forward step's pointwise math (`Float` runs the SIMD lanes, `Double` libm)
+    /// and of its products, read once on the caller's thread: the workers do not see a task's level.
+    static func forwardLevels<Cell: RecurrentCellKernels, Scalar: TensorScalar>(
+        _: Cell.Type, _: Scalar.Type
+    ) -> (cell: SIMDLevel, products: SIMDLevel) {
+        (vectorMathLevel(Scalar.self), KernelFamily.matrixProducts.level)
+    }
+
+    /// The levels of a backward step's cell kernel (a C kernel's, if the cell has one) and of its
+    /// products, read as ``forwardLevels(_:_:)`` are.
+    static func backwardLevels<Cell: RecurrentCellKernels>(_: Cell.Type) -> (cell: SIMDLevel, products: SIMDLevel) {
+        (Cell.hasVectorBackward ? KernelFamily.vectorMath.levelForRun() : .portable, KernelFamily.matrixProducts.level)
     }
 
     /// The parts a step's rows split into: as ``PackedGEMM/parts(m:n:k:)`` would split the step's

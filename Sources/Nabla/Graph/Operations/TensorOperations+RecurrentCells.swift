@@ -118,8 +118,9 @@ extension TensorOperations {
 
 // A recurrent layer's whole step as one op: the product with W_hh and the cell, on the time
 // loop's own step kernels (RecurrentKernels.forwardStep and backwardStep), rows split over the
-// worker pool as there. The kernels write every element of the tensors made uninitialized here. A walk no tape records runs the kernels' backward; the rule, for every
-// other walk, is the same derivative in differentiable ops.
+// worker pool as there, at the levels the loop picks. The kernels write every element of the
+// tensors made uninitialized here. A walk no tape records runs the kernels' backward; the rule,
+// for every other walk, is the same derivative in differentiable ops.
 extension TensorOperations {
     /// One LSTM step with its recurrent product: with `state` = `[h, c]`,
     /// `a = fromInput + h·W_hhᵀ`, then ``lstmCell(fromInput:fromHidden:cell:file:line:)``'s `h'`, `c'`.
@@ -147,13 +148,14 @@ extension TensorOperations {
         var saved = Tensor<Scalar>(uninitializedShape: [batch, h])  // tanh(c')
         let previous = state.value
         if batch * h > 0 {
+            let (level, productLevel) = RecurrentKernels.forwardLevels(LSTMCellKernels.self, Scalar.self)
             let from = previous.unsafeScalars.baseAddress!, to = next.unsafeMutableScalars().baseAddress!
             RecurrentKernels.forwardStep(
                 LSTMCellKernels.self, gates: gates.unsafeMutableScalars().baseAddress!, fromHidden: nil,
                 previousHidden: from, nextHidden: to, previousCell: from + batch * h, nextCell: to + batch * h,
                 saved: saved.unsafeMutableScalars().baseAddress!, weightHHTransposed: weightHHTransposed.unsafeScalars,
-                biasHH: UnsafeBufferPointer(start: nil, count: 0), batch: batch, hiddenSize: h,
-                level: vectorMathLevel(Scalar.self), productLevel: KernelFamily.matrixProducts.level)
+                biasHH: UnsafeBufferPointer(start: nil, count: 0), batch: batch, hiddenSize: h, level: level,
+                productLevel: productLevel)
             withExtendedLifetime((previous, weightHHTransposed)) {}
         }
         let (activations, cellTanh) = (gates, saved)
@@ -162,6 +164,7 @@ extension TensorOperations {
             var dGates = Tensor<Scalar>(uninitializedShape: [batch, 4 * h])
             let weight = weightHH.value
             if batch * h > 0 {
+                let (level, productLevel) = RecurrentKernels.backwardLevels(LSTMCellKernels.self)
                 let from = previous.unsafeScalars.baseAddress!, d = dState.unsafeMutableScalars().baseAddress!
                 let dGateScalars = dGates.unsafeMutableScalars().baseAddress!
                 RecurrentKernels.backwardStep(
@@ -170,7 +173,7 @@ extension TensorOperations {
                     previousHidden: from, previousCell: from + batch * h, weightHH: weight.unsafeScalars,
                     sequenceGradient: nil, dHidden: d, dCell: d + batch * h, dFromInput: dGateScalars,
                     dFromHidden: dGateScalars, needsPreviousHidden: needs[1], batch: batch, hiddenSize: h,
-                    level: KernelFamily.vectorMath.levelForRun(), productLevel: KernelFamily.matrixProducts.level)
+                    level: level, productLevel: productLevel)
                 withExtendedLifetime((previous, activations, cellTanh, weight)) {}
             }
             let hidden = needs[2] ? previous.slice(alongAxis: 0, 0..<1).reshaped(to: [batch, h]) : previous
@@ -219,14 +222,15 @@ extension TensorOperations {
         var saved = Tensor<Scalar>(uninitializedShape: [batch, h])  // W_hn h + b_hn
         let previous = hidden.value
         if batch * h > 0 {
+            let (level, productLevel) = RecurrentKernels.forwardLevels(GRUCellKernels.self, Scalar.self)
             var scratch = Tensor<Scalar>(uninitializedShape: [batch, 3 * h])
             RecurrentKernels.forwardStep(
                 GRUCellKernels.self, gates: gates.unsafeMutableScalars().baseAddress!,
                 fromHidden: scratch.unsafeMutableScalars().baseAddress!, previousHidden: previous.unsafeScalars.baseAddress!,
                 nextHidden: next.unsafeMutableScalars().baseAddress!, previousCell: nil, nextCell: nil,
                 saved: saved.unsafeMutableScalars().baseAddress!, weightHHTransposed: weightHHTransposed.unsafeScalars,
-                biasHH: biasHH.value.unsafeScalars, batch: batch, hiddenSize: h, level: vectorMathLevel(Scalar.self),
-                productLevel: KernelFamily.matrixProducts.level)
+                biasHH: biasHH.value.unsafeScalars, batch: batch, hiddenSize: h, level: level,
+                productLevel: productLevel)
             withExtendedLifetime((previous, weightHHTransposed, biasHH, scratch)) {}
         }
         let (activations, candidate) = (gates, saved)
@@ -236,6 +240,7 @@ extension TensorOperations {
             var dFromHidden = Tensor<Scalar>(uninitializedShape: [batch, 3 * h])
             let weight = weightHH.value
             if batch * h > 0 {
+                let (level, productLevel) = RecurrentKernels.backwardLevels(GRUCellKernels.self)
                 RecurrentKernels.backwardStep(
                     GRUCellKernels.self, gates: activations.unsafeScalars.baseAddress!,
                     saved: candidate.unsafeScalars.baseAddress!,
@@ -243,7 +248,7 @@ extension TensorOperations {
                     sequenceGradient: nil, dHidden: dHidden.unsafeMutableScalars().baseAddress!, dCell: nil,
                     dFromInput: dFromInput.unsafeMutableScalars().baseAddress!,
                     dFromHidden: dFromHidden.unsafeMutableScalars().baseAddress!, needsPreviousHidden: needs[1],
-                    batch: batch, hiddenSize: h, level: .portable, productLevel: KernelFamily.matrixProducts.level)
+                    batch: batch, hiddenSize: h, level: level, productLevel: productLevel)
                 withExtendedLifetime((previous, activations, candidate, weight)) {}
             }
             return [
