@@ -113,20 +113,6 @@ enum DepthwiseConvolutionKernels {
         for k in 0..<count { target[k] += value }
     }
 
-    /// The sum of output channel `o`'s planes of `outputGradient` (`[N, O, oh, ow]`): each plane
-    /// summed by ``ReductionKernels/sum(_:)``, the planes added image by image.
-    @inlinable
-    static func channelSum<S: TensorScalar>(
-        _ outputGradient: UnsafeBufferPointer<S>, channel o: Int, batch: Int, outputChannels: Int, plane: Int
-    ) -> S {
-        var sum: S = 0
-        for n in 0..<batch {
-            let offset = (n * outputChannels + o) * plane
-            sum += ReductionKernels.sum(UnsafeBufferPointer(rebasing: outputGradient[offset..<(offset + plane)]))
-        }
-        return sum
-    }
-
     /// `inputGradient` (`[N, C, H, W]`) from `outputGradient` (`[N, O, oh, ow]`): the adjoint of
     /// ``forward(_:outputChannels:input:filter:output:)``.
     @_specialize(where S == Float) @_specialize(where S == Double)
@@ -166,7 +152,7 @@ enum DepthwiseConvolutionKernels {
     /// row of partial sums, one per output column (elementwise, so it vectorizes), summed at the end.
     ///
     /// With `biasGradient` (`[O]`), it also writes each channel's output gradient summed over the
-    /// batch and the positions (``channelSum(_:channel:batch:outputChannels:plane:)``), in the
+    /// batch and the positions (``ReductionKernels/channelSum(_:channel:channels:batch:plane:)``), in the
     /// thread that reads that channel.
     @_specialize(where S == Float) @_specialize(where S == Double)
     static func filterGradient<S: TensorScalar>(
@@ -187,8 +173,8 @@ enum DepthwiseConvolutionKernels {
         forEachRange(count: outputChannels, multiplyAdds: g.batch * outputChannels * plane * taps) { channels in
             let (outputGradient, input, filterGradient, biasGradient) = buffers.value
             for o in channels {
-                biasGradient?[o] = channelSum(
-                    outputGradient, channel: o, batch: g.batch, outputChannels: outputChannels, plane: plane)
+                biasGradient?[o] = ReductionKernels.channelSum(
+                    outputGradient, channel: o, channels: outputChannels, batch: g.batch, plane: plane)
             }
             withUnsafeTemporaryAllocation(of: S.self, capacity: taps * ow) { partial in
                 let partial = partial.baseAddress!
@@ -326,8 +312,8 @@ enum DepthwiseConvolutionKernels {
         forEachRange(count: outputChannels, multiplyAdds: g.batch * outputChannels * plane * kh * kw) { range in
             let (outputGradient, input, filterGradient, biasGradient) = buffers.value
             for o in range {
-                biasGradient?[o] = channelSum(
-                    outputGradient, channel: o, batch: g.batch, outputChannels: outputChannels, plane: plane)
+                biasGradient?[o] = ReductionKernels.channelSum(
+                    outputGradient, channel: o, channels: outputChannels, batch: g.batch, plane: plane)
             }
             // The padded plane, then 16 lanes of partial sums per tap and channel.
             let partialCount = range.count * kh * kw * 16

@@ -1,6 +1,20 @@
 /// Reduction loops over a contiguous tensor viewed as `[outer, extent, inner]`, reducing the
 /// middle dimension.
 public enum ReductionKernels {
+    /// The sum of channel `channel` of `x` (`[N, C, P]`: `batch` images of `channels` planes of
+    /// `plane` scalars): each plane summed by ``sum(_:)``, the planes added image by image.
+    @inlinable
+    static func channelSum<Scalar: TensorScalar>(
+        _ x: UnsafeBufferPointer<Scalar>, channel: Int, channels: Int, batch: Int, plane: Int
+    ) -> Scalar {
+        var total: Scalar = 0
+        for image in 0..<batch {
+            let offset = (image * channels + channel) * plane
+            total += sum(UnsafeBufferPointer(rebasing: x[offset..<(offset + plane)]))
+        }
+        return total
+    }
+
     /// The sum of `x`: pairwise over blocks of 4096, with SIMD accumulators inside a block, so
     /// the rounding error grows with log(count), not count. NaN and infinities propagate.
     @inlinable

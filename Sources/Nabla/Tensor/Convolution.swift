@@ -533,19 +533,18 @@ enum ConvolutionShapes {
         }
     }
 
-    /// `sums[c] += Σ input[n, c, y, x]` for the `channels`, image by image in order, each plane
-    /// summed by ``ReductionKernels/sum(_:)``. Shapes: `input` is `[N, C, H, W]` and `sums` `[C]`.
+    /// `sums[c] += Σ input[n, c, y, x]` for the `channels`
+    /// (``ReductionKernels/channelSum(_:channel:channels:batch:plane:)``). Shapes: `input` is
+    /// `[N, C, H, W]` and `sums` `[C]`.
     @inlinable
     static func addChannelSums<S: TensorScalar>(
         _ geometry: Convolution2DGeometry, input: UnsafeBufferPointer<S>, channels: Range<Int>,
         into sums: UnsafeMutableBufferPointer<S>
     ) {
-        let plane = geometry.height * geometry.width
         for channel in channels {
-            for image in 0..<geometry.batch {
-                let offset = (image * geometry.channels + channel) * plane
-                sums[channel] += ReductionKernels.sum(UnsafeBufferPointer(rebasing: input[offset..<(offset + plane)]))
-            }
+            sums[channel] += ReductionKernels.channelSum(
+                input, channel: channel, channels: geometry.channels, batch: geometry.batch,
+                plane: geometry.height * geometry.width)
         }
     }
 
