@@ -555,7 +555,7 @@ enum ConvolutionShapes {
     /// `[oh·ow, O]` blocks are transposed into `output [N, O, oh, ow]`.
     ///
     /// The batch is cut into a number of spans that depends on the geometry and the machine's
-    /// core count only (one per core, at least two, when it has at least two chunks), each
+    /// core count only (one per core, from two to eight, when it has at least two chunks), each
     /// span's filter gradient summed over its chunks in order and the spans' added in order;
     /// threads take whole spans. So the result has the same bits for every thread count. With `channelSums` (`[C]`), it also writes `input` summed over axes
     /// 0, 2 and 3, per span and then added alike.
@@ -572,8 +572,10 @@ enum ConvolutionShapes {
         let (positions, rows) = (g.outputHeight * g.outputWidth, g.columnRows)
         let level = KernelFamily.matrixProducts.level  // read here: workers do not see the task's
         let imagesPerChunk = min(g.batch, imagesPerProduct(positions: positions, rows: rows, scalar: S.self))
-        // As many spans as the machine has cores (at least two), each of whole chunks.
-        let spans = g.batch >= 2 * imagesPerChunk ? min(g.batch / imagesPerChunk, max(2, BLAS.onlineCores)) : 1
+        // A span per core, at least two and at most eight (each past the first adds a filter
+        // gradient to sum), each of whole chunks.
+        let spans = g.batch >= 2 * imagesPerChunk
+            ? min(g.batch / imagesPerChunk, max(2, min(BLAS.onlineCores, 8))) : 1
         let parts = min(spans, workerParts(
             items: spans, multiplyAdds: 2 * g.batch * positions * rows * outputChannels, level: level,
             m: imagesPerChunk * positions, n: outputChannels, k: rows, scalar: S.self))
