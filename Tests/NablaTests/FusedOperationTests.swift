@@ -50,6 +50,27 @@ func unfusedLSTMStep<S: TensorScalar>(_ x: [Variable<S>]) -> Variable<S> {
     return unfusedLSTMCell([x[0], Ops.matmul(state[0], x[2], transposeRHS: true), state[1]])
 }
 
+/// Two LSTM steps reading rows `0..<B` and then `B − 1..<2B − 1` (overlapping by one; none
+/// when `B` is 0) of one `[2B + 1, 4h]` projection, on the fused op, or with `unfused` on slices of it: the walk then
+/// gathers overlapping region gradients and leaves the last row's at zero.
+func twoLSTMSteps<S: TensorScalar>(_ x: [Variable<S>], unfused: Bool) -> Variable<S> {
+    typealias Ops = TensorOperations<S>
+    let batch = x[1].shape[1]
+    var state = x[1]
+    for rows in [0..<batch, max(0, batch - 1)..<max(0, 2 * batch - 1)] {
+        state = unfused
+            ? unfusedLSTMStep([Ops.slice(x[0], alongAxis: 0, rows), state, x[2]])
+            : Ops.lstmStep(fromInput: x[0], rows: rows, state: state, weightHH: x[2], weightHHTransposed: x[2].value.transposed())
+    }
+    return state
+}
+
+/// Rows `B..<2B` of an LSTM step's projection, `B` from its state `[2, B, h]`.
+func middleRows<S: TensorScalar>(_ x: [Variable<S>]) -> Range<Int> { x[1].shape[1]..<2 * x[1].shape[1] }
+
+/// The last `B` rows of a GRU step's projection, `B` from its state `[B, h]`.
+func lastRows<S: TensorScalar>(_ x: [Variable<S>]) -> Range<Int> { x[0].shape[0] - x[1].shape[0]..<x[0].shape[0] }
+
 /// The unfused GRU step with its product: `[fromInput, h, W_hh, b_hh]`.
 func unfusedGRUStep<S: TensorScalar>(_ x: [Variable<S>]) -> Variable<S> {
     unfusedGRUCell([x[0], TensorOperations.matmul(x[1], x[2], transposeRHS: true) + x[3], x[1]])
@@ -81,6 +102,29 @@ extension FusedCase {
             fusedFloat: { FOps.lstmStep(fromInput: $0[0], state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
             unfusedFloat: unfusedLSTMStep,
             emptyShapes: [[0, 8], [2, 0, 2], [8, 2]]),
+        FusedCase(
+            name: "lstmStep(rows)", inputShapes: [[9, 8], [2, 3, 2], [8, 2]],
+            fused: { DOps.lstmStep(fromInput: $0[0], rows: middleRows($0), state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
+            unfused: { unfusedLSTMStep([DOps.slice($0[0], alongAxis: 0, middleRows($0)), $0[1], $0[2]]) },
+            fusedFloat: { FOps.lstmStep(fromInput: $0[0], rows: middleRows($0), state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
+            unfusedFloat: { unfusedLSTMStep([FOps.slice($0[0], alongAxis: 0, middleRows($0)), $0[1], $0[2]]) },
+            emptyShapes: [[9, 8], [2, 0, 2], [8, 2]]),
+        FusedCase(
+            name: "two lstmSteps(overlapping rows)", inputShapes: [[7, 8], [2, 3, 2], [8, 2]],
+            fused: { twoLSTMSteps($0, unfused: false) }, unfused: { twoLSTMSteps($0, unfused: true) },
+            fusedFloat: { twoLSTMSteps($0, unfused: false) }, unfusedFloat: { twoLSTMSteps($0, unfused: true) },
+            emptyShapes: [[1, 8], [2, 0, 2], [8, 2]]),
+        FusedCase(
+            name: "gruStep(rows)", inputShapes: [[7, 6], [3, 2], [6, 2], [6]],
+            fused: {
+                DOps.gruStep(fromInput: $0[0], rows: lastRows($0), hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed())
+            },
+            unfused: { unfusedGRUStep([DOps.slice($0[0], alongAxis: 0, lastRows($0))] + $0.dropFirst()) },
+            fusedFloat: {
+                FOps.gruStep(fromInput: $0[0], rows: lastRows($0), hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed())
+            },
+            unfusedFloat: { unfusedGRUStep([FOps.slice($0[0], alongAxis: 0, lastRows($0))] + $0.dropFirst()) },
+            emptyShapes: [[7, 6], [0, 2], [6, 2], [6]]),
         FusedCase(
             name: "gruStep", inputShapes: [[3, 6], [3, 2], [6, 2], [6]],
             fused: {

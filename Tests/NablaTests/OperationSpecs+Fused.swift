@@ -5,6 +5,12 @@ import Testing
 
 // Rows for the fused ops of the autodiff path, with naive loop references.
 
+/// `rows` of a matrix, copied element by element.
+func naiveRows(_ x: Tensor<Double>, _ rows: Range<Int>) -> Tensor<Double> {
+    let width = x.shape[1]
+    return Tensor(shape: [rows.count, width], scalars: rows.flatMap { r in (0..<width).map { x[r, $0] } })
+}
+
 extension OperationSpec {
     static let fused: [OperationSpec] = [
         .init(name: "lstmCell", inputShapes: [[3, 8], [3, 8], [3, 2]], domain: .any,
@@ -19,6 +25,14 @@ extension OperationSpec {
               double: { DOps.lstmStep(fromInput: $0[0], state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
               float: { FOps.lstmStep(fromInput: $0[0], state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
               reference: { naiveLSTMStep($0[0], $0[1], $0[2]) }),
+        .init(name: "lstmStep(rows)", inputShapes: [[9, 8], [2, 3, 2], [8, 2]], domain: .any,
+              double: { DOps.lstmStep(fromInput: $0[0], rows: middleRows($0), state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
+              float: { FOps.lstmStep(fromInput: $0[0], rows: middleRows($0), state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
+              reference: { naiveLSTMStep(naiveRows($0[0], 3..<6), $0[1], $0[2]) }),
+        .init(name: "gruStep(rows)", inputShapes: [[7, 6], [3, 2], [6, 2], [6]], domain: .any,
+              double: { DOps.gruStep(fromInput: $0[0], rows: lastRows($0), hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed()) },
+              float: { FOps.gruStep(fromInput: $0[0], rows: lastRows($0), hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed()) },
+              reference: { naiveGRUCell(naiveRows($0[0], 4..<7), naiveMatrixProduct($0[1], $0[2].transposed()) + $0[3], $0[1]) }),
         .init(name: "gruStep", inputShapes: [[3, 6], [3, 2], [6, 2], [6]], domain: .any,
               double: { DOps.gruStep(fromInput: $0[0], hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed()) },
               float: { FOps.gruStep(fromInput: $0[0], hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed()) },

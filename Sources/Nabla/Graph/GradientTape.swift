@@ -68,6 +68,10 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     /// pads its slice's gradient to the whole input, is only the fallback for overlapping slices.
     /// T slices of a sequence cost O(T) rather than O(T²).
     let slice: SliceRegion?
+    /// For an op that reads only `inputRegion` of its first input (a recurrent step, its rows of
+    /// the sequence's input projection): that input's gradient, from `rule` or `tensorBackward`,
+    /// has the region's shape and joins the input's slice gradients, as a slice op's would.
+    let inputRegion: SliceRegion?
     /// For the backward walk when no tape records it: the gradient of input `index` from
     /// `upstream` as the factors of a matrix product, which the walk multiplies once for every
     /// product that adds to the same variable (a recurrent weight's, over all its steps).
@@ -83,8 +87,10 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     init(
         name: String, inputs: [Variable<Scalar>], output: Variable<Scalar>,
         rule: @escaping BackwardRule<Scalar>, site: String?, slice: SliceRegion? = nil,
-        productFactors: ProductGradientFactors<Scalar>? = nil, tensorBackward: TensorBackward<Scalar>? = nil
+        inputRegion: SliceRegion? = nil, productFactors: ProductGradientFactors<Scalar>? = nil,
+        tensorBackward: TensorBackward<Scalar>? = nil
     ) {
+        self.inputRegion = inputRegion
         self.productFactors = productFactors
         self.tensorBackward = tensorBackward
         self.name = name
@@ -95,6 +101,15 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
         self.slice = slice
         self.scope = GraphContext.scopeName
         self.site = site
+    }
+}
+
+extension TapeNode {
+    /// The shape of input `index`'s gradient: the input's, or its ``inputRegion``'s.
+    func expectedGradientShape(_ index: Int) -> [Int] {
+        var shape = inputs[index].shape
+        if index == 0, let region = inputRegion { shape[region.axis] = region.range.count }
+        return shape
     }
 }
 
@@ -361,11 +376,18 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 var accumulated = [Bool](repeating: false, count: needs.count)
                 // With anomaly detection on, every rule runs, so its result is checked.
                 let runsKernels = addsInPlace && !GraphContext.detectsAnomalies
+                // The gradient of a first input read only in a region joins that input's slices.
+                func addRegion(_ gradient: Variable<Scalar>, of region: SliceRegion, to input: Variable<Scalar>) {
+                    slices[input.id, default: (input.shape, [])].pieces.append(
+                        SliceGradient(region: region, gradient: gradient, pad: Self.padRule(input.shape, region)))
+                }
                 if runsKernels, let tensorBackward = node.tensorBackward {
                     let inputGradients = tensorBackward(upstream.value, needs)
                     Self.checkTensorBackwardResult(node, inputGradients, needs)
                     for (i, input) in node.inputs.enumerated() where needs[i] {
                         switch inputGradients[i]! {
+                        case .tensor(let gradient) where i == 0 && node.inputRegion != nil:
+                            addRegion(TensorOperations.constant(gradient), of: node.inputRegion!, to: input)
                         case .tensor(let gradient): add(TensorOperations.constant(gradient), to: input.id)
                         case .product(let factors): addProduct(factors, to: input.id)
                         }
@@ -384,7 +406,9 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 Self.checkRuleResult(node, inputGradients, needs)
                 for (i, input) in node.inputs.enumerated() {
                     guard !accumulated[i], let gradient = inputGradients[i], relevant.contains(input.id) else { continue }
-                    if addsInPlace {
+                    if i == 0, let region = node.inputRegion {
+                        addRegion(gradient, of: region, to: input)
+                    } else if addsInPlace {
                         add(gradient, to: input.id)
                     } else if let existing = gradients[input.id] {
                         gradients[input.id] = TensorOperations.add(existing, gradient)
@@ -404,6 +428,19 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
         let region: SliceRegion
         var gradient: Variable<Scalar>
         let pad: BackwardRule<Scalar>
+    }
+
+    /// The rule of a slice of `region` from a variable of `shape`: the gradient padded with zeros
+    /// back to `shape`.
+    static func padRule(_ shape: [Int], _ region: SliceRegion) -> BackwardRule<Scalar> {
+        { g, _ in
+            var before = shape, after = shape
+            before[region.axis] = region.range.lowerBound
+            after[region.axis] = shape[region.axis] - region.range.upperBound
+            return [TensorOperations.concatenate(
+                [TensorOperations.constant(.zeros(shape: before)), g, TensorOperations.constant(.zeros(shape: after))],
+                alongAxis: region.axis)]
+        }
     }
 
     /// The gradient of a variable of `shape` from those of slices of it: the pieces along one
@@ -477,7 +514,6 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
             gradients.count == node.inputs.count, op(),
             "the backward returned \(gradients.count) gradients for \(node.inputs.count) inputs")
         for index in gradients.indices where needs[index] {
-            let input = node.inputs[index]
             let shape: [Int]
             switch gradients[index] {
             case nil: Misuse.fail(op(), "the backward gave no gradient for needed input \(index)")
@@ -486,7 +522,8 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 let (lhs, rhs) = (factors.lhs[0].shape, factors.rhs[0].shape)
                 shape = [factors.transposeLHS ? lhs[1] : lhs[0], factors.transposeRHS ? rhs[0] : rhs[1]]
             }
-            Misuse.check(shape == input.shape, op(), "gradient \(shape) for input \(index) of shape \(input.shape)")
+            let expected = node.expectedGradientShape(index)
+            Misuse.check(shape == expected, op(), "gradient \(shape) for input \(index) of shape \(expected)")
         }
     }
 
@@ -507,9 +544,9 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 Misuse.check(!needs[index], op(), "the rule gave no gradient for needed input \(index)")
                 continue
             }
+            let expected = node.expectedGradientShape(index)
             Misuse.check(
-                gradient.shape == input.shape, op(),
-                "gradient \(gradient.shape) for input \(index) of shape \(input.shape)")
+                gradient.shape == expected, op(), "gradient \(gradient.shape) for input \(index) of shape \(expected)")
             if GraphContext.detectsAnomalies,
                 !gradient.value.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) })
             {

@@ -63,15 +63,15 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
 
     /// The step: `fromHidden = h·W_hhᵀ + b_hh`, `r`, `z` from the sums of `fromInput` and
     /// `fromHidden`, then `n = tanh(x_n + r ⊙ (W_hn h + b_hn))`, `h' = (1 − z) ⊙ n + z ⊙ h`, as
-    /// one op (``TensorOperations/gruStep(fromInput:hidden:weightHH:biasHH:weightHHTransposed:file:line:)``);
+    /// one op (``TensorOperations/gruStep(fromInput:rows:hidden:weightHH:biasHH:weightHHTransposed:file:line:)``);
     /// the output is `h'`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     override func cellStep(
-        fromInput: Variable<Scalar>, state: Variable<Scalar>, weights w: RecurrentWeights<Scalar>,
+        fromInput: Variable<Scalar>, rows: Range<Int>, state: Variable<Scalar>, weights w: RecurrentWeights<Scalar>,
         weightHHTransposed: Tensor<Scalar>
     ) -> (state: Variable<Scalar>, output: Variable<Scalar>) {
         let next = TensorOperations.gruStep(
-            fromInput: fromInput, hidden: state, weightHH: w.weightHH.variable, biasHH: w.biasHH.variable,
+            fromInput: fromInput, rows: rows, hidden: state, weightHH: w.weightHH.variable, biasHH: w.biasHH.variable,
             weightHHTransposed: weightHHTransposed)
         return (next, next)
     }

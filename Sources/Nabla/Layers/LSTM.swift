@@ -89,20 +89,20 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
 
     /// The step: `a = fromInput + h·W_hhᵀ` (`fromInput` holds both biases) split into `i, f, g, o`,
     /// then `c' = f ⊙ c + i ⊙ g`, `h' = o ⊙ tanh(c')`, as one op on the carried `[h, c]`
-    /// (``TensorOperations/lstmStep(fromInput:state:weightHH:weightHHTransposed:file:line:)``);
+    /// (``TensorOperations/lstmStep(fromInput:rows:state:weightHH:weightHHTransposed:file:line:)``);
     /// the output is `h'`, `[1, B, h]`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     override func cellStep(
-        fromInput: Variable<Scalar>, state: Variable<Scalar>, weights w: RecurrentWeights<Scalar>,
+        fromInput: Variable<Scalar>, rows: Range<Int>, state: Variable<Scalar>, weights w: RecurrentWeights<Scalar>,
         weightHHTransposed: Tensor<Scalar>
     ) -> (state: Variable<Scalar>, output: Variable<Scalar>) {
         typealias Ops = TensorOperations<Scalar>
         let next = Ops.lstmStep(
-            fromInput: fromInput, state: state, weightHH: w.weightHH.variable, weightHHTransposed: weightHHTransposed)
+            fromInput: fromInput, rows: rows, state: state, weightHH: w.weightHH.variable, weightHHTransposed: weightHHTransposed)
         return (next, Ops.slice(next, alongAxis: 0, 0..<1))
     }
 
-    /// `[h, c]` stacked, `[2, B, h]`: what ``cellStep(fromInput:state:weights:weightHHTransposed:)`` carries.
+    /// `[h, c]` stacked, `[2, B, h]`: what ``cellStep(fromInput:rows:state:weights:weightHHTransposed:)`` carries.
     override func carriedState(_ states: [Variable<Scalar>]) -> Variable<Scalar> {
         TensorOperations.stack(states, alongAxis: 0)
     }

@@ -158,20 +158,20 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
         return "\(name)(\(inputSize) → \(hiddenSize)\(stack), batchFirst: \(batchFirst), returnsSequence: \(returnsSequence))"
     }
 
-    /// The cell's graph-mode step: from the step's `fromInput = x·W_ihᵀ + b_ih` (`[batch,
+    /// The cell's graph-mode step: from the step's `rows` of `fromInput = X·W_ihᵀ + b_ih` (`[T·batch,
     /// G·hiddenSize]`, with `b_hh` when the cell folds it) and the state it carries (see
     /// ``carriedState(_:)``), the next carried state and the step's output, `batch·hiddenSize`
     /// values. `weightHHTransposed` is `w.weightHH.value` transposed. A subclass overrides it.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func cellStep(
-        fromInput: Variable<Scalar>, state: Variable<Scalar>, weights w: RecurrentWeights<Scalar>,
+        fromInput: Variable<Scalar>, rows: Range<Int>, state: Variable<Scalar>, weights w: RecurrentWeights<Scalar>,
         weightHHTransposed: Tensor<Scalar>
     ) -> (state: Variable<Scalar>, output: Variable<Scalar>) {
         Misuse.fail(description, "a recurrent layer must give its cell's step")
     }
 
     /// The states (`[h]`, or `[h, c]`, each `[batch, hiddenSize]`) as the one variable
-    /// ``cellStep(fromInput:state:weights:weightHHTransposed:)`` carries; a subclass with more
+    /// ``cellStep(fromInput:rows:state:weights:weightHHTransposed:)`` carries; a subclass with more
     /// than one state overrides it.
     func carriedState(_ states: [Variable<Scalar>]) -> Variable<Scalar> { states[0] }
 
@@ -276,8 +276,9 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
                 var outputs = [Variable<Scalar>?](repeating: nil, count: steps)
                 let weightHHT = w.weightHH.value.transposed()  // once, not packed again at every step
                 for t in w.reversed ? Array((0..<steps).reversed()) : Array(0..<steps) {
-                    let fromInput = Ops.slice(projection, alongAxis: 0, t * batch..<((t + 1) * batch))
-                    (state, outputs[t]) = cellStep(fromInput: fromInput, state: state, weights: w, weightHHTransposed: weightHHT)
+                    (state, outputs[t]) = cellStep(
+                        fromInput: projection, rows: t * batch..<((t + 1) * batch), state: state, weights: w,
+                        weightHHTransposed: weightHHT)
                 }
                 let stepOutputs = outputs.map { $0! }
                 sequences.append(Ops.reshape(Ops.concatenate(stepOutputs, alongAxis: 0), to: [steps, batch, hiddenSize]))

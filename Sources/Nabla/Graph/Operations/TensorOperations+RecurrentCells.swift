@@ -126,24 +126,27 @@ extension TensorOperations {
     /// `a = fromInput + h·W_hhᵀ`, then ``lstmCell(fromInput:fromHidden:cell:file:line:)``'s `h'`, `c'`.
     ///
     /// - Parameters:
-    ///   - fromInput: `[B, 4h]`, `x·W_ihᵀ + b_ih + b_hh`.
+    ///   - fromInput: `[B, 4h]`, `x·W_ihᵀ + b_ih + b_hh`; with `rows`, the whole sequence's
+    ///     `[T·B, 4h]`, of which the step reads `rows` (no slice op, no copy of its own).
+    ///   - rows: The `B` rows of `fromInput` this step reads, or `nil` for all of them.
     ///   - state: `[2, B, h]`: `h` then `c`.
     ///   - weightHH: `[4h, h]`.
     ///   - weightHHTransposed: `weightHH.value` transposed, `[h, 4h]`, shared by a sequence's steps.
     /// - Returns: `[2, B, h]`: `h'` then `c'`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func lstmStep(
-        fromInput: Variable<Scalar>, state: Variable<Scalar>, weightHH: Variable<Scalar>,
+        fromInput: Variable<Scalar>, rows: Range<Int>? = nil, state: Variable<Scalar>, weightHH: Variable<Scalar>,
         weightHHTransposed: Tensor<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         let op = "lstmStep"
         let (batch, h) = state.shape.count == 3 ? (state.shape[1], state.shape[2]) : (0, 0)
         Misuse.check(
-            state.shape == [2, batch, h] && fromInput.shape == [batch, 4 * h] && weightHH.shape == [4 * h, h]
-                && weightHHTransposed.shape == [h, 4 * h], op,
-            "fromInput \(fromInput.shape), state \(state.shape), weightHH \(weightHH.shape) and its transpose "
-                + "\(weightHHTransposed.shape): expected [B, 4h], [2, B, h], [4h, h] and [h, 4h]")
-        var gates = fromInput.value  // becomes the activations
+            state.shape == [2, batch, h] && weightHH.shape == [4 * h, h] && weightHHTransposed.shape == [h, 4 * h]
+                && Self.readsRows(rows, of: fromInput.shape, batch: batch, width: 4 * h), op,
+            "fromInput \(fromInput.shape)\(rows.map { " rows \($0)" } ?? ""), state \(state.shape), weightHH "
+                + "\(weightHH.shape) and its transpose \(weightHHTransposed.shape): expected [B, 4h] (or B rows of "
+                + "[T·B, 4h]), [2, B, h], [4h, h] and [h, 4h]")
+        var gates = Self.stepRows(fromInput, rows)  // becomes the activations
         var next = Tensor<Scalar>(uninitializedShape: [2, batch, h])
         var saved = Tensor<Scalar>(uninitializedShape: [batch, h])  // tanh(c')
         let previous = state.value
@@ -183,10 +186,11 @@ extension TensorOperations {
             ]
         }
         return record(
-            op, [fromInput, state, weightHH], next, file: file, line: line, tensorBackward: kernelBackward
+            op, [fromInput, state, weightHH], next, file: file, line: line, inputRegion: rows.map { .init(axis: 0, range: $0) },
+            tensorBackward: kernelBackward
         ) { g, needs in
             let hc = unstack(state, alongAxis: 0)
-            let a = fromInput + matmul(hc[0], weightHH, transposeRHS: true)
+            let a = (rows.map { slice(fromInput, alongAxis: 0, $0) } ?? fromInput) + matmul(hc[0], weightHH, transposeRHS: true)
             let (dGates, dCell) = lstmCellGradients(a, hc[1], g)
             return [
                 needs[0] ? dGates : nil, needs[1] ? stack([matmul(dGates, weightHH), dCell], alongAxis: 0) : nil,
@@ -199,7 +203,9 @@ extension TensorOperations {
     /// ``gruCell(fromInput:fromHidden:hidden:file:line:)``'s `h'`.
     ///
     /// - Parameters:
-    ///   - fromInput: `[B, 3h]`, `x·W_ihᵀ + b_ih`.
+    ///   - fromInput: `[B, 3h]`, `x·W_ihᵀ + b_ih`; with `rows`, the whole sequence's `[T·B, 3h]`,
+    ///     of which the step reads `rows` (no slice op, no copy of its own).
+    ///   - rows: The `B` rows of `fromInput` this step reads, or `nil` for all of them.
     ///   - hidden: `[B, h]`.
     ///   - weightHH: `[3h, h]`.
     ///   - biasHH: `[3h]`.
@@ -207,17 +213,19 @@ extension TensorOperations {
     /// - Returns: `[B, h]`, `h'`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func gruStep(
-        fromInput: Variable<Scalar>, hidden: Variable<Scalar>, weightHH: Variable<Scalar>, biasHH: Variable<Scalar>,
-        weightHHTransposed: Tensor<Scalar>, file: StaticString = #fileID, line: UInt = #line
+        fromInput: Variable<Scalar>, rows: Range<Int>? = nil, hidden: Variable<Scalar>, weightHH: Variable<Scalar>,
+        biasHH: Variable<Scalar>, weightHHTransposed: Tensor<Scalar>, file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
         let op = "gruStep"
         let (batch, h) = hidden.shape.count == 2 ? (hidden.shape[0], hidden.shape[1]) : (0, 0)
         Misuse.check(
-            hidden.shape == [batch, h] && fromInput.shape == [batch, 3 * h] && weightHH.shape == [3 * h, h]
-                && biasHH.shape == [3 * h] && weightHHTransposed.shape == [h, 3 * h], op,
-            "fromInput \(fromInput.shape), hidden \(hidden.shape), weightHH \(weightHH.shape), biasHH \(biasHH.shape) "
-                + "and the weight's transpose \(weightHHTransposed.shape): expected [B, 3h], [B, h], [3h, h], [3h] and [h, 3h]")
-        var gates = fromInput.value  // becomes the activations
+            hidden.shape == [batch, h] && weightHH.shape == [3 * h, h] && biasHH.shape == [3 * h]
+                && weightHHTransposed.shape == [h, 3 * h]
+                && Self.readsRows(rows, of: fromInput.shape, batch: batch, width: 3 * h), op,
+            "fromInput \(fromInput.shape)\(rows.map { " rows \($0)" } ?? ""), hidden \(hidden.shape), weightHH "
+                + "\(weightHH.shape), biasHH \(biasHH.shape) and the weight's transpose \(weightHHTransposed.shape): "
+                + "expected [B, 3h] (or B rows of [T·B, 3h]), [B, h], [3h, h], [3h] and [h, 3h]")
+        var gates = Self.stepRows(fromInput, rows)  // becomes the activations
         var next = Tensor<Scalar>(uninitializedShape: [batch, h])
         var saved = Tensor<Scalar>(uninitializedShape: [batch, h])  // W_hn h + b_hn
         let previous = hidden.value
@@ -258,14 +266,29 @@ extension TensorOperations {
             ]
         }
         return record(
-            op, [fromInput, hidden, weightHH, biasHH], next, file: file, line: line, tensorBackward: kernelBackward
+            op, [fromInput, hidden, weightHH, biasHH], next, file: file, line: line,
+            inputRegion: rows.map { .init(axis: 0, range: $0) }, tensorBackward: kernelBackward
         ) { g, needs in
             let fromHidden = linear(hidden, weight: weightHH, bias: biasHH)
-            let d = gruCellGradients(fromInput, fromHidden, hidden, g)  // ∂L/∂fromInput, ∂L/∂fromHidden, bypass
+            let d = gruCellGradients(rows.map { slice(fromInput, alongAxis: 0, $0) } ?? fromInput, fromHidden, hidden, g)  // ∂L/∂fromInput, ∂L/∂fromHidden, bypass
             return [
                 needs[0] ? d[0] : nil, needs[1] ? d[2] + matmul(d[1], weightHH) : nil,
                 needs[2] ? matmul(d[1], hidden, transposeLHS: true) : nil, needs[3] ? sum(d[1], alongAxes: [0]) : nil,
             ]
         }
+    }
+
+    /// Whether a step of `batch` rows of `width` reads `fromInput` of `shape`: all of it, or
+    /// `rows` of it.
+    private static func readsRows(_ rows: Range<Int>?, of shape: [Int], batch: Int, width: Int) -> Bool {
+        guard let rows else { return shape == [batch, width] }
+        return shape.count == 2 && shape[1] == width && rows.count == batch && rows.lowerBound >= 0
+            && rows.upperBound <= shape[0]
+    }
+
+    /// A step's own copy of its rows of `fromInput`, which its kernels overwrite.
+    private static func stepRows(_ fromInput: Variable<Scalar>, _ rows: Range<Int>?) -> Tensor<Scalar> {
+        guard let rows else { return fromInput.value }
+        return fromInput.value.slice(alongAxis: 0, rows)
     }
 }

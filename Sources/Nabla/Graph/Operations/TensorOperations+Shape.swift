@@ -67,16 +67,10 @@ extension TensorOperations {
         let value = x.value.slice(alongAxis: axis, range)
         let axis = Misuse.resolveAxis("slice", axis, shape: x.shape)
         let region = SliceRegion(axis: axis, range: range)
-        return record("slice", [x], value, file: file, line: line, slice: region) { g, _ in
-            // The adjoint pads the gradient with zeros back to x's shape. (The backward walk
-            // gathers the slices of x and pads them at once where they do not overlap; see
-            // TapeNode.slice.)
-            var before = x.shape, after = x.shape
-            before[axis] = range.lowerBound
-            after[axis] = x.shape[axis] - range.upperBound
-            return [concatenate(
-                [constant(.zeros(shape: before)), g, constant(.zeros(shape: after))], alongAxis: axis)]
-        }
+        // The adjoint pads the gradient with zeros back to x's shape. (The backward walk gathers
+        // the slices of x and pads them at once where they do not overlap; see TapeNode.slice.)
+        return record(
+            "slice", [x], value, file: file, line: line, slice: region, rule: GradientTape.padRule(x.shape, region))
     }
 
     /// `x` without the size-1 axes in `axes` (all size-1 axes if `nil`).
