@@ -126,6 +126,13 @@ extension FusedCase {
             unfusedFloat: { unfusedGRUStep([FOps.slice($0[0], alongAxis: 0, lastRows($0))] + $0.dropFirst()) },
             emptyShapes: [[7, 6], [0, 2], [6, 2], [6]]),
         FusedCase(
+            name: "concatenate(rows:of:)", inputShapes: [[3, 2, 2], [3, 2, 2], [3, 2, 2]],
+            fused: { DOps.concatenate(rows: 1..<3, of: $0) },
+            unfused: { x in DOps.concatenate(x.map { DOps.slice($0, alongAxis: 0, 1..<3) }, alongAxis: 0) },
+            fusedFloat: { FOps.concatenate(rows: 1..<3, of: $0) },
+            unfusedFloat: { x in FOps.concatenate(x.map { FOps.slice($0, alongAxis: 0, 1..<3) }, alongAxis: 0) },
+            emptyShapes: [[3, 0, 2], [3, 0, 2], [3, 0, 2]]),
+        FusedCase(
             name: "gruStep", inputShapes: [[3, 6], [3, 2], [6, 2], [6]],
             fused: {
                 DOps.gruStep(fromInput: $0[0], hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed())

@@ -29,6 +29,11 @@ extension OperationSpec {
               double: { DOps.lstmStep(fromInput: $0[0], rows: middleRows($0), state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
               float: { FOps.lstmStep(fromInput: $0[0], rows: middleRows($0), state: $0[1], weightHH: $0[2], weightHHTransposed: $0[2].value.transposed()) },
               reference: { naiveLSTMStep(naiveRows($0[0], 3..<6), $0[1], $0[2]) }),
+        .init(name: "concatenate(rows:of:)", inputShapes: [[2, 3, 2], [2, 3, 2], [2, 3, 2]], domain: .any,
+              double: { DOps.concatenate(rows: 1..<2, of: $0) }, float: { FOps.concatenate(rows: 1..<2, of: $0) },
+              reference: { x in
+                  Tensor(shape: [3, 3, 2], scalars: x.flatMap { t in (0..<3).flatMap { i in (0..<2).map { t[1, i, $0] } } })
+              }),
         .init(name: "gruStep(rows)", inputShapes: [[7, 6], [3, 2], [6, 2], [6]], domain: .any,
               double: { DOps.gruStep(fromInput: $0[0], rows: lastRows($0), hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed()) },
               float: { FOps.gruStep(fromInput: $0[0], rows: lastRows($0), hidden: $0[1], weightHH: $0[2], biasHH: $0[3], weightHHTransposed: $0[2].value.transposed()) },

@@ -68,10 +68,12 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     /// pads its slice's gradient to the whole input, is only the fallback for overlapping slices.
     /// T slices of a sequence cost O(T) rather than O(T²).
     let slice: SliceRegion?
-    /// For an op that reads only `inputRegion` of its first input (a recurrent step, its rows of
-    /// the sequence's input projection): that input's gradient, from `rule` or `tensorBackward`,
-    /// has the region's shape and joins the input's slice gradients, as a slice op's would.
-    let inputRegion: SliceRegion?
+    /// For an op that reads only a region of some inputs (a recurrent step, its rows of the
+    /// sequence's input projection): by input, the region read, or `nil` for the whole input;
+    /// empty if every input is read whole. Such an input's gradient, from `rule` or
+    /// `tensorBackward`, has the region's shape and joins the input's slice gradients, as a slice
+    /// op's would.
+    let inputRegions: [SliceRegion?]
     /// For the backward walk when no tape records it: the gradient of input `index` from
     /// `upstream` as the factors of a matrix product, which the walk multiplies once for every
     /// product that adds to the same variable (a recurrent weight's, over all its steps).
@@ -87,10 +89,10 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     init(
         name: String, inputs: [Variable<Scalar>], output: Variable<Scalar>,
         rule: @escaping BackwardRule<Scalar>, site: String?, slice: SliceRegion? = nil,
-        inputRegion: SliceRegion? = nil, productFactors: ProductGradientFactors<Scalar>? = nil,
+        inputRegions: [SliceRegion?] = [], productFactors: ProductGradientFactors<Scalar>? = nil,
         tensorBackward: TensorBackward<Scalar>? = nil
     ) {
-        self.inputRegion = inputRegion
+        self.inputRegions = inputRegions
         self.productFactors = productFactors
         self.tensorBackward = tensorBackward
         self.name = name
@@ -105,10 +107,15 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
 }
 
 extension TapeNode {
-    /// The shape of input `index`'s gradient: the input's, or its ``inputRegion``'s.
+    /// The region of input `index` the op reads, or `nil` for the whole input.
+    func region(ofInput index: Int) -> SliceRegion? {
+        index < inputRegions.count ? inputRegions[index] : nil
+    }
+
+    /// The shape of input `index`'s gradient: the input's, or its region's.
     func expectedGradientShape(_ index: Int) -> [Int] {
         var shape = inputs[index].shape
-        if index == 0, let region = inputRegion { shape[region.axis] = region.range.count }
+        if let region = region(ofInput: index) { shape[region.axis] = region.range.count }
         return shape
     }
 }
@@ -376,7 +383,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 var accumulated = [Bool](repeating: false, count: needs.count)
                 // With anomaly detection on, every rule runs, so its result is checked.
                 let runsKernels = addsInPlace && !GraphContext.detectsAnomalies
-                // The gradient of a first input read only in a region joins that input's slices.
+                // The gradient of an input read only in a region joins that input's slices.
                 func addRegion(_ gradient: Variable<Scalar>, of region: SliceRegion, to input: Variable<Scalar>) {
                     slices[input.id, default: (input.shape, [])].pieces.append(
                         SliceGradient(region: region, gradient: gradient, pad: Self.padRule(input.shape, region)))
@@ -386,8 +393,8 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                     Self.checkTensorBackwardResult(node, inputGradients, needs)
                     for (i, input) in node.inputs.enumerated() where needs[i] {
                         switch inputGradients[i]! {
-                        case .tensor(let gradient) where i == 0 && node.inputRegion != nil:
-                            addRegion(TensorOperations.constant(gradient), of: node.inputRegion!, to: input)
+                        case .tensor(let gradient) where node.region(ofInput: i) != nil:
+                            addRegion(TensorOperations.constant(gradient), of: node.region(ofInput: i)!, to: input)
                         case .tensor(let gradient): add(TensorOperations.constant(gradient), to: input.id)
                         case .product(let factors): addProduct(factors, to: input.id)
                         }
@@ -406,7 +413,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 Self.checkRuleResult(node, inputGradients, needs)
                 for (i, input) in node.inputs.enumerated() {
                     guard !accumulated[i], let gradient = inputGradients[i], relevant.contains(input.id) else { continue }
-                    if i == 0, let region = node.inputRegion {
+                    if let region = node.region(ofInput: i) {
                         addRegion(gradient, of: region, to: input)
                     } else if addsInPlace {
                         add(gradient, to: input.id)

@@ -33,7 +33,7 @@ public enum TensorOperations<Scalar: TensorScalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func record(
         _ name: String, _ inputs: [Variable<Scalar>], _ value: Tensor<Scalar>,
-        file: StaticString, line: UInt, slice: SliceRegion? = nil, inputRegion: SliceRegion? = nil,
+        file: StaticString, line: UInt, slice: SliceRegion? = nil, inputRegions: [SliceRegion?] = [],
         productFactors: ProductGradientFactors<Scalar>? = nil, tensorBackward: TensorBackward<Scalar>? = nil,
         rule: @escaping BackwardRule<Scalar>
     ) -> Variable<Scalar> {
@@ -43,7 +43,7 @@ public enum TensorOperations<Scalar: TensorScalar> {
         let site = GraphContext.detectsAnomalies ? "\(file):\(line)" : nil
         let node = TapeNode(
             name: name, inputs: inputs, output: output, rule: rule, site: site, slice: slice,
-            inputRegion: inputRegion, productFactors: productFactors, tensorBackward: tensorBackward)
+            inputRegions: inputRegions, productFactors: productFactors, tensorBackward: tensorBackward)
         for tape in tapes { _ = tape.recordIfTracking(node) }
         return output
     }

@@ -69,11 +69,10 @@ public final class GRU<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     override func cellStep(
         fromInput: Variable<Scalar>, rows: Range<Int>, state: Variable<Scalar>, weights w: RecurrentWeights<Scalar>,
         weightHHTransposed: Tensor<Scalar>
-    ) -> (state: Variable<Scalar>, output: Variable<Scalar>) {
-        let next = TensorOperations.gruStep(
+    ) -> Variable<Scalar> {
+        TensorOperations.gruStep(
             fromInput: fromInput, rows: rows, hidden: state, weightHH: w.weightHH.variable, biasHH: w.biasHH.variable,
             weightHHTransposed: weightHHTransposed)
-        return (next, next)
     }
 
     // MARK: State

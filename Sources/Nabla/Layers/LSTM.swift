@@ -90,16 +90,19 @@ public final class LSTM<Scalar: TensorScalar>: RecurrentLayer<Scalar> {
     /// The step: `a = fromInput + h·W_hhᵀ` (`fromInput` holds both biases) split into `i, f, g, o`,
     /// then `c' = f ⊙ c + i ⊙ g`, `h' = o ⊙ tanh(c')`, as one op on the carried `[h, c]`
     /// (``TensorOperations/lstmStep(fromInput:rows:state:weightHH:weightHHTransposed:file:line:)``);
-    /// the output is `h'`, `[1, B, h]`.
+    /// the output is `h'`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     override func cellStep(
         fromInput: Variable<Scalar>, rows: Range<Int>, state: Variable<Scalar>, weights w: RecurrentWeights<Scalar>,
         weightHHTransposed: Tensor<Scalar>
-    ) -> (state: Variable<Scalar>, output: Variable<Scalar>) {
-        typealias Ops = TensorOperations<Scalar>
-        let next = Ops.lstmStep(
+    ) -> Variable<Scalar> {
+        TensorOperations.lstmStep(
             fromInput: fromInput, rows: rows, state: state, weightHH: w.weightHH.variable, weightHHTransposed: weightHHTransposed)
-        return (next, Ops.slice(next, alongAxis: 0, 0..<1))
+    }
+
+    /// The `h` of each carried `[h, c]`, in one op.
+    override func outputs(carried states: [Variable<Scalar>]) -> Variable<Scalar> {
+        TensorOperations.concatenate(rows: 0..<1, of: states)
     }
 
     /// `[h, c]` stacked, `[2, B, h]`: what ``cellStep(fromInput:rows:state:weights:weightHHTransposed:)`` carries.

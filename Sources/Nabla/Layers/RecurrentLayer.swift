@@ -160,14 +160,21 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// The cell's graph-mode step: from the step's `rows` of `fromInput = X·W_ihᵀ + b_ih` (`[T·batch,
     /// G·hiddenSize]`, with `b_hh` when the cell folds it) and the state it carries (see
-    /// ``carriedState(_:)``), the next carried state and the step's output, `batch·hiddenSize`
-    /// values. `weightHHTransposed` is `w.weightHH.value` transposed. A subclass overrides it.
+    /// ``carriedState(_:)``), the next carried state. `weightHHTransposed` is `w.weightHH.value`
+    /// transposed. A subclass overrides it.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func cellStep(
         fromInput: Variable<Scalar>, rows: Range<Int>, state: Variable<Scalar>, weights w: RecurrentWeights<Scalar>,
         weightHHTransposed: Tensor<Scalar>
-    ) -> (state: Variable<Scalar>, output: Variable<Scalar>) {
+    ) -> Variable<Scalar> {
         Misuse.fail(description, "a recurrent layer must give its cell's step")
+    }
+
+    /// The outputs of steps whose carried states are `states`, in order: their hidden states
+    /// concatenated, `states.count·batch·hiddenSize` values. A subclass that carries more than
+    /// the hidden state overrides it.
+    func outputs(carried states: [Variable<Scalar>]) -> Variable<Scalar> {
+        TensorOperations.concatenate(states, alongAxis: 0)
     }
 
     /// The states (`[h]`, or `[h, c]`, each `[batch, hiddenSize]`) as the one variable
@@ -273,17 +280,18 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
                 let projection = Ops.linear(rows, weight: w.weightIH.variable, bias: inputBias)  // [T·B, G·h]
                 var state = carriedState(
                     initial?[layer * directions + direction] ?? Array(repeating: zeros, count: cell.kernels.stateCount))
-                var outputs = [Variable<Scalar>?](repeating: nil, count: steps)
+                var stepStates = [Variable<Scalar>?](repeating: nil, count: steps)
                 let weightHHT = w.weightHH.value.transposed()  // once, not packed again at every step
                 for t in w.reversed ? Array((0..<steps).reversed()) : Array(0..<steps) {
-                    (state, outputs[t]) = cellStep(
+                    state = cellStep(
                         fromInput: projection, rows: t * batch..<((t + 1) * batch), state: state, weights: w,
                         weightHHTransposed: weightHHT)
+                    stepStates[t] = state
                 }
-                let stepOutputs = outputs.map { $0! }
-                sequences.append(Ops.reshape(Ops.concatenate(stepOutputs, alongAxis: 0), to: [steps, batch, hiddenSize]))
+                let carried = stepStates.map { $0! }
+                sequences.append(Ops.reshape(outputs(carried: carried), to: [steps, batch, hiddenSize]))
                 finalStates.append(states(carried: state))
-                lastSteps.append(Ops.reshape(stepOutputs[steps - 1], to: [batch, hiddenSize]))
+                lastSteps.append(Ops.reshape(outputs(carried: [carried[steps - 1]]), to: [batch, hiddenSize]))
             }
             // The directions side by side feed the next layer.
             layerInput = sequences.count == 1 ? sequences[0] : Ops.concatenate(sequences, alongAxis: 2)

@@ -186,7 +186,7 @@ extension TensorOperations {
             ]
         }
         return record(
-            op, [fromInput, state, weightHH], next, file: file, line: line, inputRegion: rows.map { .init(axis: 0, range: $0) },
+            op, [fromInput, state, weightHH], next, file: file, line: line, inputRegions: [rows.map { .init(axis: 0, range: $0) }],
             tensorBackward: kernelBackward
         ) { g, needs in
             let hc = unstack(state, alongAxis: 0)
@@ -267,7 +267,7 @@ extension TensorOperations {
         }
         return record(
             op, [fromInput, hidden, weightHH, biasHH], next, file: file, line: line,
-            inputRegion: rows.map { .init(axis: 0, range: $0) }, tensorBackward: kernelBackward
+            inputRegions: [rows.map { .init(axis: 0, range: $0) }], tensorBackward: kernelBackward
         ) { g, needs in
             let fromHidden = linear(hidden, weight: weightHH, bias: biasHH)
             let d = gruCellGradients(rows.map { slice(fromInput, alongAxis: 0, $0) } ?? fromInput, fromHidden, hidden, g)  // ∂L/∂fromInput, ∂L/∂fromHidden, bypass

@@ -41,6 +41,44 @@ extension TensorOperations {
         }
     }
 
+    /// `rows` of each of `tensors`, concatenated along axis 0: as
+    /// `concatenate(tensors.map { slice($0, alongAxis: 0, rows) })`, in one op that copies each
+    /// part once (a recurrent layer's output: the `h` of every step's `[h, c]`).
+    ///
+    /// - Parameters:
+    ///   - rows: The rows of each tensor, within its first axis.
+    ///   - tensors: One or more tensors of one shape `[n, …]`.
+    /// - Returns: `[tensors.count · rows.count, …]`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    static func concatenate(
+        rows: Range<Int>, of tensors: [Variable<Scalar>], file: StaticString = #fileID, line: UInt = #line
+    ) -> Variable<Scalar> {
+        let shape = tensors.first?.shape ?? []
+        Misuse.check(
+            !shape.isEmpty && tensors.allSatisfy({ $0.shape == shape }) && rows.lowerBound >= 0
+                && rows.upperBound <= shape[0], "concatenate(rows:of:)",
+            "rows \(rows) of \(tensors.map(\.shape)): expected one or more tensors of one shape [n, …] and rows "
+                + "within 0..<n")
+        let inner = shape.dropFirst().reduce(1, *)
+        let part = rows.count * inner
+        var value = Tensor<Scalar>(uninitializedShape: [tensors.count * rows.count] + shape.dropFirst())
+        if part > 0 {
+            let target = value.unsafeMutableScalars().baseAddress!
+            for (index, tensor) in tensors.enumerated() {
+                (target + index * part).update(from: tensor.value.unsafeScalars.baseAddress! + rows.lowerBound * inner, count: part)
+            }
+            withExtendedLifetime(tensors) {}
+        }
+        let gradientRows = tensors.indices.map { $0 * rows.count..<($0 + 1) * rows.count }
+        return record(
+            "concatenate(rows:of:)", tensors, value, file: file, line: line,
+            inputRegions: Array(repeating: SliceRegion(axis: 0, range: rows), count: tensors.count),
+            tensorBackward: { g, needs in zip(gradientRows, needs).map { $1 ? .tensor(g.slice(alongAxis: 0, $0)) : nil } }
+        ) { g, needs in
+            zip(gradientRows, needs).map { $1 ? slice(g, alongAxis: 0, $0) : nil }
+        }
+    }
+
     /// `x` cut along `axis` into pieces of `sizes`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func split(
