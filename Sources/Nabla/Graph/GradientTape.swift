@@ -315,8 +315,13 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 gradients[id] = gradients[id].map { TensorOperations.add($0, whole) } ?? whole
                 return
             }
-            // Each slice's gradient adds into its region of the variable's, in place.
-            var whole = gradients.removeValue(forKey: id)?.value ?? .zeros(shape: shape)
+            // With no gradient yet, the pieces join into one by concatenation (zeros in any gaps),
+            // which writes each element once; otherwise each adds into its region, in place.
+            guard let existing = gradients.removeValue(forKey: id) else {
+                gradients[id] = Self.assembled(pieces, shape: shape)
+                return
+            }
+            var whole = existing.value
             for piece in pieces {
                 whole.addToSlice(piece.gradient.value, alongAxis: piece.region.axis, piece.region.range)
             }
