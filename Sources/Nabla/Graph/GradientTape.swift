@@ -64,8 +64,8 @@ final class TapeNode<Scalar: TensorScalar>: @unchecked Sendable {
     let outputShape: [Int]
     let rule: BackwardRule<Scalar>
     /// For a slice of its one input: where. The backward walk then gathers the slices' gradients
-    /// and pads them once (see ``GradientTape/assembled(_:shape:)``); running each `rule`, which
-    /// pads its slice's gradient to the whole input, is only the fallback for overlapping slices.
+    /// and pads them once (see ``GradientTape/assembled(_:shape:)``); padding each slice's
+    /// gradient to the whole input, as `rule` does, is only the fallback for overlapping slices.
     /// T slices of a sequence cost O(T) rather than O(T²).
     let slice: SliceRegion?
     /// For an op that reads only a region of some inputs (a recurrent step, its rows of the
@@ -379,7 +379,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 if let region = node.slice, let input = node.inputs.first {
                     if relevant.contains(input.id) {
                         slices[input.id, default: (input.shape, [])].pieces.append(
-                            SliceGradient(region: region, gradient: upstream, pad: node.rule))
+                            SliceGradient(region: region, gradient: upstream))
                     }
                     continue
                 }
@@ -391,7 +391,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 // The gradient of an input read only in a region joins that input's slices.
                 func addRegion(_ gradient: Variable<Scalar>, of region: SliceRegion, to input: Variable<Scalar>) {
                     slices[input.id, default: (input.shape, [])].pieces.append(
-                        SliceGradient(region: region, gradient: gradient, pad: Self.padRule(input.shape, region)))
+                        SliceGradient(region: region, gradient: gradient))
                 }
                 if runsKernels, let tensorBackward = node.tensorBackward {
                     let inputGradients = tensorBackward(upstream.value, needs)
@@ -435,11 +435,10 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
         return gradients
     }
 
-    /// A slice's gradient on its way to the variable sliced; `pad` is the slice op's rule.
+    /// A slice's gradient on its way to the variable sliced.
     struct SliceGradient {
         let region: SliceRegion
         var gradient: Variable<Scalar>
-        let pad: BackwardRule<Scalar>
     }
 
     /// The rule of a slice of `region` from a variable of `shape`: the gradient padded with zeros
@@ -457,8 +456,8 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
 
     /// The gradient of a variable of `shape` from those of slices of it: the pieces along one
     /// axis that do not overlap become one concatenation with zeros in the gaps; pieces of the
-    /// same region add first; anything else goes through each slice's own rule (padded to
-    /// `shape`) and adds. Written with ``TensorOperations``, so it can be differentiated again.
+    /// same region add first; anything else is padded to `shape` (as the slice op's rule does)
+    /// and adds. Written with ``TensorOperations``, so it can be differentiated again.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func assembled(_ pieces: [SliceGradient], shape: [Int]) -> Variable<Scalar> {
         typealias Ops = TensorOperations<Scalar>
@@ -474,7 +473,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
         let sorted = sums.sorted { $0.region.range.lowerBound < $1.region.range.lowerBound }
         let disjoint = zip(sorted, sorted.dropFirst()).allSatisfy { $0.region.range.upperBound <= $1.region.range.lowerBound }
         guard disjoint, sums.allSatisfy({ $0.region.axis == axis }) else {
-            let padded = sums.map { $0.pad($0.gradient, [true])[0]! }
+            let padded = sums.map { Self.padRule(shape, $0.region)($0.gradient, [true])[0]! }
             return padded.dropFirst().reduce(padded[0]) { Ops.add($0, $1) }
         }
         func zeros(_ size: Int) -> Variable<Scalar> {
