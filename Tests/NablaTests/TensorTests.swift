@@ -122,6 +122,22 @@ func expectClose<Scalar>(
         #expect(r.shape == [4, 3, 2] && r[3, 1, 0] == t[0, 1, 3])
     }
 
+    /// Above 256 KiB the copy splits over the threads, here with part boundaries inside pieces,
+    /// an empty piece, and more threads than cores. (Each argument's values differ, so that memory
+    /// freed by another's result cannot pass for a copy.)
+    @Test(arguments: [1, 2, 3])
+    func largeConcatenationOnThreads(threads: Int) {
+        let sizes = [40_001, 0, 3, 70_000, 12_345]
+        func values(_ index: Int, _ size: Int) -> [Double] {
+            (0..<2 * size).map { Double(index) * 1e6 + Double($0) + Double(threads) / 4 }
+        }
+        let pieces = sizes.enumerated().map { Tensor<Double>(shape: [$1, 2], scalars: values($0, $1)) }
+        let joined = BLASThreadsForTests.with(threads) { Tensor(concatenating: pieces, alongAxis: 0) }
+        let expected = sizes.enumerated().flatMap { values($0, $1) }
+        #expect(joined.shape == [sizes.reduce(0, +), 2])
+        #expect(joined.scalars == expected)
+    }
+
     @Test func concatenateSplitAndSliceRoundTrip() {
         let t: Tensor<Double> = randomTensor([4, 6, 3], seed: 3)
         for axis in 0..<3 {
