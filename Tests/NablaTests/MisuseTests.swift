@@ -13,6 +13,46 @@ import Testing
         #expect(message.contains("matmul: lhs [2, 3] and rhs [4, 5]: inner dimensions 3 ≠ 4"))
     }
 
+    @Test func recurrentStepRowsOutsideTheProjection() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let projection = TensorOperations.variable(Tensor<Float>.zeros(shape: [6, 8]))
+            let state = TensorOperations.variable(Tensor<Float>.zeros(shape: [2, 3, 2]))
+            let weight = TensorOperations.variable(Tensor<Float>.zeros(shape: [8, 2]))
+            _ = TensorOperations.lstmStep(
+                fromInput: projection, rows: 4..<7, state: state, weightHH: weight, weightHHTransposed: weight.value.transposed())
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("lstmStep: fromInput [6, 8] rows 4..<7, state [2, 3, 2]"))
+    }
+
+    @Test func concatenatedRowsOfDifferentShapes() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            typealias Ops = TensorOperations<Float>
+            _ = Ops.concatenate(rows: 0..<1, of: [Ops.variable(.zeros(shape: [2, 3])), Ops.variable(.zeros(shape: [2, 4]))])
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("concatenate(rows:of:): rows 0..<1 of [[2, 3], [2, 4]]"))
+    }
+
+    /// A gradient read in a region adds into that region; a product's factors cannot.
+    @Test func productGradientForARegionInput() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            typealias Ops = TensorOperations<Double>
+            let x = Ops.variable(Tensor.zeros(shape: [4, 2]), requiresGradient: true)
+            let tape = GradientTape<Double>()
+            let y = tape.record {
+                Ops.record(
+                    "rowsTimesTwo", [x], x.value.slice(alongAxis: 0, 1..<3) * 2, file: #fileID, line: #line,
+                    inputRegions: [SliceRegion(axis: 0, range: 1..<3)],
+                    tensorBackward: { g, _ in [.product(MatrixProductFactors(g, .zeros(shape: [2, 2]), transposeLHS: false, transposeRHS: false))] }
+                ) { g, _ in [g * 2] }
+            }
+            _ = tape.gradient(of: y, withRespectTo: [x], seed: .zeros(shape: [2, 2]))
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("rowsTimesTwo backward: input 0 is read in a region; its gradient must be a tensor"))
+    }
+
     @Test func broadcastMismatch() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             _ = Tensor<Double>.zeros(shape: [2, 3]) + Tensor<Double>.zeros(shape: [4, 3])

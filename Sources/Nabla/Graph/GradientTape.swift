@@ -397,11 +397,13 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                     let inputGradients = tensorBackward(upstream.value, needs)
                     Self.checkTensorBackwardResult(node, inputGradients, needs)
                     for (i, input) in node.inputs.enumerated() where needs[i] {
-                        switch inputGradients[i]! {
-                        case .tensor(let gradient) where node.region(ofInput: i) != nil:
-                            addRegion(TensorOperations.constant(gradient), of: node.region(ofInput: i)!, to: input)
-                        case .tensor(let gradient): add(TensorOperations.constant(gradient), to: input.id)
-                        case .product(let factors): addProduct(factors, to: input.id)
+                        switch (inputGradients[i]!, node.region(ofInput: i)) {
+                        case (.tensor(let gradient), let region?):
+                            addRegion(TensorOperations.constant(gradient), of: region, to: input)
+                        case (.tensor(let gradient), nil): add(TensorOperations.constant(gradient), to: input.id)
+                        case (.product(let factors), nil): addProduct(factors, to: input.id)
+                        case (.product, _?):
+                            Misuse.fail("\(node.name) backward", "input \(i) is read in a region; its gradient must be a tensor")
                         }
                     }
                     continue

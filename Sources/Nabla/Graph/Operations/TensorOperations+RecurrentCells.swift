@@ -190,7 +190,8 @@ extension TensorOperations {
             tensorBackward: kernelBackward
         ) { g, needs in
             let hc = unstack(state, alongAxis: 0)
-            let a = (rows.map { slice(fromInput, alongAxis: 0, $0) } ?? fromInput) + matmul(hc[0], weightHH, transposeRHS: true)
+            let stepInput = rows.map { slice(fromInput, alongAxis: 0, $0) } ?? fromInput
+            let a = stepInput + matmul(hc[0], weightHH, transposeRHS: true)
             let (dGates, dCell) = lstmCellGradients(a, hc[1], g)
             return [
                 needs[0] ? dGates : nil, needs[1] ? stack([matmul(dGates, weightHH), dCell], alongAxis: 0) : nil,
@@ -270,7 +271,8 @@ extension TensorOperations {
             inputRegions: [rows.map { .init(axis: 0, range: $0) }], tensorBackward: kernelBackward
         ) { g, needs in
             let fromHidden = linear(hidden, weight: weightHH, bias: biasHH)
-            let d = gruCellGradients(rows.map { slice(fromInput, alongAxis: 0, $0) } ?? fromInput, fromHidden, hidden, g)  // ∂L/∂fromInput, ∂L/∂fromHidden, bypass
+            let stepInput = rows.map { slice(fromInput, alongAxis: 0, $0) } ?? fromInput
+            let d = gruCellGradients(stepInput, fromHidden, hidden, g)  // ∂L/∂fromInput, ∂L/∂fromHidden, bypass
             return [
                 needs[0] ? d[0] : nil, needs[1] ? d[2] + matmul(d[1], weightHH) : nil,
                 needs[2] ? matmul(d[1], hidden, transposeLHS: true) : nil, needs[3] ? sum(d[1], alongAxes: [0]) : nil,
