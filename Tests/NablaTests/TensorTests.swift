@@ -138,6 +138,19 @@ func expectClose<Scalar>(
         #expect(joined.scalars == expected)
     }
 
+    /// Rows of each tensor, joined: at an offset, over 256 KiB (split over the threads), and none.
+    @Test(arguments: [1, 2, 3])
+    func concatenatedRowsOnThreads(threads: Int) {
+        let tensors = (0..<40).map { k in
+            Tensor<Double>(shape: [3, 2000], scalars: (0..<6000).map { Double(k) * 1e5 + Double($0) + Double(threads) / 4 })
+        }
+        let joined = BLASThreadsForTests.with(threads) { Tensor(concatenatingRows: 1..<3, of: tensors) }
+        #expect(joined.shape == [80, 2000])
+        #expect(joined.scalars == tensors.flatMap { Array($0.scalars[2000...]) })
+        let none = Tensor(concatenatingRows: 2..<2, of: tensors)
+        #expect(none.shape == [0, 2000] && none.scalars.isEmpty)
+    }
+
     @Test func concatenateSplitAndSliceRoundTrip() {
         let t: Tensor<Double> = randomTensor([4, 6, 3], seed: 3)
         for axis in 0..<3 {

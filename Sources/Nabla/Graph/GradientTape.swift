@@ -384,8 +384,6 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                     continue
                 }
                 var needs = node.inputs.map { relevant.contains($0.id) }
-                // Inputs whose gradient joins the products still to multiply, unrun by the rule.
-                var accumulated = [Bool](repeating: false, count: needs.count)
                 // With anomaly detection on, every rule runs, so its result is checked.
                 let runsKernels = addsInPlace && !GraphContext.detectsAnomalies
                 // The gradient of an input read only in a region joins that input's slices.
@@ -408,6 +406,8 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                     }
                     continue
                 }
+                // Inputs whose gradient joins the products still to multiply, unrun by the rule.
+                var accumulated = [Bool](repeating: false, count: needs.count)
                 if runsKernels, let productFactors = node.productFactors {
                     for (i, input) in node.inputs.enumerated() where needs[i] {
                         guard let factors = productFactors(upstream.value, i) else { continue }

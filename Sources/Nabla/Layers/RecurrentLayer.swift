@@ -268,7 +268,7 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
         let zeros = Ops.constant(Tensor<Scalar>.zeros(shape: [batch, hiddenSize]))
         var layerInput = swappingBatchAndTime(input)  // [T, B, inputs]
         var finalStates: [[Variable<Scalar>]] = []
-        var lastSteps: [Variable<Scalar>] = []
+        var lastStates: [Variable<Scalar>] = []  // each layer and direction's carried state at the last time step
         for layer in 0..<numLayers {
             var sequences: [Variable<Scalar>] = []
             for direction in 0..<directions {
@@ -291,7 +291,7 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
                 let carried = stepStates.map { $0! }
                 sequences.append(Ops.reshape(outputs(carried: carried), to: [steps, batch, hiddenSize]))
                 finalStates.append(states(carried: state))
-                lastSteps.append(Ops.reshape(outputs(carried: [carried[steps - 1]]), to: [batch, hiddenSize]))
+                lastStates.append(carried[steps - 1])
             }
             // The directions side by side feed the next layer.
             layerInput = sequences.count == 1 ? sequences[0] : Ops.concatenate(sequences, alongAxis: 2)
@@ -299,10 +299,13 @@ public class RecurrentLayer<Scalar: TensorScalar>: Layer<Scalar> {
                 layerInput = Ops.dropout(layerInput, mask: mask, keepProbability: Scalar(1 - dropout))
             }
         }
-        let lastLayerSteps = Array(lastSteps.suffix(directions))
-        let output = returnsSequence
-            ? swappingBatchAndTime(layerInput)
-            : (directions == 1 ? lastLayerSteps[0] : Ops.concatenate(lastLayerSteps, alongAxis: 1))
+        let output: Variable<Scalar>
+        if returnsSequence {
+            output = swappingBatchAndTime(layerInput)
+        } else {  // the last layer's last step, per direction
+            let lastSteps = lastStates.suffix(directions).map { Ops.reshape(outputs(carried: [$0]), to: [batch, hiddenSize]) }
+            output = directions == 1 ? lastSteps[0] : Ops.concatenate(lastSteps, alongAxis: 1)
+        }
         let final = weights.count == 1
             ? finalStates[0]
             : (0..<cell.kernels.stateCount).map { s in Ops.stack(finalStates.map { $0[s] }, alongAxis: 0) }

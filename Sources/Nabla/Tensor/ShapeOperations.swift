@@ -96,23 +96,13 @@ extension Tensor {
         shape[axis] = tensors.map { $0.shape[axis] }.reduce(0, +)
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         let outputRow = shape[axis] * inner
-        let parts = outer == 1 ? Self.copyParts(count: outputRow) : 1
-        self.init(unsafeUninitializedShape: shape) { output in
-            guard parts == 1 else {
-                // One block per tensor, one after another: each part copies its range of the output.
-                let sizes = tensors.map { $0.shape[axis] * inner }
-                let starts = sizes.indices.map { sizes[..<$0].reduce(0, +) }
-                WorkerPool.run(parts: parts) { part in
-                    let (low, high) = (outputRow * part / parts, outputRow * (part + 1) / parts)
-                    for (tensor, (start, size)) in zip(tensors, zip(starts, sizes)) {
-                        let (from, to) = (Swift.max(low, start), Swift.min(high, start + size))
-                        guard from < to else { continue }
-                        (output.baseAddress! + from).initialize(from: tensor.unsafeScalars.baseAddress! + (from - start), count: to - from)
-                    }
-                }
-                withExtendedLifetime(tensors) {}
-                return
+        if outer == 1 {  // one block per tensor, one after another
+            self = withExtendedLifetime(tensors) {
+                Tensor(shape: shape, joining: tensors.map { ($0.unsafeScalars.baseAddress!, $0.scalarCount) })
             }
+            return
+        }
+        self.init(unsafeUninitializedShape: shape) { output in
             var column = 0
             for tensor in tensors {
                 let row = tensor.shape[axis] * inner
@@ -123,6 +113,45 @@ extension Tensor {
                     }
                 }
                 column += row
+            }
+        }
+    }
+
+    /// `rows` of each of `tensors`, joined along axis 0: `[tensors.count · rows.count, …]`.
+    ///
+    /// - Precondition: `tensors` is not empty, its tensors have one shape `[n, …]`, and `rows`
+    ///   lies within `0..<n`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    init(concatenatingRows rows: Range<Int>, of tensors: [Tensor]) {
+        let shape = tensors.first?.shape ?? []
+        Misuse.check(
+            !shape.isEmpty && tensors.allSatisfy({ $0.shape == shape }) && rows.lowerBound >= 0
+                && rows.upperBound <= shape[0], "concatenate(rows:of:)",
+            "rows \(rows) of \(tensors.map(\.shape)): expected one or more tensors of one shape [n, …] and rows "
+                + "within 0..<n")
+        let inner = shape.dropFirst().reduce(1, *)
+        self = withExtendedLifetime(tensors) {
+            Tensor(
+                shape: [tensors.count * rows.count] + shape.dropFirst(),
+                joining: tensors.map { ($0.unsafeScalars.baseAddress! + rows.lowerBound * inner, rows.count * inner) })
+        }
+    }
+
+    /// A tensor of `shape` whose scalars are `blocks` (a start and a count each, adding up to the
+    /// shape's count) one after another. Above 256 KiB the copy splits over the threads, each part
+    /// copying its range of the result. The blocks must stay valid for the call.
+    private init(shape: [Int], joining blocks: [(start: UnsafePointer<Scalar>, count: Int)]) {
+        self.init(unsafeUninitializedShape: shape) { output in
+            let total = output.count
+            let starts = blocks.indices.map { blocks[..<$0].reduce(0) { $0 + $1.count } }
+            let parts = Self.copyParts(count: total)
+            WorkerPool.run(parts: parts) { part in
+                let (low, high) = (total * part / parts, total * (part + 1) / parts)
+                for (block, start) in zip(blocks, starts) {
+                    let (from, to) = (Swift.max(low, start), Swift.min(high, start + block.count))
+                    guard from < to else { continue }
+                    (output.baseAddress! + from).initialize(from: block.start + (from - start), count: to - from)
+                }
             }
         }
     }

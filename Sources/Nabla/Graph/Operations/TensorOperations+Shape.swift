@@ -53,22 +53,7 @@ extension TensorOperations {
     static func concatenate(
         rows: Range<Int>, of tensors: [Variable<Scalar>], file: StaticString = #fileID, line: UInt = #line
     ) -> Variable<Scalar> {
-        let shape = tensors.first?.shape ?? []
-        Misuse.check(
-            !shape.isEmpty && tensors.allSatisfy({ $0.shape == shape }) && rows.lowerBound >= 0
-                && rows.upperBound <= shape[0], "concatenate(rows:of:)",
-            "rows \(rows) of \(tensors.map(\.shape)): expected one or more tensors of one shape [n, …] and rows "
-                + "within 0..<n")
-        let inner = shape.dropFirst().reduce(1, *)
-        let part = rows.count * inner
-        var value = Tensor<Scalar>(uninitializedShape: [tensors.count * rows.count] + shape.dropFirst())
-        if part > 0 {
-            let target = value.unsafeMutableScalars().baseAddress!
-            for (index, tensor) in tensors.enumerated() {
-                (target + index * part).update(from: tensor.value.unsafeScalars.baseAddress! + rows.lowerBound * inner, count: part)
-            }
-            withExtendedLifetime(tensors) {}
-        }
+        let value = Tensor(concatenatingRows: rows, of: tensors.map(\.value))
         let gradientRows = tensors.indices.map { $0 * rows.count..<($0 + 1) * rows.count }
         return record(
             "concatenate(rows:of:)", tensors, value, file: file, line: line,
