@@ -206,12 +206,20 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
 
     func recordIfTracking<S: TensorScalar>(_ node: TapeNode<S>) -> Bool {
         guard let node = node as? TapeNode<Scalar> else { return false }
-        return state.withLock { state in
-            guard node.inputs.contains(where: { $0.requiresGradient || state.tracked.contains($0.id) })
-            else { return false }
-            state.nodes.append(node)
-            state.tracked.insert(node.outputID)
-            return true
+        return record(ifTracking: node)
+    }
+
+    /// ``recordIfTracking(_:)`` for a node of this tape's scalar type, which an op's specialized
+    /// code calls directly: the protocol's generic entry point runs unspecialized.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    func record(ifTracking node: TapeNode<Scalar>) -> Bool {
+        state.withLock { state in
+            for input in node.inputs where input.requiresGradient || state.tracked.contains(input.id) {
+                state.nodes.append(node)
+                state.tracked.insert(node.outputID)
+                return true
+            }
+            return false
         }
     }
 

@@ -44,7 +44,13 @@ public enum TensorOperations<Scalar: TensorScalar> {
         let node = TapeNode(
             name: name, inputs: inputs, output: output, rule: rule, site: site, slice: slice,
             inputRegions: inputRegions, productFactors: productFactors, tensorBackward: tensorBackward)
-        for tape in tapes { _ = tape.recordIfTracking(node) }
+        for tape in tapes {
+            if let tape = tape as? GradientTape<Scalar> {
+                _ = tape.record(ifTracking: node)
+            } else {
+                _ = tape.recordIfTracking(node)
+            }
+        }
         return output
     }
 
