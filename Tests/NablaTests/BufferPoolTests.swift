@@ -27,6 +27,20 @@ import Testing
         #expect(pool.statistics.allocations == 2 && pool.statistics.reuses == 0)
     }
 
+    /// A buffer of ``BufferPool/minimumByteCount`` bytes comes from the pool; one scalar fewer
+    /// from the system allocator.
+    @Test func pooledFromTheMinimumByteCount() {
+        let pool = BufferPool()
+        let count = BufferPool.minimumByteCount / MemoryLayout<Float>.stride
+        pool.withInstalled {
+            _ = Tensor<Float>(repeating: 1, shape: [count - 1])
+            #expect(pool.statistics.allocations == 0)
+            _ = Tensor<Float>(repeating: 1, shape: [count])
+            _ = Tensor<Float>(repeating: 1, shape: [count])
+        }
+        #expect(pool.statistics.allocations == 1 && pool.statistics.reuses == 1)
+    }
+
     @Test func tensorOutlivesItsPool() {
         func make() -> Tensor<Double> {
             BufferPool().withInstalled { Tensor<Double>(repeating: 3, shape: Self.largeShape) }

@@ -20,8 +20,11 @@ import Synchronization
 /// }
 /// ```
 public final class BufferPool: Sendable {
-    /// Smaller buffers come from the system allocator, which recycles them cheaply.
-    public static let minimumByteCount = 1 << 16
+    /// Smaller buffers come from the system allocator. Above a few kilobytes the pool is the
+    /// cheaper of the two: a recurrent layer's graph holds a few tensors of tens of kilobytes
+    /// per time step, and serving those from the pool made its autodiff step about 5% faster
+    /// on two threads.
+    public static let minimumByteCount = 1 << 12
 
     @TaskLocal static var current: BufferPool?
 
