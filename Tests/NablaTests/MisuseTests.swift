@@ -53,6 +53,43 @@ import Testing
         #expect(message.contains("rowsTimesTwo backward: input 0 is read in a region; its gradient must be a tensor"))
     }
 
+    /// A kernel backward's gradient must have its input's shape: the whole input's, or the
+    /// region's for an input read in a region.
+    @Test func kernelBackwardGradientOfTheWholeInputForARegion() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            typealias Ops = TensorOperations<Double>
+            let x = Ops.variable(Tensor.zeros(shape: [4, 2]), requiresGradient: true)
+            let tape = GradientTape<Double>()
+            let y = tape.record {
+                Ops.record(
+                    "rowsTimesTwo", [x], x.value.slice(alongAxis: 0, 1..<3) * 2, file: #fileID, line: #line,
+                    inputRegions: [SliceRegion(axis: 0, range: 1..<3)],
+                    tensorBackward: { _, _ in [.tensor(.zeros(shape: [4, 2]))] }
+                ) { g, _ in [g * 2] }
+            }
+            _ = tape.gradient(of: y, withRespectTo: [x], seed: .zeros(shape: [2, 2]))
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("rowsTimesTwo backward: gradient [4, 2] for input 0 of shape [2, 2]"))
+    }
+
+    @Test func kernelBackwardProductOfAnotherShape() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            typealias Ops = TensorOperations<Double>
+            let x = Ops.variable(Tensor.zeros(shape: [2, 3]), requiresGradient: true)
+            let tape = GradientTape<Double>()
+            let y = tape.record {
+                Ops.record(
+                    "timesTwo", [x], x.value * 2, file: #fileID, line: #line,
+                    tensorBackward: { g, _ in [.product(MatrixProductFactors(g, .zeros(shape: [2, 3]), transposeLHS: true, transposeRHS: false))] }
+                ) { g, _ in [g * 2] }
+            }
+            _ = tape.gradient(of: y, withRespectTo: [x], seed: .zeros(shape: [2, 3]))
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("timesTwo backward: gradient [3, 3] for input 0 of shape [2, 3]"))
+    }
+
     @Test func broadcastMismatch() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             _ = Tensor<Double>.zeros(shape: [2, 3]) + Tensor<Double>.zeros(shape: [4, 3])

@@ -83,13 +83,8 @@ extension Tensor {
         guard let first = tensors.first else { Misuse.fail(op, "no tensors to concatenate") }
         let axis = Misuse.resolveAxis(op, axis, shape: first.shape)
         for tensor in tensors {
-            var expected = first.shape, actual = tensor.shape
-            if actual.count == expected.count {
-                expected[axis] = 0
-                actual[axis] = 0
-            }
             Misuse.check(
-                expected == actual, op,
+                Self.shape(tensor.shape, matches: first.shape, outside: axis), op,
                 "shapes \(tensors.map(\.shape)) differ outside axis \(axis)")
         }
         var shape = first.shape
@@ -115,6 +110,11 @@ extension Tensor {
                 column += row
             }
         }
+    }
+
+    /// Whether `shape` has `reference`'s rank and sizes, except along `axis`; allocates nothing.
+    static func shape(_ shape: [Int], matches reference: [Int], outside axis: Int) -> Bool {
+        shape.count == reference.count && shape.indices.allSatisfy { $0 == axis || shape[$0] == reference[$0] }
     }
 
     /// `rows` of each of `tensors`, joined along axis 0: `[tensors.count · rows.count, …]`.
@@ -213,11 +213,9 @@ extension Tensor {
     /// ``slice(alongAxis:_:)``, without padding `part` to the whole shape.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     mutating func addToSlice(_ part: Tensor, alongAxis axis: Int, _ range: Range<Int>) {
-        var expected = shape
-        if shape.indices.contains(axis) { expected[axis] = range.count }
         Misuse.check(
             shape.indices.contains(axis) && range.lowerBound >= 0 && range.upperBound <= shape[axis]
-                && part.shape == expected, "addToSlice",
+                && Self.shape(part.shape, matches: shape, outside: axis) && part.shape[axis] == range.count, "addToSlice",
             "part \(part.shape) for range \(range) along axis \(axis) of shape \(shape)")
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         let row = range.count * inner, targetRow = shape[axis] * inner
