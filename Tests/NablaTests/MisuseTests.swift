@@ -98,6 +98,14 @@ import Testing
         #expect(message.contains("add: lhs [2, 3] and rhs [4, 3]: shapes do not broadcast"))
     }
 
+    @Test func reshapeInferringTwoDimensions() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Tensor<Float>.zeros(shape: [2, 3]).reshaped(to: [-1, 3, -1])
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("reshape: [2, 3] to [-1, 3, -1]: at most one dimension may be -1"))
+    }
+
     @Test func reshapeToDifferentCount() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             _ = Tensor<Float>.zeros(shape: [2, 3]).reshaped(to: [4, 2])

@@ -116,22 +116,24 @@ extension Misuse {
     static func reshapeTarget(_ shape: [Int], to target: [Int]) -> [Int] {
         let op = "reshape"
         let count = shape.reduce(1, *)
-        let inferred = target.indices.filter { target[$0] == -1 }
-        check(inferred.count <= 1, op, "\(shape) to \(target): at most one dimension may be -1")
+        // No arrays built unless a dimension is inferred: reshapes run once per op of every graph.
+        let inferred = target.firstIndex(of: -1)
+        check(target.lastIndex(of: -1) == inferred, op, "\(shape) to \(target): at most one dimension may be -1")
         for dimension in target where dimension < -1 {
             fail(op, "\(shape) to \(target): dimension \(dimension) is negative")
         }
-        guard let known = ShapeSize.elementCount(target.filter { $0 != -1 }, scalarByteCount: 8) else {
+        guard let known = ShapeSize.elementCount(inferred == nil ? target : target.filter { $0 != -1 }, scalarByteCount: 8)
+        else {
             fail(op, "\(shape) to \(target): the target shape is too large")
         }
         var resolved = target
-        if let axis = inferred.first {
+        if let axis = inferred {
             check(
                 known > 0 && count % known == 0, op,
                 "\(shape) to \(target): \(count) scalars do not divide into dimensions of \(known)")
             resolved[axis] = count / known
         }
-        let resolvedCount = inferred.isEmpty ? known : resolved.reduce(1, *)
+        let resolvedCount = inferred == nil ? known : resolved.reduce(1, *)
         check(
             resolvedCount == count, op,
             "\(shape) to \(target): element counts \(count) ≠ \(resolvedCount)")

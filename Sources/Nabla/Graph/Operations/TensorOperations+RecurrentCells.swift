@@ -147,7 +147,8 @@ extension TensorOperations {
                 + "\(weightHH.shape) and its transpose \(weightHHTransposed.shape): expected [B, 4h] (or B rows of "
                 + "[T·B, 4h]), [2, B, h], [4h, h] and [h, 4h]")
         var gates = Self.stepRows(fromInput, rows)  // becomes the activations
-        var next = Tensor<Scalar>(uninitializedShape: [2, batch, h])
+        // Shapes reused where they match: a step's few allocations add up over a sequence.
+        var next = Tensor<Scalar>(uninitializedShape: state.shape)
         var saved = Tensor<Scalar>(uninitializedShape: [batch, h])  // tanh(c')
         let previous = state.value
         if batch * h > 0 {
@@ -164,7 +165,7 @@ extension TensorOperations {
         let (activations, cellTanh) = (gates, saved)
         let kernelBackward: TensorBackward<Scalar> = { g, needs in
             var dState = g  // ∂L/∂(h', c'), then ∂L/∂(h, c)
-            var dGates = Tensor<Scalar>(uninitializedShape: [batch, 4 * h])
+            var dGates = Tensor<Scalar>(uninitializedShape: activations.shape)
             let weight = weightHH.value
             if batch * h > 0 {
                 let (level, productLevel) = RecurrentKernels.backwardLevels(LSTMCellKernels.self)
@@ -179,7 +180,7 @@ extension TensorOperations {
                     level: level, productLevel: productLevel)
                 withExtendedLifetime((previous, activations, cellTanh, weight)) {}
             }
-            let hidden = needs[2] ? previous.slice(alongAxis: 0, 0..<1).reshaped(to: [batch, h]) : previous
+            let hidden = needs[2] ? previous.slice(alongAxis: 0, 0..<1).reshaped(to: cellTanh.shape) : previous
             return [
                 needs[0] ? .tensor(dGates) : nil, needs[1] ? .tensor(dState) : nil,
                 needs[2] ? .product(MatrixProductFactors(dGates, hidden, transposeLHS: true, transposeRHS: false)) : nil,
@@ -227,12 +228,12 @@ extension TensorOperations {
                 + "\(weightHH.shape), biasHH \(biasHH.shape) and the weight's transpose \(weightHHTransposed.shape): "
                 + "expected [B, 3h] (or B rows of [T·B, 3h]), [B, h], [3h, h], [3h] and [h, 3h]")
         var gates = Self.stepRows(fromInput, rows)  // becomes the activations
-        var next = Tensor<Scalar>(uninitializedShape: [batch, h])
-        var saved = Tensor<Scalar>(uninitializedShape: [batch, h])  // W_hn h + b_hn
+        var next = Tensor<Scalar>(uninitializedShape: hidden.shape)
+        var saved = Tensor<Scalar>(uninitializedShape: hidden.shape)  // W_hn h + b_hn
         let previous = hidden.value
         if batch * h > 0 {
             let (level, productLevel) = RecurrentKernels.forwardLevels(GRUCellKernels.self, Scalar.self)
-            var scratch = Tensor<Scalar>(uninitializedShape: [batch, 3 * h])
+            var scratch = Tensor<Scalar>(uninitializedShape: gates.shape)
             RecurrentKernels.forwardStep(
                 GRUCellKernels.self, gates: gates.unsafeMutableScalars().baseAddress!,
                 fromHidden: scratch.unsafeMutableScalars().baseAddress!, previousHidden: previous.unsafeScalars.baseAddress!,
@@ -245,8 +246,8 @@ extension TensorOperations {
         let (activations, candidate) = (gates, saved)
         let kernelBackward: TensorBackward<Scalar> = { g, needs in
             var dHidden = g  // ∂L/∂h', then ∂L/∂h
-            var dFromInput = Tensor<Scalar>(uninitializedShape: [batch, 3 * h])
-            var dFromHidden = Tensor<Scalar>(uninitializedShape: [batch, 3 * h])
+            var dFromInput = Tensor<Scalar>(uninitializedShape: activations.shape)
+            var dFromHidden = Tensor<Scalar>(uninitializedShape: activations.shape)
             let weight = weightHH.value
             if batch * h > 0 {
                 let (level, productLevel) = RecurrentKernels.backwardLevels(GRUCellKernels.self)
