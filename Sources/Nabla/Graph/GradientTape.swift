@@ -315,12 +315,20 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
         // the running sums the walk owns, and `products` the matrix products still to multiply,
         // until the variable's gradient is read.
         let addsInPlace = backwardTapes.isEmpty
-        // Called once every use of the variable has run (after `settle`).
+        // Called once every use of the variable has run (before `settle`).
         func gatherSlices(of id: UInt64) {
             guard let (shape, pieces) = slices.removeValue(forKey: id) else { return }
             guard addsInPlace else {
                 let whole = Self.assembled(pieces, shape: shape)
                 gradients[id] = gradients[id].map { TensorOperations.add($0, whole) } ?? whole
+                return
+            }
+            // Into a running sum the walk owns, each piece adds in place, with no copy.
+            if var whole = sums.removeValue(forKey: id) {
+                for piece in pieces {
+                    whole.addToSlice(piece.gradient.value, alongAxis: piece.region.axis, piece.region.range)
+                }
+                sums[id] = whole
                 return
             }
             // With no gradient yet, the pieces join into one by concatenation (zeros in any gaps),
@@ -357,6 +365,15 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                 gradients[id] = gradient
             }
         }
+        // With `addsInPlace`: adds a kernel backward's `gradient`, which no variable holds, as the
+        // running sum itself when it is the first, so that later gradients add into it in place.
+        func add(owned gradient: Tensor<Scalar>, to id: UInt64) {
+            if sums[id] == nil, gradients[id] == nil {
+                sums[id] = gradient
+            } else {
+                add(TensorOperations.constant(gradient), to: id)
+            }
+        }
         // With `addsInPlace`: joins `factors` to the products still to multiply for the variable.
         func addProduct(_ factors: MatrixProductFactors<Scalar>, to id: UInt64) {
             if var pending = products[id], pending.transposeLHS == factors.transposeLHS,
@@ -379,8 +396,8 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
             for index in nodes.indices.reversed() {
                 guard let node = nodes[index] else { continue }
                 if !isPersistent { nodes[index] = nil }  // frees what the node saved once it has run
-                settle(node.outputID)
                 gatherSlices(of: node.outputID)  // every use of the output came later on the tape
+                settle(node.outputID)
                 guard relevant.contains(node.outputID), let upstream = gradients[node.outputID]
                 else { continue }
                 if !sourceIDs.contains(node.outputID) { gradients[node.outputID] = nil }
@@ -406,7 +423,7 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                         switch (inputGradients[i]!, node.region(ofInput: i)) {
                         case (.tensor(let gradient), let region?):
                             addRegion(TensorOperations.constant(gradient), of: region, to: input)
-                        case (.tensor(let gradient), nil): add(TensorOperations.constant(gradient), to: input.id)
+                        case (.tensor(let gradient), nil): add(owned: gradient, to: input.id)
                         case (.product(let factors), nil): addProduct(factors, to: input.id)
                         case (.product, _?):
                             Misuse.fail("\(node.name) backward", "input \(i) is read in a region; its gradient must be a tensor")
