@@ -4,12 +4,20 @@
 //   swift package --allow-writing-to-package-directory benchmark --format jmh --path Results
 import PackageDescription
 
+// The malloc interposer gives the autodiff chain its allocation counts, but it sends every
+// allocation of the process through a wrapper that adds a header: it slows allocation-heavy code
+// (the autodiff path allocates thousands of small objects per step, the manual path dozens) and
+// so biased autodiff ÷ manual upwards (a 2-layer LSTM: 1.20 without it, 1.27–1.29 with it). Timing
+// runs go without it; `NABLA_BENCH_COUNT_MALLOCS=1 make bench` counts allocations.
+let benchmarkTraits: Set<Package.Dependency.Trait> =
+    Context.environment["NABLA_BENCH_COUNT_MALLOCS"] == nil ? [] : ["MallocInterposer"]
+
 let package = Package(
     name: "NablaBenchmarks",
     dependencies: [
         .package(name: "Nabla", path: ".."),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
-        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: benchmarkTraits),
     ],
     targets: [
         // The suite: GEMM, transpose, conv2d and elementwise, each Nabla kernel timed against its

@@ -3,7 +3,7 @@
 #
 # Included by the top-level Makefile; also runs alone: `make -f Benchmarks/bench.mk bench`.
 # Knobs: BENCH_THREADS (default "1 2"), BENCH_FILTER (a regex the whole benchmark name must
-# match, e.g. BENCH_FILTER='gemm Float.*'), SWIFT.
+# match, e.g. BENCH_FILTER='gemm Float.*'), NABLA_BENCH_COUNT_MALLOCS=1 (count allocations), SWIFT.
 # Each run's full log and JMH export are kept in Benchmarks/.bench-results/ (ignored by git).
 # After the report, scripts/check-specialization.sh checks that the benchmark binary holds the
 # Float and Double specializations of the hot generic functions.
@@ -15,6 +15,9 @@ SWIFT ?= swift
 BENCH_THREADS ?= 1 2
 BENCH_FILTER ?=
 BENCH_RESULTS := .bench-results
+# With NABLA_BENCH_COUNT_MALLOCS=1 the suite builds with the malloc interposer (see Package.swift),
+# in a build folder of its own: switching traits in place would leave stale modules.
+BENCH_SCRATCH := $(if $(NABLA_BENCH_COUNT_MALLOCS),.build/count-mallocs,.build)
 
 .PHONY: bench
 # Under the top-level Makefile, install the system packages first (its `deps` target).
@@ -24,8 +27,9 @@ endif
 bench:
 	@cd $(NABLA_BENCH_DIR) && set -e; \
 	echo "bench: building the report tool (release)"; \
-	rm -f .build/release.yaml .build/*/release/description.json; \
-	$(SWIFT) build -c release --product BenchReport > $(BENCH_RESULTS).build.log 2>&1 \
+	rm -f .build/release.yaml .build/*/release/description.json $(BENCH_SCRATCH)/release.yaml \
+	  $(BENCH_SCRATCH)/*/release/description.json; \
+	env -u NABLA_BENCH_COUNT_MALLOCS $(SWIFT) build -c release --product BenchReport > $(BENCH_RESULTS).build.log 2>&1 \
 	  || { tail -40 $(BENCH_RESULTS).build.log; exit 1; }; \
 	report_args=""; \
 	for threads in $(BENCH_THREADS); do \
@@ -33,7 +37,7 @@ bench:
 	  rm -rf "$$out"; mkdir -p "$$out"; \
 	  echo "bench: OPENBLAS_NUM_THREADS=$$threads: building (release) and running the suite"; \
 	  start=$$(date +%s); \
-	  OPENBLAS_NUM_THREADS=$$threads $(SWIFT) package --allow-writing-to-package-directory \
+	  OPENBLAS_NUM_THREADS=$$threads $(SWIFT) package --scratch-path $(BENCH_SCRATCH) --allow-writing-to-package-directory \
 	    benchmark run --format jmh --path "$$out" --no-progress \
 	    $(if $(BENCH_FILTER),--filter '$(BENCH_FILTER)') > "$$out.log" 2>&1 \
 	    || { tail -40 "$$out.log"; echo "bench: the suite failed, log: $(NABLA_BENCH_DIR)/$$out.log"; exit 1; }; \
@@ -45,7 +49,7 @@ bench:
 	echo; \
 	.build/release/BenchReport $$report_args; \
 	echo; \
-	sh ../scripts/check-specialization.sh .build/release/NablaBenchmarks
+	sh ../scripts/check-specialization.sh $(BENCH_SCRATCH)/release/NablaBenchmarks
 
 # `make compare-torch`: issue 11's workloads on Nabla (`nabla-speed`, release) and on PyTorch
 # (`torch/workloads.py`, in a venv under .build), alternating, 3 rounds at 1 and 2 threads,
