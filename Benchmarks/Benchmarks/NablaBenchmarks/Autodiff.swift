@@ -10,7 +10,9 @@ private typealias Ops = TensorOperations<Float>
 
 /// A reproducible Tensor with scalars in [-1, 1).
 private func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor<Float> {
-    Tensor(shape: shape, scalars: Array(AlignedBuffer<Float>(randomCount: shape.reduce(1, *), seed: seed).readOnly))
+    // The buffer must outlive the copy: a temporary may be freed as soon as `readOnly` is read.
+    let buffer = AlignedBuffer<Float>(randomCount: shape.reduce(1, *), seed: seed)
+    return withExtendedLifetime(buffer) { Tensor(shape: shape, scalars: Array(buffer.readOnly)) }
 }
 
 /// Stops the run unless `x` and `y` have one shape and agree within `tolerance`.
