@@ -37,57 +37,32 @@ import Testing
     /// A gradient read in a region adds into that region; a product's factors cannot.
     @Test func productGradientForARegionInput() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-            typealias Ops = TensorOperations<Double>
-            let x = Ops.variable(Tensor.zeros(shape: [4, 2]), requiresGradient: true)
-            let tape = GradientTape<Double>()
-            let y = tape.record {
-                Ops.record(
-                    "rowsTimesTwo", [x], x.value.slice(alongAxis: 0, 1..<3) * 2, file: #fileID, line: #line,
-                    inputRegions: [SliceRegion(axis: 0, range: 1..<3)],
-                    tensorBackward: { g, _ in [.product(MatrixProductFactors(g, .zeros(shape: [2, 2]), transposeLHS: false, transposeRHS: false))] }
-                ) { g, _ in [g * 2] }
+            differentiateTimesTwo(rows: 1..<3) { g, _ in
+                [.product(MatrixProductFactors(g, .zeros(shape: [2, 2]), transposeLHS: false, transposeRHS: false))]
             }
-            _ = tape.gradient(of: y, withRespectTo: [x], seed: .zeros(shape: [2, 2]))
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
-        #expect(message.contains("rowsTimesTwo backward: input 0 is read in a region; its gradient must be a tensor"))
+        #expect(message.contains("timesTwo backward: input 0 is read in a region; its gradient must be a tensor"))
     }
 
     /// A kernel backward's gradient must have its input's shape: the whole input's, or the
     /// region's for an input read in a region.
     @Test func kernelBackwardGradientOfTheWholeInputForARegion() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-            typealias Ops = TensorOperations<Double>
-            let x = Ops.variable(Tensor.zeros(shape: [4, 2]), requiresGradient: true)
-            let tape = GradientTape<Double>()
-            let y = tape.record {
-                Ops.record(
-                    "rowsTimesTwo", [x], x.value.slice(alongAxis: 0, 1..<3) * 2, file: #fileID, line: #line,
-                    inputRegions: [SliceRegion(axis: 0, range: 1..<3)],
-                    tensorBackward: { _, _ in [.tensor(.zeros(shape: [4, 2]))] }
-                ) { g, _ in [g * 2] }
-            }
-            _ = tape.gradient(of: y, withRespectTo: [x], seed: .zeros(shape: [2, 2]))
+            differentiateTimesTwo(rows: 1..<3) { _, _ in [.tensor(.zeros(shape: [4, 2]))] }
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
-        #expect(message.contains("rowsTimesTwo backward: gradient [4, 2] for input 0 of shape [2, 2]"))
+        #expect(message.contains("timesTwo backward: gradient [4, 2] for input 0 of shape [2, 2]"))
     }
 
     @Test func kernelBackwardProductOfAnotherShape() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-            typealias Ops = TensorOperations<Double>
-            let x = Ops.variable(Tensor.zeros(shape: [2, 3]), requiresGradient: true)
-            let tape = GradientTape<Double>()
-            let y = tape.record {
-                Ops.record(
-                    "timesTwo", [x], x.value * 2, file: #fileID, line: #line,
-                    tensorBackward: { g, _ in [.product(MatrixProductFactors(g, .zeros(shape: [2, 3]), transposeLHS: true, transposeRHS: false))] }
-                ) { g, _ in [g * 2] }
+            differentiateTimesTwo(rows: nil) { g, _ in
+                [.product(MatrixProductFactors(g, .zeros(shape: [4, 2]), transposeLHS: true, transposeRHS: false))]
             }
-            _ = tape.gradient(of: y, withRespectTo: [x], seed: .zeros(shape: [2, 3]))
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
-        #expect(message.contains("timesTwo backward: gradient [3, 3] for input 0 of shape [2, 3]"))
+        #expect(message.contains("timesTwo backward: gradient [2, 2] for input 0 of shape [4, 2]"))
     }
 
     @Test func broadcastMismatch() async {
@@ -143,4 +118,20 @@ import Testing
             }
         }
     }
+}
+
+/// Differentiates `2·x[rows]` (all of a `[4, 2]` x if `rows` is `nil`), recorded with
+/// `tensorBackward` as its kernel backward, on a walk no tape records (which runs that backward).
+private func differentiateTimesTwo(rows: Range<Int>?, tensorBackward: @escaping TensorBackward<Double>) {
+    typealias Ops = TensorOperations<Double>
+    let x = Ops.variable(Tensor.zeros(shape: [4, 2]), requiresGradient: true)
+    let value = (rows.map { x.value.slice(alongAxis: 0, $0) } ?? x.value) * 2
+    let tape = GradientTape<Double>()
+    let y = tape.record {
+        Ops.record(
+            "timesTwo", [x], value, file: #fileID, line: #line,
+            inputRegions: [rows.map { SliceRegion(axis: 0, range: $0) }], tensorBackward: tensorBackward
+        ) { g, _ in [g * 2] }
+    }
+    _ = tape.gradient(of: y, withRespectTo: [x], seed: .zeros(shape: value.shape))
 }
