@@ -71,7 +71,7 @@ compare-torch:
 	@cd $(NABLA_BENCH_DIR) && set -e; \
 	echo "compare-torch: building nabla-speed (release)"; \
 	rm -f .build/release.yaml .build/*/release/description.json; \
-	$(SWIFT) build -c release --product nabla-speed > $(BENCH_RESULTS).compare-build.log 2>&1 \
+	env -u NABLA_BENCH_COUNT_MALLOCS $(SWIFT) build -c release --product nabla-speed > $(BENCH_RESULTS).compare-build.log 2>&1 \
 	  || { tail -40 $(BENCH_RESULTS).compare-build.log; exit 1; }; \
 	venv=$(TORCH_VENV); \
 	if ! $$venv/bin/python -c 'import torch, numpy' > /dev/null 2>&1; then \

@@ -457,8 +457,10 @@ public final class GradientTape<Scalar: TensorScalar>: RecordingTape {
                     }
                 }
             }
-            for id in Set(sums.keys).union(products.keys) { settle(id) }  // sources
-            for id in Array(slices.keys) { gatherSlices(of: id) }  // variables no op produced
+            // Variables no op produced (the sources among them), in the loop's order: slices into
+            // the running sums, then the sums and products settle.
+            for id in Array(slices.keys) { gatherSlices(of: id) }
+            for id in Set(sums.keys).union(products.keys) { settle(id) }
         }
         return gradients
     }
