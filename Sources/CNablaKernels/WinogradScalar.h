@@ -149,101 +149,31 @@ void WINOGRAD_NAME(stage)(const S *source, int64_t images, int64_t channels, int
     }
 }
 
-void WINOGRAD_NAME(input)(const S *staging, int64_t images, int64_t tilesHigh, int64_t tilesWide,
-    int64_t stagedHeight, int64_t stagedWidth, int64_t cv, S *transformed) {
-    const int64_t rowStride = stagedWidth * cv;
-    int64_t tile = 0;
-    for (int64_t image = 0; image < images; image++) {
-        const S *staged = staging + image * stagedHeight * rowStride;
-        for (int64_t ty = 0; ty < tilesHigh; ty++) {
-            for (int64_t tx = 0; tx < tilesWide; tx++, tile++) {
-                const S *patch = staged + ty * 4 * rowStride + tx * 4 * cv;
-                S *target = transformed + tile * 36 * cv;
-                for (int64_t c = 0; c < cv;) {
-                    if (WIDE_FITS(cv - c)) {
-                        WIDE(inputTile)(patch + c, rowStride, cv, target + c, cv);
-                        c += WIDE_LANES;
-                    }
-#if WIDE_LANES > 8
-                    else {
-                        EIGHT(inputTile)(patch + c, rowStride, cv, target + c, cv);
-                        c += 8;
-                    }
-#endif
-                }
-            }
-        }
-    }
-}
+// F(4×4, 3×3): nabla_winograd_input_…, _output_…, _gradient_….
+#define DRIVER_NAME(base) WINOGRAD_NAME(base)
+#define POSITIONS 36
+#define INPUT_TILE inputTile
+#define OUTPUT_TILE outputTile
+#define GRADIENT_TILE gradientTile
+#include "WinogradDrivers.h"
+#undef DRIVER_NAME
+#undef POSITIONS
+#undef INPUT_TILE
+#undef OUTPUT_TILE
+#undef GRADIENT_TILE
 
-void WINOGRAD_NAME(output)(const S *products, const S *bias, int64_t images, int64_t tilesHigh,
-    int64_t tilesWide, int64_t outputHeight, int64_t outputWidth, int64_t outputChannels,
-    int64_t ov, S *output) {
-    const int64_t plane = outputHeight * outputWidth;
-    int64_t tile = 0;
-    for (int64_t image = 0; image < images; image++) {
-        S *target = output + image * outputChannels * plane;
-        for (int64_t ty = 0; ty < tilesHigh; ty++) {
-            const int64_t rowsLeft = outputHeight - ty * 4;
-            const int rows = rowsLeft < 4 ? (int)rowsLeft : 4;
-            for (int64_t tx = 0; tx < tilesWide; tx++, tile++) {
-                const int64_t columnsLeft = outputWidth - tx * 4;
-                const int columns = columnsLeft < 4 ? (int)columnsLeft : 4;
-                const S *source = products + tile * 36 * ov;
-                for (int64_t o = 0; o < outputChannels;) {
-                    S *corner = target + o * plane + ty * 4 * outputWidth + tx * 4;
-                    const int64_t left = outputChannels - o;
-                    if (WIDE_FITS(ov - o)) {
-                        __typeof__(WIDE(load)(0)) y[16];
-                        WIDE(outputTile)(source + o, ov, y);
-                        if (bias) WIDE(addBias)(y, bias + o);
-                        WIDE(storeOutputTile)(y, corner, plane, outputWidth, rows, columns,
-                            left < WIDE_LANES ? (int)left : WIDE_LANES);
-                        o += WIDE_LANES;
-                    }
-#if WIDE_LANES > 8
-                    else {
-                        __typeof__(EIGHT(load)(0)) y[16];
-                        EIGHT(outputTile)(source + o, ov, y);
-                        if (bias) EIGHT(addBias)(y, bias + o);
-                        EIGHT(storeOutputTile)(y, corner, plane, outputWidth, rows, columns,
-                            left < 8 ? (int)left : 8);
-                        o += 8;
-                    }
-#endif
-                }
-            }
-        }
-    }
-}
-
-void WINOGRAD_NAME(gradient)(const S *staging, int64_t images, int64_t tilesHigh,
-    int64_t tilesWide, int64_t ov, S *transformed) {
-    const int64_t rowStride = tilesWide * 4 * ov;
-    int64_t tile = 0;
-    for (int64_t image = 0; image < images; image++) {
-        const S *staged = staging + image * tilesHigh * 4 * rowStride;
-        for (int64_t ty = 0; ty < tilesHigh; ty++) {
-            for (int64_t tx = 0; tx < tilesWide; tx++, tile++) {
-                const S *patch = staged + ty * 4 * rowStride + tx * 4 * ov;
-                S *target = transformed + tile * 36 * ov;
-                for (int64_t o = 0; o < ov;) {
-                    if (WIDE_FITS(ov - o)) {
-                        WIDE(gradientTile)(patch + o, rowStride, ov, target + o, ov);
-                        o += WIDE_LANES;
-                    }
-#if WIDE_LANES > 8
-                    else {
-                        EIGHT(gradientTile)(patch + o, rowStride, ov, target + o, ov);
-                        o += 8;
-                    }
-#endif
-                }
-            }
-        }
-    }
-}
-
+// F(4×4, 2×2): nabla_winograd_input2_…, _output2_…, _gradient2_….
+#define DRIVER_NAME(base) WINOGRAD_NAME1(base##2, SUFFIX, LEVEL)
+#define POSITIONS 25
+#define INPUT_TILE inputTile2
+#define OUTPUT_TILE outputTile2
+#define GRADIENT_TILE gradientTile2
+#include "WinogradDrivers.h"
+#undef DRIVER_NAME
+#undef POSITIONS
+#undef INPUT_TILE
+#undef OUTPUT_TILE
+#undef GRADIENT_TILE
 
 /// G x for a column x of 3 (F(4×4, 3×3)), written to `to[0], to[stride], …`: 6 vectors.
 static inline __attribute__((always_inline)) void WIDE(filterColumn)(
@@ -329,6 +259,138 @@ void WINOGRAD_NAME(filterGradient)(const S *transformed, int64_t channels, int64
     }
 }
 
+
+/// G x for a column x of 2 (F(4×4, 2×2)), written to `to[0], to[stride], …`: 5 vectors.
+static inline __attribute__((always_inline)) void WIDE(filterColumn2)(
+    WIDE_VECTOR g0, WIDE_VECTOR g1, WIDE_VECTOR *to, int stride) {
+    const S half = 0.5, sixth = (S)1 / 6, third = (S)1 / 3;
+    to[0] = g0 * half;
+    to[stride] = (g0 + g1) * -half;
+    to[2 * stride] = (g1 - g0) * sixth;
+    to[3 * stride] = g0 * sixth + g1 * third;
+    to[4 * stride] = g1;
+}
+
+/// Gᵀ x for a column x of 5 at `x[0], x[stride], …`, written to `to[0], to[1]`.
+static inline __attribute__((always_inline)) void WIDE(filterColumnTransposed2)(
+    const WIDE_VECTOR *x, int stride, WIDE_VECTOR *to) {
+    const S half = 0.5, sixth = (S)1 / 6, third = (S)1 / 3;
+    const WIDE_VECTOR u0 = x[0], u1 = x[stride], u2 = x[2 * stride], u3 = x[3 * stride],
+                      u4 = x[4 * stride];
+    to[0] = (u0 - u1) * half + (u3 - u2) * sixth;
+    to[1] = u1 * -half + u2 * sixth + u3 * third + u4;
+}
+
+void WINOGRAD_NAME(filter2)(const S *filter, int64_t channels, int64_t outputChannels,
+    int64_t firstChannel, int64_t endChannel, S *transformed) {
+    for (int64_t c = firstChannel; c < endChannel; c++) {
+        S *target = transformed + c * 25 * outputChannels;
+        for (int64_t o = 0; o < outputChannels; o += WIDE_LANES) {
+            const int lanes = outputChannels - o < WIDE_LANES ? (int)(outputChannels - o) : WIDE_LANES;
+            S gathered[4][WIDE_LANES];
+            for (int lane = 0; lane < WIDE_LANES; lane++)
+                for (int k = 0; k < 4; k++)
+                    gathered[k][lane] = lane < lanes ? filter[((o + lane) * channels + c) * 4 + k] : 0;
+            WIDE_VECTOR taps[4], gg[10], u[5];
+            __builtin_memcpy(taps, gathered, sizeof taps);
+            for (int j = 0; j < 2; j++) WIDE(filterColumn2)(taps[j], taps[2 + j], gg + j, 2);
+            for (int i = 0; i < 5; i++) {
+                WIDE(filterColumn2)(gg[i * 2], gg[i * 2 + 1], u, 1);
+                S *to = target + i * 5 * outputChannels + o;
+                for (int j = 0; j < 5; j++) {
+                    if (lanes == WIDE_LANES) __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(WIDE_VECTOR));
+                    else __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(S) * lanes);
+                }
+            }
+        }
+    }
+}
+
+void WINOGRAD_NAME(filterGradient2)(const S *transformed, int64_t channels, int64_t outputChannels,
+    S *filterGradient) {
+    for (int64_t c = 0; c < channels; c++) {
+        const S *source = transformed + c * 25 * outputChannels;
+        for (int64_t o = 0; o < outputChannels; o += WIDE_LANES) {
+            const int lanes = outputChannels - o < WIDE_LANES ? (int)(outputChannels - o) : WIDE_LANES;
+            WIDE_VECTOR u[5], columns[10], r[2];
+            for (int i = 0; i < 5; i++) {
+                const S *row = source + i * 5 * outputChannels + o;
+                for (int j = 0; j < 5; j++) {
+                    if (lanes == WIDE_LANES) {
+                        __builtin_memcpy(&u[j], row + j * outputChannels, sizeof(WIDE_VECTOR));
+                    } else {
+                        u[j] = (WIDE_VECTOR){0};
+                        __builtin_memcpy(&u[j], row + j * outputChannels, sizeof(S) * lanes);
+                    }
+                }
+                WIDE(filterColumnTransposed2)(u, 1, columns + i * 2);
+            }
+            S taps[4][WIDE_LANES];
+            for (int j = 0; j < 2; j++) {
+                WIDE(filterColumnTransposed2)(columns + j, 2, r);
+                __builtin_memcpy(taps[j], &r[0], sizeof(WIDE_VECTOR));
+                __builtin_memcpy(taps[2 + j], &r[1], sizeof(WIDE_VECTOR));
+            }
+            for (int lane = 0; lane < lanes; lane++) {
+                S *to = filterGradient + ((o + lane) * channels + c) * 4;
+                for (int k = 0; k < 4; k++) to[k] = taps[k][lane];
+            }
+        }
+    }
+}
+
+/// Stages the NCHW input of a stride-2 4×4 convolution as the space-to-depth input of its 2×2
+/// convolution: source pixel (y, x) of channel c goes to staged pixel ((y + top) / 2,
+/// (x + left) / 2), channel (2·((y + top) % 2) + (x + left) % 2)·channels + c; pixels past the
+/// staged size are never read and dropped; everything else is zero.
+void WINOGRAD_NAME(stageSpaceToDepth)(const S *source, int64_t images, int64_t channels, int64_t height,
+    int64_t width, int64_t top, int64_t left, int64_t stagedHeight, int64_t stagedWidth,
+    int64_t stagedChannels, S *staging) {
+    const int64_t imageCount = stagedHeight * stagedWidth * stagedChannels;
+    const int64_t plane = height * width;
+    __builtin_memset(staging, 0, sizeof(S) * images * imageCount);
+    // The source columns whose staged column exists: x + left < 2·stagedWidth.
+    const int64_t columns = width < 2 * stagedWidth - left ? width : 2 * stagedWidth - left;
+    for (int64_t image = 0; image < images; image++) {
+        S *target = staging + image * imageCount;
+        const S *from = source + image * channels * plane;
+        const int64_t blockChannels = channels / BLOCK * BLOCK;
+        for (int64_t y = 0; y < height; y++) {
+            const int64_t u = (y + top) >> 1;
+            if (u >= stagedHeight) break;
+            S *row = target + u * stagedWidth * stagedChannels + 2 * ((y + top) & 1) * channels;
+            for (int64_t c = 0; c < blockChannels; c += BLOCK) {
+                const S *line = from + c * plane + y * width;
+                for (int64_t x = 0; x < columns; x += BLOCK) {
+                    const int64_t count = columns - x < BLOCK ? columns - x : BLOCK;
+                    BV r[BLOCK];
+                    if (count == BLOCK) {
+                        for (int k = 0; k < BLOCK; k++) __builtin_memcpy(&r[k], line + k * plane + x, sizeof(BV));
+                    } else {  // the last pixels of the row: a partial block, read exactly
+                        for (int k = 0; k < BLOCK; k++) {
+                            S values[BLOCK] = {0};
+                            for (int64_t i = 0; i < count; i++) values[i] = line[k * plane + x + i];
+                            __builtin_memcpy(&r[k], values, sizeof(BV));
+                        }
+                    }
+                    TRANSPOSE(r);
+                    for (int k = 0; k < count; k++) {
+                        const int64_t column = x + k + left;
+                        __builtin_memcpy(row + (column >> 1) * stagedChannels + (column & 1) * channels + c,
+                            &r[k], sizeof(BV));
+                    }
+                }
+            }
+            for (int64_t c = blockChannels; c < channels; c++) {
+                const S *line = from + c * plane + y * width;
+                for (int64_t x = 0; x < columns; x++) {
+                    const int64_t column = x + left;
+                    row[(column >> 1) * stagedChannels + (column & 1) * channels + c] = line[x];
+                }
+            }
+        }
+    }
+}
 
 void WINOGRAD_NAME(channelSums)(const S *staging, int64_t pixels, int64_t cv, S *sums) {
     for (int64_t c = 0; c < cv; c += WIDE_LANES) {

@@ -156,3 +156,5 @@ static inline __attribute__((always_inline)) void TILE(storeOutputTile)(
             for (int c = 0; c < columns; c++) to[r * width + c] = values[r * 4 + c][lane];
     }
 }
+
+#include "WinogradTile2.h"

@@ -35,6 +35,8 @@ struct SIMDLevelTests {
         .init(2, 20, 12, 9, 11, padding: 1),
         .init(1, 24, 40, 6, 6, padding: 0),
         .init(3, 16, 8, 7, 5, padding: 2),
+        .init(2, 20, 12, 9, 11, padding: 1, kernel: 2),
+        .init(1, 24, 40, 6, 6, padding: 0, kernel: 2),
     ]
 
     enum Poison: String, CaseIterable, Sendable { case none, nan, infinity, negativeInfinity }
@@ -132,7 +134,8 @@ struct SIMDLevelTests {
     }
 
     func transforms<S: TensorScalar>(_ level: SIMDLevel, _ t: WinogradTests.Case, _: S.Type) {
-        let plan = WinogradKernels.Plan(t.geometry, outputChannels: t.outputChannels, scalar: S.self)
+        let plan = WinogradKernels.Plan(
+            t.geometry, outputChannels: t.outputChannels, variant: .fastest(forKernel: t.kernel), scalar: S.self)
         var generator = SeededGenerator(seed: t.seed &+ 1)
         func random(_ count: Int) -> [S] {
             var values = (0..<count).map { _ in S(Double.random(in: -2..<2, using: &generator)) }
@@ -146,7 +149,7 @@ struct SIMDLevelTests {
         let gradient = random(images * plan.tilesHigh * 4 * plan.tilesWide * 4 * plan.paddedOutputChannels)
         let bias = random(plan.paddedOutputChannels)
         let nchw = random(images * t.channels * t.height * t.width)
-        let filter = random(t.outputChannels * t.channels * 9)
+        let filter = random(t.outputChannels * t.channels * t.kernel * t.kernel)
         let transformedFilterGradient = random(plan.filterCount)
         func run(_ level: SIMDLevel, withBias: Bool) -> ([S], [S], [S], [S], [S], [S]) {
             var transformedFilter = [S](repeating: .nan, count: plan.filterCount)

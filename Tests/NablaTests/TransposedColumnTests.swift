@@ -203,7 +203,7 @@ import Testing
     /// for ConvTranspose2D.
     @Test(arguments: [
         GradientCase(batch: 1, channels: 3, outputChannels: 5, size: 14),
-        GradientCase(batch: 13, channels: 8, outputChannels: 32, size: 14),
+        GradientCase(batch: 10, channels: 8, outputChannels: 32, size: 14),  // 490 < 512 positions: im2col
         GradientCase(batch: 7, channels: 2, outputChannels: 3, size: 9),
         GradientCase(batch: 5, channels: 4, outputChannels: 8, size: 2),
     ])
@@ -240,7 +240,7 @@ import Testing
     /// channels), on 1 and 2 threads.
     @Test(arguments: [
         GradientCase(batch: 1, channels: 3, outputChannels: 5, size: 14),
-        GradientCase(batch: 13, channels: 8, outputChannels: 32, size: 14),
+        GradientCase(batch: 10, channels: 8, outputChannels: 32, size: 14),  // 490 < 512 positions: im2col
         GradientCase(batch: 7, channels: 2, outputChannels: 3, size: 9),
         GradientCase(batch: 5, channels: 4, outputChannels: 8, size: 2),
     ])

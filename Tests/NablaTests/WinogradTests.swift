@@ -3,7 +3,8 @@ import Testing
 @testable import Nabla
 
 // Winograd convolution (WinogradKernels) against the direct convolution in NaiveKernels and a
-// direct gradients written here: forward, input and filter gradient, both tile sizes, paddings 0–2,
+// direct gradients written here: forward, input and filter gradient, every variant (3×3 and 2×2
+// filters), paddings 0–2,
 // sizes that are not multiples of the tile, empty batches, and how NaN spreads.
 
 @Suite("Winograd convolution")
@@ -12,6 +13,7 @@ struct WinogradTests {
         var batch: Int, channels: Int, outputChannels: Int
         var height: Int, width: Int
         var paddingHeight: Int, paddingWidth: Int
+        var kernel = 3
 
         var configuration: Convolution2DConfiguration {
             .init(
@@ -21,15 +23,17 @@ struct WinogradTests {
         var geometry: Convolution2DGeometry {
             Convolution2DGeometry(
                 batch: batch, channels: channels, height: height, width: width,
-                kernelHeight: 3, kernelWidth: 3, configuration: configuration)
+                kernelHeight: kernel, kernelWidth: kernel, configuration: configuration)
         }
         var inputShape: [Int] { [batch, channels, height, width] }
-        var filterShape: [Int] { [outputChannels, channels, 3, 3] }
+        var filterShape: [Int] { [outputChannels, channels, kernel, kernel] }
+        /// The variants for this filter size.
+        var variants: [WinogradKernels.Variant] { WinogradKernels.Variant.allCases.filter { $0.kernel == kernel } }
         var outputShape: [Int] {
             [batch, outputChannels, geometry.outputHeight, geometry.outputWidth]
         }
         var seed: UInt64 {
-            [batch, channels, outputChannels, height, width, paddingHeight, paddingWidth]
+            [batch, channels, outputChannels, height, width, paddingHeight, paddingWidth, kernel]
                 .reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
         }
         var testDescription: String {
@@ -38,8 +42,9 @@ struct WinogradTests {
 
         init(
             _ batch: Int, _ channels: Int, _ outputChannels: Int, _ height: Int, _ width: Int,
-            padding: Int, paddingWidth: Int? = nil
+            padding: Int, paddingWidth: Int? = nil, kernel: Int = 3
         ) {
+            self.kernel = kernel
             self.batch = batch
             self.channels = channels
             self.outputChannels = outputChannels
@@ -63,6 +68,14 @@ struct WinogradTests {
             Case(2, 9, 17, 6, 10, padding: 1, paddingWidth: 2),  // channels not multiples of 8
             Case(0, 3, 4, 5, 7, padding: 1),  // empty batch
             Case(17, 16, 16, 8, 8, padding: 1),  // several chunks, the last shorter
+            // 2×2 filters: F(4×4, 2×2)
+            Case(2, 3, 4, 5, 7, padding: 0, kernel: 2),
+            Case(2, 3, 4, 5, 7, padding: 1, kernel: 2),
+            Case(1, 1, 1, 2, 2, padding: 0, kernel: 2),  // one output
+            Case(2, 9, 17, 8, 8, padding: 1, paddingWidth: 0, kernel: 2),
+            Case(1, 3, 5, 9, 13, padding: 1, kernel: 2),
+            Case(0, 3, 4, 5, 7, padding: 1, kernel: 2),  // empty batch
+            Case(17, 16, 16, 8, 8, padding: 1, kernel: 2),  // several chunks, the last shorter
         ]
     }
 
@@ -96,13 +109,13 @@ struct WinogradTests {
                     for x in 0..<t.width {
                         var sum: S = 0
                         for o in 0..<t.outputChannels {
-                            for i in 0..<3 {
-                                for j in 0..<3 {
+                            for i in 0..<t.kernel {
+                                for j in 0..<t.kernel {
                                     let (oy, ox) = (y + t.paddingHeight - i, x + t.paddingWidth - j)
                                     guard oy >= 0, oy < oh, ox >= 0, ox < ow else { continue }
                                     sum +=
                                         dy[((n * t.outputChannels + o) * oh + oy) * ow + ox]
-                                        * w[((o * t.channels + c) * 3 + i) * 3 + j]
+                                        * w[((o * t.channels + c) * t.kernel + i) * t.kernel + j]
                                 }
                             }
                         }
@@ -152,7 +165,7 @@ struct WinogradTests {
         let input: Tensor<S> = random.tensor(t.inputShape)
         let filter: Tensor<S> = random.tensor(t.filterShape)
         let expected = Self.direct(t, input, filter)
-        for variant in WinogradKernels.Variant.allCases {
+        for variant in t.variants {
             let output = Self.winograd(t.geometry, variant, input, filter)
             #expect(output.shape == t.outputShape)
             expectClose(output.scalars, expected, tolerance: tolerance(S.self), "\(variant)")
@@ -191,8 +204,8 @@ struct WinogradTests {
         var dw = [S](repeating: 0, count: t.filterShape.reduce(1, *))
         for o in 0..<t.outputChannels {
             for c in 0..<t.channels {
-                for i in 0..<3 {
-                    for j in 0..<3 {
+                for i in 0..<t.kernel {
+                    for j in 0..<t.kernel {
                         var sum: S = 0
                         for n in 0..<t.batch {
                             for oy in 0..<oh {
@@ -209,7 +222,7 @@ struct WinogradTests {
                                 }
                             }
                         }
-                        dw[((o * t.channels + c) * 3 + i) * 3 + j] = sum
+                        dw[((o * t.channels + c) * t.kernel + i) * t.kernel + j] = sum
                     }
                 }
             }
@@ -232,7 +245,7 @@ struct WinogradTests {
         let gradient: Tensor<S> = random.tensor(t.outputShape)
         let input: Tensor<S> = random.tensor(t.inputShape)
         let expected = Self.directFilterGradient(t, gradient, input)
-        for variant in WinogradKernels.Variant.allCases {
+        for variant in t.variants {
             let count = WinogradKernels.workspaceCount(
                 t.geometry, outputChannels: t.outputChannels, variant: variant, scalar: S.self)
             let workspace = UnsafeMutableBufferPointer<S>.allocate(capacity: count)
@@ -250,6 +263,23 @@ struct WinogradTests {
             }
             expectClose(actual, expected, tolerance: tolerance(S.self), "\(variant)")
         }
+    }
+
+    /// The forward and the filter gradient in one pass over the input, with the input's
+    /// channel sums, against the direct convolution and the definitions.
+    @Test(
+        "Winograd forward and filter gradient in one pass match their definitions",
+        arguments: Case.all.filter { $0.batch > 0 })
+    func forwardAndFilterGradient(t: Case) {
+        var random = SeededGenerator(seed: 0xF05 &+ t.seed)
+        let input: Tensor<Double> = random.tensor(t.inputShape)
+        let filter: Tensor<Double> = random.tensor(t.filterShape)
+        let gradient: Tensor<Double> = random.tensor(t.outputShape)
+        let result = WinogradKernels.conv2dAndBackwardFilter(
+            input, filter: filter, outputGradient: gradient, geometry: t.geometry, computesInputChannelSums: true)
+        expectClose(result.output.scalars, Self.direct(t, input, filter), tolerance: 1e-12)
+        expectClose(result.filterGradient.scalars, Self.directFilterGradient(t, gradient, input), tolerance: 1e-12)
+        expectClose(result.inputChannelSums!.scalars, input.sum(alongAxes: [0, 2, 3]).scalars, tolerance: 1e-12)
     }
 
     /// Shapes where Winograd pays go through it from conv2d and both gradients, on 1, 2 and
@@ -310,7 +340,7 @@ struct WinogradTests {
         "non-finite inputs reach every output whose window contains them",
         arguments: [Double.nan, .infinity], WinogradKernels.Variant.allCases)
     func nonFinite(value: Double, variant: WinogradKernels.Variant) {
-        let t = Case(1, 2, 3, 11, 13, padding: 1)
+        let t = Case(1, 2, 3, 11, 13, padding: 1, kernel: variant.kernel)
         let (y, x) = (5, 6)  // the poisoned input position of channel 1
         var random = SeededGenerator(seed: 0x7A7 &+ t.seed)
         var input: Tensor<Double> = random.tensor(t.inputShape)
@@ -318,17 +348,17 @@ struct WinogradTests {
         let filter: Tensor<Double> = random.tensor(t.filterShape)
         let expected = Self.direct(t, input, filter)
         let output = Self.winograd(t.geometry, variant, input, filter).scalars
-        let (oh, ow, m) = (t.geometry.outputHeight, t.geometry.outputWidth, variant.tile)
+        let (oh, ow, m, r) = (t.geometry.outputHeight, t.geometry.outputWidth, variant.tile, variant.kernel)
         for o in 0..<t.outputChannels {
             for oy in 0..<oh {
                 for ox in 0..<ow {
                     let index = (o * oh + oy) * ow + ox
-                    // Output (oy, ox) reads inputs oy − 1 … oy + 1 (padding 1); its tile's patch
-                    // reads inputs from the tile's first row − 1 to its last row + 1.
-                    let inWindow = abs(oy - y) <= 1 && abs(ox - x) <= 1
+                    // Output (oy, ox) reads inputs oy − 1 … oy + r − 2 (padding 1); its tile's patch
+                    // reads inputs from the tile's first row − 1 to its last row + r − 2.
+                    let inWindow = (oy - 1...oy + r - 2).contains(y) && (ox - 1...ox + r - 2).contains(x)
                     let (tileY, tileX) = (oy / m * m, ox / m * m)
                     let inPatch =
-                        (tileY - 1...tileY + m).contains(y) && (tileX - 1...tileX + m).contains(x)
+                        (tileY - 1...tileY + m + r - 3).contains(y) && (tileX - 1...tileX + m + r - 3).contains(x)
                     if inWindow {
                         #expect(!output[index].isFinite, "output \(o), \(oy), \(ox)")
                     } else if !inPatch {

@@ -70,11 +70,33 @@ void nabla_simd_feature_names(char *buffer, int64_t capacity);
 #define NABLA_WINOGRAD_CHANNEL_SUMS(S, SUFFIX, LEVEL) \
     void nabla_winograd_channelSums_##SUFFIX##_##LEVEL(const S *staging, int64_t pixels, \
         int64_t cv, S *sums);
+/// The input, output, gradient, filter and filter-gradient transforms for F(4×4, 2×2): 5×5
+/// patches, 25 positions and 2×2 filters instead of 6×6, 36 and 3×3; the filter transform
+/// writes input channels `firstChannel..<endChannel` only, so that workers can split it. And
+/// the staging of a stride-2 4×4 convolution's NCHW input as its space-to-depth 2×2
+/// convolution's, channel (2a + b)·channels + c of staged pixel (u, v) from source pixel
+/// (2u + a − top, 2v + b − left), zero elsewhere.
+#define NABLA_WINOGRAD_2(S, SUFFIX, LEVEL) \
+    void nabla_winograd_input2_##SUFFIX##_##LEVEL(const S *staging, int64_t images, \
+        int64_t tilesHigh, int64_t tilesWide, int64_t stagedHeight, int64_t stagedWidth, \
+        int64_t cv, S *transformed); \
+    void nabla_winograd_output2_##SUFFIX##_##LEVEL(const S *products, const S *bias, int64_t images, \
+        int64_t tilesHigh, int64_t tilesWide, int64_t outputHeight, int64_t outputWidth, \
+        int64_t outputChannels, int64_t ov, S *output); \
+    void nabla_winograd_gradient2_##SUFFIX##_##LEVEL(const S *staging, int64_t images, \
+        int64_t tilesHigh, int64_t tilesWide, int64_t ov, S *transformed); \
+    void nabla_winograd_filter2_##SUFFIX##_##LEVEL(const S *filter, int64_t channels, \
+        int64_t outputChannels, int64_t firstChannel, int64_t endChannel, S *transformed); \
+    void nabla_winograd_filterGradient2_##SUFFIX##_##LEVEL(const S *transformed, \
+        int64_t channels, int64_t outputChannels, S *filterGradient); \
+    void nabla_winograd_stageSpaceToDepth_##SUFFIX##_##LEVEL(const S *source, int64_t images, \
+        int64_t channels, int64_t height, int64_t width, int64_t top, int64_t left, \
+        int64_t stagedHeight, int64_t stagedWidth, int64_t stagedChannels, S *staging);
 #define NABLA_WINOGRAD(S, SUFFIX, LEVEL) \
     NABLA_WINOGRAD_INPUT(S, SUFFIX, LEVEL) NABLA_WINOGRAD_OUTPUT(S, SUFFIX, LEVEL) \
     NABLA_WINOGRAD_GRADIENT(S, SUFFIX, LEVEL) NABLA_WINOGRAD_STAGE(S, SUFFIX, LEVEL) \
     NABLA_WINOGRAD_FILTER(S, SUFFIX, LEVEL) NABLA_WINOGRAD_FILTER_GRADIENT(S, SUFFIX, LEVEL) \
-    NABLA_WINOGRAD_CHANNEL_SUMS(S, SUFFIX, LEVEL)
+    NABLA_WINOGRAD_CHANNEL_SUMS(S, SUFFIX, LEVEL) NABLA_WINOGRAD_2(S, SUFFIX, LEVEL)
 NABLA_WINOGRAD(float, f32, avx2)
 NABLA_WINOGRAD(float, f32, avx512)
 NABLA_WINOGRAD(double, f64, avx2)

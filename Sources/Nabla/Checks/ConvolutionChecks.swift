@@ -45,16 +45,18 @@ extension Misuse {
     @usableFromInline
     static func checkWinogradBuffers(
         _ op: String, _ geometry: Convolution2DGeometry, filter: (name: String, count: Int),
-        input: Int, output: (name: String, count: Int)
+        input: Int, output: (name: String, count: Int), inputGeometry: Convolution2DGeometry? = nil
     ) -> Int {
-        let window = geometry.channels * 9
-        let outputChannels = filter.count / window
+        let window = geometry.channels * geometry.kernelHeight * geometry.kernelWidth
+        let outputChannels = window > 0 ? filter.count / window : 0
         check(
             filter.count == outputChannels * window && outputChannels >= 1, op,
-            "\(filter.name) buffer has \(filter.count) scalars, not a positive multiple of C·3·3 = \(window)")
+            "\(filter.name) buffer has \(filter.count) scalars, not a positive multiple of "
+                + "C·\(geometry.kernelHeight)·\(geometry.kernelWidth) = \(window)")
+        let inputGeometry = inputGeometry ?? geometry
         check(
-            input == geometry.inputCount, op,
-            "input \(geometry.inputShape) needs \(geometry.inputCount) scalars, but its buffer has \(input)")
+            input == inputGeometry.inputCount, op,
+            "input \(inputGeometry.inputShape) needs \(inputGeometry.inputCount) scalars, but its buffer has \(input)")
         let outputCount = geometry.batch * outputChannels * geometry.outputHeight * geometry.outputWidth
         check(
             output.count == outputCount, op,

@@ -4,11 +4,12 @@ import Glibc
 #endif
 
 // Winograd convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015)
-// for 3×3 filters with stride 1 and dilation 1. Each m×m output tile is
+// for r×r filters (3×3, and 2×2 for the stride-2 4×4 convolutions after space-to-depth) with
+// stride 1 and dilation 1. Each m×m output tile is
 //
 //     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
 //
-// for its α×α input patch d (α = m + 2). Summed over channels, the element-wise stage becomes α²
+// for its α×α input patch d (α = m + r − 1). Summed over channels, the element-wise stage becomes α²
 // independent matrix products, one per position ξ of the α×α transformed tile:
 //
 //     M_ξ [tiles, O] = V_ξ [tiles, C] · U_ξ [C, O]
@@ -23,13 +24,15 @@ import Glibc
 // U_ξ, V_ξ and M_ξ are strided views (leading dimensions α²·O, α²·Cv, α²·Ov), so the transforms
 // write and read one contiguous block per channel or tile.
 
-/// Winograd 2-D convolution for 3×3 filters with stride 1 and dilation 1, any zero padding.
+/// Winograd 2-D convolution for 3×3 (and 2×2) filters with stride 1 and dilation 1, any zero
+/// padding.
 ///
 /// About 3× fewer multiply-adds than im2col + GEMM with F(4×4, 3×3), at the price of a small
 /// loss of accuracy in Float (about 1e-6 of the output's magnitude) and of how non-finite inputs
-/// spread (see ``convolution2D(_:variant:input:filter:bias:output:workspace:)``).
+/// spread (see ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:)``).
 public enum WinogradKernels {
-    /// The output tile size: F(m×m, 3×3) computes m×m outputs from an (m + 2)×(m + 2) patch.
+    /// The algorithm: F(m×m, r×r) computes m×m outputs of an r×r filter from an α×α patch,
+    /// α = m + r − 1.
     public enum Variant: Hashable, Sendable, CaseIterable {
         /// F(2×2, 3×3): 4×4 patches; 16 products; exact transforms (only ±1, ½). Kept as the
         /// tests' more accurate oracle for F(4×4); ``ConvolutionAlgorithm`` never picks it (it
@@ -37,19 +40,34 @@ public enum WinogradKernels {
         case f2x2
         /// F(4×4, 3×3): 6×6 patches; 36 products; interpolation points 0, ±1, ±2, ∞.
         case f4x4
+        /// F(4×4, 2×2): 5×5 patches; 25 products; points 0, ±1, 2, ∞. For 2×2 filters, which the
+        /// stride-2, 4×4 convolutions become after space-to-depth (``SpaceToDepthConvolution``).
+        case f4x4Kernel2
 
         /// The output tile size m.
         @inlinable public var tile: Int { self == .f2x2 ? 2 : 4 }
-        /// The transformed tile size α = m + 2.
-        @inlinable public var alpha: Int { tile + 2 }
+        /// The filter size r.
+        @inlinable public var kernel: Int { self == .f4x4Kernel2 ? 2 : 3 }
+        /// The transformed tile size α = m + r − 1.
+        @inlinable public var alpha: Int { tile + kernel - 1 }
+
+        /// The variant the tensor-level entry points run for an r×r filter (3 or 2).
+        @inlinable public static func fastest(forKernel r: Int) -> Variant { r == 2 ? .f4x4Kernel2 : .f4x4 }
     }
 
     /// Whether Winograd can compute the convolution of `geometry`: a 3×3 kernel with unit strides
     /// and dilations.
     @inlinable
     public static func supports(_ geometry: Convolution2DGeometry) -> Bool {
+        supports(geometry, variant: .f4x4)
+    }
+
+    /// Whether `variant` can compute the convolution of `geometry`: an r×r kernel of the
+    /// variant with unit strides and dilations.
+    @inlinable
+    public static func supports(_ geometry: Convolution2DGeometry, variant: Variant) -> Bool {
         let c = geometry.configuration
-        return geometry.kernelHeight == 3 && geometry.kernelWidth == 3
+        return geometry.kernelHeight == variant.kernel && geometry.kernelWidth == variant.kernel
             && c.strideHeight == 1 && c.strideWidth == 1
             && c.dilationHeight == 1 && c.dilationWidth == 1
     }
@@ -72,9 +90,13 @@ public enum WinogradKernels {
         public let outputChannels: Int
         /// The output tile size.
         public let variant: Variant
+        /// The stride-2, 4×4 convolution whose NCHW input the staging reads, when `geometry` is its
+        /// space-to-depth 2×2 convolution (``SpaceToDepthConvolution``); `nil` when the staging
+        /// reads `geometry`'s own input.
+        public let spaceToDepthSource: Convolution2DGeometry?
         /// Tile rows and columns per image: `⌈oh / m⌉` and `⌈ow / m⌉`.
         public let tilesHigh: Int, tilesWide: Int
-        /// The staged (padded) image height and width: tiles · m + 2.
+        /// The staged (padded) image height and width: tiles · m + r − 1.
         public let stagedHeight: Int, stagedWidth: Int
         /// Channels rounded up to the vector width.
         public let paddedChannels: Int, paddedOutputChannels: Int
@@ -103,23 +125,25 @@ public enum WinogradKernels {
         @inlinable
         public init<S: TensorScalar>(
             _ geometry: Convolution2DGeometry, outputChannels: Int, variant: Variant = .f4x4,
-            scalar: S.Type
+            spaceToDepthSource: Convolution2DGeometry? = nil, scalar: S.Type
         ) {
             Misuse.check(
-                supports(geometry), "winograd",
+                supports(geometry, variant: variant), "winograd",
                 "kernel \(geometry.kernelHeight)×\(geometry.kernelWidth) with "
-                    + "\(geometry.configuration): needs a 3×3 kernel, stride 1 and dilation 1")
+                    + "\(geometry.configuration): \(variant) needs a \(variant.kernel)×\(variant.kernel) "
+                    + "kernel, stride 1 and dilation 1")
             Misuse.check(
                 outputChannels >= 1, "winograd",
                 "output channels \(outputChannels) must be positive")
             self.geometry = geometry
             self.outputChannels = outputChannels
             self.variant = variant
+            self.spaceToDepthSource = spaceToDepthSource
             let m = variant.tile
             tilesHigh = (geometry.outputHeight + m - 1) / m
             tilesWide = (geometry.outputWidth + m - 1) / m
-            stagedHeight = tilesHigh * m + 2
-            stagedWidth = tilesWide * m + 2
+            stagedHeight = tilesHigh * m + variant.kernel - 1
+            stagedWidth = tilesWide * m + variant.kernel - 1
             let lanes = Plan.lanes
             paddedChannels = (geometry.channels + lanes - 1) / lanes * lanes
             paddedOutputChannels = (outputChannels + lanes - 1) / lanes * lanes
@@ -160,7 +184,14 @@ public enum WinogradKernels {
             imagesPerChunk
                 * max(
                     stagedHeight * stagedWidth * paddedChannels,
-                    (stagedHeight - 2) * (stagedWidth - 2) * paddedOutputChannels)
+                    tilesHigh * variant.tile * tilesWide * variant.tile * paddedOutputChannels)
+        }
+        /// Whether the space-to-depth staging leaves out source pixels (rows or columns past the
+        /// last the convolution reads).
+        @inlinable public var dropsSourcePixels: Bool {
+            guard let s = spaceToDepthSource else { return false }
+            return s.configuration.paddingHeight + s.height > 2 * stagedHeight
+                || s.configuration.paddingWidth + s.width > 2 * stagedWidth
         }
         /// Scalars of one chunk's staging, V and M.
         @inlinable public var chunkCount: Int {
@@ -168,7 +199,7 @@ public enum WinogradKernels {
         }
         /// The workspace of one part: U (or dU) and the scratch of one chunk.
         @inlinable public var partCount: Int { filterCount + chunkCount }
-        /// The workspace ``convolution2D(_:variant:input:filter:bias:output:workspace:)`` needs, in
+        /// The workspace ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:)`` needs, in
         /// scalars: one ``partCount`` per part.
         @inlinable public var workspaceCount: Int { parts * partCount }
 
@@ -180,10 +211,12 @@ public enum WinogradKernels {
     @inlinable
     public static func workspaceCount<S: TensorScalar>(
         _ geometry: Convolution2DGeometry, outputChannels: Int, variant: Variant = .f4x4,
-        scalar: S.Type
+        spaceToDepthSource: Convolution2DGeometry? = nil, scalar: S.Type
     ) -> Int {
-        Plan(geometry, outputChannels: outputChannels, variant: variant, scalar: S.self)
-            .workspaceCount
+        Plan(
+            geometry, outputChannels: outputChannels, variant: variant, spaceToDepthSource: spaceToDepthSource,
+            scalar: S.self
+        ).workspaceCount
     }
 
     /// Writes the convolution (cross-correlation) of `input` with `filter` into `output`.
@@ -192,7 +225,7 @@ public enum WinogradKernels {
     /// `[N, O, oh, ow]`, contiguous, with the sizes of `geometry`; `O = filter.count / (9·C)`.
     /// `workspace` holds at least ``Plan/partCount`` scalars, its contents are ignored and
     /// overwritten, so a caller can reuse it across calls; with
-    /// ``workspaceCount(_:outputChannels:variant:scalar:)`` scalars (sized for `BLAS.threadCount`)
+    /// ``workspaceCount(_:outputChannels:variant:spaceToDepthSource:scalar:)`` scalars (sized for `BLAS.threadCount`)
     /// chunks of images run on ``Plan/parts`` threads.
     ///
     /// Non-finite values: the output transform mixes the m×m outputs of a tile, so a NaN or ±Inf
@@ -209,17 +242,20 @@ public enum WinogradKernels {
         _ geometry: Convolution2DGeometry, variant: Variant = .f4x4,
         input: UnsafeBufferPointer<S>, filter: UnsafeBufferPointer<S>,
         bias: UnsafeBufferPointer<S>? = nil,
-        output: UnsafeMutableBufferPointer<S>, workspace: UnsafeMutableBufferPointer<S>
+        output: UnsafeMutableBufferPointer<S>, workspace: UnsafeMutableBufferPointer<S>,
+        spaceToDepthSource: Convolution2DGeometry? = nil
     ) {
         let outputChannels = Misuse.checkWinogradBuffers(
             "winograd", geometry, filter: ("filter", filter.count), input: input.count,
-            output: ("output", output.count))
+            output: ("output", output.count), inputGeometry: spaceToDepthSource)
         if let bias {
             Misuse.check(
                 bias.count == outputChannels, "winograd",
                 "bias has \(bias.count) scalars, but there are \(outputChannels) output channels")
         }
-        let plan = Plan(geometry, outputChannels: outputChannels, variant: variant, scalar: S.self)
+        let plan = Plan(
+            geometry, outputChannels: outputChannels, variant: variant, spaceToDepthSource: spaceToDepthSource,
+            scalar: S.self)
         Misuse.checkWorkspace("winograd", workspace.count, needs: plan.partCount)
         guard geometry.batch > 0 else { return }
 
@@ -286,14 +322,27 @@ public enum WinogradKernels {
         transformedFilter: UnsafePointer<S>, bias: UnsafePointer<S>?,
         output: UnsafeMutablePointer<S>, scratch: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
-        let g = plan.geometry
-        let tiles = images.count * plan.tilesPerImage
         let staging = scratch
         let transformedInput = staging + plan.stagingCount
         let products = transformedInput + plan.positions * plan.tilesPerChunk * plan.paddedChannels
         stage(plan, images: images, input: input, staging: staging, level: level)
         transformInput(
             plan, images: images.count, staging: staging, into: transformedInput, level: level)
+        multiplyAndTransformOutput(
+            plan, images: images, transformedInput: transformedInput, transformedFilter: transformedFilter,
+            products: products, bias: bias, output: output, level: level)
+    }
+
+    /// M = V·U for a chunk's transformed input V, then its output transform into `output`
+    /// (the whole batch's `[N, O, oh, ow]`).
+    @inlinable
+    static func multiplyAndTransformOutput<S: TensorScalar>(
+        _ plan: Plan, images: Range<Int>, transformedInput: UnsafePointer<S>,
+        transformedFilter: UnsafePointer<S>, products: UnsafeMutablePointer<S>, bias: UnsafePointer<S>?,
+        output: UnsafeMutablePointer<S>, level: SIMDLevel
+    ) {
+        let g = plan.geometry
+        let tiles = images.count * plan.tilesPerImage
         let (c, o) = (g.channels, plan.outputChannels)
         let (cv, ov) = (plan.paddedChannels, plan.paddedOutputChannels)
         let positions = plan.positions
@@ -328,45 +377,81 @@ public enum WinogradKernels {
 
     // MARK: - Filter transform
 
-    /// U [C, α², O]: (G g Gᵀ)_ξ for every filter `g` = filter[o, c], 8 output channels at once.
+    /// U [C, α², O]: (G g Gᵀ)_ξ for every filter `g` = filter[o, c] (r×r), 8 output channels at
+    /// once.
     @inlinable
     static func transformFilter<S: TensorScalar>(
         _ plan: Plan, filter: UnsafePointer<S>, into transformed: UnsafeMutablePointer<S>,
         level: SIMDLevel
     ) {
-        let alpha = plan.variant.alpha
         let (channels, outputChannels) = (plan.geometry.channels, plan.outputChannels)
-        if plan.variant == .f4x4, level > .portable {
+        if plan.variant != .f2x2, level > .portable {
             let (c, o) = (Int64(channels), Int64(outputChannels))
-            if let (x, y) = floats(filter, transformed) {
-                (level == .avx2 ? nabla_winograd_filter_f32_avx2 : nabla_winograd_filter_f32_avx512)(x, c, o, y)
-            } else if let (x, y) = doubles(filter, transformed) {
-                (level == .avx2 ? nabla_winograd_filter_f64_avx2 : nabla_winograd_filter_f64_avx512)(x, c, o, y)
+            guard plan.variant == .f4x4Kernel2 else {
+                if let (x, y) = floats(filter, transformed) {
+                    (level == .avx2 ? nabla_winograd_filter_f32_avx2 : nabla_winograd_filter_f32_avx512)(x, c, o, y)
+                } else if let (x, y) = doubles(filter, transformed) {
+                    (level == .avx2 ? nabla_winograd_filter_f64_avx2 : nabla_winograd_filter_f64_avx512)(x, c, o, y)
+                }
+                return
+            }
+            // Input channels split among the workers.
+            let parts = max(1, min(BLAS.threadCount, BLAS.onlineCores, channels / 16))
+            WorkerPool.run(parts: parts) { part in
+                let (first, end) = (Int64(channels * part / parts), Int64(channels * (part + 1) / parts))
+                if let (x, y) = floats(filter, transformed) {
+                    (level == .avx2 ? nabla_winograd_filter2_f32_avx2 : nabla_winograd_filter2_f32_avx512)(
+                        x, c, o, first, end, y)
+                } else if let (x, y) = doubles(filter, transformed) {
+                    (level == .avx2 ? nabla_winograd_filter2_f64_avx2 : nabla_winograd_filter2_f64_avx512)(
+                        x, c, o, first, end, y)
+                }
             }
             return
         }
-        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 9 + 6 * 3 + 6) { scratch in
-            let taps = scratch.baseAddress!  // g of 8 output channels, [3, 3]
-            let gg = taps + 9  // G g, [α, 3]
+        let r = plan.variant.kernel
+        // The filter as [C, r², Ov], zero past O, so a tap of 8 output channels is one load.
+        let ov = plan.paddedOutputChannels
+        let taps = r * r
+        withUnsafeTemporaryAllocation(of: S.self, capacity: channels * taps * ov) { byChannel in
+            byChannel.initialize(repeating: 0)
+            for o in 0..<outputChannels {
+                for c in 0..<channels {
+                    for k in 0..<taps { byChannel[(c &* taps &+ k) &* ov &+ o] = filter[(o &* channels &+ c) &* taps &+ k] }
+                }
+            }
+            transformFilter(plan, byChannel: UnsafePointer(byChannel.baseAddress!), into: transformed)
+        }
+    }
+
+    /// ``transformFilter(_:filter:into:level:)`` in Swift, from the filter as [C, r², Ov].
+    @inlinable
+    static func transformFilter<S: TensorScalar>(
+        _ plan: Plan, byChannel filter: UnsafePointer<S>, into transformed: UnsafeMutablePointer<S>
+    ) {
+        let alpha = plan.variant.alpha
+        let (channels, outputChannels) = (plan.geometry.channels, plan.outputChannels)
+        let (r, ov) = (plan.variant.kernel, plan.paddedOutputChannels)
+        // Input channels split among the workers.
+        let parts = max(1, min(BLAS.threadCount, BLAS.onlineCores, channels / 16))
+        WorkerPool.run(parts: parts) { part in
+          withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 9 + 6 * 3 + 6) { scratch in
+            let taps = scratch.baseAddress!  // g of 8 output channels, [r, r]
+            let gg = taps + 9  // G g, [α, r]
             let u = gg + 18  // one row of G g Gᵀ
-            for c in 0..<channels {
+            for c in stride(from: part, to: channels, by: parts) {
                 let target = transformed + c * alpha * alpha * outputChannels
                 for o in stride(from: 0, to: outputChannels, by: Plan.lanes) {
                     let lanes = min(Plan.lanes, outputChannels - o)
-                    for k in 0..<9 {
-                        var tap = Vector<S>()
-                        for lane in 0..<lanes {
-                            tap[lane] = filter[((o &+ lane) &* channels &+ c) &* 9 &+ k]
-                        }
-                        taps[k] = tap
-                    }
-                    for j in 0..<3 {
+                    for k in 0..<r * r { taps[k] = load(filter + (c * r * r + k) * ov + o) }
+                    for j in 0..<r {
                         filterColumn(
-                            plan.variant, taps[j], taps[3 + j], taps[6 + j], gg + j, stride: 3)
+                            plan.variant, taps[j], taps[r + j], r == 3 ? taps[6 + j] : .zero, gg + j,
+                            stride: r)
                     }
                     for i in 0..<alpha {
-                        let row = gg + i * 3
-                        filterColumn(plan.variant, row[0], row[1], row[2], u, stride: 1)
+                        let row = gg + i * r
+                        filterColumn(plan.variant, row[0], row[1], r == 3 ? row[2] : .zero, u, stride: 1)
                         let to = target + i * alpha * outputChannels + o
                         for j in 0..<alpha {
                             if lanes == Plan.lanes {
@@ -378,16 +463,28 @@ public enum WinogradKernels {
                     }
                 }
             }
+          }
         }
     }
 
-    /// G x for a column x of 3, written to `to[0], to[stride], …`: α values.
+    /// G x for a column x of r (3, or 2 with `g2` ignored), written to `to[0], to[stride], …`:
+    /// α values.
     @inlinable @inline(__always)
     static func filterColumn<S: TensorScalar>(
         _ variant: Variant, _ g0: Vector<S>, _ g1: Vector<S>, _ g2: Vector<S>,
         _ to: UnsafeMutablePointer<Vector<S>>, stride: Int
     ) {
         let half: S = 0.5
+        if variant == .f4x4Kernel2 {  // G = [½ 0; −½ −½; −⅙ ⅙; ⅙ ⅓; 0 1]
+            let sixth: S = 1 / 6
+            let third: S = 1 / 3
+            to[0] = g0 * half
+            to[stride] = (g0 + g1) * -half
+            to[2 * stride] = (g1 - g0) * sixth
+            to[3 * stride] = g0 * sixth + g1 * third
+            to[4 * stride] = g1
+            return
+        }
         let outer: Vector<S> = g0 + g2
         if variant == .f2x2 {  // G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
             to[0] = g0
@@ -419,6 +516,9 @@ public enum WinogradKernels {
         _ plan: Plan, images: Range<Int>, input: UnsafePointer<S>,
         staging: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
+        if let source = plan.spaceToDepthSource {
+            return stageSpaceToDepth(plan, source, images: images, input: input, staging: staging, level: level)
+        }
         let g = plan.geometry
         stageChannelsLast(
             images: images, source: input, channels: g.channels, height: g.height,
@@ -426,6 +526,51 @@ public enum WinogradKernels {
             left: g.configuration.paddingWidth, stagedHeight: plan.stagedHeight,
             stagedWidth: plan.stagedWidth, stagedChannels: plan.paddedChannels, into: staging,
             level: level)
+    }
+
+    /// Stages `images` of the NCHW input of the stride-2 4×4 convolution `source` as the
+    /// space-to-depth input of the plan's 2×2 convolution: source pixel (y, x) of channel c to
+    /// staged pixel ((y + p) / 2, (x + p′) / 2), channel (2·((y + p) % 2) + (x + p′) % 2)·C + c;
+    /// zero where no source pixel lands.
+    @inlinable
+    static func stageSpaceToDepth<S: TensorScalar>(
+        _ plan: Plan, _ source: Convolution2DGeometry, images: Range<Int>, input: UnsafePointer<S>,
+        staging: UnsafeMutablePointer<S>, level: SIMDLevel
+    ) {
+        let (c, height, width) = (source.channels, source.height, source.width)
+        let (top, left) = (source.configuration.paddingHeight, source.configuration.paddingWidth)
+        let (stagedHeight, stagedWidth, cv) = (plan.stagedHeight, plan.stagedWidth, plan.paddedChannels)
+        let first = input + images.lowerBound * c * height * width
+        if level > .portable {
+            let sizes = (
+                Int64(images.count), Int64(c), Int64(height), Int64(width), Int64(top), Int64(left),
+                Int64(stagedHeight), Int64(stagedWidth), Int64(cv))
+            if let (x, y) = floats(first, staging) {
+                (level == .avx2 ? nabla_winograd_stageSpaceToDepth_f32_avx2 : nabla_winograd_stageSpaceToDepth_f32_avx512)(
+                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, sizes.7, sizes.8, y)
+            } else if let (x, y) = doubles(first, staging) {
+                (level == .avx2 ? nabla_winograd_stageSpaceToDepth_f64_avx2 : nabla_winograd_stageSpaceToDepth_f64_avx512)(
+                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, sizes.7, sizes.8, y)
+            }
+            return
+        }
+        let imageCount = stagedHeight * stagedWidth * cv
+        staging.update(repeating: 0, count: images.count * imageCount)
+        for image in 0..<images.count {
+            for channel in 0..<c {
+                let plane = first + (image * c + channel) * height * width
+                for y in 0..<height {
+                    let u = (y + top) >> 1
+                    guard u < stagedHeight else { break }
+                    let row = staging + image * imageCount + u * stagedWidth * cv + 2 * ((y + top) & 1) * c + channel
+                    for x in 0..<width {
+                        let column = x + left
+                        guard column >> 1 < stagedWidth else { break }
+                        row[(column >> 1) * cv + (column & 1) * c] = plane[y * width + x]
+                    }
+                }
+            }
+        }
     }
 
     /// Copies `images` of `source` `[N, channels, height, width]` into `staging`
@@ -527,16 +672,19 @@ public enum WinogradKernels {
         _ plan: Plan, images: Int, staging: UnsafePointer<S>,
         into transformed: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
-        if plan.variant == .f4x4, level > .portable {
+        if plan.variant != .f2x2, level > .portable {
             let sizes = (
                 Int64(images), Int64(plan.tilesHigh), Int64(plan.tilesWide),
                 Int64(plan.stagedHeight), Int64(plan.stagedWidth), Int64(plan.paddedChannels))
+            let kernel2 = plan.variant == .f4x4Kernel2
             if let (x, y) = floats(staging, transformed) {
-                (level == .avx2 ? nabla_winograd_input_f32_avx2 : nabla_winograd_input_f32_avx512)(
-                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, y)
+                let avx2 = kernel2 ? nabla_winograd_input2_f32_avx2 : nabla_winograd_input_f32_avx2
+                let avx512 = kernel2 ? nabla_winograd_input2_f32_avx512 : nabla_winograd_input_f32_avx512
+                (level == .avx2 ? avx2 : avx512)(x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, y)
             } else if let (x, y) = doubles(staging, transformed) {
-                (level == .avx2 ? nabla_winograd_input_f64_avx2 : nabla_winograd_input_f64_avx512)(
-                    x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, y)
+                let avx2 = kernel2 ? nabla_winograd_input2_f64_avx2 : nabla_winograd_input_f64_avx2
+                let avx512 = kernel2 ? nabla_winograd_input2_f64_avx512 : nabla_winograd_input_f64_avx512
+                (level == .avx2 ? avx2 : avx512)(x, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, y)
             }
             return
         }
@@ -552,12 +700,17 @@ public enum WinogradKernels {
                     let patch = staged + ty * m * rowStride + tx * m * cv
                     let target = transformed + tile * plan.positions * cv
                     for c in stride(from: 0, to: cv, by: Plan.lanes) {
-                        if plan.variant == .f4x4 {
+                        switch plan.variant {
+                        case .f4x4:
                             inputTileF4(
                                 patch + c, rowStride: rowStride, columnStride: cv,
                                 target + c, positionStride: positionStride)
-                        } else {
+                        case .f2x2:
                             inputTileF2(
+                                patch + c, rowStride: rowStride, columnStride: cv,
+                                target + c, positionStride: positionStride)
+                        case .f4x4Kernel2:
+                            inputTileF4Kernel2(
                                 patch + c, rowStride: rowStride, columnStride: cv,
                                 target + c, positionStride: positionStride)
                         }
@@ -688,6 +841,52 @@ public enum WinogradKernels {
         }
     }
 
+    /// Bᵀ d B for F(4×4, 2×2) on 8 channels: d is 5×5 at `patch`, the 25 results go to
+    /// `target + ξ·positionStride`.
+    @inlinable @inline(__always)
+    static func inputTileF4Kernel2<S: TensorScalar>(
+        _ patch: UnsafePointer<S>, rowStride: Int, columnStride: Int,
+        _ target: UnsafeMutablePointer<S>, positionStride: Int
+    ) {
+        // Bᵀ x for a column x of 5; Bᵀ = [2 −1 −2 1 0; 0 −2 −1 1 0; 0 2 −3 1 0; 0 −1 0 1 0; 0 2 −1 −2 1].
+        @inline(__always)
+        func transform(
+            _ d0: Vector<S>, _ d1: Vector<S>, _ d2: Vector<S>, _ d3: Vector<S>, _ d4: Vector<S>
+        ) -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>, Vector<S>) {
+            let two: S = 2
+            let three: S = 3
+            let r0: Vector<S> = two * (d0 - d2) + (d3 - d1)
+            let r1: Vector<S> = d3 - (two * d1 + d2)
+            let r2: Vector<S> = two * d1 - three * d2 + d3
+            let r4: Vector<S> = two * (d1 - d3) + (d4 - d2)
+            return (r0, r1, r2, d3 - d1, r4)
+        }
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 25) { scratch in
+            let s = scratch.baseAddress!  // Bᵀ d, [5, 5]
+            for j in 0..<5 {
+                let column = patch + j * columnStride
+                let r = transform(
+                    load(column), load(column + rowStride), load(column + 2 * rowStride),
+                    load(column + 3 * rowStride), load(column + 4 * rowStride))
+                s[j] = r.0
+                s[5 + j] = r.1
+                s[10 + j] = r.2
+                s[15 + j] = r.3
+                s[20 + j] = r.4
+            }
+            for i in 0..<5 {
+                let row = s + i * 5
+                let r = transform(row[0], row[1], row[2], row[3], row[4])
+                let to = target + i * 5 * positionStride
+                store(r.0, to)
+                store(r.1, to + positionStride)
+                store(r.2, to + 2 * positionStride)
+                store(r.3, to + 3 * positionStride)
+                store(r.4, to + 4 * positionStride)
+            }
+        }
+    }
+
     // MARK: - Output transform
 
     /// Writes Aᵀ m A of every tile's products into the NCHW output of `images`; `output` points
@@ -698,16 +897,21 @@ public enum WinogradKernels {
         output: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
         let g = plan.geometry
-        if plan.variant == .f4x4, level > .portable {
+        if plan.variant != .f2x2, level > .portable {
             let sizes = (
                 Int64(images.count), Int64(plan.tilesHigh), Int64(plan.tilesWide),
                 Int64(g.outputHeight), Int64(g.outputWidth), Int64(plan.outputChannels),
                 Int64(plan.paddedOutputChannels))
+            let kernel2 = plan.variant == .f4x4Kernel2
             if let (x, y) = floats(products, output) {
-                (level == .avx2 ? nabla_winograd_output_f32_avx2 : nabla_winograd_output_f32_avx512)(
+                let avx2 = kernel2 ? nabla_winograd_output2_f32_avx2 : nabla_winograd_output_f32_avx2
+                let avx512 = kernel2 ? nabla_winograd_output2_f32_avx512 : nabla_winograd_output_f32_avx512
+                (level == .avx2 ? avx2 : avx512)(
                     x, bias.map { cast($0, Float.self) }, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
             } else if let (x, y) = doubles(products, output) {
-                (level == .avx2 ? nabla_winograd_output_f64_avx2 : nabla_winograd_output_f64_avx512)(
+                let avx2 = kernel2 ? nabla_winograd_output2_f64_avx2 : nabla_winograd_output_f64_avx2
+                let avx512 = kernel2 ? nabla_winograd_output2_f64_avx512 : nabla_winograd_output_f64_avx512
+                (level == .avx2 ? avx2 : avx512)(
                     x, bias.map { cast($0, Double.self) }, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5, sizes.6, y)
             }
             return
@@ -729,10 +933,11 @@ public enum WinogradKernels {
                         let columns = min(m, outputWidth - tx * m)
                         let source = products + tile * plan.positions * ov
                         for o in stride(from: 0, to: outputChannels, by: Plan.lanes) {
-                            if plan.variant == .f4x4 {
-                                outputTileF4(source + o, positionStride: positionStride, y)
-                            } else {
-                                outputTileF2(source + o, positionStride: positionStride, y)
+                            switch plan.variant {
+                            case .f4x4: outputTileF4(source + o, positionStride: positionStride, y)
+                            case .f2x2: outputTileF2(source + o, positionStride: positionStride, y)
+                            case .f4x4Kernel2:
+                                outputTileF4Kernel2(source + o, positionStride: positionStride, y)
                             }
                             if let bias {
                                 let b = load(bias + o)
@@ -826,6 +1031,48 @@ public enum WinogradKernels {
         }
     }
 
+    /// Aᵀ m A for F(4×4, 2×2) on 8 channels: m is 5×5 at `source + ξ·positionStride`; the 4×4
+    /// results go to `y` row-major.
+    @inlinable @inline(__always)
+    static func outputTileF4Kernel2<S: TensorScalar>(
+        _ source: UnsafePointer<S>, positionStride: Int, _ y: UnsafeMutablePointer<Vector<S>>
+    ) {
+        // Aᵀ x for a column x of 5; Aᵀ = [1 1 1 1 0; 0 1 −1 2 0; 0 1 1 4 0; 0 1 −1 8 1].
+        @inline(__always)
+        func transform(
+            _ m0: Vector<S>, _ m1: Vector<S>, _ m2: Vector<S>, _ m3: Vector<S>, _ m4: Vector<S>
+        ) -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>) {
+            let two: S = 2
+            let four: S = 4
+            let eight: S = 8
+            let sum12: Vector<S> = m1 + m2
+            let difference12: Vector<S> = m1 - m2
+            return (m0 + sum12 + m3, difference12 + two * m3, sum12 + four * m3, difference12 + eight * m3 + m4)
+        }
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 20) { scratch in
+            let s = scratch.baseAddress!  // Aᵀ m, [4, 5]
+            for j in 0..<5 {
+                let column = source + j * positionStride
+                let r = transform(
+                    load(column), load(column + 5 * positionStride),
+                    load(column + 10 * positionStride), load(column + 15 * positionStride),
+                    load(column + 20 * positionStride))
+                s[j] = r.0
+                s[5 + j] = r.1
+                s[10 + j] = r.2
+                s[15 + j] = r.3
+            }
+            for i in 0..<4 {
+                let row = s + i * 5
+                let r = transform(row[0], row[1], row[2], row[3], row[4])
+                y[i * 4] = r.0
+                y[i * 4 + 1] = r.1
+                y[i * 4 + 2] = r.2
+                y[i * 4 + 3] = r.3
+            }
+        }
+    }
+
     /// Aᵀ m A for F(2×2, 3×3) on 8 channels: m is 4×4 at `source + ξ·positionStride`; the 2×2
     /// results go to `y` row-major.
     @inlinable @inline(__always)
@@ -870,7 +1117,7 @@ extension WinogradKernels {
     /// Shapes: `input` is `[N, C, H, W]`, `outputGradient` is `[N, O, oh, ow]` and
     /// `filterGradient` is `[O, C, 3, 3]`, contiguous, with the sizes of `geometry`;
     /// `O = filterGradient.count / (9·C)`. `workspace` is as in
-    /// ``convolution2D(_:variant:input:filter:bias:output:workspace:)``. An empty batch gives zeros.
+    /// ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:)``. An empty batch gives zeros.
     ///
     /// - Precondition: `supports(geometry)`.
     @inlinable
@@ -881,18 +1128,20 @@ extension WinogradKernels {
         input: UnsafeBufferPointer<S>, outputGradient: UnsafeBufferPointer<S>,
         filterGradient: UnsafeMutableBufferPointer<S>,
         biasGradient: UnsafeMutableBufferPointer<S>? = nil,
-        workspace: UnsafeMutableBufferPointer<S>
+        workspace: UnsafeMutableBufferPointer<S>, spaceToDepthSource: Convolution2DGeometry? = nil
     ) {
         let outputChannels = Misuse.checkWinogradBuffers(
             "winogradFilterGradient", geometry, filter: ("filter gradient", filterGradient.count),
-            input: input.count, output: ("output gradient", outputGradient.count))
+            input: input.count, output: ("output gradient", outputGradient.count), inputGeometry: spaceToDepthSource)
         if let biasGradient {
             Misuse.check(
                 biasGradient.count == outputChannels, "winogradFilterGradient",
                 "bias gradient has \(biasGradient.count) scalars, but there are "
                     + "\(outputChannels) output channels")
         }
-        let plan = Plan(geometry, outputChannels: outputChannels, variant: variant, scalar: S.self)
+        let plan = Plan(
+            geometry, outputChannels: outputChannels, variant: variant, spaceToDepthSource: spaceToDepthSource,
+            scalar: S.self)
         Misuse.checkWorkspace("winogradFilterGradient", workspace.count, needs: plan.partCount)
         guard geometry.batch > 0 else {
             biasGradient?.update(repeating: 0)
@@ -915,7 +1164,7 @@ extension WinogradKernels {
         }
     }
 
-    /// ``filterGradient(_:variant:input:outputGradient:filterGradient:biasGradient:workspace:)``
+    /// ``filterGradient(_:variant:input:outputGradient:filterGradient:biasGradient:workspace:spaceToDepthSource:)``
     /// for a batch of at least one image; part p adds its channel sums to `channelSums + p·Ov`.
     @inlinable
     static func filterGradientOverChunks<S: TensorScalar>(
@@ -923,11 +1172,7 @@ extension WinogradKernels {
         filterGradient: UnsafeMutableBufferPointer<S>, channelSums: UnsafeMutablePointer<S>?,
         workspace: UnsafeMutableBufferPointer<S>
     ) {
-        let (geometry, variant, outputChannels) = (plan.geometry, plan.variant, plan.outputChannels)
-        let (oh, ow) = (geometry.outputHeight, geometry.outputWidth)
-
-        let (c, o, positions) = (geometry.channels, outputChannels, plan.positions)
-        let (cv, ov, m) = (plan.paddedChannels, plan.paddedOutputChannels, variant.tile)
+        let (positions, ov) = (plan.positions, plan.paddedOutputChannels)
         let parts = plan.parts(workspace: workspace.count)
         let level = KernelFamily.winogradTransforms.levelForRun()
         if level > .portable { countMultiplyAdds(plan) }
@@ -943,48 +1188,14 @@ extension WinogradKernels {
             let transformedInput = staging + plan.stagingCount
             let products =
                 transformedInput + positions * plan.tilesPerChunk * plan.paddedChannels
-            let tiles = images.count * plan.tilesPerImage
             stage(plan, images: images, input: input.baseAddress!, staging: staging, level: level)
             transformInput(
                 plan, images: images.count, staging: staging, into: transformedInput,
                 level: level)
-            stageChannelsLast(
-                images: images, source: outputGradient.baseAddress!, channels: o, height: oh,
-                width: ow, top: 0, left: 0, stagedHeight: plan.tilesHigh * m,
-                stagedWidth: plan.tilesWide * m, stagedChannels: ov, into: staging, level: level)
-            if let channelSums {
-                addChannelSums(
-                    staging, pixels: images.count * plan.tilesHigh * m * plan.tilesWide * m,
-                    channels: ov, into: channelSums + partIndex * ov, level: level)
-            }
-            transformGradient(
-                plan, images: images.count, staging: staging, into: products, level: level)
-            for position in 0..<positions where level > .portable {
-                // dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O]
-                SmallGEMM.multiply(
-                    level: level, m: c, n: o, k: tiles, a: transformedInput + position * cv,
-                    aRowStride: 1, aDepthStride: positions * cv, b: products + position * ov,
-                    ldb: positions * ov, c: transformedGradient + position * o,
-                    ldc: positions * o, accumulate: true)
-            }
-            for position in 0..<positions where level == .portable {
-                // dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O], on OpenBLAS as above
-                BLAS.gemm(
-                    matrixProductsLevel: .portable, transposeA: true, m: c, n: o, k: tiles,
-                    a: UnsafeBufferPointer(
-                        start: transformedInput + position * cv,
-                        count: (tiles * positions - position) * cv),
-                    lda: positions * cv,
-                    b: UnsafeBufferPointer(
-                        start: products + position * ov,
-                        count: (tiles * positions - position) * ov),
-                    ldb: positions * ov,
-                    beta: 1,
-                    c: UnsafeMutableBufferPointer(
-                        start: transformedGradient + position * o,
-                        count: (c * positions - position) * o),
-                    ldc: positions * o)
-            }
+            accumulateFilterGradient(
+                plan, images: images, outputGradient: outputGradient.baseAddress!, staging: staging,
+                transformedInput: transformedInput, products: products, into: transformedGradient,
+                channelSums: channelSums.map { $0 + partIndex * ov }, level: level)
         }
         let sum = workspace.baseAddress!
         for part in 1..<parts {
@@ -992,6 +1203,206 @@ extension WinogradKernels {
             for index in 0..<plan.filterCount { sum[index] += other[index] }
         }
         untransformFilterGradient(plan, sum, into: filterGradient.baseAddress!, level: level)
+    }
+
+    /// The convolution of `input` with `filter` into `output` and its filter gradient for
+    /// `outputGradient` into `filterGradient`, in one pass over the input (a transposed
+    /// convolution's backward): chunks of images, in parallel, stage and transform the input to V
+    /// once, multiply M = V·U and transform it to the output, and transform the output gradient
+    /// to dM; then each position's dU_ξ = V_ξᵀ·dM_ξ runs over the whole batch at once, positions
+    /// split among the workers, so the result has the same bits at any thread count. Adds the
+    /// input's channel sums (over images and pixels) to `inputChannelSums` if given.
+    ///
+    /// Shapes as in ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:)``
+    /// and ``filterGradient(_:variant:input:outputGradient:filterGradient:biasGradient:workspace:spaceToDepthSource:)``;
+    /// `workspace` holds ``fusedWorkspaceCount(_:parts:)`` scalars, and `inputChannelSums` the input's C.
+    @inlinable
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func convolutionAndFilterGradient<S: TensorScalar>(
+        _ geometry: Convolution2DGeometry, variant: Variant = .f4x4,
+        input: UnsafeBufferPointer<S>, filter: UnsafeBufferPointer<S>, output: UnsafeMutableBufferPointer<S>,
+        outputGradient: UnsafeBufferPointer<S>, filterGradient: UnsafeMutableBufferPointer<S>,
+        inputChannelSums: UnsafeMutableBufferPointer<S>?, workspace: UnsafeMutableBufferPointer<S>,
+        spaceToDepthSource: Convolution2DGeometry? = nil
+    ) {
+        let op = "winogradConvolutionAndFilterGradient"
+        let outputChannels = Misuse.checkWinogradBuffers(
+            op, geometry, filter: ("filter", filter.count), input: input.count,
+            output: ("output", output.count), inputGeometry: spaceToDepthSource)
+        Misuse.check(
+            filterGradient.count == filter.count && outputGradient.count == output.count, op,
+            "filter gradient \(filterGradient.count) and output gradient \(outputGradient.count) scalars "
+                + "must match the filter's \(filter.count) and the output's \(output.count)")
+        let plan = Plan(
+            geometry, outputChannels: outputChannels, variant: variant, spaceToDepthSource: spaceToDepthSource,
+            scalar: S.self)
+        Misuse.checkWorkspace(op, workspace.count, needs: fusedWorkspaceCount(plan, parts: 1))
+        let inputChannels = spaceToDepthSource?.channels ?? geometry.channels
+        if let inputChannelSums {
+            Misuse.check(
+                inputChannelSums.count == inputChannels, op,
+                "input channel sums have \(inputChannelSums.count) scalars, not \(inputChannels)")
+            Misuse.check(
+                !plan.dropsSourcePixels, op,
+                "input channel sums need every input pixel staged; \(spaceToDepthSource.map { "\($0)" } ?? "") leaves some out")
+        }
+        guard geometry.batch > 0 else { return filterGradient.update(repeating: 0) }
+        let level = KernelFamily.winogradTransforms.levelForRun()
+        if level > .portable {
+            countMultiplyAdds(plan)
+            countMultiplyAdds(plan)
+        }
+        let (positions, cv, ov) = (plan.positions, plan.paddedChannels, plan.paddedOutputChannels)
+        let (c, o) = (geometry.channels, outputChannels)
+        let tiles = geometry.batch * plan.tilesPerImage
+        // U, then dU in its place; V and dM of the whole batch; each part's staging and M.
+        let transformedFilter = workspace.baseAddress!
+        let transformedInput = transformedFilter + plan.filterCount
+        let transformedGradient = transformedInput + tiles * positions * cv
+        let scratch = transformedGradient + tiles * positions * ov
+        let parts = max(1, min(plan.parts, (workspace.count - fusedWorkspaceCount(plan, parts: 0)) / fusedPartCount(plan)))
+        transformFilter(plan, filter: filter.baseAddress!, into: transformedFilter, level: level)
+        let (stagedChannels, pixelsPerImage) = (cv, plan.stagedHeight * plan.stagedWidth)
+        let sumsCount = inputChannelSums == nil ? 0 : parts * stagedChannels
+        let chunks = (geometry.batch + plan.imagesPerChunk - 1) / plan.imagesPerChunk
+        withUnsafeTemporaryAllocation(of: S.self, capacity: sumsCount) { sums in
+            sums.initialize(repeating: 0)
+            WorkerPool.run(parts: parts) { part in
+                let staging = scratch + part * fusedPartCount(plan)
+                let products = staging + plan.stagingCount
+                for chunk in stride(from: part, to: chunks, by: parts) {
+                    let first = chunk * plan.imagesPerChunk
+                    let images = first..<min(first + plan.imagesPerChunk, geometry.batch)
+                    let firstTile = first * plan.tilesPerImage
+                    let chunkInput = transformedInput + firstTile * positions * cv
+                    stage(plan, images: images, input: input.baseAddress!, staging: staging, level: level)
+                    if inputChannelSums != nil {
+                        addChannelSums(
+                            staging, pixels: images.count * pixelsPerImage, channels: stagedChannels,
+                            into: sums.baseAddress! + part * stagedChannels, level: level)
+                    }
+                    transformInput(plan, images: images.count, staging: staging, into: chunkInput, level: level)
+                    multiplyAndTransformOutput(
+                        plan, images: images, transformedInput: chunkInput, transformedFilter: transformedFilter,
+                        products: products, bias: nil, output: output.baseAddress!, level: level)
+                    stageChannelsLast(
+                        images: images, source: outputGradient.baseAddress!, channels: o,
+                        height: geometry.outputHeight, width: geometry.outputWidth, top: 0, left: 0,
+                        stagedHeight: plan.tilesHigh * plan.variant.tile, stagedWidth: plan.tilesWide * plan.variant.tile,
+                        stagedChannels: ov, into: staging, level: level)
+                    transformGradient(
+                        plan, images: images.count, staging: staging,
+                        into: transformedGradient + firstTile * positions * ov, level: level)
+                }
+            }
+            if let inputChannelSums {
+                for part in 1..<parts {
+                    for channel in 0..<stagedChannels { sums[channel] += sums[part * stagedChannels + channel] }
+                }
+                // Space-to-depth holds channel c in its four phases' channels phase·C + c.
+                let phases = spaceToDepthSource == nil ? 1 : 4
+                for phase in 0..<phases {
+                    for channel in 0..<inputChannels { inputChannelSums[channel] += sums[phase * inputChannels + channel] }
+                }
+            }
+        }
+        // dU_ξ [C, O] = V_ξᵀ [C, tiles] · dM_ξ [tiles, O] over the whole batch, into U's place.
+        let dU = transformedFilter
+        func multiply(_ position: Int) {
+            guard level > .portable else {
+                return BLAS.gemm(
+                    matrixProductsLevel: .portable, transposeA: true, m: c, n: o, k: tiles,
+                    a: UnsafeBufferPointer(start: transformedInput + position * cv, count: (tiles * positions - position) * cv),
+                    lda: positions * cv,
+                    b: UnsafeBufferPointer(start: transformedGradient + position * ov, count: (tiles * positions - position) * ov),
+                    ldb: positions * ov,
+                    c: UnsafeMutableBufferPointer(start: dU + position * o, count: (c * positions - position) * o),
+                    ldc: positions * o)
+            }
+            SmallGEMM.multiply(
+                level: level, m: c, n: o, k: tiles, a: transformedInput + position * cv, aRowStride: 1,
+                aDepthStride: positions * cv, b: transformedGradient + position * ov, ldb: positions * ov,
+                c: dU + position * o, ldc: positions * o, accumulate: false)
+        }
+        if level > .portable {
+            WorkerPool.run(parts: parts) { part in
+                for position in stride(from: part, to: positions, by: parts) { multiply(position) }
+            }
+        } else {
+            for position in 0..<positions { multiply(position) }  // OpenBLAS threads each product
+        }
+        untransformFilterGradient(plan, dU, into: filterGradient.baseAddress!, level: level)
+    }
+
+    /// The scalars one part of ``convolutionAndFilterGradient(_:variant:input:filter:output:outputGradient:filterGradient:inputChannelSums:workspace:spaceToDepthSource:)``
+    /// uses: a chunk's staging and its products M.
+    @inlinable
+    static func fusedPartCount(_ plan: Plan) -> Int {
+        plan.stagingCount + plan.positions * plan.tilesPerChunk * plan.paddedOutputChannels
+    }
+
+    /// The workspace of ``convolutionAndFilterGradient(_:variant:input:filter:output:outputGradient:filterGradient:inputChannelSums:workspace:spaceToDepthSource:)``
+    /// with `parts` parts (``Plan/parts`` by default): U, the whole batch's V and dM, and each part's scratch.
+    @inlinable
+    public static func fusedWorkspaceCount(_ plan: Plan, parts: Int? = nil) -> Int {
+        let tiles = plan.geometry.batch * plan.tilesPerImage
+        return plan.filterCount + tiles * plan.positions * (plan.paddedChannels + plan.paddedOutputChannels)
+            + (parts ?? plan.parts) * fusedPartCount(plan)
+    }
+
+    /// Stages `images` of the output gradient, transforms it to dM and adds Vᵀ·dM to dU
+    /// (`transformedGradient`), for a chunk whose transformed input V is `transformedInput`;
+    /// adds the output gradient's channel sums to `channelSums` if given.
+    @inlinable
+    static func accumulateFilterGradient<S: TensorScalar>(
+        _ plan: Plan, images: Range<Int>, outputGradient: UnsafePointer<S>, staging: UnsafeMutablePointer<S>,
+        transformedInput: UnsafePointer<S>, products: UnsafeMutablePointer<S>,
+        into transformedGradient: UnsafeMutablePointer<S>, channelSums: UnsafeMutablePointer<S>?,
+        level: SIMDLevel
+    ) {
+        let (geometry, outputChannels) = (plan.geometry, plan.outputChannels)
+        let (oh, ow) = (geometry.outputHeight, geometry.outputWidth)
+        let (c, o, positions) = (geometry.channels, outputChannels, plan.positions)
+        let (cv, ov, m) = (plan.paddedChannels, plan.paddedOutputChannels, plan.variant.tile)
+        let tiles = images.count * plan.tilesPerImage
+        stageChannelsLast(
+            images: images, source: outputGradient, channels: o, height: oh,
+            width: ow, top: 0, left: 0, stagedHeight: plan.tilesHigh * m,
+            stagedWidth: plan.tilesWide * m, stagedChannels: ov, into: staging, level: level)
+        if let channelSums {
+            addChannelSums(
+                staging, pixels: images.count * plan.tilesHigh * m * plan.tilesWide * m,
+                channels: ov, into: channelSums, level: level)
+        }
+        transformGradient(
+            plan, images: images.count, staging: staging, into: products, level: level)
+        for position in 0..<positions where level > .portable {
+            // dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O]
+            SmallGEMM.multiply(
+                level: level, m: c, n: o, k: tiles, a: transformedInput + position * cv,
+                aRowStride: 1, aDepthStride: positions * cv, b: products + position * ov,
+                ldb: positions * ov, c: transformedGradient + position * o,
+                ldc: positions * o, accumulate: true)
+        }
+        for position in 0..<positions where level == .portable {
+            // dU_ξ [C, O] += V_ξᵀ [C, tiles] · dM_ξ [tiles, O], on OpenBLAS as above
+            BLAS.gemm(
+                matrixProductsLevel: .portable, transposeA: true, m: c, n: o, k: tiles,
+                a: UnsafeBufferPointer(
+                    start: transformedInput + position * cv,
+                    count: (tiles * positions - position) * cv),
+                lda: positions * cv,
+                b: UnsafeBufferPointer(
+                    start: products + position * ov,
+                    count: (tiles * positions - position) * ov),
+                ldb: positions * ov,
+                beta: 1,
+                c: UnsafeMutableBufferPointer(
+                    start: transformedGradient + position * o,
+                    count: (c * positions - position) * o),
+                ldc: positions * o)
+        }
     }
 
     /// `sums[c] += Σ_p staging[p·channels + c]` over a channels-last buffer, each channel in pixel
@@ -1028,16 +1439,19 @@ extension WinogradKernels {
         _ plan: Plan, images: Int, staging: UnsafePointer<S>,
         into transformed: UnsafeMutablePointer<S>, level: SIMDLevel
     ) {
-        if plan.variant == .f4x4, level > .portable {
+        if plan.variant != .f2x2, level > .portable {
             let sizes = (
                 Int64(images), Int64(plan.tilesHigh), Int64(plan.tilesWide),
                 Int64(plan.paddedOutputChannels))
+            let kernel2 = plan.variant == .f4x4Kernel2
             if let (x, y) = floats(staging, transformed) {
-                (level == .avx2 ? nabla_winograd_gradient_f32_avx2 : nabla_winograd_gradient_f32_avx512)(
-                    x, sizes.0, sizes.1, sizes.2, sizes.3, y)
+                let avx2 = kernel2 ? nabla_winograd_gradient2_f32_avx2 : nabla_winograd_gradient_f32_avx2
+                let avx512 = kernel2 ? nabla_winograd_gradient2_f32_avx512 : nabla_winograd_gradient_f32_avx512
+                (level == .avx2 ? avx2 : avx512)(x, sizes.0, sizes.1, sizes.2, sizes.3, y)
             } else if let (x, y) = doubles(staging, transformed) {
-                (level == .avx2 ? nabla_winograd_gradient_f64_avx2 : nabla_winograd_gradient_f64_avx512)(
-                    x, sizes.0, sizes.1, sizes.2, sizes.3, y)
+                let avx2 = kernel2 ? nabla_winograd_gradient2_f64_avx2 : nabla_winograd_gradient_f64_avx2
+                let avx512 = kernel2 ? nabla_winograd_gradient2_f64_avx512 : nabla_winograd_gradient_f64_avx512
+                (level == .avx2 ? avx2 : avx512)(x, sizes.0, sizes.1, sizes.2, sizes.3, y)
             }
             return
         }
@@ -1052,12 +1466,17 @@ extension WinogradKernels {
                     let patch = staged + ty * m * rowStride + tx * m * ov
                     let target = transformed + tile * plan.positions * ov
                     for o in stride(from: 0, to: ov, by: Plan.lanes) {
-                        if plan.variant == .f4x4 {
+                        switch plan.variant {
+                        case .f4x4:
                             gradientTileF4(
                                 patch + o, rowStride: rowStride, columnStride: ov, target + o,
                                 positionStride: ov)
-                        } else {
+                        case .f2x2:
                             gradientTileF2(
+                                patch + o, rowStride: rowStride, columnStride: ov, target + o,
+                                positionStride: ov)
+                        case .f4x4Kernel2:
+                            gradientTileF4Kernel2(
                                 patch + o, rowStride: rowStride, columnStride: ov, target + o,
                                 positionStride: ov)
                         }
@@ -1117,6 +1536,51 @@ extension WinogradKernels {
         }
     }
 
+    /// A y Aᵀ for F(4×4, 2×2) on 8 channels: y is 4×4 at `patch`, the 25 results go to
+    /// `target + ξ·positionStride`.
+    @inlinable @inline(__always)
+    static func gradientTileF4Kernel2<S: TensorScalar>(
+        _ patch: UnsafePointer<S>, rowStride: Int, columnStride: Int,
+        _ target: UnsafeMutablePointer<S>, positionStride: Int
+    ) {
+        // A x for a column x of 4; A = [1 0 0 0; 1 1 1 1; 1 −1 1 −1; 1 2 4 8; 0 0 0 1].
+        @inline(__always)
+        func transform(_ y0: Vector<S>, _ y1: Vector<S>, _ y2: Vector<S>, _ y3: Vector<S>)
+            -> (Vector<S>, Vector<S>, Vector<S>, Vector<S>, Vector<S>)
+        {
+            let two: S = 2
+            let four: S = 4
+            let eight: S = 8
+            let even: Vector<S> = y0 + y2
+            let odd: Vector<S> = y1 + y3
+            return (y0, even + odd, even - odd, y0 + two * y1 + four * y2 + eight * y3, y3)
+        }
+        withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 20) { scratch in
+            let s = scratch.baseAddress!  // A y, [5, 4]
+            for j in 0..<4 {
+                let column = patch + j * columnStride
+                let r = transform(
+                    load(column), load(column + rowStride), load(column + 2 * rowStride),
+                    load(column + 3 * rowStride))
+                s[j] = r.0
+                s[4 + j] = r.1
+                s[8 + j] = r.2
+                s[12 + j] = r.3
+                s[16 + j] = r.4
+            }
+            for i in 0..<5 {
+                let row = s + i * 4
+                let r = transform(row[0], row[1], row[2], row[3])
+                let to = target + i * 5 * positionStride
+                store(r.0, to)
+                store(r.1, to + positionStride)
+                store(r.2, to + 2 * positionStride)
+                store(r.3, to + 3 * positionStride)
+                store(r.4, to + 4 * positionStride)
+            }
+        }
+    }
+
     /// A y Aᵀ for F(2×2, 3×3) on 8 channels: y is 2×2 at `patch`, the 16 results go to
     /// `target + ξ·positionStride`.
     @inlinable @inline(__always)
@@ -1147,7 +1611,7 @@ extension WinogradKernels {
         }
     }
 
-    /// dg [O, C, 3, 3] = Gᵀ dU G for every dU = transformed[c, ·, o] `[α, α]`, 8 output
+    /// dg [O, C, r, r] = Gᵀ dU G for every dU = transformed[c, ·, o] `[α, α]`, 8 output
     /// channels at once.
     @inlinable
     static func untransformFilterGradient<S: TensorScalar>(
@@ -1156,20 +1620,24 @@ extension WinogradKernels {
     ) {
         let alpha = plan.variant.alpha
         let (channels, outputChannels) = (plan.geometry.channels, plan.outputChannels)
-        if plan.variant == .f4x4, level > .portable {
+        if plan.variant != .f2x2, level > .portable {
             let (c, o) = (Int64(channels), Int64(outputChannels))
+            let kernel2 = plan.variant == .f4x4Kernel2
             if let (x, y) = floats(transformed, filterGradient) {
-                (level == .avx2
-                    ? nabla_winograd_filterGradient_f32_avx2 : nabla_winograd_filterGradient_f32_avx512)(x, c, o, y)
+                let avx2 = kernel2 ? nabla_winograd_filterGradient2_f32_avx2 : nabla_winograd_filterGradient_f32_avx2
+                let avx512 = kernel2 ? nabla_winograd_filterGradient2_f32_avx512 : nabla_winograd_filterGradient_f32_avx512
+                (level == .avx2 ? avx2 : avx512)(x, c, o, y)
             } else if let (x, y) = doubles(transformed, filterGradient) {
-                (level == .avx2
-                    ? nabla_winograd_filterGradient_f64_avx2 : nabla_winograd_filterGradient_f64_avx512)(x, c, o, y)
+                let avx2 = kernel2 ? nabla_winograd_filterGradient2_f64_avx2 : nabla_winograd_filterGradient_f64_avx2
+                let avx512 = kernel2 ? nabla_winograd_filterGradient2_f64_avx512 : nabla_winograd_filterGradient_f64_avx512
+                (level == .avx2 ? avx2 : avx512)(x, c, o, y)
             }
             return
         }
+        let r = plan.variant.kernel
         withUnsafeTemporaryAllocation(of: Vector<S>.self, capacity: 6 + 6 * 3) { scratch in
             let u = scratch.baseAddress!  // one row of dU
-            let columns = u + 6  // dU G, [α, 3]
+            let columns = u + 6  // dU G, [α, r]
             for c in 0..<channels {
                 let source = transformed + c * alpha * alpha * outputChannels
                 for o in stride(from: 0, to: outputChannels, by: Plan.lanes) {
@@ -1187,16 +1655,14 @@ extension WinogradKernels {
                                 u[j] = value
                             }
                         }
-                        filterColumnTransposed(plan.variant, u, stride: 1, columns + i * 3)
+                        filterColumnTransposed(plan.variant, u, stride: 1, columns + i * r)
                     }
-                    for j in 0..<3 {
-                        let r = u  // Gᵀ (dU G) column j, 3 values
-                        filterColumnTransposed(plan.variant, columns + j, stride: 3, r)
+                    for j in 0..<r {
+                        let column = u  // Gᵀ (dU G) column j, r values
+                        filterColumnTransposed(plan.variant, columns + j, stride: r, column)
                         for lane in 0..<lanes {
-                            let taps = filterGradient + ((o &+ lane) &* channels &+ c) &* 9
-                            taps[j] = r[0][lane]
-                            taps[3 + j] = r[1][lane]
-                            taps[6 + j] = r[2][lane]
+                            let taps = filterGradient + ((o &+ lane) &* channels &+ c) &* (r &* r)
+                            for i in 0..<r { taps[i &* r &+ j] = column[i][lane] }
                         }
                     }
                 }
@@ -1204,7 +1670,7 @@ extension WinogradKernels {
         }
     }
 
-    /// Gᵀ x for a column x of α at `x[0], x[stride], …`, written to `to[0], to[1], to[2]`.
+    /// Gᵀ x for a column x of α at `x[0], x[stride], …`, written to `to[0]` … `to[r − 1]`.
     @inlinable @inline(__always)
     static func filterColumnTransposed<S: TensorScalar>(
         _ variant: Variant, _ x: UnsafePointer<Vector<S>>, stride: Int,
@@ -1215,6 +1681,14 @@ extension WinogradKernels {
         let u2 = x[2 * stride]
         let u3 = x[3 * stride]
         let half: S = 0.5
+        if variant == .f4x4Kernel2 {  // Gᵀ = [½ −½ −⅙ ⅙ 0; 0 −½ ⅙ ⅓ 1]
+            let u4 = x[4 * stride]
+            let sixth: S = 1 / 6
+            let third: S = 1 / 3
+            to[0] = (u0 - u1) * half + (u3 - u2) * sixth
+            to[1] = u1 * -half + u2 * sixth + u3 * third + u4
+            return
+        }
         if variant == .f2x2 {  // Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1]
             let sum: Vector<S> = (u1 + u2) * half
             to[0] = u0 + sum
@@ -1254,39 +1728,45 @@ extension WinogradKernels {
             outputChannels: geometry.channels)
     }
 
-    /// The input gradient of a 3×3, stride-1 convolution is the stride-1 convolution of the
+    /// The input gradient of an r×r, stride-1 convolution is the stride-1 convolution of the
     /// output gradient `[N, O, oh, ow]` with the filter rotated by 180° and its channel axes
-    /// swapped, `[C, O, 3, 3]`, and padding 2 − p: this is that convolution's geometry.
+    /// swapped, `[C, O, r, r]`, and padding r − 1 − p: this is that convolution's geometry.
     @inlinable
     static func inputGradientGeometry(
         _ geometry: Convolution2DGeometry, outputChannels: Int
     ) -> Convolution2DGeometry {
-        let c = geometry.configuration
+        let (c, r) = (geometry.configuration, geometry.kernelHeight)
         return Convolution2DGeometry(
             batch: geometry.batch, channels: outputChannels, height: geometry.outputHeight,
-            width: geometry.outputWidth, kernelHeight: 3, kernelWidth: 3,
+            width: geometry.outputWidth, kernelHeight: r, kernelWidth: r,
             configuration: .init(
-                strideHeight: 1, strideWidth: 1, paddingHeight: 2 - c.paddingHeight,
-                paddingWidth: 2 - c.paddingWidth, dilationHeight: 1, dilationWidth: 1))
+                strideHeight: 1, strideWidth: 1, paddingHeight: r - 1 - c.paddingHeight,
+                paddingWidth: r - 1 - c.paddingWidth, dilationHeight: 1, dilationWidth: 1))
     }
 
-    /// ``Nabla/conv2d(_:filter:configuration:groups:)`` by Winograd F(4×4, 3×3), with a workspace
-    /// allocated for the call.
+    /// ``Nabla/conv2d(_:filter:configuration:groups:)`` by Winograd F(4×4, 3×3), or F(4×4, 2×2)
+    /// for a 2×2 filter, with a workspace allocated for the call.
     ///
     /// - Parameters:
     ///   - input: `[N, C, H, W]`, with the sizes of `geometry`.
-    ///   - filter: `[O, C, 3, 3]`.
+    ///   - filter: `[O, C, r, r]`.
     ///   - bias: `[O]`, added to every output of its channel, or `nil`.
-    ///   - geometry: The convolution's sizes and padding, one that ``supports(_:)`` accepts
-    ///     (a 3 × 3 kernel with unit strides and dilations).
+    ///   - geometry: The convolution's sizes and padding, one that ``supports(_:variant:)``
+    ///     accepts (a 3 × 3 or 2 × 2 kernel with unit strides and dilations).
+    ///   - spaceToDepthSource: The stride-2 4×4 convolution whose input `input` is, when
+    ///     `geometry` is its space-to-depth 2×2 convolution; `nil` when `input` has `geometry`'s sizes.
     /// - Returns: `[N, O, oh, ow]`.
     @inlinable
     public static func conv2d<S: TensorScalar>(
         _ input: Tensor<S>, filter: Tensor<S>, bias: Tensor<S>? = nil,
-        geometry: Convolution2DGeometry
+        geometry: Convolution2DGeometry, spaceToDepthSource: Convolution2DGeometry? = nil
     ) -> Tensor<S> {
         let outputChannels = filter.shape[0]
-        return withWorkspace(S.self, count: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self)) { workspace in
+        let variant = Variant.fastest(forKernel: geometry.kernelHeight)
+        let source = spaceToDepthSource
+        let count = workspaceCount(
+            geometry, outputChannels: outputChannels, variant: variant, spaceToDepthSource: source, scalar: S.self)
+        return withWorkspace(S.self, count: count) { workspace in
             return Tensor(
                 unsafeUninitializedShape: [
                     geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth,
@@ -1296,13 +1776,13 @@ extension WinogradKernels {
                     filter.withUnsafeBufferPointer { filter in
                         guard let bias else {
                             return convolution2D(
-                                geometry, input: input, filter: filter, output: output,
-                                workspace: workspace)
+                                geometry, variant: variant, input: input, filter: filter, output: output,
+                                workspace: workspace, spaceToDepthSource: source)
                         }
                         bias.withUnsafeBufferPointer { bias in
                             convolution2D(
-                                geometry, input: input, filter: filter, bias: bias,
-                                output: output, workspace: workspace)
+                                geometry, variant: variant, input: input, filter: filter, bias: bias,
+                                output: output, workspace: workspace, spaceToDepthSource: source)
                         }
                     }
                 }
@@ -1316,23 +1796,24 @@ extension WinogradKernels {
     ///
     /// - Parameters:
     ///   - outputGradient: `[N, O, oh, ow]`.
-    ///   - filter: `[O, C, 3, 3]`.
-    ///   - geometry: the forward convolution's, with paddings of at most 2.
+    ///   - filter: `[O, C, r, r]`, r = 3 or 2.
+    ///   - geometry: the forward convolution's, with paddings of at most r − 1.
     /// - Returns: `[N, C, H, W]`.
     @inlinable
     public static func conv2dBackwardInput<S: TensorScalar>(
         _ outputGradient: Tensor<S>, filter: Tensor<S>, geometry: Convolution2DGeometry
     ) -> Tensor<S> {
         let (outputChannels, channels) = (filter.shape[0], filter.shape[1])
-        // rotated[c, o, i, j] = filter[o, c, 2 − i, 2 − j]
-        let rotated = Tensor<S>(unsafeUninitializedShape: [channels, outputChannels, 3, 3]) {
+        let taps = filter.shape[2] * filter.shape[3]
+        // rotated[c, o, i, j] = filter[o, c, r − 1 − i, r − 1 − j]
+        let rotated = Tensor<S>(unsafeUninitializedShape: [channels, outputChannels, filter.shape[2], filter.shape[3]]) {
             rotated in
             filter.withUnsafeBufferPointer { filter in
                 for o in 0..<outputChannels {
                     for c in 0..<channels {
-                        let from = (o * channels + c) * 9
-                        let to = (c * outputChannels + o) * 9
-                        for k in 0..<9 { rotated[to + k] = filter[from + 8 - k] }
+                        let from = (o * channels + c) * taps
+                        let to = (c * outputChannels + o) * taps
+                        for k in 0..<taps { rotated[to + k] = filter[from + taps - 1 - k] }
                     }
                 }
             }
@@ -1345,14 +1826,14 @@ extension WinogradKernels {
 
 extension WinogradKernels {
     /// ``Nabla/conv2dBackwardFilter(_:input:filterShape:configuration:groups:)`` by Winograd
-    /// F(4×4, 3×3), with a workspace allocated for the call.
+    /// F(4×4, 3×3), or F(4×4, 2×2) for a 2×2 filter, with a workspace allocated for the call.
     ///
     /// - Parameters:
     ///   - outputGradient: `[N, O, oh, ow]`.
     ///   - input: `[N, C, H, W]`, with the sizes of `geometry`.
     ///   - outputChannels: `O`.
     ///   - geometry: The forward convolution's sizes, stride and padding.
-    /// - Returns: `[O, C, 3, 3]`.
+    /// - Returns: `[O, C, r, r]`.
     @inlinable
     public static func conv2dBackwardFilter<S: TensorScalar>(
         _ outputGradient: Tensor<S>, input: Tensor<S>, outputChannels: Int,
@@ -1370,29 +1851,78 @@ extension WinogradKernels {
     @inlinable
     public static func conv2dBackwardFilterAndBias<S: TensorScalar>(
         _ outputGradient: Tensor<S>, input: Tensor<S>, outputChannels: Int,
-        geometry: Convolution2DGeometry, computesBiasGradient: Bool
+        geometry: Convolution2DGeometry, computesBiasGradient: Bool,
+        spaceToDepthSource: Convolution2DGeometry? = nil
     ) -> (filter: Tensor<S>, bias: Tensor<S>?) {
+        let source = spaceToDepthSource
         var biasGradient = computesBiasGradient ? Tensor<S>.zeros(shape: [outputChannels]) : nil
-        let filter = withWorkspace(S.self, count: workspaceCount(geometry, outputChannels: outputChannels, scalar: S.self)) { workspace in
-            return Tensor(unsafeUninitializedShape: [outputChannels, geometry.channels, 3, 3]) {
+        let r = geometry.kernelHeight
+        let variant = Variant.fastest(forKernel: r)
+        let count = workspaceCount(
+            geometry, outputChannels: outputChannels, variant: variant, spaceToDepthSource: source, scalar: S.self)
+        let filter = withWorkspace(S.self, count: count) { workspace in
+            return Tensor(unsafeUninitializedShape: [outputChannels, geometry.channels, r, r]) {
                 filterGradient in
                 input.withUnsafeBufferPointer { input in
                     outputGradient.withUnsafeBufferPointer { outputGradient in
                         guard biasGradient != nil else {
                             return self.filterGradient(
-                                geometry, input: input, outputGradient: outputGradient,
-                                filterGradient: filterGradient, workspace: workspace)
+                                geometry, variant: variant, input: input, outputGradient: outputGradient,
+                                filterGradient: filterGradient, workspace: workspace, spaceToDepthSource: source)
                         }
                         biasGradient!.withUnsafeMutableBufferPointer { bias in
                             self.filterGradient(
-                                geometry, input: input, outputGradient: outputGradient,
+                                geometry, variant: variant, input: input, outputGradient: outputGradient,
                                 filterGradient: filterGradient, biasGradient: bias,
-                                workspace: workspace)
+                                workspace: workspace, spaceToDepthSource: source)
                         }
                     }
                 }
             }
         }
         return (filter, biasGradient)
+    }
+}
+
+extension WinogradKernels {
+    /// ``convolutionAndFilterGradient(_:variant:input:filter:output:outputGradient:filterGradient:inputChannelSums:workspace:spaceToDepthSource:)``
+    /// on tensors, with a workspace allocated for the call: `conv2d(input, filter)` `[N, O, oh, ow]`,
+    /// the filter gradient for `outputGradient` `[O, C, r, r]`, and `input` summed over axes 0, 2
+    /// and 3 if `computesInputChannelSums`.
+    @inlinable
+    public static func conv2dAndBackwardFilter<S: TensorScalar>(
+        _ input: Tensor<S>, filter: Tensor<S>, outputGradient: Tensor<S>, geometry: Convolution2DGeometry,
+        computesInputChannelSums: Bool, spaceToDepthSource: Convolution2DGeometry? = nil
+    ) -> (output: Tensor<S>, filterGradient: Tensor<S>, inputChannelSums: Tensor<S>?) {
+        let outputChannels = filter.shape[0]
+        let variant = Variant.fastest(forKernel: geometry.kernelHeight)
+        let plan = Plan(
+            geometry, outputChannels: outputChannels, variant: variant, spaceToDepthSource: spaceToDepthSource,
+            scalar: S.self)
+        let inputChannels = spaceToDepthSource?.channels ?? geometry.channels
+        var sums = computesInputChannelSums ? Tensor<S>.zeros(shape: [inputChannels]) : nil
+        var filterGradient = Tensor<S>.zeros(shape: filter.shape)
+        let output = withWorkspace(S.self, count: fusedWorkspaceCount(plan)) { workspace in
+            Tensor<S>(unsafeUninitializedShape: outputGradient.shape) { output in
+                input.withUnsafeBufferPointer { input in
+                    filter.withUnsafeBufferPointer { filter in
+                        outputGradient.withUnsafeBufferPointer { gradient in
+                            filterGradient.withUnsafeMutableBufferPointer { filterGradient in
+                                func run(_ sums: UnsafeMutableBufferPointer<S>?) {
+                                    convolutionAndFilterGradient(
+                                        geometry, variant: variant, input: input, filter: filter, output: output,
+                                        outputGradient: gradient, filterGradient: filterGradient,
+                                        inputChannelSums: sums, workspace: workspace,
+                                        spaceToDepthSource: spaceToDepthSource)
+                                }
+                                guard sums != nil else { return run(nil) }
+                                sums!.withUnsafeMutableBufferPointer { run($0) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (output, filterGradient, sums)
     }
 }

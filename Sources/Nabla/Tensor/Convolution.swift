@@ -35,6 +35,8 @@ public func conv2d<S: TensorScalar>(
         return FewChannelConvolutionKernels.conv2d(input, filter: filter, bias: nil, geometry: geometry)
     case .winograd:
         return WinogradKernels.conv2d(input, filter: filter, geometry: geometry)
+    case .spaceToDepth:
+        return SpaceToDepthConvolution.conv2d(input, filter: filter, geometry: geometry)
     case .im2col:
         break
     }
@@ -100,6 +102,10 @@ func conv2dBackwardInputAddingBias<S: TensorScalar>(
         input = FewChannelConvolutionKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
     case .winograd:
         input = WinogradKernels.conv2dBackwardInput(outputGradient, filter: filter, geometry: geometry)
+    case .spaceToDepth:
+        // The bias goes into the Winograd output transform.
+        return SpaceToDepthConvolution.conv2dBackwardInput(
+            outputGradient, filter: filter, bias: bias, geometry: geometry)
     case .im2col:
         return Tensor(unsafeUninitializedShape: inputShape) { input in
             outputGradient.withUnsafeBufferPointer { outputGradient in
@@ -149,6 +155,11 @@ public func conv2dBackwardFilter<S: TensorScalar>(
     case .winograd:
         return WinogradKernels.conv2dBackwardFilter(
             outputGradient, input: input, outputChannels: outputChannels, geometry: geometry)
+    case .spaceToDepth:
+        return SpaceToDepthConvolution.conv2dBackwardFilterAndBias(
+            outputGradient, input: input, outputChannels: outputChannels, geometry: geometry,
+            computesBiasGradient: false
+        ).filter
     case .im2col:
         break
     }
@@ -189,6 +200,11 @@ func conv2dAndBackwardFilter<S: TensorScalar>(
     let g = geometry
     func select(_ pass: ConvolutionAlgorithm.Pass) -> ConvolutionAlgorithm {
         ConvolutionAlgorithm.select(pass, geometry: g, outputChannels: outputChannels, groups: groups)
+    }
+    if g.batch > 0, computesOutput, select(.filterGradient) == .spaceToDepth, select(.forward) == .spaceToDepth {
+        let result = SpaceToDepthConvolution.conv2dAndBackwardFilter(
+            input, filter: filter, outputGradient: outputGradient, geometry: g, computesChannelSums: computesChannelSums)
+        return (result.output, result.filterGradient, result.channelSums)
     }
     guard g.batch > 0, select(.filterGradient) == .im2col, !computesOutput || select(.forward) == .im2col else {
         return (
@@ -251,6 +267,9 @@ func conv2dAddingBias<S: TensorScalar>(
     if algorithm == .winograd, geometry.batch > 0 {
         return WinogradKernels.conv2d(input, filter: filter, bias: bias, geometry: geometry)
     }
+    if algorithm == .spaceToDepth, geometry.batch > 0 {
+        return SpaceToDepthConvolution.conv2d(input, filter: filter, bias: bias, geometry: geometry)
+    }
     if algorithm == .depthwise, geometry.batch > 0 {
         return groupedConv2d(input, filter: filter, bias: bias, geometry: geometry, groups: groups)
     }
@@ -280,6 +299,11 @@ func conv2dBackwardFilterAndBias<S: TensorScalar>(
     }
     if algorithm == .winograd {
         return WinogradKernels.conv2dBackwardFilterAndBias(
+            outputGradient, input: input, outputChannels: outputChannels, geometry: geometry,
+            computesBiasGradient: computesBiasGradient)
+    }
+    if algorithm == .spaceToDepth {
+        return SpaceToDepthConvolution.conv2dBackwardFilterAndBias(
             outputGradient, input: input, outputChannels: outputChannels, geometry: geometry,
             computesBiasGradient: computesBiasGradient)
     }

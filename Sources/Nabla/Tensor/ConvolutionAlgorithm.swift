@@ -10,14 +10,21 @@
 /// 2. **Winograd F(4×4, 3×3)**: 3×3, stride 1, dilation 1, with `C ≥ 16`, `O ≥ 16` and at least
 ///    512 output positions (for the input gradient: the same test on its own convolution, with
 ///    padding at most 2); it adds the bias in its output transform.
-/// 3. **im2col + GEMM** for every other shape.
+/// 3. **Space-to-depth Winograd**: 4×4, stride 2, dilation 1 (DCGAN's downsampling layers, and
+///    the transposed ones that upsample) as a 2×2 convolution over 4C channels by Winograd
+///    F(4×4, 2×2) (``SpaceToDepthConvolution``), on the same conditions: `4C ≥ 16`, `O ≥ 16`
+///    and at least 512 output positions.
+/// 4. **im2col + GEMM** for every other shape.
 ///
-/// The first two never overlap (`C ≤ 4` against `C ≥ 16`), so the order only says which is
-/// asked first. A transposed convolution is the input-gradient pass of the convolution it is
+/// Few channels and Winograd never overlap (`C ≤ 4` against `C ≥ 16`), nor Winograd and
+/// space-to-depth (3×3 against 4×4 kernels); a 4-channel stride-2 4×4 shape both few channels and
+/// space-to-depth take goes the few-channel way, asked first. A transposed convolution is the input-gradient pass of the convolution it is
 /// the adjoint of, and asks for that.
 public enum ConvolutionAlgorithm: String, Hashable, Sendable, CaseIterable {
     case fewChannels
     case winograd
+    /// Stride-2 4×4: ``SpaceToDepthConvolution``.
+    case spaceToDepth
     case im2col
     /// Groups of one input channel each: `DepthwiseConvolutionKernels`.
     case depthwise
@@ -58,6 +65,8 @@ public enum ConvolutionAlgorithm: String, Hashable, Sendable, CaseIterable {
             fewChannels = FewChannelConvolutionKernels.handlesFilterGradient(geometry, outputChannels: outputChannels)
             winograd = WinogradKernels.pays(geometry, outputChannels: outputChannels)
         }
-        return fewChannels ? .fewChannels : winograd ? .winograd : .im2col
+        if fewChannels { return .fewChannels }
+        if winograd { return .winograd }
+        return SpaceToDepthConvolution.pays(geometry, outputChannels: outputChannels) ? .spaceToDepth : .im2col
     }
 }
