@@ -163,24 +163,32 @@ public enum SpaceToDepthConvolution {
         }
     }
 
+    /// Calls `body(o, c′, d, e, tap)` for every tap w[o, c, 2d + a, 2e + b] of a filter
+    /// `[O, C, 4, 4]`, `tap` its index there and c′ = (2a + b)·C + c its channel in w′.
+    @inlinable
+    static func forEachTap(
+        outputs: Int, channels: Int, _ body: (_ o: Int, _ reducedChannel: Int, _ d: Int, _ e: Int, _ tap: Int) -> Void
+    ) {
+        for o in 0..<outputs {
+            for phase in 0..<4 {
+                let (a, b) = (phase >> 1, phase & 1)
+                for c in 0..<channels {
+                    for d in 0..<2 {
+                        for e in 0..<2 { body(o, phase * channels + c, d, e, ((o * channels + c) * 4 + 2 * d + a) * 4 + 2 * e + b) }
+                    }
+                }
+            }
+        }
+    }
+
     /// w′ `[O, 4C, 2, 2]`: w′[o, (2a + b)·C + c, d, e] = w[o, c, 2d + a, 2e + b].
     @inlinable
     static func reducedFilter<S: TensorScalar>(_ filter: Tensor<S>) -> Tensor<S> {
         let (outputs, channels) = (filter.shape[0], filter.shape[1])
         return Tensor(unsafeUninitializedShape: [outputs, 4 * channels, 2, 2]) { reduced in
             filter.withUnsafeBufferPointer { w in
-                for o in 0..<outputs {
-                    for phase in 0..<4 {
-                        let (a, b) = (phase >> 1, phase & 1)
-                        for c in 0..<channels {
-                            for d in 0..<2 {
-                                for e in 0..<2 {
-                                    reduced[((o * 4 * channels + phase * channels + c) * 2 + d) * 2 + e] =
-                                        w[((o * channels + c) * 4 + 2 * d + a) * 4 + 2 * e + b]
-                                }
-                            }
-                        }
-                    }
+                forEachTap(outputs: outputs, channels: channels) { o, c, d, e, tap in
+                    reduced[((o * 4 * channels + c) * 2 + d) * 2 + e] = w[tap]
                 }
             }
         }
@@ -193,18 +201,8 @@ public enum SpaceToDepthConvolution {
         let (outputs, channels) = (filter.shape[0], filter.shape[1])
         return Tensor(unsafeUninitializedShape: [4 * channels, outputs, 2, 2]) { rotated in
             filter.withUnsafeBufferPointer { w in
-                for phase in 0..<4 {
-                    let (a, b) = (phase >> 1, phase & 1)
-                    for c in 0..<channels {
-                        for o in 0..<outputs {
-                            for d in 0..<2 {
-                                for e in 0..<2 {
-                                    rotated[(((phase * channels + c) * outputs + o) * 2 + 1 - d) * 2 + 1 - e] =
-                                        w[((o * channels + c) * 4 + 2 * d + a) * 4 + 2 * e + b]
-                                }
-                            }
-                        }
-                    }
+                forEachTap(outputs: outputs, channels: channels) { o, c, d, e, tap in
+                    rotated[((c * outputs + o) * 2 + 1 - d) * 2 + 1 - e] = w[tap]
                 }
             }
         }
@@ -216,18 +214,8 @@ public enum SpaceToDepthConvolution {
         let outputs = reduced.shape[0]
         return Tensor(unsafeUninitializedShape: [outputs, channels, 4, 4]) { w in
             reduced.withUnsafeBufferPointer { reduced in
-                for o in 0..<outputs {
-                    for phase in 0..<4 {
-                        let (a, b) = (phase >> 1, phase & 1)
-                        for c in 0..<channels {
-                            for d in 0..<2 {
-                                for e in 0..<2 {
-                                    w[((o * channels + c) * 4 + 2 * d + a) * 4 + 2 * e + b] =
-                                        reduced[((o * 4 * channels + phase * channels + c) * 2 + d) * 2 + e]
-                                }
-                            }
-                        }
-                    }
+                forEachTap(outputs: outputs, channels: channels) { o, c, d, e, tap in
+                    w[tap] = reduced[((o * 4 * channels + c) * 2 + d) * 2 + e]
                 }
             }
         }
