@@ -150,6 +150,30 @@ struct SpaceToDepthConvolutionTests {
             expected.dw, tolerance: 1e-12)
     }
 
+    /// A transposed convolution's backward in one pass, with two chunks of images, on 1, 2 and
+    /// more threads than cores: the same bits every time (each position's filter gradient sums
+    /// the whole batch in one order), and the definitions.
+    @Test func oneBackwardPassIsTheSameOnEveryThreadCount() {
+        let t = Case(20, 8, 16, 16, 16, padding: 1)  // 4 tiles per image, 16 images per chunk
+        var random = SeededGenerator(seed: 7)
+        let x: Tensor<Double> = random.tensor(t.inputShape)
+        let w: Tensor<Double> = random.tensor(t.filterShape)
+        let dy: Tensor<Double> = random.tensor(t.outputShape)
+        let expected = Self.definition(t, x: x.scalars, w: w.scalars, b: [Double](repeating: 0, count: 16), dy: dy.scalars)
+        let results = [1, 2, 16].map { threads in
+            BLASThreadsForTests.with(threads) {
+                SpaceToDepthConvolution.conv2dAndBackwardFilter(
+                    x, filter: w, outputGradient: dy, geometry: t.geometry, computesChannelSums: true)
+            }
+        }
+        expectClose(results[0].output.scalars, expected.y, tolerance: 1e-12)
+        expectClose(results[0].filterGradient.scalars, expected.dw, tolerance: 1e-12)
+        for result in results.dropFirst() {
+            #expect(result.output.scalars == results[0].output.scalars)
+            #expect(result.filterGradient.scalars == results[0].filterGradient.scalars)
+        }
+    }
+
     /// A NaN input reaches every output whose window reads it, and the input gradient of a NaN
     /// upstream gradient reaches every input its window covers.
     @Test func nanPropagates() {
