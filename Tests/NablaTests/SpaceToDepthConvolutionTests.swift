@@ -174,32 +174,35 @@ struct SpaceToDepthConvolutionTests {
         }
     }
 
-    /// A NaN input reaches every output whose window reads it, and the input gradient of a NaN
-    /// upstream gradient reaches every input its window covers.
-    @Test func nanPropagates() {
+    /// A NaN or ±∞ input makes every output whose window reads it non-finite (NaN for NaN), and
+    /// a NaN or ±∞ upstream gradient every input gradient its window covers.
+    @Test(arguments: [Double.nan, .infinity, -.infinity])
+    func nonFinitePropagates(value: Double) {
         let t = Case(1, 4, 16, 10, 10, padding: 1)
         var random = SeededGenerator(seed: 6)
         var x: Tensor<Double> = random.tensor(t.inputShape)
         let w: Tensor<Double> = random.tensor(t.filterShape)
         let (row, column) = (4, 7)
-        x.withUnsafeMutableBufferPointer { $0[(2 * t.height + row) * t.width + column] = .nan }
+        x.withUnsafeMutableBufferPointer { $0[(2 * t.height + row) * t.width + column] = value }
         let y = SpaceToDepthConvolution.conv2d(x, filter: w, geometry: t.geometry)
         let (oh, ow) = (t.geometry.outputHeight, t.geometry.outputWidth)
         for o in 0..<t.outputChannels {
             for q in 0..<oh {
                 for r in 0..<ow where (0..<4).contains(row + 1 - 2 * q) && (0..<4).contains(column + 1 - 2 * r) {
-                    #expect(y.scalars[(o * oh + q) * ow + r].isNaN, "output \(o), \(q), \(r)")
+                    let output = y.scalars[(o * oh + q) * ow + r]
+                    #expect(value.isNaN ? output.isNaN : !output.isFinite, "output \(o), \(q), \(r)")
                 }
             }
         }
         var dy: Tensor<Double> = random.tensor(t.outputShape)
-        dy.withUnsafeMutableBufferPointer { $0[2 * ow + 3] = .nan }  // channel 0, (2, 3)
+        dy.withUnsafeMutableBufferPointer { $0[2 * ow + 3] = value }  // channel 0, (2, 3)
         let dx = SpaceToDepthConvolution.conv2dBackwardInput(dy, filter: w, geometry: t.geometry)
         for c in 0..<t.channels {
             for i in 0..<4 {
                 for j in 0..<4 {
                     let (inputRow, inputColumn) = (2 * 2 + i - 1, 2 * 3 + j - 1)
-                    #expect(dx.scalars[(c * t.height + inputRow) * t.width + inputColumn].isNaN)
+                    let gradient = dx.scalars[(c * t.height + inputRow) * t.width + inputColumn]
+                    #expect(value.isNaN ? gradient.isNaN : !gradient.isFinite)
                 }
             }
         }

@@ -266,7 +266,8 @@ struct WinogradTests {
     }
 
     /// The forward and the filter gradient in one pass over the input, with the input's
-    /// channel sums, against the direct convolution and the definitions.
+    /// channel sums, against the direct convolution and the definitions; with several chunks
+    /// (17 images) also in groups of one chunk.
     @Test(
         "Winograd forward and filter gradient in one pass match their definitions",
         arguments: Case.all.filter { $0.batch > 0 })
@@ -275,11 +276,19 @@ struct WinogradTests {
         let input: Tensor<Double> = random.tensor(t.inputShape)
         let filter: Tensor<Double> = random.tensor(t.filterShape)
         let gradient: Tensor<Double> = random.tensor(t.outputShape)
-        let result = WinogradKernels.conv2dAndBackwardFilter(
-            input, filter: filter, outputGradient: gradient, geometry: t.geometry, computesInputChannelSums: true)
-        expectClose(result.output.scalars, Self.direct(t, input, filter), tolerance: 1e-12)
-        expectClose(result.filterGradient.scalars, Self.directFilterGradient(t, gradient, input), tolerance: 1e-12)
-        expectClose(result.inputChannelSums!.scalars, input.sum(alongAxes: [0, 2, 3]).scalars, tolerance: 1e-12)
+        // The whole batch in one group, and one chunk per group (dU added group by group).
+        for groupBytes in [WinogradKernels.onePassGroupBytes, 1] {
+          for level in [SIMDLevel.portable] + runnableSIMDLevels {
+            let result = SIMDLevel.withLevel(level) {
+                WinogradKernels.conv2dAndBackwardFilter(
+                    input, filter: filter, outputGradient: gradient, geometry: t.geometry,
+                    computesInputChannelSums: true, groupBytes: groupBytes)
+            }
+            expectClose(result.output.scalars, Self.direct(t, input, filter), tolerance: 1e-12)
+            expectClose(result.filterGradient.scalars, Self.directFilterGradient(t, gradient, input), tolerance: 1e-12)
+            expectClose(result.inputChannelSums!.scalars, input.sum(alongAxes: [0, 2, 3]).scalars, tolerance: 1e-12)
+          }
+        }
     }
 
     /// Shapes where Winograd pays go through it from conv2d and both gradients, on 1, 2 and

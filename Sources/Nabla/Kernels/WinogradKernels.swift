@@ -94,6 +94,8 @@ public enum WinogradKernels {
         /// space-to-depth 2×2 convolution (``SpaceToDepthConvolution``); `nil` when the staging
         /// reads `geometry`'s own input.
         public let spaceToDepthSource: Convolution2DGeometry?
+        /// The bytes of one scalar.
+        public let scalarBytes: Int
         /// Tile rows and columns per image: `⌈oh / m⌉` and `⌈ow / m⌉`.
         public let tilesHigh: Int, tilesWide: Int
         /// The staged (padded) image height and width: tiles · m + r − 1.
@@ -139,6 +141,7 @@ public enum WinogradKernels {
             self.outputChannels = outputChannels
             self.variant = variant
             self.spaceToDepthSource = spaceToDepthSource
+            scalarBytes = MemoryLayout<S>.stride
             let m = variant.tile
             tilesHigh = (geometry.outputHeight + m - 1) / m
             tilesWide = (geometry.outputWidth + m - 1) / m
@@ -1209,13 +1212,15 @@ extension WinogradKernels {
     /// `outputGradient` into `filterGradient`, in one pass over the input (a transposed
     /// convolution's backward): chunks of images, in parallel, stage and transform the input to V
     /// once, multiply M = V·U and transform it to the output, and transform the output gradient
-    /// to dM; then each position's dU_ξ = V_ξᵀ·dM_ξ runs over the whole batch at once, positions
-    /// split among the workers, so the result has the same bits at any thread count. Adds the
-    /// input's channel sums (over images and pixels) to `inputChannelSums` if given.
+    /// to dM; then each position's dU_ξ += V_ξᵀ·dM_ξ runs over a group of chunks at once,
+    /// positions split among the workers. Groups hold as many whole chunks as `groupBytes` of V
+    /// and dM allow and add to dU in batch order, so the result has the same bits at any thread
+    /// count. Adds the input's channel sums (over images and pixels) to `inputChannelSums` if given.
     ///
     /// Shapes as in ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:)``
     /// and ``filterGradient(_:variant:input:outputGradient:filterGradient:biasGradient:workspace:spaceToDepthSource:)``;
-    /// `workspace` holds ``fusedWorkspaceCount(_:parts:)`` scalars, and `inputChannelSums` the input's C.
+    /// `workspace` holds ``fusedWorkspaceCount(_:parts:groupBytes:)`` scalars, and `inputChannelSums`
+    /// the input's C.
     @inlinable
     @_specialize(where S == Float)
     @_specialize(where S == Double)
@@ -1224,7 +1229,7 @@ extension WinogradKernels {
         input: UnsafeBufferPointer<S>, filter: UnsafeBufferPointer<S>, output: UnsafeMutableBufferPointer<S>,
         outputGradient: UnsafeBufferPointer<S>, filterGradient: UnsafeMutableBufferPointer<S>,
         inputChannelSums: UnsafeMutableBufferPointer<S>?, workspace: UnsafeMutableBufferPointer<S>,
-        spaceToDepthSource: Convolution2DGeometry? = nil
+        spaceToDepthSource: Convolution2DGeometry? = nil, groupBytes: Int = onePassGroupBytes
     ) {
         let op = "winogradConvolutionAndFilterGradient"
         let outputChannels = Misuse.checkWinogradBuffers(
@@ -1237,7 +1242,7 @@ extension WinogradKernels {
         let plan = Plan(
             geometry, outputChannels: outputChannels, variant: variant, spaceToDepthSource: spaceToDepthSource,
             scalar: S.self)
-        Misuse.checkWorkspace(op, workspace.count, needs: fusedWorkspaceCount(plan, parts: 1))
+        Misuse.checkWorkspace(op, workspace.count, needs: fusedWorkspaceCount(plan, parts: 1, groupBytes: groupBytes))
         let inputChannels = spaceToDepthSource?.channels ?? geometry.channels
         if let inputChannelSums {
             Misuse.check(
@@ -1255,26 +1260,31 @@ extension WinogradKernels {
         }
         let (positions, cv, ov) = (plan.positions, plan.paddedChannels, plan.paddedOutputChannels)
         let (c, o) = (geometry.channels, outputChannels)
-        let tiles = geometry.batch * plan.tilesPerImage
-        // U, then dU in its place; V and dM of the whole batch; each part's staging and M.
+        let groupImages = imagesPerGroup(plan, groupBytes: groupBytes)
+        let groupTiles = groupImages * plan.tilesPerImage
+        // U and dU; V and dM of one group; each part's staging and M.
         let transformedFilter = workspace.baseAddress!
-        let transformedInput = transformedFilter + plan.filterCount
-        let transformedGradient = transformedInput + tiles * positions * cv
-        let scratch = transformedGradient + tiles * positions * ov
-        let parts = max(1, min(plan.parts, (workspace.count - fusedWorkspaceCount(plan, parts: 0)) / fusedPartCount(plan)))
+        let dU = transformedFilter + plan.filterCount
+        let transformedInput = dU + plan.filterCount
+        let transformedGradient = transformedInput + groupTiles * positions * cv
+        let scratch = transformedGradient + groupTiles * positions * ov
+        let fixedCount = fusedWorkspaceCount(plan, parts: 0, groupBytes: groupBytes)
+        let parts = max(1, min(plan.parts, (workspace.count - fixedCount) / fusedPartCount(plan)))
         transformFilter(plan, filter: filter.baseAddress!, into: transformedFilter, level: level)
         let (stagedChannels, pixelsPerImage) = (cv, plan.stagedHeight * plan.stagedWidth)
         let sumsCount = inputChannelSums == nil ? 0 : parts * stagedChannels
-        let chunks = (geometry.batch + plan.imagesPerChunk - 1) / plan.imagesPerChunk
         withUnsafeTemporaryAllocation(of: S.self, capacity: sumsCount) { sums in
-            sums.initialize(repeating: 0)
+          sums.initialize(repeating: 0)
+          for (group, groupStart) in stride(from: 0, to: geometry.batch, by: groupImages).enumerated() {
+            let groupEnd = min(groupStart + groupImages, geometry.batch)
+            let chunks = (groupEnd - groupStart + plan.imagesPerChunk - 1) / plan.imagesPerChunk
             WorkerPool.run(parts: parts) { part in
                 let staging = scratch + part * fusedPartCount(plan)
                 let products = staging + plan.stagingCount
                 for chunk in stride(from: part, to: chunks, by: parts) {
-                    let first = chunk * plan.imagesPerChunk
-                    let images = first..<min(first + plan.imagesPerChunk, geometry.batch)
-                    let firstTile = first * plan.tilesPerImage
+                    let first = groupStart + chunk * plan.imagesPerChunk
+                    let images = first..<min(first + plan.imagesPerChunk, groupEnd)
+                    let firstTile = (first - groupStart) * plan.tilesPerImage
                     let chunkInput = transformedInput + firstTile * positions * cv
                     stage(plan, images: images, input: input.baseAddress!, staging: staging, level: level)
                     if inputChannelSums != nil {
@@ -1296,7 +1306,33 @@ extension WinogradKernels {
                         into: transformedGradient + firstTile * positions * ov, level: level)
                 }
             }
-            if let inputChannelSums {
+            // dU_ξ [C, O] (+)= V_ξᵀ [C, tiles] · dM_ξ [tiles, O] over the group.
+            let tiles = (groupEnd - groupStart) * plan.tilesPerImage
+            func multiply(_ position: Int) {
+                guard level > .portable else {
+                    return BLAS.gemm(
+                        matrixProductsLevel: .portable, transposeA: true, m: c, n: o, k: tiles,
+                        a: UnsafeBufferPointer(start: transformedInput + position * cv, count: (tiles * positions - position) * cv),
+                        lda: positions * cv,
+                        b: UnsafeBufferPointer(start: transformedGradient + position * ov, count: (tiles * positions - position) * ov),
+                        ldb: positions * ov, beta: group > 0 ? 1 : 0,
+                        c: UnsafeMutableBufferPointer(start: dU + position * o, count: (c * positions - position) * o),
+                        ldc: positions * o)
+                }
+                SmallGEMM.multiply(
+                    level: level, m: c, n: o, k: tiles, a: transformedInput + position * cv, aRowStride: 1,
+                    aDepthStride: positions * cv, b: transformedGradient + position * ov, ldb: positions * ov,
+                    c: dU + position * o, ldc: positions * o, accumulate: group > 0)
+            }
+            if level > .portable {
+                WorkerPool.run(parts: parts) { part in
+                    for position in stride(from: part, to: positions, by: parts) { multiply(position) }
+                }
+            } else {
+                for position in 0..<positions { multiply(position) }  // OpenBLAS threads each product
+            }
+          }
+          if let inputChannelSums {
                 for part in 1..<parts {
                     for channel in 0..<stagedChannels { sums[channel] += sums[part * stagedChannels + channel] }
                 }
@@ -1305,49 +1341,39 @@ extension WinogradKernels {
                 for phase in 0..<phases {
                     for channel in 0..<inputChannels { inputChannelSums[channel] += sums[phase * inputChannels + channel] }
                 }
-            }
-        }
-        // dU_ξ [C, O] = V_ξᵀ [C, tiles] · dM_ξ [tiles, O] over the whole batch, into U's place.
-        let dU = transformedFilter
-        func multiply(_ position: Int) {
-            guard level > .portable else {
-                return BLAS.gemm(
-                    matrixProductsLevel: .portable, transposeA: true, m: c, n: o, k: tiles,
-                    a: UnsafeBufferPointer(start: transformedInput + position * cv, count: (tiles * positions - position) * cv),
-                    lda: positions * cv,
-                    b: UnsafeBufferPointer(start: transformedGradient + position * ov, count: (tiles * positions - position) * ov),
-                    ldb: positions * ov,
-                    c: UnsafeMutableBufferPointer(start: dU + position * o, count: (c * positions - position) * o),
-                    ldc: positions * o)
-            }
-            SmallGEMM.multiply(
-                level: level, m: c, n: o, k: tiles, a: transformedInput + position * cv, aRowStride: 1,
-                aDepthStride: positions * cv, b: transformedGradient + position * ov, ldb: positions * ov,
-                c: dU + position * o, ldc: positions * o, accumulate: false)
-        }
-        if level > .portable {
-            WorkerPool.run(parts: parts) { part in
-                for position in stride(from: part, to: positions, by: parts) { multiply(position) }
-            }
-        } else {
-            for position in 0..<positions { multiply(position) }  // OpenBLAS threads each product
+          }
         }
         untransformFilterGradient(plan, dU, into: filterGradient.baseAddress!, level: level)
     }
 
-    /// The scalars one part of ``convolutionAndFilterGradient(_:variant:input:filter:output:outputGradient:filterGradient:inputChannelSums:workspace:spaceToDepthSource:)``
+    /// The scalars one part of ``convolutionAndFilterGradient(_:variant:input:filter:output:outputGradient:filterGradient:inputChannelSums:workspace:spaceToDepthSource:groupBytes:)``
     /// uses: a chunk's staging and its products M.
     @inlinable
     static func fusedPartCount(_ plan: Plan) -> Int {
         plan.stagingCount + plan.positions * plan.tilesPerChunk * plan.paddedOutputChannels
     }
 
-    /// The workspace of ``convolutionAndFilterGradient(_:variant:input:filter:output:outputGradient:filterGradient:inputChannelSums:workspace:spaceToDepthSource:)``
-    /// with `parts` parts (``Plan/parts`` by default): U, the whole batch's V and dM, and each part's scratch.
+    /// The most bytes of V and dM one group of ``convolutionAndFilterGradient(_:variant:input:filter:output:outputGradient:filterGradient:inputChannelSums:workspace:spaceToDepthSource:groupBytes:)``
+    /// holds: 64 MiB, so the workspace stays bounded whatever the batch.
+    public static let onePassGroupBytes = 1 << 26
+
+    /// The images of one group: whole chunks, as many as `groupBytes` of V and dM allow (at least
+    /// one chunk), and no more than the batch.
     @inlinable
-    public static func fusedWorkspaceCount(_ plan: Plan, parts: Int? = nil) -> Int {
-        let tiles = plan.geometry.batch * plan.tilesPerImage
-        return plan.filterCount + tiles * plan.positions * (plan.paddedChannels + plan.paddedOutputChannels)
+    static func imagesPerGroup(_ plan: Plan, groupBytes: Int) -> Int {
+        let perImage =
+            plan.tilesPerImage * plan.positions * (plan.paddedChannels + plan.paddedOutputChannels) * plan.scalarBytes
+        let chunks = max(1, groupBytes / max(1, perImage * plan.imagesPerChunk))
+        return min(plan.geometry.batch, chunks * plan.imagesPerChunk)
+    }
+
+    /// The workspace of ``convolutionAndFilterGradient(_:variant:input:filter:output:outputGradient:filterGradient:inputChannelSums:workspace:spaceToDepthSource:groupBytes:)``
+    /// with `parts` parts (``Plan/parts`` by default): U and dU, one group's V and dM, and each
+    /// part's scratch.
+    @inlinable
+    public static func fusedWorkspaceCount(_ plan: Plan, parts: Int? = nil, groupBytes: Int = onePassGroupBytes) -> Int {
+        let tiles = imagesPerGroup(plan, groupBytes: groupBytes) * plan.tilesPerImage
+        return 2 * plan.filterCount + tiles * plan.positions * (plan.paddedChannels + plan.paddedOutputChannels)
             + (parts ?? plan.parts) * fusedPartCount(plan)
     }
 
@@ -1885,14 +1911,15 @@ extension WinogradKernels {
 }
 
 extension WinogradKernels {
-    /// ``convolutionAndFilterGradient(_:variant:input:filter:output:outputGradient:filterGradient:inputChannelSums:workspace:spaceToDepthSource:)``
+    /// ``convolutionAndFilterGradient(_:variant:input:filter:output:outputGradient:filterGradient:inputChannelSums:workspace:spaceToDepthSource:groupBytes:)``
     /// on tensors, with a workspace allocated for the call: `conv2d(input, filter)` `[N, O, oh, ow]`,
     /// the filter gradient for `outputGradient` `[O, C, r, r]`, and `input` summed over axes 0, 2
     /// and 3 if `computesInputChannelSums`.
     @inlinable
     public static func conv2dAndBackwardFilter<S: TensorScalar>(
         _ input: Tensor<S>, filter: Tensor<S>, outputGradient: Tensor<S>, geometry: Convolution2DGeometry,
-        computesInputChannelSums: Bool, spaceToDepthSource: Convolution2DGeometry? = nil
+        computesInputChannelSums: Bool, spaceToDepthSource: Convolution2DGeometry? = nil,
+        groupBytes: Int = onePassGroupBytes
     ) -> (output: Tensor<S>, filterGradient: Tensor<S>, inputChannelSums: Tensor<S>?) {
         let outputChannels = filter.shape[0]
         let variant = Variant.fastest(forKernel: geometry.kernelHeight)
@@ -1902,7 +1929,7 @@ extension WinogradKernels {
         let inputChannels = spaceToDepthSource?.channels ?? geometry.channels
         var sums = computesInputChannelSums ? Tensor<S>.zeros(shape: [inputChannels]) : nil
         var filterGradient = Tensor<S>.zeros(shape: filter.shape)
-        let output = withWorkspace(S.self, count: fusedWorkspaceCount(plan)) { workspace in
+        let output = withWorkspace(S.self, count: fusedWorkspaceCount(plan, groupBytes: groupBytes)) { workspace in
             Tensor<S>(unsafeUninitializedShape: outputGradient.shape) { output in
                 input.withUnsafeBufferPointer { input in
                     filter.withUnsafeBufferPointer { filter in
@@ -1913,7 +1940,7 @@ extension WinogradKernels {
                                         geometry, variant: variant, input: input, filter: filter, output: output,
                                         outputGradient: gradient, filterGradient: filterGradient,
                                         inputChannelSums: sums, workspace: workspace,
-                                        spaceToDepthSource: spaceToDepthSource)
+                                        spaceToDepthSource: spaceToDepthSource, groupBytes: groupBytes)
                                 }
                                 guard sums != nil else { return run(nil) }
                                 sums!.withUnsafeMutableBufferPointer { run($0) }

@@ -17,9 +17,10 @@
 /// 4. **im2col + GEMM** for every other shape.
 ///
 /// Few channels and Winograd never overlap (`C ≤ 4` against `C ≥ 16`), nor Winograd and
-/// space-to-depth (3×3 against 4×4 kernels); a 4-channel stride-2 4×4 shape both few channels and
-/// space-to-depth take goes the few-channel way, asked first. A transposed convolution is the input-gradient pass of the convolution it is
-/// the adjoint of, and asks for that.
+/// space-to-depth (3×3 against 4×4 kernels); a 4-channel stride-2 4×4 shape that both few
+/// channels and space-to-depth take goes the few-channel way, asked first. A transposed
+/// convolution is the input-gradient pass of the convolution it is the adjoint of, and asks for
+/// that.
 public enum ConvolutionAlgorithm: String, Hashable, Sendable, CaseIterable {
     case fewChannels
     case winograd
