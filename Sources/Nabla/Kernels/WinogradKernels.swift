@@ -1262,10 +1262,11 @@ extension WinogradKernels {
         let (c, o) = (geometry.channels, outputChannels)
         let groupImages = imagesPerGroup(plan, groupBytes: groupBytes)
         let groupTiles = groupImages * plan.tilesPerImage
-        // U and dU; V and dM of one group; each part's staging and M.
+        // U, and dU in U's place for one group (U is not read after its products) or after it;
+        // V and dM of one group; each part's staging and M.
         let transformedFilter = workspace.baseAddress!
-        let dU = transformedFilter + plan.filterCount
-        let transformedInput = dU + plan.filterCount
+        let dU = transformedFilter + (groupImages < geometry.batch ? plan.filterCount : 0)
+        let transformedInput = transformedFilter + fusedFilterCount(plan, groupImages: groupImages)
         let transformedGradient = transformedInput + groupTiles * positions * cv
         let scratch = transformedGradient + groupTiles * positions * ov
         let fixedCount = fusedWorkspaceCount(plan, parts: 0, groupBytes: groupBytes)
@@ -1357,6 +1358,12 @@ extension WinogradKernels {
     /// holds: 64 MiB, so the workspace stays bounded whatever the batch.
     public static let onePassGroupBytes = 1 << 26
 
+    /// U, and dU after it when there are several groups (each group's products read U).
+    @inlinable
+    static func fusedFilterCount(_ plan: Plan, groupImages: Int) -> Int {
+        (groupImages < plan.geometry.batch ? 2 : 1) * plan.filterCount
+    }
+
     /// The images of one group: whole chunks, as many as `groupBytes` of V and dM allow (at least
     /// one chunk), and no more than the batch.
     @inlinable
@@ -1368,12 +1375,13 @@ extension WinogradKernels {
     }
 
     /// The workspace of ``convolutionAndFilterGradient(_:variant:input:filter:output:outputGradient:filterGradient:inputChannelSums:workspace:spaceToDepthSource:groupBytes:)``
-    /// with `parts` parts (``Plan/parts`` by default): U and dU, one group's V and dM, and each
-    /// part's scratch.
+    /// with `parts` parts (``Plan/parts`` by default): U (and dU with several groups), one group's
+    /// V and dM, and each part's scratch.
     @inlinable
     public static func fusedWorkspaceCount(_ plan: Plan, parts: Int? = nil, groupBytes: Int = onePassGroupBytes) -> Int {
-        let tiles = imagesPerGroup(plan, groupBytes: groupBytes) * plan.tilesPerImage
-        return 2 * plan.filterCount + tiles * plan.positions * (plan.paddedChannels + plan.paddedOutputChannels)
+        let groupImages = imagesPerGroup(plan, groupBytes: groupBytes)
+        let tiles = groupImages * plan.tilesPerImage
+        return fusedFilterCount(plan, groupImages: groupImages) + tiles * plan.positions * (plan.paddedChannels + plan.paddedOutputChannels)
             + (parts ?? plan.parts) * fusedPartCount(plan)
     }
 
