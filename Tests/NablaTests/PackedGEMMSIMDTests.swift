@@ -44,7 +44,7 @@ struct PackedGEMMSIMDTests {
     }
 
     // Float: 16 lanes, panels of 6 rows × 64 columns, KC 384, NC 512. Double: 8 lanes, 6 × 32,
-    // KC 256, NC 384.
+    // KC 256, NC 384. Both pack A 48 rows at a time.
     static let cases: [Case] = [
         .init(1, 1, 1),
         .init(3, 7, 17, pad: 3),  // C narrower than a vector
@@ -59,6 +59,9 @@ struct PackedGEMMSIMDTests {
         .init(65, 31, 33, pad: 4, alpha: -0.75),
         // More rows than read B in place (96): an untransposed B is packed, whole panels too.
         .init(101, 130, 40, pad: 2, alpha: 1.5),
+        // A is packed 48 rows (8 panels) at a time: one whole panel past a group, over two
+        // Float KC blocks.
+        .init(54, 70, 390, pad: 1),
     ]
 
     static let betas: [Double] = [0, 1, -0.5]
