@@ -175,6 +175,48 @@ void WINOGRAD_NAME(stage)(const S *source, int64_t images, int64_t channels, int
 #undef OUTPUT_TILE
 #undef GRADIENT_TILE
 
+/// The taps of BLOCK input channels c… for WIDE_LANES output channels o… of a filter
+/// `[O, C, taps]`: `to[j·taps + k]` lane i = filter[o + i, c + j, k]. Output channel o + i's
+/// BLOCK·taps scalars are contiguous, so they are read as BLOCK × BLOCK blocks and transposed in
+/// registers (a gather one scalar at a time stalled on its stores, 13% of a transposed
+/// convolution's forward on a Zen 4). Needs c + BLOCK ≤ C and o + WIDE_LANES ≤ O.
+static inline __attribute__((always_inline)) void WIDE(gatherTaps)(
+    const S *filter, int64_t channels, int taps, int64_t o, int64_t c, WIDE_VECTOR *to) {
+    for (int q = 0; q < taps; q++) {
+        BV rows[WIDE_LANES / BLOCK][BLOCK];
+        for (int h = 0; h < WIDE_LANES / BLOCK; h++) {
+            for (int i = 0; i < BLOCK; i++)
+                __builtin_memcpy(&rows[h][i], filter + ((o + h * BLOCK + i) * channels + c) * taps + q * BLOCK,
+                    sizeof(BV));
+            TRANSPOSE(rows[h]);
+        }
+        for (int t = 0; t < BLOCK; t++) {
+#if WIDE_LANES == BLOCK
+            to[q * BLOCK + t] = rows[0][t];
+#elif BLOCK == 8
+            to[q * BLOCK + t] = __builtin_shufflevector(rows[0][t], rows[1][t], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                11, 12, 13, 14, 15);
+#else
+            to[q * BLOCK + t] = __builtin_shufflevector(rows[0][t], rows[1][t], 0, 1, 2, 3, 4, 5, 6, 7);
+#endif
+        }
+    }
+}
+
+/// The same taps one scalar at a time, for a last block of output channels (`lanes` of them,
+/// zeros past) or of input channels (`count` of them).
+static inline __attribute__((always_inline)) void WIDE(gatherTapsSingly)(const S *filter, int64_t channels,
+    int taps, int64_t o, int lanes, int64_t c, int count, WIDE_VECTOR *to) {
+    for (int j = 0; j < count; j++) {
+        for (int k = 0; k < taps; k++) {
+            S gathered[WIDE_LANES];
+            for (int lane = 0; lane < WIDE_LANES; lane++)
+                gathered[lane] = lane < lanes ? filter[((o + lane) * channels + c + j) * taps + k] : 0;
+            __builtin_memcpy(&to[j * taps + k], gathered, sizeof(WIDE_VECTOR));
+        }
+    }
+}
+
 /// G x for a column x of 3 (F(4×4, 3×3)), written to `to[0], to[stride], …`: 6 vectors.
 static inline __attribute__((always_inline)) void WIDE(filterColumn)(
     WIDE_VECTOR g0, WIDE_VECTOR g1, WIDE_VECTOR g2, WIDE_VECTOR *to, int stride) {
@@ -206,23 +248,25 @@ static inline __attribute__((always_inline)) void WIDE(filterColumnTransposed)(
 
 void WINOGRAD_NAME(filter)(const S *filter, int64_t channels, int64_t outputChannels,
     S *transformed) {
-    for (int64_t c = 0; c < channels; c++) {
-        S *target = transformed + c * 36 * outputChannels;
+    for (int64_t c = 0; c < channels; c += BLOCK) {
+        const int count = channels - c < BLOCK ? (int)(channels - c) : BLOCK;
         for (int64_t o = 0; o < outputChannels; o += WIDE_LANES) {
             const int lanes = outputChannels - o < WIDE_LANES ? (int)(outputChannels - o) : WIDE_LANES;
-            S gathered[9][WIDE_LANES];
-            for (int lane = 0; lane < WIDE_LANES; lane++)
-                for (int k = 0; k < 9; k++)
-                    gathered[k][lane] = lane < lanes ? filter[((o + lane) * channels + c) * 9 + k] : 0;
-            WIDE_VECTOR taps[9], gg[18], u[6];
-            __builtin_memcpy(taps, gathered, sizeof taps);
-            for (int j = 0; j < 3; j++) WIDE(filterColumn)(taps[j], taps[3 + j], taps[6 + j], gg + j, 3);
-            for (int i = 0; i < 6; i++) {
-                WIDE(filterColumn)(gg[i * 3], gg[i * 3 + 1], gg[i * 3 + 2], u, 1);
-                S *to = target + i * 6 * outputChannels + o;
-                for (int j = 0; j < 6; j++) {
-                    if (lanes == WIDE_LANES) __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(WIDE_VECTOR));
-                    else __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(S) * lanes);
+            WIDE_VECTOR taps[9 * BLOCK];
+            if (count == BLOCK && lanes == WIDE_LANES) WIDE(gatherTaps)(filter, channels, 9, o, c, taps);
+            else WIDE(gatherTapsSingly)(filter, channels, 9, o, lanes, c, count, taps);
+            for (int channel = 0; channel < count; channel++) {
+                const WIDE_VECTOR *g = taps + channel * 9;
+                S *target = transformed + (c + channel) * 36 * outputChannels;
+                WIDE_VECTOR gg[18], u[6];
+                for (int j = 0; j < 3; j++) WIDE(filterColumn)(g[j], g[3 + j], g[6 + j], gg + j, 3);
+                for (int i = 0; i < 6; i++) {
+                    WIDE(filterColumn)(gg[i * 3], gg[i * 3 + 1], gg[i * 3 + 2], u, 1);
+                    S *to = target + i * 6 * outputChannels + o;
+                    for (int j = 0; j < 6; j++) {
+                        if (lanes == WIDE_LANES) __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(WIDE_VECTOR));
+                        else __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(S) * lanes);
+                    }
                 }
             }
         }
@@ -283,23 +327,25 @@ static inline __attribute__((always_inline)) void WIDE(filterColumnTransposed2)(
 
 void WINOGRAD_NAME(filter2)(const S *filter, int64_t channels, int64_t outputChannels,
     int64_t firstChannel, int64_t endChannel, S *transformed) {
-    for (int64_t c = firstChannel; c < endChannel; c++) {
-        S *target = transformed + c * 25 * outputChannels;
+    for (int64_t c = firstChannel; c < endChannel; c += BLOCK) {
+        const int count = endChannel - c < BLOCK ? (int)(endChannel - c) : BLOCK;
         for (int64_t o = 0; o < outputChannels; o += WIDE_LANES) {
             const int lanes = outputChannels - o < WIDE_LANES ? (int)(outputChannels - o) : WIDE_LANES;
-            S gathered[4][WIDE_LANES];
-            for (int lane = 0; lane < WIDE_LANES; lane++)
-                for (int k = 0; k < 4; k++)
-                    gathered[k][lane] = lane < lanes ? filter[((o + lane) * channels + c) * 4 + k] : 0;
-            WIDE_VECTOR taps[4], gg[10], u[5];
-            __builtin_memcpy(taps, gathered, sizeof taps);
-            for (int j = 0; j < 2; j++) WIDE(filterColumn2)(taps[j], taps[2 + j], gg + j, 2);
-            for (int i = 0; i < 5; i++) {
-                WIDE(filterColumn2)(gg[i * 2], gg[i * 2 + 1], u, 1);
-                S *to = target + i * 5 * outputChannels + o;
-                for (int j = 0; j < 5; j++) {
-                    if (lanes == WIDE_LANES) __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(WIDE_VECTOR));
-                    else __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(S) * lanes);
+            WIDE_VECTOR taps[4 * BLOCK];
+            if (count == BLOCK && lanes == WIDE_LANES) WIDE(gatherTaps)(filter, channels, 4, o, c, taps);
+            else WIDE(gatherTapsSingly)(filter, channels, 4, o, lanes, c, count, taps);
+            for (int channel = 0; channel < count; channel++) {
+                const WIDE_VECTOR *g = taps + channel * 4;
+                S *target = transformed + (c + channel) * 25 * outputChannels;
+                WIDE_VECTOR gg[10], u[5];
+                for (int j = 0; j < 2; j++) WIDE(filterColumn2)(g[j], g[2 + j], gg + j, 2);
+                for (int i = 0; i < 5; i++) {
+                    WIDE(filterColumn2)(gg[i * 2], gg[i * 2 + 1], u, 1);
+                    S *to = target + i * 5 * outputChannels + o;
+                    for (int j = 0; j < 5; j++) {
+                        if (lanes == WIDE_LANES) __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(WIDE_VECTOR));
+                        else __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(S) * lanes);
+                    }
                 }
             }
         }
