@@ -33,8 +33,8 @@
 // B block (KC × NC) stays in L2 (1 MB per core).
 #define KC (SCALAR_BYTES == 4 ? 384 : 256)
 #define NC (SCALAR_BYTES == 4 ? 512 : 384)
-// Rows of A packed at once (8 panels, 72 KB of Float in L2), so a transposed A is read in runs
-// of 48 scalars.
+// Rows of a transposed A packed at once (8 panels, 72 KB of Float in L2), so that it is read in
+// runs of 48 scalars.
 #define MC (8 * MR)
 // At most this many rows of C (16 panels) read an untransposed B in place instead of packing it:
 // measured on Zen 5, 1.2–2.5× faster for m ≤ 12, 1.05–1.1× at m = 64.
@@ -117,25 +117,20 @@ static void LOCAL(packA)(int transpose, const S *a, int64_t lda, int64_t i0, int
     }
 }
 
-/// Packs op(A)[i0 ..< i0+rows, p0 ..< p0+kc], rows ≤ MC, as panels [panel][p][MR] of MR rows.
-/// A transposed A is read along its rows, MC scalars of each at once: one panel at a time read
-/// 6 of every 16 Floats of a cache line and came back for the rest later (an LSTM's dW products,
-/// 7% of its forward and backward on a Zen 4).
-static void LOCAL(packAPanels)(int transpose, const S *a, int64_t lda, int64_t i0, int64_t rows, int64_t p0,
+/// Packs op(A)[i0 ..< i0+rows, p0 ..< p0+kc] of a transposed A, rows ≤ MC, as panels
+/// [panel][p][MR] of MR rows, reading MC scalars of each row of A at once: one panel at a time
+/// read 6 of every 16 Floats of a cache line and came back for the rest later (an LSTM's dW
+/// products, 7% of its forward and backward on a Zen 4).
+static void LOCAL(packTransposedA)(const S *a, int64_t lda, int64_t i0, int64_t rows, int64_t p0,
     int64_t kc, S *restrict to) {
     const int64_t fullPanels = rows / MR;
-    if (transpose) {
-        for (int64_t p = 0; p < kc; p++) {
-            const S *from = a + (p0 + p) * lda + i0;
-            for (int64_t panel = 0; panel < fullPanels; panel++)
-                __builtin_memcpy(to + (panel * kc + p) * MR, from + panel * MR, sizeof(S) * MR);
-        }
-    } else {
+    for (int64_t p = 0; p < kc; p++) {
+        const S *from = a + (p0 + p) * lda + i0;
         for (int64_t panel = 0; panel < fullPanels; panel++)
-            LOCAL(packA)(0, a, lda, i0 + panel * MR, MR, p0, kc, to + panel * kc * MR);
+            __builtin_memcpy(to + (panel * kc + p) * MR, from + panel * MR, sizeof(S) * MR);
     }
     if (rows > fullPanels * MR)
-        LOCAL(packA)(transpose, a, lda, i0 + fullPanels * MR, (int)(rows - fullPanels * MR), p0, kc,
+        LOCAL(packA)(1, a, lda, i0 + fullPanels * MR, (int)(rows - fullPanels * MR), p0, kc,
             to + fullPanels * kc * MR);
 }
 
@@ -174,14 +169,7 @@ static void LOCAL(packB)(int transpose, const S *b, int64_t ldb, int64_t p0, int
         if (!transpose) {
             const S *from = b + p0 * ldb + j0 + jp;
             if (width == NR) {
-                // NV vectors per row rather than one memcpy of NR scalars, which was a call.
-                for (int64_t p = 0; p < kc; p++) {
-                    for (int v = 0; v < NV; v++) {
-                        PV row;
-                        __builtin_memcpy(&row, from + p * ldb + v * LANES, sizeof(PV));
-                        __builtin_memcpy(to + p * NR + v * LANES, &row, sizeof(PV));
-                    }
-                }
+                for (int64_t p = 0; p < kc; p++) __builtin_memcpy(to + p * NR, from + p * ldb, sizeof(S) * NR);
             } else {
                 for (int64_t p = 0; p < kc; p++) {
                     int64_t j = 0;
@@ -251,9 +239,13 @@ int PGEMM_NAME1(SUFFIX, LEVEL)(int transposeA, int transposeB, int64_t m, int64_
                 LOCAL(packB)(0, b, ldb, pc, kc, jc + fullColumns, nc - fullColumns, packedB);
             for (int64_t ic = 0; ic < m; ic += MR) {
                 const int rows = m - ic < MR ? (int)(m - ic) : MR;
-                if (ic % MC == 0)
-                    LOCAL(packAPanels)(transposeA, a, lda, ic, m - ic < MC ? m - ic : MC, pc, kc, packedA);
-                const S *panelA = packedA + (ic % MC) / MR * kc * MR;
+                // A transposed A is packed MC rows at a time; else each panel just before its
+                // products, while it is in L1.
+                if (!transposeA)
+                    LOCAL(packA)(0, a, lda, ic, rows, pc, kc, packedA);
+                else if (ic % MC == 0)
+                    LOCAL(packTransposedA)(a, lda, ic, m - ic < MC ? m - ic : MC, pc, kc, packedA);
+                const S *panelA = transposeA ? packedA + (ic % MC) / MR * kc * MR : packedA;
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const int inPlace = direct && jr < fullColumns;
                     const S *panel = inPlace ? b + pc * ldb + jc + jr
