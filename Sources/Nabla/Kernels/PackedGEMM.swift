@@ -12,8 +12,8 @@ import CNablaKernels
 ///   or 8 × 8 in registers when `transposeB`;
 ///   (for at most 96 rows of C and an untransposed B, B's panels are read in place instead:
 ///   so few rows would not repay packing it);
-/// - op(A) is packed 48 rows × KC at a time (L2) as panels of 6 rows, and each panel (L1) is
-///   multiplied by every B panel of the block;
+/// - op(A) is packed 6 rows × KC at a time (L1), then multiplied by every B panel of the block
+///   (a transposed A 48 rows at a time, so that its rows are read in runs of 48 scalars);
 /// - a micro-kernel keeps C's 6 × NR tile in 24 ZMM accumulators and runs one FMA per value;
 ///   narrower last panels use fewer vectors, and a panel ending inside a vector goes through a
 ///   small tile.
