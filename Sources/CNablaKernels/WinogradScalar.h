@@ -178,8 +178,9 @@ void WINOGRAD_NAME(stage)(const S *source, int64_t images, int64_t channels, int
 /// The taps of BLOCK input channels c… for WIDE_LANES output channels o… of a filter
 /// `[O, C, taps]`: `to[j·taps + k]` lane i = filter[o + i, c + j, k]. Output channel o + i's
 /// BLOCK·taps scalars are contiguous, so they are read as BLOCK × BLOCK blocks and transposed in
-/// registers (a gather one scalar at a time stalled on its stores, 13% of a transposed
-/// convolution's forward on a Zen 4). Needs c + BLOCK ≤ C and o + WIDE_LANES ≤ O.
+/// registers (a gather one scalar at a time stalled on its stores: 5–13% of a transposed
+/// convolution's forward at 2 threads on a Zen 4, as noisy as that machine was). Needs
+/// c + BLOCK ≤ C and o + WIDE_LANES ≤ O.
 static inline __attribute__((always_inline)) void WIDE(gatherTaps)(
     const S *filter, int64_t channels, int taps, int64_t o, int64_t c, WIDE_VECTOR *to) {
     for (int q = 0; q < taps; q++) {
