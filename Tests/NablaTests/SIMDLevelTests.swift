@@ -110,6 +110,39 @@ struct SIMDLevelTests {
         }
     }
 
+    @Test(
+        "A non-finite filter tap reaches the same Winograd outputs at each level as on the portable path",
+        arguments: runnableSIMDLevels, [Poison.nan, .infinity, .negativeInfinity])
+    func winogradFilterPoison(level: SIMDLevel, poison: Poison) {
+        for t in Self.winogradCases {
+            filterPoison(level, poison, t, Float.self)
+            filterPoison(level, poison, t, Double.self)
+        }
+    }
+
+    /// Poisons one tap of a filter channel that the filter transforms' register gather reads
+    /// (the first 8 input and 16 output channels), and one that the single gather reads.
+    func filterPoison<S: TensorScalar>(
+        _ level: SIMDLevel, _ poison: Poison, _ t: WinogradTests.Case, _: S.Type
+    ) {
+        var generator = SeededGenerator(seed: t.seed)
+        let input = Tensor<S>.randomUniform(shape: t.inputShape, in: -1..<1, using: &generator)
+        var filter = Tensor<S>.randomUniform(shape: t.filterShape, in: -1..<1, using: &generator)
+        let value: S = poison == .nan ? .nan : poison == .infinity ? .infinity : -.infinity
+        let (outputs, channels, taps) = (t.filterShape[0], t.filterShape[1], t.filterShape[2] * t.filterShape[3])
+        filter.withUnsafeMutableBufferPointer { w in
+            w[((min(5, outputs - 1) * channels) + min(3, channels - 1)) * taps + taps - 1] = value
+            w[((outputs - 1) * channels + channels - 1) * taps] = value
+        }
+        let run = { WinogradKernels.conv2d(input, filter: filter, geometry: t.geometry) }
+        let (portable, simd) = BLASThreadsForTests.unchanged {
+            (SIMDLevel.withLevel(.portable, run), SIMDLevel.withLevel(level, run))
+        }
+        let ok = closeWithSameNonFinite(simd, portable)
+        #expect(ok, "forward with a poisoned filter, \(level), \(S.self), \(poison), \(t)")
+        #expect(simd.scalarCount == 0 || simd.scalars.contains { !$0.isFinite }, "non-finite tap lost, \(level), \(S.self), \(poison), \(t)")
+    }
+
     /// Whether `a` and `b` have NaN and ±∞ at the same places and finite values within
     /// 10⁻⁵ (Float) or 10⁻¹³ (Double) of the largest finite magnitude in `b`.
     func closeWithSameNonFinite<S: TensorScalar>(_ a: Tensor<S>, _ b: Tensor<S>) -> Bool {
