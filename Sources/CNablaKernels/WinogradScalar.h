@@ -191,6 +191,140 @@ void WINOGRAD_NAME(stage)(const S *source, int64_t images, int64_t channels, int
 #undef OUTPUT_TILE
 #undef GRADIENT_TILE
 
+/// Stores the 4×4 results `values` of `count` channels o… of a space-to-depth 2×2 convolution's
+/// tile (ty, tx) through depth-to-space: channel (2a + b)·channels + c of reduced pixel (u, v)
+/// to pixel (2u + a − top, 2v + b − left) of channel c of `target` `[channels, height, width]`,
+/// when that is inside it and (u, v) inside the reduced outputHeight × outputWidth.
+static inline __attribute__((always_inline)) void WINOGRAD_NAME(storeDepthToSpace)(
+    const S *values, int64_t valueStride, int count, int64_t o, int64_t ty, int64_t tx,
+    int64_t outputHeight, int64_t outputWidth, int64_t channels, int64_t height, int64_t width,
+    int64_t top, int64_t left, S *target) {
+    // Channel o + lane is c of phase `phase`, stepped per lane (a division per lane cost more than
+    // the stores).
+    int64_t phase = o / channels, c = o - phase * channels;
+    for (int lane = 0; lane < count; lane++, c++) {
+        if (c == channels) c = 0, phase++;
+        S *to = target + c * height * width;
+        for (int i = 0; i < 4; i++) {
+            const int64_t u = ty * 4 + i, y = 2 * u + (phase >> 1) - top;
+            if (u >= outputHeight || y < 0 || y >= height) continue;
+            for (int j = 0; j < 4; j++) {
+                const int64_t v = tx * 4 + j, x = 2 * v + (phase & 1) - left;
+                if (v < outputWidth && x >= 0 && x < width)
+                    to[y * width + x] = values[(i * 4 + j) * valueStride + lane];
+            }
+        }
+    }
+}
+
+typedef S TILE_NAME1(Vector, four, SUFFIX, LEVEL) __attribute__((vector_size(4 * sizeof(S))));
+typedef S TILE_NAME1(Vector, pairs, SUFFIX, LEVEL) __attribute__((vector_size(8 * sizeof(S))));
+
+/// Stores elements lo ..< hi of the 8 at `row` at `line + x0 + lo …`: copies of constant size,
+/// all 8 at once when they fit.
+static inline __attribute__((always_inline)) void WINOGRAD_NAME(storeColumns)(
+    const S *row, S *line, int64_t x0, int lo, int hi) {
+    if (lo == 0 && hi == 8) {
+        __builtin_memcpy(line + x0, row, 8 * sizeof(S));
+        return;
+    }
+    S *to = line + x0 + lo;
+    const S *from = row + lo;
+#define COLUMNS_CASE(n) case n: __builtin_memcpy(to, from, n * sizeof(S)); break;
+    switch (hi - lo) {
+        COLUMNS_CASE(1) COLUMNS_CASE(2) COLUMNS_CASE(3) COLUMNS_CASE(4) COLUMNS_CASE(5)
+        COLUMNS_CASE(6) COLUMNS_CASE(7) COLUMNS_CASE(8)
+        default: break;
+    }
+#undef COLUMNS_CASE
+}
+
+/// One tile of WIDE_LANES channels c… in each of the 4 phases, `channels` a multiple of
+/// WIDE_LANES: each phase's 4×4 results transposed to channel-major `tiles`, then row i of phases
+/// (a, 0) and (a, 1) interleaved into the 8 pixels 8tx − left … of output row 2(4ty + i) + a − top.
+static inline __attribute__((always_inline)) void WINOGRAD_NAME(depthToSpaceTile)(
+    const S *source, const S *bias, int64_t ov, int64_t c, int64_t ty, int64_t tx,
+    int64_t outputHeight, int64_t outputWidth, int64_t channels, int64_t height, int64_t width,
+    int64_t top, int64_t left, S *target) {
+    const int64_t x0 = 8 * tx - left;
+    int64_t hi = width - x0;
+    if (hi > 8) hi = 8;
+    if (hi > 2 * (outputWidth - 4 * tx)) hi = 2 * (outputWidth - 4 * tx);
+    const int lo = x0 < 0 ? (int)-x0 : 0;
+    if (hi <= lo) return;
+    S tiles[4][WIDE_LANES][16];
+    for (int phase = 0; phase < 4; phase++) {
+        WIDE_VECTOR y[16];
+        WIDE(outputTile2)(source + phase * channels + c, ov, y);
+        if (bias) WIDE(addBias)(y, bias + phase * channels + c);
+        WIDE(storeOutputTile)(y, &tiles[phase][0][0], 16, 4, 4, 4, WIDE_LANES);
+    }
+    for (int i = 0; i < 4 && ty * 4 + i < outputHeight; i++) {
+        for (int a = 0; a < 2; a++) {
+            const int64_t row = 2 * (ty * 4 + i) + a - top;
+            if (row < 0 || row >= height) continue;
+            for (int lane = 0; lane < WIDE_LANES; lane++) {
+                TILE_NAME1(Vector, four, SUFFIX, LEVEL) even, odd;
+                __builtin_memcpy(&even, &tiles[2 * a][lane][4 * i], sizeof even);
+                __builtin_memcpy(&odd, &tiles[2 * a + 1][lane][4 * i], sizeof odd);
+                const TILE_NAME1(Vector, pairs, SUFFIX, LEVEL) pixels =
+                    __builtin_shufflevector(even, odd, 0, 4, 1, 5, 2, 6, 3, 7);
+                WINOGRAD_NAME(storeColumns)((const S *)&pixels,
+                    target + ((c + lane) * height + row) * width, x0, lo, (int)hi);
+            }
+        }
+    }
+}
+
+/// nabla_winograd_output2_… for a space-to-depth 2×2 convolution's input gradient (a transposed
+/// convolution's forward), stored through depth-to-space into `output`
+/// `[images, channels, height, width]` (see storeDepthToSpace) instead of `[images,
+/// outputChannels, outputHeight, outputWidth]`. Channels in whole vectors per phase take
+/// depthToSpaceTile; others are stored one by one.
+void WINOGRAD_NAME(outputDepthToSpace2)(const S *products, const S *bias, int64_t images,
+    int64_t tilesHigh, int64_t tilesWide, int64_t outputHeight, int64_t outputWidth,
+    int64_t outputChannels, int64_t ov, int64_t channels, int64_t height, int64_t width,
+    int64_t top, int64_t left, S *output) {
+    int64_t tile = 0;
+    for (int64_t image = 0; image < images; image++) {
+        S *target = output + image * channels * height * width;
+        for (int64_t ty = 0; ty < tilesHigh; ty++) {
+            for (int64_t tx = 0; tx < tilesWide; tx++, tile++) {
+                const S *source = products + tile * 25 * ov;
+                if (channels % WIDE_LANES == 0) {
+                    for (int64_t c = 0; c < channels; c += WIDE_LANES)
+                        WINOGRAD_NAME(depthToSpaceTile)(source, bias, ov, c, ty, tx, outputHeight,
+                            outputWidth, channels, height, width, top, left, target);
+                    continue;
+                }
+                for (int64_t o = 0; o < outputChannels;) {
+                    const int64_t remaining = outputChannels - o;
+                    if (WIDE_FITS(ov - o)) {
+                        WIDE_VECTOR y[16];
+                        WIDE(outputTile2)(source + o, ov, y);
+                        if (bias) WIDE(addBias)(y, bias + o);
+                        WINOGRAD_NAME(storeDepthToSpace)((const S *)y, WIDE_LANES,
+                            remaining < WIDE_LANES ? (int)remaining : WIDE_LANES, o, ty, tx, outputHeight,
+                            outputWidth, channels, height, width, top, left, target);
+                        o += WIDE_LANES;
+                    }
+#if WIDE_LANES > 8
+                    else {
+                        __typeof__(EIGHT(load)(0)) y[16];
+                        EIGHT(outputTile2)(source + o, ov, y);
+                        if (bias) EIGHT(addBias)(y, bias + o);
+                        WINOGRAD_NAME(storeDepthToSpace)((const S *)y, 8, remaining < 8 ? (int)remaining : 8,
+                            o, ty, tx, outputHeight, outputWidth, channels, height, width, top,
+                            left, target);
+                        o += 8;
+                    }
+#endif
+                }
+            }
+        }
+    }
+}
+
 /// The taps of BLOCK input channels c… for WIDE_LANES output channels o… of a filter
 /// `[O, C, taps]`: `to[j·taps + k]` lane i = filter[o + i, c + j, k]. Output channel o + i's
 /// BLOCK·taps scalars are contiguous, so they are read as BLOCK × BLOCK blocks and transposed in

@@ -36,6 +36,11 @@ struct SpaceToDepthConvolutionTests {
             Case(3, 16, 16, 6, 6, padding: 1),
             Case(1, 4, 4, 9, 6, padding: 0),  // the last row is never read
             Case(0, 4, 16, 14, 14, padding: 1),  // empty batch
+            // Channels in whole vectors of every level (so the forward of a transposed
+            // convolution stores them through depth-to-space a vector at a time); edge tiles cut
+            // at both sides and at the bottom.
+            Case(2, 16, 8, 10, 13, padding: 2),
+            Case(1, 32, 16, 14, 14, padding: 1),
         ]
     }
 
@@ -175,10 +180,11 @@ struct SpaceToDepthConvolutionTests {
     }
 
     /// A NaN or ±∞ input makes every output whose window reads it non-finite (NaN for NaN), and
-    /// a NaN or ±∞ upstream gradient every input gradient its window covers.
-    @Test(arguments: [Double.nan, .infinity, -.infinity])
-    func nonFinitePropagates(value: Double) {
-        let t = Case(1, 4, 16, 10, 10, padding: 1)
+    /// a NaN or ±∞ upstream gradient every input gradient its window covers; with 16 channels
+    /// the input gradient is stored through depth-to-space a vector at a time.
+    @Test(arguments: [Double.nan, .infinity, -.infinity], [4, 16])
+    func nonFinitePropagates(value: Double, channels: Int) {
+        let t = Case(1, channels, 16, 10, 10, padding: 1)
         var random = SeededGenerator(seed: 6)
         var x: Tensor<Double> = random.tensor(t.inputShape)
         let w: Tensor<Double> = random.tensor(t.filterShape)

@@ -75,7 +75,10 @@ void nabla_simd_feature_names(char *buffer, int64_t capacity);
 /// writes input channels `firstChannel..<endChannel` only, so that workers can split it. And
 /// the staging of a stride-2 4×4 convolution's NCHW input as its space-to-depth 2×2
 /// convolution's, channel (2a + b)·channels + c of staged pixel (u, v) from source pixel
-/// (2u + a − top, 2v + b − left), zero elsewhere.
+/// (2u + a − top, 2v + b − left), zero elsewhere. outputDepthToSpace2 is output2 for the input
+/// gradient of such a convolution, `output` `[images, channels, height, width]`: reduced pixel
+/// (u, v) of channel (2a + b)·channels + c to pixel (2u + a − top, 2v + b − left) of channel c,
+/// where inside.
 #define NABLA_WINOGRAD_2(S, SUFFIX, LEVEL) \
     void nabla_winograd_input2_##SUFFIX##_##LEVEL(const S *staging, int64_t images, \
         int64_t tilesHigh, int64_t tilesWide, int64_t stagedHeight, int64_t stagedWidth, \
@@ -83,6 +86,10 @@ void nabla_simd_feature_names(char *buffer, int64_t capacity);
     void nabla_winograd_output2_##SUFFIX##_##LEVEL(const S *products, const S *bias, int64_t images, \
         int64_t tilesHigh, int64_t tilesWide, int64_t outputHeight, int64_t outputWidth, \
         int64_t outputChannels, int64_t ov, S *output); \
+    void nabla_winograd_outputDepthToSpace2_##SUFFIX##_##LEVEL(const S *products, const S *bias, \
+        int64_t images, int64_t tilesHigh, int64_t tilesWide, int64_t outputHeight, \
+        int64_t outputWidth, int64_t outputChannels, int64_t ov, int64_t channels, int64_t height, \
+        int64_t width, int64_t top, int64_t left, S *output); \
     void nabla_winograd_gradient2_##SUFFIX##_##LEVEL(const S *staging, int64_t images, \
         int64_t tilesHigh, int64_t tilesWide, int64_t ov, S *transformed); \
     void nabla_winograd_filter2_##SUFFIX##_##LEVEL(const S *filter, int64_t channels, \

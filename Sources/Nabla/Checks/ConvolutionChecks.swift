@@ -45,7 +45,8 @@ extension Misuse {
     @usableFromInline
     static func checkWinogradBuffers(
         _ op: String, _ geometry: Convolution2DGeometry, filter: (name: String, count: Int),
-        input: Int, output: (name: String, count: Int), inputGeometry: Convolution2DGeometry? = nil
+        input: Int, output: (name: String, count: Int), inputGeometry: Convolution2DGeometry? = nil,
+        depthToSpaceTarget: Convolution2DGeometry? = nil
     ) -> Int {
         let window = geometry.channels * geometry.kernelHeight * geometry.kernelWidth
         let outputChannels = window > 0 ? filter.count / window : 0
@@ -57,7 +58,13 @@ extension Misuse {
         check(
             input == inputGeometry.inputCount, op,
             "input \(inputGeometry.inputShape) needs \(inputGeometry.inputCount) scalars, but its buffer has \(input)")
-        let outputCount = geometry.batch * outputChannels * geometry.outputHeight * geometry.outputWidth
+        var outputCount = geometry.batch * outputChannels * geometry.outputHeight * geometry.outputWidth
+        if let target = depthToSpaceTarget {
+            check(
+                outputChannels == 4 * target.channels, op,
+                "\(outputChannels) output channels are not 4 × the \(target.channels) channels of the depth-to-space target")
+            outputCount = target.inputCount
+        }
         check(
             output.count == outputCount, op,
             "\(output.name) needs \(outputCount) scalars, but its buffer has \(output.count)")

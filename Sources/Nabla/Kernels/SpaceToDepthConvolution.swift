@@ -65,9 +65,25 @@ public enum SpaceToDepthConvolution {
             Tensor<S>(shape: [4 * geometry.channels], scalars: Array((0..<4).map { _ in bias.scalars }.joined()))
         }
         let gradientGeometry = WinogradKernels.inputGradientGeometry(reduced, outputChannels: filter.shape[0])
+        // Written through depth-to-space by the output transform, unless some pixels of dx are
+        // no pixel of dx′ (they take the bias, or zero).
+        guard !coversEveryPixel(geometry) else {
+            return WinogradKernels.conv2d(
+                outputGradient, filter: rotated, bias: phaseBias, geometry: gradientGeometry,
+                depthToSpaceTarget: geometry)
+        }
         let reducedGradient = WinogradKernels.conv2d(
             outputGradient, filter: rotated, bias: phaseBias, geometry: gradientGeometry)
         return depthToSpace(reducedGradient, geometry, unread: bias)
+    }
+
+    /// Whether every pixel of the input `[N, C, H, W]` is a pixel of x′ `[N, 4C, oh + 1, ow + 1]`:
+    /// rows and columns at or past 2·(oh + 1) − p are not.
+    @inlinable
+    public static func coversEveryPixel(_ geometry: Convolution2DGeometry) -> Bool {
+        let c = geometry.configuration
+        return geometry.height + c.paddingHeight <= 2 * (geometry.outputHeight + 1)
+            && geometry.width + c.paddingWidth <= 2 * (geometry.outputWidth + 1)
     }
 
     /// ∂L/∂w `[O, C, 4, 4]` and, if `computesBiasGradient`, ∂L/∂b `[O]`, from `outputGradient`

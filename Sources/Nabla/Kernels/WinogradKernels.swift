@@ -246,11 +246,17 @@ public enum WinogradKernels {
         input: UnsafeBufferPointer<S>, filter: UnsafeBufferPointer<S>,
         bias: UnsafeBufferPointer<S>? = nil,
         output: UnsafeMutableBufferPointer<S>, workspace: UnsafeMutableBufferPointer<S>,
-        spaceToDepthSource: Convolution2DGeometry? = nil
+        spaceToDepthSource: Convolution2DGeometry? = nil, depthToSpaceTarget: Convolution2DGeometry? = nil
     ) {
         let outputChannels = Misuse.checkWinogradBuffers(
             "winograd", geometry, filter: ("filter", filter.count), input: input.count,
-            output: ("output", output.count), inputGeometry: spaceToDepthSource)
+            output: ("output", output.count), inputGeometry: spaceToDepthSource,
+            depthToSpaceTarget: depthToSpaceTarget)
+        if let target = depthToSpaceTarget {
+            Misuse.check(
+                variant == .f4x4Kernel2 && SpaceToDepthConvolution.coversEveryPixel(target), "winograd",
+                "depth-to-space output needs F(4×4, 2×2) and a target every pixel of which the reduced output covers")
+        }
         if let bias {
             Misuse.check(
                 bias.count == outputChannels, "winograd",
@@ -277,7 +283,8 @@ public enum WinogradKernels {
                 convolveChunk(
                     plan, images: images, input: input.baseAddress!,
                     transformedFilter: transformedFilter, bias: paddedBias,
-                    output: output.baseAddress!, scratch: part + plan.filterCount, level: level)
+                    output: output.baseAddress!, scratch: part + plan.filterCount, level: level,
+                    depthToSpace: depthToSpaceTarget)
             }
         }
     }
@@ -323,7 +330,8 @@ public enum WinogradKernels {
     static func convolveChunk<S: TensorScalar>(
         _ plan: Plan, images: Range<Int>, input: UnsafePointer<S>,
         transformedFilter: UnsafePointer<S>, bias: UnsafePointer<S>?,
-        output: UnsafeMutablePointer<S>, scratch: UnsafeMutablePointer<S>, level: SIMDLevel
+        output: UnsafeMutablePointer<S>, scratch: UnsafeMutablePointer<S>, level: SIMDLevel,
+        depthToSpace: Convolution2DGeometry? = nil
     ) {
         let staging = scratch
         let transformedInput = staging + plan.stagingCount
@@ -333,16 +341,16 @@ public enum WinogradKernels {
             plan, images: images.count, staging: staging, into: transformedInput, level: level)
         multiplyAndTransformOutput(
             plan, images: images, transformedInput: transformedInput, transformedFilter: transformedFilter,
-            products: products, bias: bias, output: output, level: level)
+            products: products, bias: bias, output: output, level: level, depthToSpace: depthToSpace)
     }
 
     /// M = V·U for a chunk's transformed input V, then its output transform into `output`
-    /// (the whole batch's `[N, O, oh, ow]`).
+    /// (the whole batch's `[N, O, oh, ow]`, or `[N, C, H, W]` of `depthToSpace`).
     @inlinable
     static func multiplyAndTransformOutput<S: TensorScalar>(
         _ plan: Plan, images: Range<Int>, transformedInput: UnsafePointer<S>,
         transformedFilter: UnsafePointer<S>, products: UnsafeMutablePointer<S>, bias: UnsafePointer<S>?,
-        output: UnsafeMutablePointer<S>, level: SIMDLevel
+        output: UnsafeMutablePointer<S>, level: SIMDLevel, depthToSpace: Convolution2DGeometry? = nil
     ) {
         let g = plan.geometry
         let tiles = images.count * plan.tilesPerImage
@@ -373,9 +381,10 @@ public enum WinogradKernels {
                     start: products + position * ov, count: (tiles * positions - position) * ov),
                 ldc: positions * ov)
         }
+        let imageCount = depthToSpace?.inputCount ?? g.batch * o * g.outputHeight * g.outputWidth
         transformOutput(
             plan, images: images, products: products, bias: bias,
-            output: output + images.lowerBound * o * g.outputHeight * g.outputWidth, level: level)
+            output: output + images.lowerBound * (imageCount / g.batch), level: level, depthToSpace: depthToSpace)
     }
 
     // MARK: - Filter transform
@@ -893,13 +902,35 @@ public enum WinogradKernels {
     // MARK: - Output transform
 
     /// Writes Aᵀ m A of every tile's products into the NCHW output of `images`; `output` points
-    /// at the first image's `[O, oh, ow]`. Edge tiles write only their outputs inside oh × ow.
+    /// at the first image's `[O, oh, ow]`, or with `depthToSpace` (whose space-to-depth 2×2
+    /// convolution's input gradient this is) at its `[C, H, W]`, reduced pixel (u, v) of channel
+    /// (2a + b)·C + c at pixel (2u + a − top, 2v + b − left) of channel c where inside. Edge
+    /// tiles write only their outputs inside oh × ow.
     @inlinable
     static func transformOutput<S: TensorScalar>(
         _ plan: Plan, images: Range<Int>, products: UnsafePointer<S>, bias: UnsafePointer<S>?,
-        output: UnsafeMutablePointer<S>, level: SIMDLevel
+        output: UnsafeMutablePointer<S>, level: SIMDLevel, depthToSpace: Convolution2DGeometry? = nil
     ) {
         let g = plan.geometry
+        if let d = depthToSpace, level > .portable {
+            let sizes = (
+                Int64(images.count), Int64(plan.tilesHigh), Int64(plan.tilesWide),
+                Int64(g.outputHeight), Int64(g.outputWidth), Int64(plan.outputChannels),
+                Int64(plan.paddedOutputChannels))
+            let target = (
+                Int64(d.channels), Int64(d.height), Int64(d.width), Int64(d.configuration.paddingHeight),
+                Int64(d.configuration.paddingWidth))
+            if let (x, y) = floats(products, output) {
+                (level == .avx2 ? nabla_winograd_outputDepthToSpace2_f32_avx2 : nabla_winograd_outputDepthToSpace2_f32_avx512)(
+                    x, bias.map { cast($0, Float.self) }, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5,
+                    sizes.6, target.0, target.1, target.2, target.3, target.4, y)
+            } else if let (x, y) = doubles(products, output) {
+                (level == .avx2 ? nabla_winograd_outputDepthToSpace2_f64_avx2 : nabla_winograd_outputDepthToSpace2_f64_avx512)(
+                    x, bias.map { cast($0, Double.self) }, sizes.0, sizes.1, sizes.2, sizes.3, sizes.4, sizes.5,
+                    sizes.6, target.0, target.1, target.2, target.3, target.4, y)
+            }
+            return
+        }
         if plan.variant != .f2x2, level > .portable {
             let sizes = (
                 Int64(images.count), Int64(plan.tilesHigh), Int64(plan.tilesWide),
@@ -947,6 +978,12 @@ public enum WinogradKernels {
                                 for position in 0..<m * m { y[position] += b }
                             }
                             let lanes = min(Plan.lanes, outputChannels - o)
+                            if let d = depthToSpace {
+                                storeDepthToSpace(
+                                    y, lanes: lanes, channel: o, tile: (ty, tx), plan: plan, d,
+                                    output + image * d.channels * d.height * d.width)
+                                continue
+                            }
                             let corner = target + o * plane + ty * m * outputWidth + tx * m
                             if m == 4 && rows == 4 && columns == 4 && lanes == Plan.lanes {
                                 storeFullTileF4(y, corner, plane: plane, width: outputWidth)
@@ -962,6 +999,31 @@ public enum WinogradKernels {
                             }
                         }
                         tile += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores the 4×4 results `y` of `lanes` channels `channel…` of tile `tile` into `image`, the
+    /// `[C, H, W]` of `target` (see ``transformOutput(_:images:products:bias:output:level:depthToSpace:)``).
+    @inlinable
+    static func storeDepthToSpace<S: TensorScalar>(
+        _ y: UnsafeMutablePointer<Vector<S>>, lanes: Int, channel: Int, tile: (y: Int, x: Int), plan: Plan,
+        _ target: Convolution2DGeometry, _ image: UnsafeMutablePointer<S>
+    ) {
+        let (height, width) = (target.height, target.width)
+        let (top, left) = (target.configuration.paddingHeight, target.configuration.paddingWidth)
+        for lane in 0..<lanes {
+            let phase = (channel + lane) / target.channels
+            let to = image + (channel + lane - phase * target.channels) * height * width
+            for r in 0..<4 {
+                let (u, row) = (tile.y * 4 + r, 2 * (tile.y * 4 + r) + (phase >> 1) - top)
+                guard u < plan.geometry.outputHeight, row >= 0, row < height else { continue }
+                for c in 0..<4 {
+                    let (v, column) = (tile.x * 4 + c, 2 * (tile.x * 4 + c) + (phase & 1) - left)
+                    if v < plan.geometry.outputWidth, column >= 0, column < width {
+                        to[row * width + column] = y[r * 4 + c][lane]
                     }
                 }
             }
@@ -1789,11 +1851,15 @@ extension WinogradKernels {
     ///     accepts (a 3 × 3 or 2 × 2 kernel with unit strides and dilations).
     ///   - spaceToDepthSource: The stride-2 4×4 convolution whose input `input` is, when
     ///     `geometry` is its space-to-depth 2×2 convolution; `nil` when `input` has `geometry`'s sizes.
-    /// - Returns: `[N, O, oh, ow]`.
+    ///   - depthToSpaceTarget: The stride-2 4×4 convolution whose input gradient this is, when
+    ///     `geometry` is its space-to-depth 2×2 convolution's input gradient and
+    ///     ``SpaceToDepthConvolution/coversEveryPixel(_:)`` holds; `nil` for `[N, O, oh, ow]`.
+    /// - Returns: `[N, O, oh, ow]`, or `depthToSpaceTarget`'s input shape `[N, C, H, W]`.
     @inlinable
     public static func conv2d<S: TensorScalar>(
         _ input: Tensor<S>, filter: Tensor<S>, bias: Tensor<S>? = nil,
-        geometry: Convolution2DGeometry, spaceToDepthSource: Convolution2DGeometry? = nil
+        geometry: Convolution2DGeometry, spaceToDepthSource: Convolution2DGeometry? = nil,
+        depthToSpaceTarget: Convolution2DGeometry? = nil
     ) -> Tensor<S> {
         let outputChannels = filter.shape[0]
         let variant = Variant.fastest(forKernel: geometry.kernelHeight)
@@ -1802,7 +1868,7 @@ extension WinogradKernels {
             geometry, outputChannels: outputChannels, variant: variant, spaceToDepthSource: source, scalar: S.self)
         return withWorkspace(S.self, count: count) { workspace in
             return Tensor(
-                unsafeUninitializedShape: [
+                unsafeUninitializedShape: depthToSpaceTarget?.inputShape ?? [
                     geometry.batch, outputChannels, geometry.outputHeight, geometry.outputWidth,
                 ]
             ) { output in
@@ -1811,12 +1877,13 @@ extension WinogradKernels {
                         guard let bias else {
                             return convolution2D(
                                 geometry, variant: variant, input: input, filter: filter, output: output,
-                                workspace: workspace, spaceToDepthSource: source)
+                                workspace: workspace, spaceToDepthSource: source, depthToSpaceTarget: depthToSpaceTarget)
                         }
                         bias.withUnsafeBufferPointer { bias in
                             convolution2D(
                                 geometry, variant: variant, input: input, filter: filter, bias: bias,
-                                output: output, workspace: workspace, spaceToDepthSource: source)
+                                output: output, workspace: workspace, spaceToDepthSource: source,
+                                depthToSpaceTarget: depthToSpaceTarget)
                         }
                     }
                 }
