@@ -423,4 +423,22 @@ struct WinogradTests {
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(message.contains("winograd: output needs 75 scalars, but its buffer has 74"), "\(message)")
     }
+
+    /// Depth-to-space into an input whose last column no reduced pixel covers stops, naming it.
+    @Test func depthToSpaceTargetWithUncoveredPixelsStops() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let target = Convolution2DGeometry(
+                batch: 1, channels: 4, height: 8, width: 7, kernelHeight: 4, kernelWidth: 4,
+                configuration: .init(stride: 2, padding: 0))
+            let reduced = SpaceToDepthConvolution.reducedGeometry(target)
+            let geometry = WinogradKernels.inputGradientGeometry(reduced, outputChannels: 16)
+            let outputGradient = Tensor<Float>.zeros(shape: [1, 16, 3, 2])
+            _ = WinogradKernels.conv2d(
+                outputGradient, filter: .zeros(shape: [16, 16, 2, 2]), geometry: geometry, depthToSpaceTarget: target)
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(
+            message.contains("winograd: depth-to-space into input [1, 4, 8, 7] with padding 0×0 needs F(4×4, 2×2)"),
+            "\(message)")
+    }
 }

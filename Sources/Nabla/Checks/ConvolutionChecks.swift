@@ -71,6 +71,21 @@ extension Misuse {
         return outputChannels
     }
 
+    /// Checks that a Winograd output can be stored through depth-to-space into the input of the
+    /// stride-2 4×4 convolution `target`: by F(4×4, 2×2), and with every pixel of that input a
+    /// pixel of the reduced `[N, 4C, oh + 1, ow + 1]` output.
+    @usableFromInline
+    static func checkDepthToSpaceTarget(
+        _ op: String, _ target: Convolution2DGeometry, variant: WinogradKernels.Variant
+    ) {
+        let c = target.configuration
+        check(
+            variant == .f4x4Kernel2 && SpaceToDepthConvolution.coversEveryPixel(target), op,
+            "depth-to-space into input \(target.inputShape) with padding \(c.paddingHeight)×\(c.paddingWidth) "
+                + "needs F(4×4, 2×2) (this is \(variant)) and every pixel in the reduced "
+                + "\(target.outputHeight + 1)×\(target.outputWidth + 1) output")
+    }
+
     /// Checks that a kernel's workspace holds at least `needs` scalars.
     @usableFromInline
     static func checkWorkspace(_ op: String, _ count: Int, needs: Int) {

@@ -253,9 +253,7 @@ public enum WinogradKernels {
             output: ("output", output.count), inputGeometry: spaceToDepthSource,
             depthToSpaceTarget: depthToSpaceTarget)
         if let target = depthToSpaceTarget {
-            Misuse.check(
-                variant == .f4x4Kernel2 && SpaceToDepthConvolution.coversEveryPixel(target), "winograd",
-                "depth-to-space output needs F(4×4, 2×2) and a target every pixel of which the reduced output covers")
+            Misuse.checkDepthToSpaceTarget("winograd", target, variant: variant)
         }
         if let bias {
             Misuse.check(
@@ -381,10 +379,10 @@ public enum WinogradKernels {
                     start: products + position * ov, count: (tiles * positions - position) * ov),
                 ldc: positions * ov)
         }
-        let imageCount = depthToSpace?.inputCount ?? g.batch * o * g.outputHeight * g.outputWidth
+        let perImage = depthToSpace.map { $0.channels * $0.height * $0.width } ?? o * g.outputHeight * g.outputWidth
         transformOutput(
             plan, images: images, products: products, bias: bias,
-            output: output + images.lowerBound * (imageCount / g.batch), level: level, depthToSpace: depthToSpace)
+            output: output + images.lowerBound * perImage, level: level, depthToSpace: depthToSpace)
     }
 
     // MARK: - Filter transform
