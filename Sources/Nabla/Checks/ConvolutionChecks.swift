@@ -72,18 +72,18 @@ extension Misuse {
     }
 
     /// Checks that a Winograd output can be stored through depth-to-space into the input of the
-    /// stride-2 4×4 convolution `target`: by F(4×4, 2×2), and with every pixel of that input a
-    /// pixel of the reduced `[N, 4C, oh + 1, ow + 1]` output.
+    /// stride-2 4×4 convolution `target`: by F(4×4, 2×2) (`tile` 4, `kernel` 2), and with every
+    /// pixel of that input a pixel of the reduced `[N, 4C, oh + 1, ow + 1]` output (`covered`).
     @usableFromInline
     static func checkDepthToSpaceTarget(
-        _ op: String, _ target: Convolution2DGeometry, variant: WinogradKernels.Variant
+        _ op: String, _ target: Convolution2DGeometry, covered: Bool, tile: Int, kernel: Int
     ) {
         let c = target.configuration
         check(
-            variant == .f4x4Kernel2 && SpaceToDepthConvolution.coversEveryPixel(target), op,
+            tile == 4 && kernel == 2 && covered, op,
             "depth-to-space into input \(target.inputShape) with padding \(c.paddingHeight)×\(c.paddingWidth) "
-                + "needs F(4×4, 2×2) (this is \(variant)) and every pixel in the reduced "
-                + "\(target.outputHeight + 1)×\(target.outputWidth + 1) output")
+                + "needs F(4×4, 2×2) (this is F(\(tile)×\(tile), \(kernel)×\(kernel))) and every pixel in the "
+                + "reduced \(target.outputHeight + 1)×\(target.outputWidth + 1) output")
     }
 
     /// Checks that a kernel's workspace holds at least `needs` scalars.

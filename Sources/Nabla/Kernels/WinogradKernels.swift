@@ -253,7 +253,9 @@ public enum WinogradKernels {
             output: ("output", output.count), inputGeometry: spaceToDepthSource,
             depthToSpaceTarget: depthToSpaceTarget)
         if let target = depthToSpaceTarget {
-            Misuse.checkDepthToSpaceTarget("winograd", target, variant: variant)
+            Misuse.checkDepthToSpaceTarget(
+                "winograd", target, covered: SpaceToDepthConvolution.coversEveryPixel(target), tile: variant.tile,
+                kernel: variant.kernel)
         }
         if let bias {
             Misuse.check(
