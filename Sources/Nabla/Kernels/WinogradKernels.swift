@@ -29,7 +29,7 @@ import Glibc
 ///
 /// About 3× fewer multiply-adds than im2col + GEMM with F(4×4, 3×3), at the price of a small
 /// loss of accuracy in Float (about 1e-6 of the output's magnitude) and of how non-finite inputs
-/// spread (see ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:)``).
+/// spread (see ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:depthToSpaceTarget:)``).
 public enum WinogradKernels {
     /// The algorithm: F(m×m, r×r) computes m×m outputs of an r×r filter from an α×α patch,
     /// α = m + r − 1.
@@ -202,7 +202,7 @@ public enum WinogradKernels {
         }
         /// The workspace of one part: U (or dU) and the scratch of one chunk.
         @inlinable public var partCount: Int { filterCount + chunkCount }
-        /// The workspace ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:)`` needs, in
+        /// The workspace ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:depthToSpaceTarget:)`` needs, in
         /// scalars: one ``partCount`` per part.
         @inlinable public var workspaceCount: Int { parts * partCount }
 
@@ -1182,7 +1182,7 @@ extension WinogradKernels {
     /// Shapes: `input` is `[N, C, H, W]`, `outputGradient` is `[N, O, oh, ow]` and
     /// `filterGradient` is `[O, C, 3, 3]`, contiguous, with the sizes of `geometry`;
     /// `O = filterGradient.count / (9·C)`. `workspace` is as in
-    /// ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:)``. An empty batch gives zeros.
+    /// ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:depthToSpaceTarget:)``. An empty batch gives zeros.
     ///
     /// - Precondition: `supports(geometry)`.
     @inlinable
@@ -1279,7 +1279,7 @@ extension WinogradKernels {
     /// and dM allow and add to dU in batch order, so the result has the same bits at any thread
     /// count. Adds the input's channel sums (over images and pixels) to `inputChannelSums` if given.
     ///
-    /// Shapes as in ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:)``
+    /// Shapes as in ``convolution2D(_:variant:input:filter:bias:output:workspace:spaceToDepthSource:depthToSpaceTarget:)``
     /// and ``filterGradient(_:variant:input:outputGradient:filterGradient:biasGradient:workspace:spaceToDepthSource:)``;
     /// `workspace` holds ``fusedWorkspaceCount(_:parts:groupBytes:)`` scalars, and `inputChannelSums`
     /// the input's C.
