@@ -221,7 +221,7 @@ typedef S TILE_NAME1(Vector, four, SUFFIX, LEVEL) __attribute__((vector_size(4 *
 typedef S TILE_NAME1(Vector, pairs, SUFFIX, LEVEL) __attribute__((vector_size(8 * sizeof(S))));
 
 /// Stores elements lo ..< hi of the 8 at `row` at `line + x0 + lo …`: copies of constant size,
-/// all 8 at once when they fit.
+/// all 8 at once when they fit (so a partial copy holds at most 7).
 static inline __attribute__((always_inline)) void WINOGRAD_NAME(storeColumns)(
     const S *row, S *line, int64_t x0, int lo, int hi) {
     if (lo == 0 && hi == 8) {
@@ -233,7 +233,7 @@ static inline __attribute__((always_inline)) void WINOGRAD_NAME(storeColumns)(
 #define COLUMNS_CASE(n) case n: __builtin_memcpy(to, from, n * sizeof(S)); break;
     switch (hi - lo) {
         COLUMNS_CASE(1) COLUMNS_CASE(2) COLUMNS_CASE(3) COLUMNS_CASE(4) COLUMNS_CASE(5)
-        COLUMNS_CASE(6) COLUMNS_CASE(7) COLUMNS_CASE(8)
+        COLUMNS_CASE(6) COLUMNS_CASE(7)
         default: break;
     }
 #undef COLUMNS_CASE
@@ -368,6 +368,23 @@ static inline __attribute__((always_inline)) void WIDE(gatherTapsSingly)(const S
     }
 }
 
+/// The taps of `count` ≤ BLOCK input channels c… for `lanes` output channels o…: by register
+/// transposes for a whole block, else one scalar at a time.
+static inline __attribute__((always_inline)) void WIDE(gatherTapBlock)(const S *filter, int64_t channels,
+    int taps, int64_t o, int lanes, int64_t c, int count, WIDE_VECTOR *to) {
+    if (count == BLOCK && lanes == WIDE_LANES) WIDE(gatherTaps)(filter, channels, taps, o, c, to);
+    else WIDE(gatherTapsSingly)(filter, channels, taps, o, lanes, c, count, to);
+}
+
+/// Stores the first `lanes` lanes of u[0 ..< n] at `to`, `to + stride`, ….
+static inline __attribute__((always_inline)) void WIDE(storeLanes)(
+    const WIDE_VECTOR *u, int n, S *to, int64_t stride, int lanes) {
+    for (int j = 0; j < n; j++) {
+        if (lanes == WIDE_LANES) __builtin_memcpy(to + j * stride, &u[j], sizeof(WIDE_VECTOR));
+        else __builtin_memcpy(to + j * stride, &u[j], sizeof(S) * lanes);
+    }
+}
+
 /// G x for a column x of 3 (F(4×4, 3×3)), written to `to[0], to[stride], …`: 6 vectors.
 static inline __attribute__((always_inline)) void WIDE(filterColumn)(
     WIDE_VECTOR g0, WIDE_VECTOR g1, WIDE_VECTOR g2, WIDE_VECTOR *to, int stride) {
@@ -404,20 +421,15 @@ void WINOGRAD_NAME(filter)(const S *filter, int64_t channels, int64_t outputChan
         for (int64_t o = 0; o < outputChannels; o += WIDE_LANES) {
             const int lanes = outputChannels - o < WIDE_LANES ? (int)(outputChannels - o) : WIDE_LANES;
             WIDE_VECTOR taps[9 * BLOCK];
-            if (count == BLOCK && lanes == WIDE_LANES) WIDE(gatherTaps)(filter, channels, 9, o, c, taps);
-            else WIDE(gatherTapsSingly)(filter, channels, 9, o, lanes, c, count, taps);
+            WIDE(gatherTapBlock)(filter, channels, 9, o, lanes, c, count, taps);
             for (int channel = 0; channel < count; channel++) {
                 const WIDE_VECTOR *g = taps + channel * 9;
-                S *target = transformed + (c + channel) * 36 * outputChannels;
+                S *target = transformed + (c + channel) * 36 * outputChannels + o;
                 WIDE_VECTOR gg[18], u[6];
                 for (int j = 0; j < 3; j++) WIDE(filterColumn)(g[j], g[3 + j], g[6 + j], gg + j, 3);
                 for (int i = 0; i < 6; i++) {
                     WIDE(filterColumn)(gg[i * 3], gg[i * 3 + 1], gg[i * 3 + 2], u, 1);
-                    S *to = target + i * 6 * outputChannels + o;
-                    for (int j = 0; j < 6; j++) {
-                        if (lanes == WIDE_LANES) __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(WIDE_VECTOR));
-                        else __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(S) * lanes);
-                    }
+                    WIDE(storeLanes)(u, 6, target + i * 6 * outputChannels, outputChannels, lanes);
                 }
             }
         }
@@ -483,20 +495,15 @@ void WINOGRAD_NAME(filter2)(const S *filter, int64_t channels, int64_t outputCha
         for (int64_t o = 0; o < outputChannels; o += WIDE_LANES) {
             const int lanes = outputChannels - o < WIDE_LANES ? (int)(outputChannels - o) : WIDE_LANES;
             WIDE_VECTOR taps[4 * BLOCK];
-            if (count == BLOCK && lanes == WIDE_LANES) WIDE(gatherTaps)(filter, channels, 4, o, c, taps);
-            else WIDE(gatherTapsSingly)(filter, channels, 4, o, lanes, c, count, taps);
+            WIDE(gatherTapBlock)(filter, channels, 4, o, lanes, c, count, taps);
             for (int channel = 0; channel < count; channel++) {
                 const WIDE_VECTOR *g = taps + channel * 4;
-                S *target = transformed + (c + channel) * 25 * outputChannels;
+                S *target = transformed + (c + channel) * 25 * outputChannels + o;
                 WIDE_VECTOR gg[10], u[5];
                 for (int j = 0; j < 2; j++) WIDE(filterColumn2)(g[j], g[2 + j], gg + j, 2);
                 for (int i = 0; i < 5; i++) {
                     WIDE(filterColumn2)(gg[i * 2], gg[i * 2 + 1], u, 1);
-                    S *to = target + i * 5 * outputChannels + o;
-                    for (int j = 0; j < 5; j++) {
-                        if (lanes == WIDE_LANES) __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(WIDE_VECTOR));
-                        else __builtin_memcpy(to + j * outputChannels, &u[j], sizeof(S) * lanes);
-                    }
+                    WIDE(storeLanes)(u, 5, target + i * 5 * outputChannels, outputChannels, lanes);
                 }
             }
         }
