@@ -55,7 +55,6 @@ struct DepthwiseSIMDTests {
         return cases
     }()
 
-    enum Poison: String, CaseIterable, Sendable { case none, nan, infinity, negativeInfinity }
 
     /// The three passes through ``DepthwiseConvolutionKernels`` at the level bound now.
     static func passes<S: TensorScalar>(
@@ -132,19 +131,18 @@ struct DepthwiseSIMDTests {
 
     @Test(
         "Each level matches the portable path and the direct sums within rounding",
-        arguments: runnableSIMDLevels, Poison.allCases)
-    func matchesPortable(level: SIMDLevel, poison: Poison) {
+        arguments: runnableSIMDLevels, SIMDPoison.allCases)
+    func matchesPortable(level: SIMDLevel, poison: SIMDPoison) {
         for (index, t) in Self.cases.enumerated() {
             check(level, poison, t, seed: UInt64(index), Float.self)
             check(level, poison, t, seed: UInt64(index), Double.self)
         }
     }
 
-    func check<S: TensorScalar>(_ level: SIMDLevel, _ poison: Poison, _ t: Case, seed: UInt64, _: S.Type) {
+    func check<S: TensorScalar>(_ level: SIMDLevel, _ poison: SIMDPoison, _ t: Case, seed: UInt64, _: S.Type) {
         var (input, filter, gradient) = Self.data(t, seed: seed, S.self)
         let poisoned = poison != .none && input.scalarCount > 0
-        if poisoned {
-            let value: S = poison == .nan ? .nan : poison == .infinity ? .infinity : -.infinity
+        if poisoned, let value = poison.value(S.self) {
             input.withUnsafeMutableBufferPointer { $0[$0.count / 3] = value }
             gradient.withUnsafeMutableBufferPointer { $0[$0.count / 2] = value }
         }

@@ -67,12 +67,11 @@ struct FewChannelSIMDCase: Sendable, CustomTestStringConvertible {
 
 @Suite("Few-channel kernels at every SIMD level")
 struct FewChannelSIMDTests {
-    enum Poison: String, CaseIterable, Sendable { case none, nan, infinity, negativeInfinity }
 
     @Test(
         "The direct loops at each level match the portable loops and the naive convolution",
-        arguments: runnableSIMDLevels, Poison.allCases)
-    func directLoops(level: SIMDLevel, poison: Poison) {
+        arguments: runnableSIMDLevels, SIMDPoison.allCases)
+    func directLoops(level: SIMDLevel, poison: SIMDPoison) {
         for t in FewChannelSIMDCase.all {
             check(level, poison, t, Float.self)
             check(level, poison, t, Double.self)
@@ -81,7 +80,7 @@ struct FewChannelSIMDTests {
 
     /// The direct forward and filter gradient of `t` at `level`, at the portable level, and
     /// naively in Double.
-    func check<S: TensorScalar>(_ level: SIMDLevel, _ poison: Poison, _ t: FewChannelSIMDCase, _: S.Type) {
+    func check<S: TensorScalar>(_ level: SIMDLevel, _ poison: SIMDPoison, _ t: FewChannelSIMDCase, _: S.Type) {
         let g = t.geometry
         let plane = g.outputHeight * g.outputWidth
         var random = SeededGenerator(seed: t.seed)
@@ -89,9 +88,7 @@ struct FewChannelSIMDTests {
         let filter: [S] = random.scalars(t.outputChannels * g.columnRows)
         let bias: [S] = random.scalars(t.outputChannels)
         let gradient: [S] = random.scalars(t.batch * t.outputChannels * plane)
-        if poison != .none, !input.isEmpty {
-            input[input.count / 3] = poison == .nan ? .nan : poison == .infinity ? .infinity : -.infinity
-        }
+        if let value = poison.value(S.self), !input.isEmpty { input[input.count / 3] = value }
         func run() -> (forward: [S], filter: [S], bias: [S]) {
             let forward = FewChannelPath.direct.forward(
                 g, outputChannels: t.outputChannels, input: input, filter: filter, bias: bias)
@@ -99,9 +96,7 @@ struct FewChannelSIMDTests {
                 g, outputChannels: t.outputChannels, outputGradient: gradient, input: input)
             return (forward, gradients.filter, gradients.bias)
         }
-        let (portable, simd) = BLASThreadsForTests.unchanged {
-            (SIMDLevel.withLevel(.portable, run), SIMDLevel.withLevel(level, run))
-        }
+        let (portable, simd) = atPortableAnd(level, run)
 
         // Naively in Double: the values and the magnitudes that bound the rounding.
         let (x, w, b, dy) = (input.map(Double.init), filter.map(Double.init), bias.map(Double.init), gradient.map(Double.init))

@@ -19,6 +19,26 @@ let runnableSIMDLevels: [SIMDLevel] = {
     return SIMDLevel.allCases.filter { $0 > .portable && $0 <= SIMDLevel.supported }
 }()
 
+/// A non-finite value the SIMD-level tests plant in an input, or none.
+enum SIMDPoison: String, CaseIterable, Sendable {
+    case none, nan, infinity, negativeInfinity
+
+    /// NaN, +∞ or −∞ as `S`; `nil` for `none`.
+    func value<S: FloatingPoint>(_: S.Type) -> S? {
+        switch self {
+        case .none: nil
+        case .nan: .nan
+        case .infinity: .infinity
+        case .negativeInfinity: -.infinity
+        }
+    }
+}
+
+/// `run` at the portable level and at `level`, on the thread count the tests leave unchanged.
+func atPortableAnd<R>(_ level: SIMDLevel, _ run: () -> R) -> (portable: R, simd: R) {
+    BLASThreadsForTests.unchanged { (SIMDLevel.withLevel(.portable, run), SIMDLevel.withLevel(level, run)) }
+}
+
 /// Whether `a` and `b` hold the same values bit for bit (any NaN matching any NaN).
 func sameBits<S: TensorScalar>(_ a: Tensor<S>, _ b: Tensor<S>) -> Bool {
     guard a.shape == b.shape else { return false }
@@ -39,12 +59,10 @@ struct SIMDLevelTests {
         .init(1, 24, 40, 6, 6, padding: 0, kernel: 2),
     ]
 
-    enum Poison: String, CaseIterable, Sendable { case none, nan, infinity, negativeInfinity }
-
     @Test(
         "Winograd at each level matches the portable path within rounding",
-        arguments: runnableSIMDLevels, Poison.allCases)
-    func winograd(level: SIMDLevel, poison: Poison) {
+        arguments: runnableSIMDLevels, SIMDPoison.allCases)
+    func winograd(level: SIMDLevel, poison: SIMDPoison) {
         for t in Self.winogradCases {
             check(level, poison, t, Float.self)
             check(level, poison, t, Double.self)
@@ -52,15 +70,14 @@ struct SIMDLevelTests {
     }
 
     func check<S: TensorScalar>(
-        _ level: SIMDLevel, _ poison: Poison, _ t: WinogradTests.Case, _: S.Type
+        _ level: SIMDLevel, _ poison: SIMDPoison, _ t: WinogradTests.Case, _: S.Type
     ) {
         var generator = SeededGenerator(seed: t.seed)
         var input = Tensor<S>.randomUniform(shape: t.inputShape, in: -1..<1, using: &generator)
         let filter = Tensor<S>.randomUniform(shape: t.filterShape, in: -1..<1, using: &generator)
         let gradient = Tensor<S>.randomUniform(shape: t.outputShape, in: -1..<1, using: &generator)
         let poisoned = poison != .none && input.scalarCount > 0
-        if poisoned {
-            let value: S = poison == .nan ? .nan : poison == .infinity ? .infinity : -.infinity
+        if poisoned, let value = poison.value(S.self) {
             input.withUnsafeMutableBufferPointer { $0[$0.count / 3] = value }
         }
         let bias = Tensor<S>.randomUniform(shape: [t.outputChannels], in: -1..<1, using: &generator)
@@ -74,9 +91,7 @@ struct SIMDLevelTests {
                 gradients.filter, gradients.bias!
             )
         }
-        let (portable, simd) = BLASThreadsForTests.unchanged {
-            (SIMDLevel.withLevel(.portable, run), SIMDLevel.withLevel(level, run))
-        }
+        let (portable, simd) = atPortableAnd(level, run)
         let what = "\(level), \(S.self), \(poison), \(t)"
         do {
             let ok = closeWithSameNonFinite(simd.0, portable.0)
@@ -112,8 +127,8 @@ struct SIMDLevelTests {
 
     @Test(
         "A non-finite filter tap reaches the same Winograd outputs at each level as on the portable path",
-        arguments: runnableSIMDLevels, [Poison.nan, .infinity, .negativeInfinity])
-    func winogradFilterPoison(level: SIMDLevel, poison: Poison) {
+        arguments: runnableSIMDLevels, [SIMDPoison.nan, .infinity, .negativeInfinity])
+    func winogradFilterPoison(level: SIMDLevel, poison: SIMDPoison) {
         for t in Self.winogradCases {
             filterPoison(level, poison, t, Float.self)
             filterPoison(level, poison, t, Double.self)
@@ -123,21 +138,18 @@ struct SIMDLevelTests {
     /// Poisons one tap of a filter channel that the filter transforms' register gather reads
     /// (the first 8 input and 16 output channels), and one that the single gather reads.
     func filterPoison<S: TensorScalar>(
-        _ level: SIMDLevel, _ poison: Poison, _ t: WinogradTests.Case, _: S.Type
+        _ level: SIMDLevel, _ poison: SIMDPoison, _ t: WinogradTests.Case, _: S.Type
     ) {
         var generator = SeededGenerator(seed: t.seed)
         let input = Tensor<S>.randomUniform(shape: t.inputShape, in: -1..<1, using: &generator)
         var filter = Tensor<S>.randomUniform(shape: t.filterShape, in: -1..<1, using: &generator)
-        let value: S = poison == .nan ? .nan : poison == .infinity ? .infinity : -.infinity
+        let value = poison.value(S.self)!
         let (outputs, channels, taps) = (t.filterShape[0], t.filterShape[1], t.filterShape[2] * t.filterShape[3])
         filter.withUnsafeMutableBufferPointer { w in
             w[((min(5, outputs - 1) * channels) + min(3, channels - 1)) * taps + taps - 1] = value
             w[((outputs - 1) * channels + channels - 1) * taps] = value
         }
-        let run = { WinogradKernels.conv2d(input, filter: filter, geometry: t.geometry) }
-        let (portable, simd) = BLASThreadsForTests.unchanged {
-            (SIMDLevel.withLevel(.portable, run), SIMDLevel.withLevel(level, run))
-        }
+        let (portable, simd) = atPortableAnd(level) { WinogradKernels.conv2d(input, filter: filter, geometry: t.geometry) }
         let ok = closeWithSameNonFinite(simd, portable)
         #expect(ok, "forward with a poisoned filter, \(level), \(S.self), \(poison), \(t)")
         #expect(simd.scalarCount == 0 || simd.scalars.contains { !$0.isFinite }, "non-finite tap lost, \(level), \(S.self), \(poison), \(t)")
